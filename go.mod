@@ -1,0 +1,3 @@
+module hitless
+
+go 1.26

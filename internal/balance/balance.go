@@ -1,0 +1,38 @@
+// Package balance holds the load-balancing algorithms of a backend (`balance ...`), one
+// file per algorithm behind the Algorithm interface. The proxy package calls Pick for
+// each new connection or request, once for the active servers and, when none is
+// eligible, once for the backup servers.
+package balance
+
+import "net/netip"
+
+// Pool is the view of one tier of a backend's servers (the active ones or the backup
+// ones) that an algorithm sees. Indexes are stable: Len never changes for a Pool.
+// Implementations must be safe for concurrent use and must not allocate.
+type Pool interface {
+	// Len is the number of servers in the tier.
+	Len() int
+	// Weight is server i's effective weight now: 0 when it is not eligible (down, in
+	// maintenance, weight 0, or at its maxconn).
+	Weight(i int) int
+	// Conns is server i's current number of connections (for leastconn and first).
+	Conns(i int) int
+}
+
+// HeaderGetter reads the first value of a request header by case-insensitive name.
+type HeaderGetter interface {
+	Get(name string) (string, bool)
+}
+
+// Request carries what hash-based algorithms read. In mode tcp only Src is set.
+type Request struct {
+	Src    netip.Addr
+	URI    string       // request-target as received ("/a/b?x=1"); "" in mode tcp
+	Header HeaderGetter // nil in mode tcp
+}
+
+// Algorithm picks a server. Pick returns an index in [0, p.Len()) of a server whose
+// Weight is > 0, or -1 when none is eligible. It is safe for concurrent use.
+type Algorithm interface {
+	Pick(p Pool, r *Request) int
+}

@@ -1,0 +1,243 @@
+package config
+
+import (
+	"strconv"
+	"time"
+
+	"hitless/internal/acl"
+)
+
+// Pos is where a directive was read: a file name and a 1-based line number.
+type Pos struct {
+	File string
+	Line int
+}
+
+// String formats the position as HAProxy does inside its messages: "file:line".
+func (p Pos) String() string { return p.File + ":" + strconv.Itoa(p.Line) }
+
+// Config is a whole, validated configuration: what `hitless -f` read from all its files.
+type Config struct {
+	Files    []string // every file read, in load order (directories expanded)
+	Global   Global
+	Defaults []*Proxy // every defaults section, in order (named and unnamed); for reference only
+	// Frontends, Backends and Listens are kept in one list in file order. A `listen`
+	// section is one Proxy with both capabilities.
+	Proxies []*Proxy
+	// Warnings are non-fatal findings (for example missing timeouts), each already
+	// formatted as HAProxy words it, without the "[WARNING] (pid) : config : " prefix.
+	Warnings []string
+}
+
+// Global holds the `global` section.
+type Global struct {
+	Pos               Pos
+	MaxConn           int // 0 = unset (the process derives it from the fd limit)
+	Daemon            bool
+	PidFile           string
+	Logs              []LogTarget
+	NbThread          int           // 0 = unset; maps to GOMAXPROCS
+	HardStopAfter     time.Duration // 0 = unset
+	Grace             time.Duration
+	StatsSockets      []StatsSocket
+	StatsTimeout      time.Duration // 0 = unset (HAProxy's default is 10s)
+	MasterWorker      bool
+	MworkerMaxReloads int // 0 = unset
+}
+
+// StatsSocket is one `stats socket` line of `global`.
+type StatsSocket struct {
+	Pos      Pos
+	Addr     Addr   // Unix path or TCP address
+	Mode     uint32 // file mode for a unix socket; 0 = unset
+	HasMode  bool
+	UID, GID int // -1 when unset
+	User     string
+	Group    string
+	Level    string // "user", "operator" or "admin" (default "operator" as in HAProxy 2.6)
+	ExposeFD bool   // `expose-fd listeners`
+}
+
+// LogTarget is one `log` line: where and how to send syslog messages.
+type LogTarget struct {
+	Pos      Pos
+	Global   bool   // `log global`: use the global section's targets
+	Network  string // "udp", "unixgram", "stdout", "stderr", "tcp"
+	Address  string // host:port for udp/tcp; path for unixgram; empty for stdout/stderr
+	Len      int    // maximum line length; 1024 when unset
+	Format   string // "rfc3164" (default), "rfc5424", "raw", "short", "local", "priority", "timed", "iso"
+	Facility int    // syslog facility number (kern=0 ... local7=23)
+	Level    int    // maximum level sent (0 emerg .. 7 debug); 7 when unset
+	MinLevel int    // minimum level (0 when unset)
+}
+
+// Mode is a proxy's protocol mode.
+type Mode int
+
+const (
+	ModeTCP Mode = iota
+	ModeHTTP
+)
+
+func (m Mode) String() string {
+	if m == ModeHTTP {
+		return "http"
+	}
+	return "tcp"
+}
+
+// Capability tells which halves a proxy has.
+type Capability int
+
+const (
+	CapFrontend Capability = 1 << iota
+	CapBackend
+	CapDefaults = 0
+	CapListen   = CapFrontend | CapBackend
+)
+
+// Proxy is a frontend, backend, listen or defaults section after defaults were applied.
+type Proxy struct {
+	Pos  Pos
+	Kind string // "frontend", "backend", "listen" or "defaults"
+	Name string
+	Cap  Capability
+	Mode Mode
+
+	// Frontend side.
+	Binds          []Bind
+	DefaultBackend string       // name; "" when unset
+	UseBackends    []UseBackend // in order
+	ACLs           []*acl.Def   // named ACLs, in order
+	MaxConn        int          // 0 = unset (inherits global)
+	HTTPRequest    []HTTPRule   // `http-request` rules, in order
+	HTTPResponse   []HTTPRule   // `http-response` rules, in order
+
+	// Backend side.
+	Servers       []*Server
+	DefaultServer Server // `default-server` settings (also the base of each server)
+	Balance       Balance
+	Retries       int // default 3
+	Redispatch    bool
+	AllBackups    bool
+	HTTPCheck     *HTTPCheck // `option httpchk`; nil = TCP connect checks
+
+	// Both sides.
+	Timeouts  Timeouts
+	Options   Options
+	Logs      []LogTarget // `log` lines of the proxy, or the global ones when `log global`
+	LogGlobal bool
+}
+
+// Timeouts holds every `timeout` of a proxy; 0 means unset.
+type Timeouts struct {
+	Connect, Client, Server                    time.Duration
+	HTTPRequest, HTTPKeepAlive                 time.Duration
+	Queue, Tunnel, Check, ClientFin, ServerFin time.Duration
+}
+
+// Options holds the `option` flags of a proxy.
+type Options struct {
+	ForwardFor      bool
+	HTTPServerClose bool
+	HTTPKeepAlive   bool
+	HTTPClose       bool
+	HTTPLog         bool
+	TCPLog          bool
+	DontLogNull     bool
+}
+
+// Bind is one address of a `bind` line (a comma list or a port range yields several).
+type Bind struct {
+	Pos     Pos
+	Addr    Addr
+	Name    string
+	V4V6    bool
+	V6Only  bool
+	Backlog int // 0 = unset (the frontend's maxconn, as HAProxy does)
+	// Unix socket options.
+	Mode    uint32
+	HasMode bool
+	UID     int // -1 when unset
+	GID     int // -1 when unset
+}
+
+// Addr is a network address as the config spells it, resolved at parse time.
+type Addr struct {
+	Network string // "tcp4", "tcp6" or "unix"
+	Host    string // IP literal ("0.0.0.0", "::", "127.0.0.1"); empty for unix
+	Port    int    // 1-65535; 0 for unix
+	Path    string // unix socket path
+}
+
+// UseBackend is one `use_backend NAME if|unless COND` line.
+type UseBackend struct {
+	Pos     Pos
+	Backend string
+	Cond    *acl.Cond // nil = always
+}
+
+// HTTPRule is one `http-request` or `http-response` rule.
+type HTTPRule struct {
+	Pos    Pos
+	Action string // "return", "deny", "set-header", "add-header", "del-header"
+	// return / deny
+	Status      int    // `return status N` (default 200) / `deny deny_status N` (default 403)
+	ContentType string // `return content-type T`
+	Body        string // `return string S`
+	// header actions
+	Header string
+	Value  Template
+	Cond   *acl.Cond // nil = always
+}
+
+// Template is a header value of `http-request set-header` and friends: literal text and
+// the sample fetches it embeds (`%[src]`, `%ci`), in order.
+type Template []TemplatePart
+
+// TemplatePart is literal text (Fetch empty) or one fetch. Fetch is one of "src",
+// "src_port", "dst", "dst_port", "path", "method", "hdr(NAME)" (NAME lower-cased);
+// `%ci`, `%cp`, `%fi`, `%fp` are stored as "src", "src_port", "dst", "dst_port".
+type TemplatePart struct {
+	Lit   string
+	Fetch string
+}
+
+// Server is one `server` line (default-server settings already applied).
+type Server struct {
+	Pos       Pos
+	Name      string
+	Host      string // IP literal (names are resolved at parse time)
+	Port      int    // 1-65535
+	Check     bool
+	Inter     time.Duration // default 2s
+	FastInter time.Duration // default = Inter
+	DownInter time.Duration // default = Inter
+	Rise      int           // default 2
+	Fall      int           // default 3
+	Weight    int           // 0-256, default 1
+	Backup    bool
+	MaxConn   int // 0 = unlimited
+	MaxQueue  int // 0 = unlimited
+	Disabled  bool
+}
+
+// Balance is the `balance` algorithm of a backend.
+type Balance struct {
+	Algorithm string // "roundrobin" (default), "static-rr", "leastconn", "first", "source", "uri", "url_param", "hdr", "random"
+	Param     string // the url_param name or the header name for hdr(NAME)
+}
+
+// HTTPCheck is `option httpchk [METHOD] [URI] [VERSION]` with `http-check expect status N`.
+type HTTPCheck struct {
+	Method       string // default "OPTIONS"
+	URI          string // default "/"
+	Version      string // default "HTTP/1.0"
+	ExpectStatus int    // 0 = any 2xx or 3xx
+}
+
+// IsFrontend reports whether the proxy accepts connections.
+func (p *Proxy) IsFrontend() bool { return p.Cap&CapFrontend != 0 }
+
+// IsBackend reports whether the proxy has servers.
+func (p *Proxy) IsBackend() bool { return p.Cap&CapBackend != 0 }

@@ -1,0 +1,383 @@
+// Package instance runs one configuration in this process: it builds the live state,
+// binds the listeners, starts health checks and accept loops, and hands each accepted
+// connection to the tcp or http engine. cmd/hitless creates one Instance per start.
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"hitless/internal/config"
+	"hitless/internal/health"
+	"hitless/internal/httpproxy"
+	"hitless/internal/listener"
+	"hitless/internal/logging"
+	"hitless/internal/proxy"
+	"hitless/internal/tcpproxy"
+)
+
+// Options are the process-level settings that do not come from the configuration.
+type Options struct {
+	Events  *slog.Logger
+	MaxConn int // -n; 0 = from the config or the fd limit
+}
+
+// Instance is a running configuration. Its lifetime: Start, then Stop (hard stop), then
+// Wait returns once every connection goroutine has ended.
+type Instance struct {
+	State  *proxy.State
+	events *slog.Logger
+	http   *httpproxy.Engine
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// global bounds the connections of the whole process (global maxconn).
+	global chan struct{}
+
+	// mu guards listeners and loggers.
+	mu        sync.Mutex
+	listeners []*boundListener
+	loggers   map[string]*logging.Logger
+
+	conns sync.WaitGroup // one per accepted connection
+	loops sync.WaitGroup // accept loops and health checks
+}
+
+type boundListener struct {
+	bind config.Bind
+	fe   *proxy.Frontend
+	ln   net.Listener
+	sem  chan struct{} // frontend maxconn, shared by the frontend's listeners
+}
+
+// Start builds the state for cfg, binds every listener and starts serving. On error
+// nothing is left open.
+func Start(cfg *config.Config, opts Options) (*Instance, error) {
+	ev := opts.Events
+	if ev == nil {
+		ev = slog.New(slog.DiscardHandler)
+	}
+	if n := cfg.Global.NbThread; n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
+	in := &Instance{events: ev, loggers: map[string]*logging.Logger{}}
+	in.ctx, in.cancel = context.WithCancel(context.Background())
+
+	st, err := proxy.Build(cfg, ev, in.accessLogger)
+	if err != nil {
+		in.closeLoggers()
+		return nil, err
+	}
+	in.State = st
+	in.http = httpproxy.New(st, ev)
+
+	maxconn := opts.MaxConn
+	if maxconn == 0 {
+		maxconn = cfg.Global.MaxConn
+	}
+	if maxconn == 0 {
+		maxconn = defaultMaxConn()
+	}
+	in.global = make(chan struct{}, maxconn)
+
+	for _, fe := range st.Frontends {
+		femax := fe.Cfg.MaxConn
+		if femax == 0 || femax > maxconn {
+			femax = maxconn
+		}
+		sem := make(chan struct{}, femax)
+		for _, b := range fe.Cfg.Binds {
+			ln, err := listener.Listen(b, femax)
+			if err != nil {
+				in.closeListeners()
+				in.closeLoggers()
+				return nil, fmt.Errorf("binding [%s] for frontend %s: %w", b.Pos, fe.Name, err)
+			}
+			in.listeners = append(in.listeners, &boundListener{bind: b, fe: fe, ln: ln, sem: sem})
+		}
+	}
+	for _, bl := range in.listeners {
+		in.loops.Add(1)
+		go in.acceptLoop(bl)
+	}
+	in.startChecks()
+	return in, nil
+}
+
+// defaultMaxConn derives the global maxconn from the file-descriptor limit as HAProxy
+// does: two descriptors per proxied connection, a reserve for everything else.
+func defaultMaxConn() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == 0 {
+		return 1024
+	}
+	n := (int(min(lim.Cur, 1<<22)) - 100) / 2
+	return max(n, 100)
+}
+
+// accessLogger returns the logger for a proxy's `log` lines, shared between proxies
+// with identical targets; nil when the proxy has none.
+func (in *Instance) accessLogger(p *config.Proxy) (proxy.AccessLogger, error) {
+	if len(p.Logs) == 0 {
+		return nil, nil
+	}
+	key := fmt.Sprint(p.Logs)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if l, ok := in.loggers[key]; ok {
+		return l, nil
+	}
+	host, _ := os.Hostname()
+	l, err := logging.New(p.Logs, logging.Options{Tag: "hitless", PID: os.Getpid(), Hostname: host})
+	if err != nil {
+		return nil, fmt.Errorf("proxy '%s': %w", p.Name, err)
+	}
+	in.loggers[key] = l
+	return l, nil
+}
+
+func (in *Instance) acceptLoop(bl *boundListener) {
+	defer in.loops.Done()
+	fe := bl.fe
+	var delay time.Duration
+	for {
+		// Take a slot before accepting: beyond maxconn, new connections wait in the
+		// kernel's backlog instead of being refused.
+		select {
+		case bl.sem <- struct{}{}:
+		case <-in.ctx.Done():
+			return
+		}
+		select {
+		case in.global <- struct{}{}:
+		case <-in.ctx.Done():
+			<-bl.sem
+			return
+		}
+		c, err := bl.ln.Accept()
+		if err != nil {
+			<-in.global
+			<-bl.sem
+			if errors.Is(err, net.ErrClosed) || in.ctx.Err() != nil {
+				return
+			}
+			// Out of descriptors or a transient error: back off briefly, keep serving.
+			delay = min(max(delay*2, 5*time.Millisecond), time.Second)
+			in.events.Warn(fmt.Sprintf("accept on frontend %s failed: %v", fe.Name, err))
+			select {
+			case <-time.After(delay):
+			case <-in.ctx.Done():
+				return
+			}
+			continue
+		}
+		delay = 0
+		fe.Counters.CurConns.Add(1)
+		fe.Counters.TotalConns.Add(1)
+		in.State.ActConns.Add(1)
+		in.conns.Add(1)
+		go in.serve(c, bl)
+	}
+}
+
+func (in *Instance) serve(c net.Conn, bl *boundListener) {
+	fe := bl.fe
+	defer func() {
+		if r := recover(); r != nil {
+			in.events.Error(fmt.Sprintf("frontend %s: connection handler failed: %v", fe.Name, r))
+			c.Close()
+		}
+		fe.Counters.CurConns.Add(-1)
+		in.State.ActConns.Add(-1)
+		<-in.global
+		<-bl.sem
+		in.conns.Done()
+	}()
+	if fe.Cfg.Mode == config.ModeHTTP {
+		in.http.Serve(in.ctx, c, fe)
+	} else {
+		tcpproxy.Serve(in.ctx, c, fe)
+	}
+}
+
+// startChecks starts one health checker per server with `check`.
+func (in *Instance) startChecks() {
+	for _, b := range in.State.Backends {
+		for _, s := range b.Servers {
+			if !s.Cfg.Check {
+				continue
+			}
+			cfg := checkConfig(b, s)
+			in.loops.Add(1)
+			go func() {
+				defer in.loops.Done()
+				health.Run(in.ctx, cfg, true, func(up bool, r health.Result) {
+					in.serverChanged(b, s, up, r)
+				})
+			}()
+		}
+	}
+}
+
+func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
+	t := b.Cfg.Timeouts
+	c := health.Config{
+		Addr:      s.Addr,
+		HTTP:      b.Cfg.HTTPCheck,
+		Inter:     s.Cfg.Inter,
+		FastInter: s.Cfg.FastInter,
+		DownInter: s.Cfg.DownInter,
+		Rise:      s.Cfg.Rise,
+		Fall:      s.Cfg.Fall,
+	}
+	// HAProxy: with `timeout check`, connect takes min(timeout connect, inter) and the
+	// response `timeout check`; without it, inter bounds both.
+	c.ConnectTimeout = s.Cfg.Inter
+	c.ReadTimeout = s.Cfg.Inter
+	if t.Check > 0 {
+		if t.Connect > 0 && t.Connect < c.ConnectTimeout {
+			c.ConnectTimeout = t.Connect
+		}
+		c.ReadTimeout = t.Check
+	}
+	return c
+}
+
+// serverChanged applies a health transition and logs it in HAProxy's words.
+func (in *Instance) serverChanged(b *proxy.Backend, s *proxy.Server, up bool, r health.Result) {
+	s.SetUp(up)
+	act, bck := b.UsableServers()
+	var msg string
+	level := 5 // notice
+	if up {
+		msg = fmt.Sprintf("Server %s/%s is UP, %s. %d active and %d backup servers online. 0 sessions requeued, %d total in queue.",
+			b.Name, s.Name, r.Describe(), act, bck, b.Queued())
+		in.events.Warn(msg)
+	} else {
+		level = 1 // alert
+		msg = fmt.Sprintf("Server %s/%s is DOWN, %s. %d active and %d backup servers left. %d sessions active, 0 requeued, 0 remaining in queue.",
+			b.Name, s.Name, r.Describe(), act, bck, s.Conns())
+		in.events.Warn(msg)
+	}
+	if b.Log != nil {
+		b.Log.Log(level, []byte(msg))
+	}
+	if !up && act == 0 && bck == 0 {
+		m := fmt.Sprintf("backend %s has no server available!", b.Name)
+		in.events.Error(m)
+		if b.Log != nil {
+			b.Log.Log(0, []byte(m))
+		}
+	}
+}
+
+// Addrs lists the bound addresses, for messages and tests.
+func (in *Instance) Addrs() []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var out []string
+	for _, bl := range in.listeners {
+		out = append(out, bl.ln.Addr().String())
+	}
+	return out
+}
+
+// Stop is the hard stop: it closes the listeners and every connection at once.
+func (in *Instance) Stop() {
+	in.closeListeners()
+	in.cancel()
+}
+
+// Wait blocks until every accept loop, health check and connection has ended, up to
+// timeout; it reports whether all ended.
+func (in *Instance) Wait(timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		in.loops.Wait()
+		in.conns.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		in.http.Close()
+		in.closeLoggers()
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+// CloseListeners stops accepting: this process's listening sockets are closed.
+func (in *Instance) CloseListeners() { in.closeListeners() }
+
+// Drain waits until every accepted connection has ended.
+func (in *Instance) Drain() { in.conns.Wait() }
+
+// StateLines describes every server and backend as HAProxy's SIGHUP dump does.
+func (in *Instance) StateLines() []string {
+	var out []string
+	for _, p := range in.State.Config.Proxies {
+		b := in.State.Backends[p.Name]
+		if b == nil || !p.IsBackend() {
+			continue
+		}
+		for _, s := range b.Servers {
+			state := "UP"
+			switch {
+			case s.Maint():
+				state = "MAINT"
+			case !s.Up():
+				state = "DOWN"
+			}
+			out = append(out, fmt.Sprintf("SIGHUP: Server %s/%s is %s. Conn: %d act, 0 pend, %d tot.",
+				b.Name, s.Name, state, s.Conns(), s.Counters.TotalConns.Load()))
+		}
+		act, bck := b.UsableServers()
+		var fe int64
+		var fetot uint64
+		for _, f := range in.State.Frontends {
+			if f.Name == b.Name {
+				fe, fetot = f.Counters.CurConns.Load(), f.Counters.TotalConns.Load()
+			}
+		}
+		conn := fmt.Sprintf("Conn: act(FE+BE): %d+%d, %d pend (%d unass), tot(FE+BE): %d+%d.",
+			fe, b.Counters.CurConns.Load(), b.Queued(), b.Queued(), fetot, b.Counters.TotalConns.Load())
+		switch {
+		case len(b.Servers) == 0:
+			out = append(out, fmt.Sprintf("SIGHUP: Proxy %s has no servers. %s", b.Name, conn))
+		case act == 0 && bck == 0:
+			out = append(out, fmt.Sprintf("SIGHUP: Proxy %s has no server available ! %s", b.Name, conn))
+		case act == 0:
+			out = append(out, fmt.Sprintf("SIGHUP: Proxy %s is running on backup servers ! %s", b.Name, conn))
+		default:
+			out = append(out, fmt.Sprintf("SIGHUP: Proxy %s has %d active servers and %d backup servers available. %s", b.Name, act, bck, conn))
+		}
+	}
+	return out
+}
+
+func (in *Instance) closeListeners() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, bl := range in.listeners {
+		bl.ln.Close()
+	}
+}
+
+func (in *Instance) closeLoggers() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for k, l := range in.loggers {
+		l.Close()
+		delete(in.loggers, k)
+	}
+}

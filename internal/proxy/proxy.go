@@ -1,0 +1,542 @@
+// Package proxy holds the live state built from a configuration: frontends with their
+// routing rules, backends with their servers, balancing and queues. The instance package
+// builds a State with Build, and the tcp and http engines use it per connection: Route
+// to choose a backend, Connect to get a server connection, Release when done.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"hitless/internal/acl"
+	"hitless/internal/balance"
+	"hitless/internal/config"
+)
+
+// Errors returned by Acquire and Connect. The engines map them to 503 (or a closed
+// connection in mode tcp) and to the termination state of the access log.
+var (
+	ErrNoServer     = errors.New("no server available")
+	ErrQueueTimeout = errors.New("queue timeout")
+	ErrQueueFull    = errors.New("queue full")
+	ErrConnect      = errors.New("cannot connect to server")
+)
+
+// AccessLogger receives finished access log lines; logging.Logger implements it.
+type AccessLogger interface {
+	// Log sends one message at a syslog level (0 emerg .. 7 debug). It must not block.
+	Log(level int, msg []byte)
+}
+
+// Counters are the per-proxy figures kept on the hot path with atomics.
+type Counters struct {
+	CurConns   atomic.Int64
+	TotalConns atomic.Uint64
+	Requests   atomic.Uint64
+	BytesIn    atomic.Uint64 // from clients
+	BytesOut   atomic.Uint64 // to clients
+}
+
+// State is everything one configuration runs with. It is immutable once built, except
+// for the atomic fields of its frontends, backends and servers.
+type State struct {
+	Config    *config.Config
+	Frontends []*Frontend
+	Backends  map[string]*Backend
+	// ActConns counts the connections of the whole process (%ac in logs).
+	ActConns atomic.Int64
+}
+
+// Frontend is a frontend or the frontend half of a listen section.
+type Frontend struct {
+	Name     string
+	Cfg      *config.Proxy
+	State    *State
+	Default  *Backend // nil when none
+	Rules    []Rule   // use_backend rules in order
+	Log      AccessLogger
+	Counters Counters
+}
+
+// Rule is one compiled use_backend line.
+type Rule struct {
+	Backend *Backend
+	Cond    *acl.Cond // nil = always
+}
+
+// Route returns the backend for a connection or request: the first use_backend rule
+// whose condition holds, else the default backend; nil when there is none.
+func (f *Frontend) Route(s acl.Sample) *Backend {
+	for i := range f.Rules {
+		r := &f.Rules[i]
+		if r.Cond == nil || r.Cond.Eval(s) {
+			return r.Backend
+		}
+	}
+	return f.Default
+}
+
+// Backend is a backend or the backend half of a listen section.
+type Backend struct {
+	Name     string
+	Cfg      *config.Proxy
+	Servers  []*Server
+	Log      AccessLogger // the proxy's loggers, for server state changes; may be nil
+	Events   *slog.Logger
+	Counters Counters
+
+	active, backup tier
+	algo, balgo    balance.Algorithm
+	retries        int
+	redispatch     bool
+	connectTimeout time.Duration
+	queueTimeout   time.Duration
+
+	// mu guards waiters. queued mirrors len(waiters) for the lock-free check in Release.
+	mu      sync.Mutex
+	waiters []chan struct{}
+	queued  atomic.Int64
+}
+
+// Server is one server of a backend with its live state.
+type Server struct {
+	Name    string
+	Backend *Backend
+	Cfg     *config.Server
+	Addr    string // host:port, ready for net.Dial
+
+	up       atomic.Bool // health: true unless checks say otherwise
+	maint    atomic.Bool // admin state: `disabled`, runtime API maintenance
+	weight   atomic.Int32
+	conns    atomic.Int64
+	Counters Counters
+}
+
+// Up reports whether health checks consider the server operational.
+func (s *Server) Up() bool { return s.up.Load() }
+
+// SetUp records a health transition.
+func (s *Server) SetUp(up bool) { s.up.Store(up) }
+
+// Maint reports whether the server is in maintenance.
+func (s *Server) Maint() bool { return s.maint.Load() }
+
+// SetMaint puts the server in or out of maintenance.
+func (s *Server) SetMaint(m bool) {
+	s.maint.Store(m)
+	if !m {
+		s.Backend.wake()
+	}
+}
+
+// Weight is the server's current weight.
+func (s *Server) Weight() int { return int(s.weight.Load()) }
+
+// Conns is the number of connections currently held on the server.
+func (s *Server) Conns() int { return int(s.conns.Load()) }
+
+// usable reports whether the server may take traffic, ignoring maxconn.
+func (s *Server) usable() bool {
+	return s.up.Load() && !s.maint.Load() && s.weight.Load() > 0
+}
+
+func (s *Server) full() bool {
+	return s.Cfg.MaxConn > 0 && s.conns.Load() >= int64(s.Cfg.MaxConn)
+}
+
+// Release gives back the slot taken by Acquire or Connect and lets a queued request in.
+func (s *Server) Release() {
+	s.conns.Add(-1)
+	s.Counters.CurConns.Add(-1)
+	s.Backend.Counters.CurConns.Add(-1)
+	if s.Backend.queued.Load() > 0 {
+		s.Backend.wake()
+	}
+}
+
+// tier is a balance.Pool over the active or the backup servers.
+type tier struct {
+	servers []*Server
+	avoid   *Server
+	// firstOnly limits the tier to its first usable server (backups without
+	// `option allbackups`).
+	firstOnly bool
+}
+
+func (t *tier) Len() int { return len(t.servers) }
+
+func (t *tier) Weight(i int) int {
+	s := t.servers[i]
+	if !s.usable() || s.full() || s == t.avoid {
+		return 0
+	}
+	if t.firstOnly {
+		for _, o := range t.servers[:i] {
+			if o.usable() && o != t.avoid {
+				return 0
+			}
+		}
+	}
+	return int(s.weight.Load())
+}
+
+func (t *tier) Conns(i int) int { return int(t.servers[i].conns.Load()) }
+
+// anyUsable reports whether a server of the tier is usable (maxconn ignored), and
+// whether at least one of those is not full.
+func (t *tier) anyUsable() (usable, free bool) {
+	for _, s := range t.servers {
+		if s.usable() && s != t.avoid {
+			usable = true
+			if !s.full() {
+				return true, true
+			}
+		}
+	}
+	return usable, false
+}
+
+// Acquire picks a server for one connection or request and takes a slot on it. When
+// every usable server is at its maxconn it waits in the backend's queue, up to
+// `timeout queue` (else `timeout connect`). avoid, when not nil, is skipped unless it is
+// the only choice (redispatch). The caller must call Release on the returned server.
+func (b *Backend) Acquire(ctx context.Context, r *balance.Request, avoid *Server) (*Server, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		s, waitable := b.tryAcquire(r, avoid)
+		if s != nil {
+			return s, nil
+		}
+		if !waitable {
+			if avoid != nil {
+				// The avoided server may be the only one left.
+				avoid = nil
+				continue
+			}
+			return nil, ErrNoServer
+		}
+		ch := make(chan struct{}, 1)
+		b.mu.Lock()
+		b.waiters = append(b.waiters, ch)
+		b.queued.Add(1)
+		b.mu.Unlock()
+		// Re-check once queued: a slot may have been released in between.
+		if s, _ := b.tryAcquire(r, avoid); s != nil {
+			b.dequeue(ch)
+			return s, nil
+		}
+		var expire <-chan time.Time
+		if b.queueTimeout > 0 {
+			if timer == nil {
+				timer = time.NewTimer(b.queueTimeout)
+			}
+			expire = timer.C
+		}
+		select {
+		case <-ch:
+		case <-expire:
+			b.dequeue(ch)
+			return nil, ErrQueueTimeout
+		case <-ctx.Done():
+			b.dequeue(ch)
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// tryAcquire attempts one pick. waitable reports that usable servers exist but all are
+// full, so queueing makes sense.
+func (b *Backend) tryAcquire(r *balance.Request, avoid *Server) (s *Server, waitable bool) {
+	t, algo := &b.active, b.algo
+	usable, free := t.anyUsable()
+	if avoid != nil {
+		t = &tier{servers: b.active.servers, avoid: avoid}
+		usable, free = t.anyUsable()
+	}
+	if !usable {
+		t, algo = &b.backup, b.balgo
+		if avoid != nil {
+			t = &tier{servers: b.backup.servers, avoid: avoid, firstOnly: b.backup.firstOnly}
+		}
+		usable, free = t.anyUsable()
+	}
+	if !usable {
+		return nil, false
+	}
+	if !free {
+		return nil, true
+	}
+	for tries := 0; tries < 4; tries++ {
+		i := algo.Pick(t, r)
+		if i < 0 {
+			return nil, true
+		}
+		s := t.servers[i]
+		if b.takeSlot(s) {
+			return s, false
+		}
+	}
+	return nil, true
+}
+
+// takeSlot takes a slot on s directly (a retry on the same server) when s is usable
+// and below its maxconn.
+func (b *Backend) takeSlot(s *Server) bool {
+	if !s.usable() {
+		return false
+	}
+	n := s.conns.Add(1)
+	if s.Cfg.MaxConn > 0 && n > int64(s.Cfg.MaxConn) {
+		s.conns.Add(-1)
+		return false
+	}
+	s.Counters.CurConns.Add(1)
+	s.Counters.TotalConns.Add(1)
+	b.Counters.CurConns.Add(1)
+	b.Counters.TotalConns.Add(1)
+	return true
+}
+
+func (b *Backend) dequeue(ch chan struct{}) {
+	b.mu.Lock()
+	for i, w := range b.waiters {
+		if w == ch {
+			b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
+			b.queued.Add(-1)
+			b.mu.Unlock()
+			return
+		}
+	}
+	b.mu.Unlock()
+	// Already woken: pass the wake-up on so that it is not lost.
+	select {
+	case <-ch:
+		b.wake()
+	default:
+	}
+}
+
+// wake lets the oldest queued request try again.
+func (b *Backend) wake() {
+	b.mu.Lock()
+	if len(b.waiters) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	ch := b.waiters[0]
+	b.waiters = b.waiters[1:]
+	b.queued.Add(-1)
+	b.mu.Unlock()
+	ch <- struct{}{}
+}
+
+// Queued is the number of requests waiting for a server.
+func (b *Backend) Queued() int { return int(b.queued.Load()) }
+
+// UsableServers counts the active and backup servers that can take traffic.
+func (b *Backend) UsableServers() (active, backup int) {
+	for _, s := range b.active.servers {
+		if s.usable() {
+			active++
+		}
+	}
+	for _, s := range b.backup.servers {
+		if s.usable() {
+			backup++
+		}
+	}
+	return active, backup
+}
+
+// Attempt is the outcome of Connect.
+type Attempt struct {
+	Conn    net.Conn
+	Server  *Server
+	Queue   time.Duration // time spent waiting for a server slot (%Tw)
+	Connect time.Duration // time of the successful connect (%Tc)
+	Retries int           // %rc
+	Reused  bool          // the connection came from idle
+}
+
+// IdleFunc returns an idle connection to s that can be reused, or nil.
+type IdleFunc func(s *Server) net.Conn
+
+// Connect picks a server and connects to it: `timeout connect` per attempt, up to
+// `retries` more attempts after a failure with a turn-around pause of min(timeout
+// connect, 1s) as HAProxy does, the last one on another server when `option
+// redispatch` is set. idle, when not nil, is asked first for a reusable connection.
+// On success the server's slot is held: the caller must call a.Server.Release.
+// On failure the returned Attempt still carries the timings and the last server tried.
+func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc) (*Attempt, error) {
+	a := &Attempt{}
+	start := time.Now()
+	var avoid, same *Server
+	for try := 0; ; try++ {
+		var s *Server
+		if same != nil && b.takeSlot(same) {
+			s = same
+		} else {
+			qstart := time.Now()
+			var err error
+			s, err = b.Acquire(ctx, r, avoid)
+			a.Queue += time.Since(qstart)
+			if err != nil {
+				return a, err
+			}
+		}
+		a.Server = s
+		if idle != nil {
+			if c := idle(s); c != nil {
+				a.Conn, a.Reused = c, true
+				return a, nil
+			}
+		}
+		cstart := time.Now()
+		d := net.Dialer{Timeout: b.connectTimeout}
+		c, err := d.DialContext(ctx, "tcp", s.Addr)
+		a.Connect = time.Since(cstart)
+		if err == nil {
+			a.Conn = c
+			return a, nil
+		}
+		s.Release()
+		if ctx.Err() != nil {
+			return a, ctx.Err()
+		}
+		if try >= b.retries {
+			return a, fmt.Errorf("%w %s/%s after %s: %v", ErrConnect, b.Name, s.Name, time.Since(start).Round(time.Millisecond), err)
+		}
+		a.Retries++
+		// HAProxy retries on the same server; with `option redispatch` the last retry
+		// goes to another one.
+		if b.redispatch && try == b.retries-1 {
+			avoid, same = s, nil
+		} else {
+			avoid, same = nil, s
+		}
+		pause := time.Second
+		if b.connectTimeout > 0 && b.connectTimeout < pause {
+			pause = b.connectTimeout
+		}
+		if isRefused(err) {
+			t := time.NewTimer(pause)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return a, ctx.Err()
+			}
+		}
+	}
+}
+
+func isRefused(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && !op.Timeout() {
+		return true
+	}
+	return false
+}
+
+// Build turns a validated configuration into live state. Nothing listens yet.
+func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (AccessLogger, error)) (*State, error) {
+	st := &State{Config: cfg, Backends: map[string]*Backend{}}
+	for _, p := range cfg.Proxies {
+		if !p.IsBackend() {
+			continue
+		}
+		b, err := newBackend(p, events)
+		if err != nil {
+			return nil, err
+		}
+		if logs != nil {
+			if b.Log, err = logs(p); err != nil {
+				return nil, err
+			}
+		}
+		st.Backends[p.Name] = b
+	}
+	for _, p := range cfg.Proxies {
+		if !p.IsFrontend() {
+			continue
+		}
+		f := &Frontend{Name: p.Name, Cfg: p, State: st}
+		if p.IsBackend() {
+			f.Default = st.Backends[p.Name]
+		}
+		if p.DefaultBackend != "" {
+			f.Default = st.Backends[p.DefaultBackend]
+			if f.Default == nil {
+				return nil, fmt.Errorf("proxy '%s': unable to find required default_backend: '%s'", p.Name, p.DefaultBackend)
+			}
+		}
+		for _, u := range p.UseBackends {
+			b := st.Backends[u.Backend]
+			if b == nil {
+				return nil, fmt.Errorf("proxy '%s': unable to find required use_backend: '%s'", p.Name, u.Backend)
+			}
+			f.Rules = append(f.Rules, Rule{Backend: b, Cond: u.Cond})
+		}
+		if logs != nil {
+			var err error
+			if f.Log, err = logs(p); err != nil {
+				return nil, err
+			}
+		}
+		st.Frontends = append(st.Frontends, f)
+	}
+	return st, nil
+}
+
+func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
+	b := &Backend{
+		Name:           p.Name,
+		Cfg:            p,
+		Events:         events,
+		retries:        p.Retries,
+		redispatch:     p.Redispatch,
+		connectTimeout: p.Timeouts.Connect,
+		queueTimeout:   p.Timeouts.Queue,
+	}
+	if b.queueTimeout == 0 {
+		b.queueTimeout = p.Timeouts.Connect
+	}
+	for _, sc := range p.Servers {
+		s := &Server{
+			Name:    sc.Name,
+			Backend: b,
+			Cfg:     sc,
+			Addr:    net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
+		}
+		s.up.Store(true)
+		s.maint.Store(sc.Disabled)
+		s.weight.Store(int32(sc.Weight))
+		b.Servers = append(b.Servers, s)
+		if sc.Backup {
+			b.backup.servers = append(b.backup.servers, s)
+		} else {
+			b.active.servers = append(b.active.servers, s)
+		}
+	}
+	b.backup.firstOnly = !p.AllBackups
+	var err error
+	if b.algo, err = balance.New(p.Balance, len(b.active.servers)); err != nil {
+		return nil, fmt.Errorf("backend '%s': %w", p.Name, err)
+	}
+	if b.balgo, err = balance.New(p.Balance, len(b.backup.servers)); err != nil {
+		return nil, fmt.Errorf("backend '%s': %w", p.Name, err)
+	}
+	return b, nil
+}
