@@ -127,6 +127,8 @@ type Proxy struct {
 	Options   Options
 	Logs      []LogTarget // `log` lines of the proxy, or the global ones when `log global`
 	LogGlobal bool
+
+	pendingExpect int // `http-check expect status` seen before `option httpchk`
 }
 
 // Timeouts holds every `timeout` of a proxy; 0 means unset.
