@@ -1,0 +1,170 @@
+// Package listener binds the listening sockets of `bind` lines: TCP with SO_REUSEPORT
+// (so that a new process can bind next to an old one), IPV6_V6ONLY per `v6only` and
+// `v4v6`, the listen backlog, and unix stream sockets created under a temporary name
+// and renamed into place so the path never disappears. The instance package calls
+// Listen for every bind of every frontend.
+package listener
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"hitless/internal/config"
+)
+
+// Listen binds one address of a bind line. defaultBacklog applies when the line sets
+// no `backlog` (HAProxy uses the frontend's maxconn).
+func Listen(b config.Bind, defaultBacklog int) (net.Listener, error) {
+	backlog := b.Backlog
+	if backlog <= 0 {
+		backlog = defaultBacklog
+	}
+	if backlog <= 0 {
+		backlog = unix.SOMAXCONN
+	}
+	if b.Addr.Network == "unix" {
+		return listenUnix(b, backlog)
+	}
+	return listenTCP(b, backlog)
+}
+
+// Describe names an address as HAProxy's messages do: [127.0.0.1:8080] or [/path].
+func Describe(a config.Addr) string {
+	if a.Network == "unix" {
+		return "[" + a.Path + "]"
+	}
+	return "[" + net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) + "]"
+}
+
+func bindError(a config.Addr, op string, err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return fmt.Errorf("cannot %s socket (%s) for %s", op, capitalize(errno.Error()), Describe(a))
+	}
+	return fmt.Errorf("cannot %s socket (%v) for %s", op, err, Describe(a))
+}
+
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-32) + s[1:]
+}
+
+func listenTCP(b config.Bind, backlog int) (net.Listener, error) {
+	ip, err := netip.ParseAddr(b.Addr.Host)
+	if err != nil {
+		return nil, fmt.Errorf("invalid address %q: %w", b.Addr.Host, err)
+	}
+	family := unix.AF_INET
+	var sa unix.Sockaddr
+	if b.Addr.Network == "tcp6" || ip.Is6() {
+		family = unix.AF_INET6
+		sa = &unix.SockaddrInet6{Port: b.Addr.Port, Addr: ip.As16()}
+	} else {
+		sa = &unix.SockaddrInet4{Port: b.Addr.Port, Addr: ip.As4()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.IPPROTO_TCP)
+	if err != nil {
+		return nil, bindError(b.Addr, "create", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			unix.Close(fd)
+		}
+	}()
+	opts := []struct{ level, opt, val int }{
+		{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1},
+		{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1},
+		{unix.IPPROTO_TCP, unix.TCP_NODELAY, 1},
+	}
+	if family == unix.AF_INET6 {
+		switch {
+		case b.V6Only:
+			opts = append(opts, struct{ level, opt, val int }{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1})
+		case b.V4V6:
+			opts = append(opts, struct{ level, opt, val int }{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0})
+		}
+	}
+	for _, o := range opts {
+		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.val); err != nil {
+			return nil, bindError(b.Addr, "set options on", err)
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return nil, bindError(b.Addr, "bind", err)
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		return nil, bindError(b.Addr, "listen on", err)
+	}
+	ok = true // fileListener consumes fd
+	return fileListener(fd, "tcp:"+Describe(b.Addr))
+}
+
+// fileListener wraps fd in a net.Listener; fd is closed (net dups it).
+func fileListener(fd int, name string) (net.Listener, error) {
+	f := os.NewFile(uintptr(fd), name)
+	ln, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("cannot use socket %s: %w", name, err)
+	}
+	return ln, nil
+}
+
+// listenUnix binds PATH.<pid>.tmp, applies mode and owner, listens, then renames it
+// over PATH: clients never find the path missing.
+func listenUnix(b config.Bind, backlog int) (net.Listener, error) {
+	path := b.Addr.Path
+	tmp := path + "." + strconv.Itoa(os.Getpid()) + ".tmp"
+	if len(tmp) >= 108 {
+		return nil, fmt.Errorf("name too long for UNIX socket (limit usually 97) for %s", Describe(b.Addr))
+	}
+	os.Remove(tmp)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, bindError(b.Addr, "create", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			unix.Close(fd)
+			os.Remove(tmp)
+		}
+	}()
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: tmp}); err != nil {
+		return nil, bindError(b.Addr, "bind", err)
+	}
+	if b.HasMode {
+		if err := os.Chmod(tmp, os.FileMode(b.Mode)); err != nil {
+			return nil, fmt.Errorf("cannot change mode of UNIX socket %s: %w", Describe(b.Addr), err)
+		}
+	}
+	if b.UID >= 0 || b.GID >= 0 {
+		if err := os.Chown(tmp, b.UID, b.GID); err != nil {
+			return nil, fmt.Errorf("cannot change ownership of UNIX socket %s: %w", Describe(b.Addr), err)
+		}
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		return nil, bindError(b.Addr, "listen on", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("cannot switch final and temporary UNIX sockets for %s: %w", Describe(b.Addr), err)
+	}
+	ok = true // fileListener consumes fd
+	ln, err := fileListener(fd, "unix:"+path)
+	if err != nil {
+		return nil, err
+	}
+	// The path may belong to another process after a reload: never unlink it.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	return ln, nil
+}
