@@ -1,0 +1,215 @@
+// Package tcpproxy is the mode tcp engine: it routes an accepted connection to a
+// backend, connects to a server and copies bytes both ways with io.Copy between the raw
+// TCP connections so that Linux splices, handling half-closes and HAProxy's
+// inactivity timeouts. The instance package calls Serve per accepted connection.
+package tcpproxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"hitless/internal/balance"
+	"hitless/internal/logging"
+	"hitless/internal/proxy"
+)
+
+// sample answers ACL fetches for a TCP connection; HTTP fetches find nothing.
+type sample struct {
+	src     netip.Addr
+	dstPort int
+}
+
+func (s *sample) Path() string                          { return "" }
+func (s *sample) Method() string                        { return "" }
+func (s *sample) Header(string, func(string) bool) bool { return false }
+func (s *sample) Src() netip.Addr                       { return s.src }
+func (s *sample) DstPort() int                          { return s.dstPort }
+
+// Serve handles one client connection until both directions are done or ctx ends.
+func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
+	start := time.Now()
+	defer c.Close()
+	src := addrPort(c.RemoteAddr())
+	dst := addrPort(c.LocalAddr())
+	e := logging.Entry{
+		ClientIP: src.Addr(), ClientPort: int(src.Port()), Accept: start,
+		Frontend: fe.Name, Tw: -1, Tc: -1, Tt: -1,
+	}
+	if fe.Log != nil && !fe.Cfg.Options.TCPLog && !fe.Cfg.Options.HTTPLog {
+		fe.Log.Log(6, logging.AppendConnectLog(nil, src, dst, fe.Name, false))
+	}
+	smp := &sample{src: src.Addr(), dstPort: int(dst.Port())}
+	b := fe.Route(smp)
+	var toClient, toServer int64
+	defer func() {
+		e.Tt = time.Since(start)
+		e.Bytes = toClient
+		fe.Counters.BytesIn.Add(uint64(toServer))
+		fe.Counters.BytesOut.Add(uint64(toClient))
+		if fe.Log != nil && fe.Cfg.Options.TCPLog && !(fe.Cfg.Options.DontLogNull && toServer == 0 && toClient == 0) {
+			e.ActConn = int(fe.State.ActConns.Load())
+			e.FeConn = int(fe.Counters.CurConns.Load())
+			fe.Log.Log(6, logging.AppendTCPLog(make([]byte, 0, 256), &e))
+		}
+	}()
+	if b == nil {
+		e.Term = [2]byte{'S', 'C'}
+		return
+	}
+	e.Backend = b.Name
+	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr()}, nil)
+	e.Tw = a.Queue
+	e.Retries = a.Retries
+	e.BeQueue = b.Queued()
+	if a.Server != nil {
+		e.Server = a.Server.Name
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, proxy.ErrQueueTimeout):
+			e.Term = [2]byte{'s', 'Q'}
+		case errors.Is(err, context.Canceled):
+			e.Term = [2]byte{'K', 'C'}
+		default:
+			e.Term = [2]byte{'S', 'C'}
+		}
+		return
+	}
+	e.Tc = a.Connect
+	srv := a.Server
+	sc := a.Conn
+	defer srv.Release()
+	defer sc.Close()
+	e.BeConn = int(b.Counters.CurConns.Load())
+	e.SrvConn = srv.Conns()
+
+	t := fe.Cfg.Timeouts
+	bt := b.Cfg.Timeouts
+	clientIdle, serverIdle := t.Client, bt.Server
+	if bt.Tunnel > 0 {
+		clientIdle, serverIdle = bt.Tunnel, bt.Tunnel
+	}
+	p := &pipe{client: c, server: sc, clientIdle: clientIdle, serverIdle: serverIdle,
+		clientFin: t.ClientFin, serverFin: bt.ServerFin}
+	stop := context.AfterFunc(ctx, func() {
+		c.Close()
+		sc.Close()
+	})
+	defer stop()
+	toServer, toClient, e.Term = p.run()
+	if ctx.Err() != nil {
+		e.Term = [2]byte{'K', 'D'}
+	}
+	srv.Counters.BytesIn.Add(uint64(toServer))
+	srv.Counters.BytesOut.Add(uint64(toClient))
+	b.Counters.BytesIn.Add(uint64(toServer))
+	b.Counters.BytesOut.Add(uint64(toClient))
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// pipe copies both directions of a connected pair.
+type pipe struct {
+	client, server         net.Conn
+	clientIdle, serverIdle time.Duration // inactivity timeouts; 0 = none
+	clientFin, serverFin   time.Duration // timeouts after the peer's half-close
+	// finished counts the directions that ended cleanly (FIN seen).
+	finished atomic.Int32
+	// mu guards term.
+	mu   sync.Mutex
+	term [2]byte
+}
+
+// run copies until both directions end; it returns the bytes each way and the
+// termination state.
+func (p *pipe) run() (up, down int64, term [2]byte) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// client -> server; the client's FIN arms server-side fin timeout on the other
+		// direction.
+		up = p.copy(p.server, p.client, p.clientIdle, 'c', 'C')
+	}()
+	down = p.copy(p.client, p.server, p.serverIdle, 's', 'S')
+	wg.Wait()
+	p.mu.Lock()
+	term = p.term
+	p.mu.Unlock()
+	if term[0] == 0 {
+		term = [2]byte{'-', '-'}
+	}
+	return up, down, term
+}
+
+func (p *pipe) setTerm(a, b byte) {
+	p.mu.Lock()
+	if p.term[0] == 0 {
+		p.term = [2]byte{a, b}
+	}
+	p.mu.Unlock()
+}
+
+// copy moves src to dst until EOF, error or inactivity, re-arming the deadline while
+// bytes move. On EOF it half-closes dst and, for the other direction, shortens the
+// remaining time to the fin timeout.
+func (p *pipe) copy(dst, src net.Conn, idle time.Duration, timeoutCode, abortCode byte) int64 {
+	var total int64
+	for {
+		if idle > 0 {
+			src.SetReadDeadline(time.Now().Add(idle))
+		}
+		n, err := io.Copy(dst, src)
+		total += n
+		if err == nil {
+			// EOF from src: pass the half-close on.
+			closeWrite(dst)
+			if p.finished.Add(1) == 1 {
+				p.armFin(src)
+			}
+			return total
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if n > 0 {
+				continue // activity since the deadline was set: keep going
+			}
+			p.setTerm(timeoutCode, 'D')
+		} else {
+			p.setTerm(abortCode, 'D')
+		}
+		p.client.Close()
+		p.server.Close()
+		return total
+	}
+}
+
+// armFin applies client-fin / server-fin to the direction still open once src has
+// sent its FIN: the other side then has that long to finish.
+func (p *pipe) armFin(finished net.Conn) {
+	if finished == p.client && p.serverFin > 0 {
+		p.server.SetReadDeadline(time.Now().Add(p.serverFin))
+	}
+	if finished == p.server && p.clientFin > 0 {
+		p.client.SetReadDeadline(time.Now().Add(p.clientFin))
+	}
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		return
+	}
+	c.Close()
+}

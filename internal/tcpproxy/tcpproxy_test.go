@@ -1,0 +1,153 @@
+package tcpproxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"hitless/internal/config"
+	"hitless/internal/proxy"
+)
+
+// echoServer echoes until the client half-closes, then half-closes too.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+				c.(*net.TCPConn).CloseWrite()
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// frontend builds a mode tcp frontend from config text and serves it on a loopback
+// listener; it returns the listener's address.
+func frontend(t *testing.T, cfgText string) string {
+	t.Helper()
+	cfg, err := config.LoadBytes("t.cfg", []byte(cfgText), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := proxy.Build(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go Serve(ctx, c, st.Frontends[0])
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func cfgFor(server string, extra string) string {
+	return fmt.Sprintf(`
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen l
+    bind 127.0.0.1:1
+    %s
+    server s1 %s
+`, extra, server)
+}
+
+func TestEchoLargeTransferAndHalfClose(t *testing.T) {
+	addr := frontend(t, cfgFor(echoServer(t), ""))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4<<20/16*4) // 16 MiB
+	want := sha256.Sum256(data)
+	go func() {
+		c.Write(data)
+		c.(*net.TCPConn).CloseWrite() // half-close: the answer must still arrive
+	}()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	h := sha256.New()
+	n, err := io.Copy(h, c)
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("read %d bytes, %v", n, err)
+	}
+	if !bytes.Equal(h.Sum(nil), want[:]) {
+		t.Fatal("data corrupted")
+	}
+}
+
+func TestServerInactivityTimeout(t *testing.T) {
+	// A server that accepts and never answers.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	addr := frontend(t, cfgFor(ln.Addr().String(), "timeout server 200ms"))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("hello"))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read data from a silent server")
+	}
+	if d := time.Since(start); d < 150*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("closed after %v, want about 200ms", d)
+	}
+}
+
+func TestNoServerClosesClient(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := ln.Addr().String()
+	ln.Close()
+	addr := frontend(t, cfgFor(dead, "retries 0"))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("read %d bytes", n)
+	}
+}
