@@ -96,14 +96,12 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	if bt.Tunnel > 0 {
 		clientIdle, serverIdle = bt.Tunnel, bt.Tunnel
 	}
-	p := &pipe{client: c, server: sc, clientIdle: clientIdle, serverIdle: serverIdle,
-		clientFin: t.ClientFin, serverFin: bt.ServerFin}
 	stop := context.AfterFunc(ctx, func() {
 		c.Close()
 		sc.Close()
 	})
 	defer stop()
-	toServer, toClient, e.Term = p.run()
+	toServer, toClient, e.Term = Relay(c, sc, clientIdle, serverIdle, t.ClientFin, bt.ServerFin)
 	if ctx.Err() != nil {
 		e.Term = [2]byte{'K', 'D'}
 	}
@@ -118,6 +116,17 @@ func addrPort(a net.Addr) netip.AddrPort {
 		return t.AddrPort()
 	}
 	return netip.AddrPort{}
+}
+
+// Relay copies both directions between a client and a server connection until both
+// are done: half-closes are passed on, idle timeouts (0 = none) end a silent side, and
+// after one side's FIN the other gets its fin timeout. It returns the bytes sent to the
+// server and to the client and HAProxy's two-letter termination state. The http engine
+// uses it for upgraded (WebSocket) connections.
+func Relay(client, server net.Conn, clientIdle, serverIdle, clientFin, serverFin time.Duration) (up, down int64, term [2]byte) {
+	p := &pipe{client: client, server: server, clientIdle: clientIdle, serverIdle: serverIdle,
+		clientFin: clientFin, serverFin: serverFin}
+	return p.run()
 }
 
 // pipe copies both directions of a connected pair.

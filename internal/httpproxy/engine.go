@@ -1,0 +1,500 @@
+// Package httpproxy is the mode http engine: HTTP/1.1 and 1.0 keep-alive to clients,
+// pooled keep-alive connections to servers, streamed bodies in both directions,
+// http-request/http-response rules, X-Forwarded-For, WebSocket upgrades, and HAProxy's
+// error answers. It parses with internal/http1 in place, over pooled buffers, so that a
+// request costs no allocation in the steady state. The instance package calls Serve
+// per accepted connection of a mode http frontend.
+package httpproxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"hitless/internal/config"
+	"hitless/internal/http1"
+	"hitless/internal/logging"
+	"hitless/internal/proxy"
+)
+
+const (
+	bufSize          = 16 << 10
+	maxIdlePerServer = 512
+	// relaySlice is how much body moves between two deadline extensions.
+	relaySlice = 256 << 10
+)
+
+// Engine is shared by every frontend of one proxy.State.
+type Engine struct {
+	st     *proxy.State
+	events *slog.Logger
+	// pools holds one *idlePool per server.
+	pools   sync.Map
+	readers sync.Pool
+	writers sync.Pool
+}
+
+// New returns an engine for st.
+func New(st *proxy.State, events *slog.Logger) *Engine {
+	if events == nil {
+		events = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{st: st, events: events}
+	e.readers.New = func() any { return bufio.NewReaderSize(nil, bufSize) }
+	e.writers.New = func() any { return bufio.NewWriterSize(nil, bufSize) }
+	return e
+}
+
+// srvConn is a connection to a server with its buffers.
+type srvConn struct {
+	net.Conn
+	br  *bufio.Reader
+	bw  *bufio.Writer
+	srv *proxy.Server
+}
+
+// idlePool keeps idle keep-alive connections to one server.
+type idlePool struct {
+	// mu guards conns.
+	mu    sync.Mutex
+	conns []*srvConn
+}
+
+func (e *Engine) pool(s *proxy.Server) *idlePool {
+	if p, ok := e.pools.Load(s); ok {
+		return p.(*idlePool)
+	}
+	p, _ := e.pools.LoadOrStore(s, &idlePool{})
+	return p.(*idlePool)
+}
+
+// getIdle returns a live idle connection to s, or nil. A connection the server closed
+// while idle is detected (a pending EOF) and dropped.
+func (e *Engine) getIdle(s *proxy.Server) net.Conn {
+	p := e.pool(s)
+	for {
+		p.mu.Lock()
+		n := len(p.conns)
+		if n == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		sc := p.conns[n-1]
+		p.conns = p.conns[:n-1]
+		p.mu.Unlock()
+		if sc.br.Buffered() == 0 && alive(sc.Conn) {
+			return sc
+		}
+		e.closeConn(sc)
+	}
+}
+
+// alive checks without blocking that the server has not closed the connection.
+func alive(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(-time.Second))
+	var b [1]byte
+	_, err := c.Read(b[:])
+	c.SetReadDeadline(time.Time{})
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+func (e *Engine) putIdle(sc *srvConn) {
+	p := e.pool(sc.srv)
+	p.mu.Lock()
+	if len(p.conns) < maxIdlePerServer {
+		p.conns = append(p.conns, sc)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	e.closeConn(sc)
+}
+
+func (e *Engine) closeConn(sc *srvConn) {
+	sc.Conn.Close()
+	e.release(sc)
+}
+
+// release returns a server connection's buffers to the pools.
+func (e *Engine) release(sc *srvConn) {
+	if sc.br != nil {
+		sc.br.Reset(nil)
+		e.readers.Put(sc.br)
+		sc.br = nil
+	}
+	if sc.bw != nil {
+		sc.bw.Reset(nil)
+		e.writers.Put(sc.bw)
+		sc.bw = nil
+	}
+}
+
+func (e *Engine) wrap(c net.Conn, s *proxy.Server) *srvConn {
+	if sc, ok := c.(*srvConn); ok {
+		return sc
+	}
+	br := e.readers.Get().(*bufio.Reader)
+	br.Reset(c)
+	bw := e.writers.Get().(*bufio.Writer)
+	bw.Reset(c)
+	return &srvConn{Conn: c, br: br, bw: bw, srv: s}
+}
+
+// Close closes every idle server connection.
+func (e *Engine) Close() {
+	e.pools.Range(func(k, v any) bool {
+		p := v.(*idlePool)
+		p.mu.Lock()
+		conns := p.conns
+		p.conns = nil
+		p.mu.Unlock()
+		for _, sc := range conns {
+			e.closeConn(sc)
+		}
+		return true
+	})
+}
+
+// session is one client connection.
+type session struct {
+	e   *Engine
+	fe  *proxy.Frontend
+	c   net.Conn
+	br  *bufio.Reader
+	bw  *bufio.Writer
+	ctx context.Context
+
+	src, dst netip.AddrPort
+	req      http1.Request
+	resp     http1.Response
+	edits    []edit
+	redits   []edit
+	scratch  []byte
+	logBuf   []byte
+	entry    logging.Entry
+	requests int
+}
+
+// edit is a header change decided by http-request/http-response rules.
+type edit struct {
+	del   bool   // remove existing headers of that name
+	name  string // header name
+	value []byte // value to add (nil for del-header)
+	add   bool
+}
+
+// Serve handles one client connection until it closes.
+func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
+	s := &session{e: e, fe: fe, c: c, ctx: ctx}
+	s.br = e.readers.Get().(*bufio.Reader)
+	s.br.Reset(c)
+	s.bw = e.writers.Get().(*bufio.Writer)
+	s.bw.Reset(c)
+	s.src = addrPort(c.RemoteAddr())
+	s.dst = addrPort(c.LocalAddr())
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer func() {
+		stop()
+		if r := recover(); r != nil {
+			e.events.Error(fmt.Sprintf("frontend %s: request handler failed: %v", fe.Name, r))
+		}
+		c.Close()
+		s.br.Reset(nil)
+		e.readers.Put(s.br)
+		s.bw.Reset(nil)
+		e.writers.Put(s.bw)
+	}()
+	if fe.Log != nil && !fe.Cfg.Options.HTTPLog && !fe.Cfg.Options.TCPLog {
+		fe.Log.Log(6, logging.AppendConnectLog(nil, s.src, s.dst, fe.Name, true))
+	}
+	for s.serveOne() {
+		s.requests++
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// headTimeout is how long the next request head may take to arrive.
+func (s *session) headTimeout() time.Duration {
+	t := s.fe.Cfg.Timeouts
+	if s.requests > 0 && t.HTTPKeepAlive > 0 {
+		return t.HTTPKeepAlive
+	}
+	if t.HTTPRequest > 0 {
+		return t.HTTPRequest
+	}
+	return t.Client
+}
+
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+// serveOne reads and answers one request; it reports whether to read another.
+func (s *session) serveOne() bool {
+	fe := s.fe
+	s.c.SetReadDeadline(deadline(s.headTimeout()))
+	head, err := http1.ReadHead(s.br)
+	start := time.Now()
+	if err != nil {
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if s.br.Buffered() > 0 || s.requests == 0 {
+				s.reject(page408.raw, 408, [2]byte{'c', 'R'})
+			}
+		case errors.Is(err, http1.ErrHeadTooLarge), errors.Is(err, io.ErrUnexpectedEOF):
+			s.reject(page400.raw, 400, [2]byte{'C', 'R'})
+		}
+		return false
+	}
+	e := &s.entry
+	*e = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: start, Request: start,
+		Frontend: fe.Name, TR: 0, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1}
+	if err := http1.ParseRequest(head, &s.req); err != nil {
+		e.RequestLine = "<BADREQ>"
+		s.reject(page400.raw, 400, [2]byte{'P', 'R'})
+		return false
+	}
+	fe.Counters.Requests.Add(1)
+	req := &s.req
+	e.RequestLine = requestLine(req)
+	s.edits, s.redits = s.edits[:0], s.redits[:0]
+
+	// Frontend rules, then routing, then the backend's rules.
+	if done, keep := s.applyRules(fe.Cfg.HTTPRequest, head); done {
+		return keep
+	}
+	b := fe.Route(s)
+	if b == nil {
+		s.br.Discard(len(head))
+		return s.answer(withClose(page503), 503, [2]byte{'S', 'C'}, false)
+	}
+	e.Backend = b.Name
+	if b.Cfg != fe.Cfg {
+		if done, keep := s.applyRules(b.Cfg.HTTPRequest, head); done {
+			return keep
+		}
+	}
+	return s.forward(b, head, start)
+}
+
+// requestLine is the quoted request line of the log (it allocates: logging only).
+func requestLine(r *http1.Request) string {
+	v := "HTTP/1.1"
+	if r.Minor == 0 {
+		v = "HTTP/1.0"
+	}
+	return string(r.Method) + " " + string(r.Target) + " " + v
+}
+
+// applyRules runs http-request rules. done reports that a rule answered the request;
+// keep then says whether the connection stays open.
+func (s *session) applyRules(rules []config.HTTPRule, head []byte) (done, keep bool) {
+	for i := range rules {
+		r := &rules[i]
+		if r.Cond != nil && !r.Cond.Eval(s) {
+			continue
+		}
+		switch r.Action {
+		case "deny":
+			if !s.skipBody(head) {
+				return true, false
+			}
+			return true, s.answer(denyPage(r.Status), r.Status, [2]byte{'P', 'R'}, true)
+		case "return":
+			if !s.skipBody(head) {
+				return true, false
+			}
+			return true, s.answer(returnPage(r), r.Status, [2]byte{'P', 'R'}, true)
+		case "set-header":
+			s.edits = append(s.edits, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
+		case "add-header":
+			s.edits = append(s.edits, edit{add: true, name: r.Header, value: s.expand(r.Value)})
+		case "del-header":
+			s.edits = append(s.edits, edit{del: true, name: r.Header})
+		}
+	}
+	return false, false
+}
+
+// skipBody consumes the request head and body of a request answered by the proxy
+// itself, so that the connection can carry the next request. It reports false when
+// the body cannot be skipped (then the connection closes).
+func (s *session) skipBody(head []byte) bool {
+	req := &s.req
+	s.br.Discard(len(head))
+	switch {
+	case req.Chunked:
+		s.c.SetReadDeadline(deadline(s.fe.Cfg.Timeouts.Client))
+		_, err := http1.CopyChunked(bufio.NewWriterSize(io.Discard, 64), s.br, false, nil)
+		return err == nil
+	case req.ContentLength > 0:
+		if req.ContentLength > 1<<20 {
+			return false
+		}
+		s.c.SetReadDeadline(deadline(s.fe.Cfg.Timeouts.Client))
+		_, err := s.br.Discard(int(req.ContentLength))
+		return err == nil
+	}
+	return true
+}
+
+func returnPage(r *config.HTTPRule) []byte {
+	reason := reasons[r.Status]
+	if reason == "" {
+		reason = "Unknown"
+	}
+	b := []byte("HTTP/1.1 " + strconv.Itoa(r.Status) + " " + reason + "\r\ncontent-length: " + strconv.Itoa(len(r.Body)) + "\r\n")
+	if r.ContentType != "" {
+		b = append(b, "content-type: "+r.ContentType+"\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	return append(b, r.Body...)
+}
+
+// expand evaluates a header template for this request.
+func (s *session) expand(t config.Template) []byte {
+	var out []byte
+	for _, p := range t {
+		if p.Fetch == "" {
+			out = append(out, p.Lit...)
+			continue
+		}
+		switch p.Fetch {
+		case "src":
+			out = s.src.Addr().Unmap().AppendTo(out)
+		case "src_port":
+			out = strconv.AppendInt(out, int64(s.src.Port()), 10)
+		case "dst":
+			out = s.dst.Addr().Unmap().AppendTo(out)
+		case "dst_port":
+			out = strconv.AppendInt(out, int64(s.dst.Port()), 10)
+		case "path":
+			out = append(out, s.Path()...)
+		case "method":
+			out = append(out, s.req.Method...)
+		default: // hdr(name)
+			name := p.Fetch[4 : len(p.Fetch)-1]
+			if v, ok := s.req.Get(name); ok {
+				out = append(out, v...)
+			}
+		}
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return out
+}
+
+// reject answers an invalid or timed-out request and closes.
+func (s *session) reject(page []byte, status int, term [2]byte) {
+	if s.entry.Frontend == "" {
+		s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: time.Now(),
+			Request: time.Now(), Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1, RequestLine: "<BADREQ>"}
+	}
+	s.answer(page, status, term, false)
+}
+
+// answer writes a response generated by the proxy; keep says whether the connection
+// may carry another request (the client's wishes permitting).
+func (s *session) answer(page []byte, status int, term [2]byte, keep bool) bool {
+	s.c.SetWriteDeadline(deadline(s.fe.Cfg.Timeouts.Client))
+	keep = keep && s.req.KeepAlive() && !s.fe.Cfg.Options.HTTPClose
+	if !keep && !hasClose(page) {
+		// Insert Connection: close before the end of the head.
+		if i := indexHeadEnd(page); i > 0 {
+			s.bw.Write(page[:i+2])
+			s.bw.WriteString("connection: close\r\n")
+			s.bw.Write(page[i+2:])
+		} else {
+			s.bw.Write(page)
+		}
+	} else {
+		s.bw.Write(page)
+	}
+	err := s.bw.Flush()
+	e := &s.entry
+	e.Status = status
+	e.Term = term
+	e.Bytes = int64(len(page))
+	s.log()
+	if !keep {
+		s.lingerClose()
+	}
+	return keep && err == nil
+}
+
+func hasClose(page []byte) bool {
+	end := indexHeadEnd(page)
+	if end < 0 {
+		return false
+	}
+	for _, h := range [][]byte{[]byte("\nconnection: close"), []byte("\nConnection: close")} {
+		if idx := indexBytes(page[:end+2], h); idx >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func indexHeadEnd(b []byte) int {
+	for i := 0; i+3 < len(b); i++ {
+		if b[i] == '\r' && b[i+1] == '\n' && b[i+2] == '\r' && b[i+3] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+func indexBytes(b, sub []byte) int {
+	for i := 0; i+len(sub) <= len(b); i++ {
+		if string(b[i:i+len(sub)]) == string(sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+// lingerClose half-closes and drains briefly, so that the client reads the answer
+// instead of a reset caused by unread request bytes.
+func (s *session) lingerClose() {
+	if tc, ok := s.c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+		s.c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.CopyN(io.Discard, s.c, 256<<10)
+	}
+}
+
+func (s *session) log() {
+	fe := s.fe
+	if fe.Log == nil || !fe.Cfg.Options.HTTPLog {
+		return
+	}
+	e := &s.entry
+	e.Tt = time.Since(e.Accept)
+	if e.Ta < 0 {
+		e.Ta = e.Tt
+	}
+	e.ActConn = int(fe.State.ActConns.Load())
+	e.FeConn = int(fe.Counters.CurConns.Load())
+	s.logBuf = logging.AppendHTTPLog(s.logBuf[:0], e)
+	level := 6
+	fe.Log.Log(level, s.logBuf)
+}
