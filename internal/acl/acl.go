@@ -23,7 +23,7 @@ type Sample interface {
 	DstPort() int
 }
 
-// The API below is the contract the config package and the engines use; the
+
 // implementation lives in the other files of this package.
 //
 //	func ParseDef(args []string) (*Def, error)

@@ -137,7 +137,7 @@ func (d *Def) Eval(s Sample) bool {
 	case srcMethod:
 		return d.matchStr(s.Method())
 	case srcHeader:
-		return s.Header(d.header, d.matchStr)
+		return s.Header(d.header, d.matchFn)
 	case srcSrc:
 		a := s.Src().Unmap()
 		if !a.IsValid() {

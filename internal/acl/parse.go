@@ -83,6 +83,8 @@ type Def struct {
 	res    []*regexp.Regexp
 	nets   []netip.Prefix
 	ints   []intRange
+	// matchFn is matchStr bound once, so that header matching does not allocate.
+	matchFn func(string) bool
 }
 
 type intRange struct{ lo, hi int64 }
@@ -126,6 +128,7 @@ func parseExpr(args []string) (*Def, error) {
 		return nil, fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'", name, expr)
 	}
 	d := &Def{fetch: f, match: f.match}
+	d.matchFn = d.matchStr
 	if f.arg {
 		if arg == "" {
 			return nil, fmt.Errorf("fetch method '%s' expects a header name in ACL expression '%s'", name, expr)

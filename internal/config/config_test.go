@@ -1,0 +1,309 @@
+package config
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLexLine(t *testing.T) {
+	vars := env(map[string]string{"FOO": "foo", "LIST": "a b  c", "EMPTY": ""})
+	tests := []struct {
+		in   string
+		want []string
+		err  string
+	}{
+		{`a b	c`, []string{"a", "b", "c"}, ""},
+		{`a#b c`, []string{"a"}, ""},
+		{`"x"y'z'`, []string{"xyz"}, ""},
+		{`""`, []string{""}, ""},
+		{`"a b" 'c d'`, []string{"a b", "c d"}, ""},
+		{`a\ b \#c \\ \"`, []string{"a b", "#c", `\`, `"`}, ""},
+		{`"\x41\t"`, []string{"A\t"}, ""},
+		{`"x\y"`, []string{`x\y`}, ""},
+		{`$FOO "$FOO" "${FOO}bar" '$FOO'`, []string{"$FOO", "foo", "foobar", "$FOO"}, ""},
+		{`"${UNSET-dflt}" "${EMPTY-dflt}"`, []string{"dflt", ""}, ""},
+		{`x "${LIST[*]}" y`, []string{"x", "a", "b", "c", "y"}, ""},
+		{`"${.FILE}:${.LINE}"`, []string{"f.cfg:7"}, ""},
+		{`"unterminated`, nil, "unmatched quote at position 1"},
+		{`'a\'b'`, nil, "unmatched quote"},
+		{`"\xZZ"`, nil, "truncated or invalid hexadecimal sequence"},
+		{`"${FOO"`, nil, "unmatched brace"},
+		{`   # only a comment`, nil, ""},
+	}
+	for _, tt := range tests {
+		got, err := lexLine(tt.in, vars, "f.cfg", 7, "")
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err = %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.in, err)
+			continue
+		}
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+			t.Errorf("%q: got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"100", 100 * time.Millisecond, true}, {"10s", 10 * time.Second, true}, {"5m", 5 * time.Minute, true},
+		{"2h", 2 * time.Hour, true}, {"1d", 24 * time.Hour, true}, {"500us", 500 * time.Microsecond, true},
+		{"0", 0, true}, {"1.5s", 0, false}, {"-1", 0, false}, {"10x", 0, false}, {"3000d", 0, false}, {"", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseTime(tt.in, time.Millisecond)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseTime(%q) = %v, %v", tt.in, got, err)
+		}
+	}
+	for in, want := range map[string]int64{"10": 10, "4k": 4096, "2m": 2 << 20, "1g": 1 << 30} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v", in, got, err)
+		}
+	}
+}
+
+const base = `
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+`
+
+// TestKeywordErrors gives each keyword row a bad line and checks the message.
+func TestKeywordErrors(t *testing.T) {
+	tests := []struct {
+		name, cfg, want string
+	}{
+		{"unknown keyword", "frontend f\n bind :80\n bogus 1", "t.cfg:9: unknown keyword 'bogus' in 'frontend' section"},
+		{"suggestion", "frontend f\n bind :80\n timout client 1s", "did you mean 'timeout' maybe ?"},
+		{"unsupported keyword", "frontend f\n bind :80\n capture request header Host len 10", "t.cfg:9: 'capture' is not supported yet"},
+		{"unsupported section", "userlist u\n user a", "t.cfg:7: 'userlist' is not supported yet"},
+		{"mode", "frontend f\n mode htp", "unknown proxy mode 'htp'."},
+		{"bind port 0", "frontend f\n bind 127.0.0.1:0", "'bind' : invalid port '0'"},
+		{"bind missing port", "frontend f\n bind 127.0.0.1", "'bind' : missing port specification in '127.0.0.1'"},
+		{"bind bad address", "frontend f\n bind 999.1.1.1:80", "'bind' : invalid address: '999.1.1.1' in '999.1.1.1:80'"},
+		{"bind bad range", "frontend f\n bind :85-80", "invalid port range '85-80'"},
+		{"bind unsupported option", "frontend f\n bind :80 ssl crt x.pem", "'bind :80' : 'ssl' is not supported yet"},
+		{"timeout missing", "defaults\n timeout client", "'timeout client' expects an integer value (in milliseconds)"},
+		{"timeout unit", "defaults\n timeout client 10x", "unexpected character 'x' in 'timeout client'"},
+		{"timeout name", "defaults\n timeout foo 1s", "'timeout' supports 'client'"},
+		{"server no port", "backend b\n server s1 127.0.0.1", "'server b/s1' : missing port specification in '127.0.0.1'"},
+		{"server weight", "backend b\n server s1 127.0.0.1:80 weight 300", "weight of server s1 is not within 0 and 256 (300)."},
+		{"server rise", "backend b\n server s1 127.0.0.1:80 rise 0", "'rise' has to be > 0."},
+		{"server unknown option", "backend b\n server s1 127.0.0.1:80 wieght 3", "unknown keyword 'wieght'; did you mean 'weight' maybe ?"},
+		{"server unsupported option", "backend b\n server s1 127.0.0.1:80 ssl", "'ssl' is not supported yet"},
+		{"duplicate server", "backend b\n server s1 127.0.0.1:80\n server s1 127.0.0.1:81", "another server named 's1' was already defined at line 8"},
+		{"balance", "backend b\n balance foo", "'balance' only supports"},
+		{"balance unsupported", "backend b\n balance rdp-cookie", "'balance rdp-cookie' is not supported yet"},
+		{"option unknown", "defaults\n option httplogg", "unknown option 'httplogg'; did you mean 'httplog' maybe ?."},
+		{"option unsupported", "defaults\n option abortonclose", "'option abortonclose' is not supported yet"},
+		{"acl unknown fetch", "frontend f\n acl a foo /x", "unknown fetch method 'foo'"},
+		{"acl unsupported fetch", "frontend f\n acl a req.ssl_sni -i x", "ACL fetch 'req.ssl_sni' is not supported yet"},
+		{"no such acl", "frontend f\n use_backend b if nosuch\nbackend b", "no such ACL : 'nosuch'"},
+		{"use_backend in defaults", "defaults\n use_backend b", "'use_backend' not allowed in 'defaults' section."},
+		{"missing default_backend", "frontend fe\n bind :80\n default_backend nosuch", "proxy 'fe': unable to find required default_backend: 'nosuch'."},
+		{"missing use_backend", "frontend fe\n bind :80\n use_backend nob if { path / }", "t.cfg:9: proxy 'fe': unable to find required use_backend: 'nob'."},
+		{"duplicate backend", "backend b\nbackend b", "backend 'b' has the same name as backend 'b' declared at t.cfg:7."},
+		{"listen conflicts", "frontend x\nlisten x", "listen 'x' has the same name as frontend 'x'"},
+		{"http-request unknown", "frontend f\n http-request foo", "'http-request' unknown action 'foo'"},
+		{"http-request unsupported", "frontend f\n http-request redirect location /", "'http-request redirect' is not supported yet"},
+		{"http-request in tcp", "frontend f\n mode tcp\n http-request deny", "need 'mode http'"},
+		{"template", "frontend f\n http-request set-header X %[ssl_fc]", "sample fetch '%[ssl_fc]' is not supported yet"},
+		{"log facility", "global\n log 127.0.0.1 local9", "unknown log facility 'local9'"},
+		{"stats level", "global\n stats socket /tmp/x level root", "'level' only supports 'user', 'operator', and 'admin' (got 'root')"},
+		{"expose-fd", "global\n stats socket /tmp/x expose-fd all", "'expose-fd' only supports 'listeners' (got 'all')"},
+		{"lone endif", ".endif", "lone '.endif' with no matching '.if'."},
+		{"unterminated if", ".if 1", "non-terminated '.if' block."},
+		{"alert", `.alert "stop"`, "'stop'."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadBytes("t.cfg", []byte(base+tt.cfg+"\n"), nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v\nwant it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeywordOutOfSection(t *testing.T) {
+	_, err := LoadBytes("t.cfg", []byte("maxconn 10\n"), nil)
+	if err == nil || err.Error() != "t.cfg:1: unknown keyword 'maxconn' out of section." {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestAllErrorsReportedInOneRun(t *testing.T) {
+	cfg := base + `
+frontend f
+    bind 127.0.0.1:0
+    bogus
+    timeout client 1x
+backend b
+    server s1 127.0.0.1
+    balance nope
+`
+	_, err := LoadBytes("multi.cfg", []byte(cfg), nil)
+	list, ok := err.(ErrorList)
+	if !ok || len(list) != 5 {
+		t.Fatalf("got %d errors, want 5:\n%v", len(list), err)
+	}
+	for i, line := range []int{9, 10, 11, 13, 14} {
+		if list[i].Pos.Line != line || list[i].Pos.File != "multi.cfg" {
+			t.Errorf("error %d at %v, want line %d", i, list[i].Pos, line)
+		}
+	}
+}
+
+func TestConditionalBlocks(t *testing.T) {
+	cfg := base + `
+.if defined(PROD) && streq("$ENV",prod)
+frontend f
+    bind :8080
+.elif version_atleast(2.6)
+frontend f
+    bind :9090
+.else
+frontend f
+    bind :7070
+.endif
+`
+	c, err := LoadBytes("t.cfg", []byte(cfg), env(map[string]string{"ENV": "dev"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Proxies) != 1 || c.Proxies[0].Binds[0].Addr.Port != 9090 {
+		t.Fatalf("got %+v", c.Proxies[0].Binds)
+	}
+	c, _ = LoadBytes("t.cfg", []byte(cfg), env(map[string]string{"ENV": "prod", "PROD": ""}))
+	if c.Proxies[0].Binds[0].Addr.Port != 8080 {
+		t.Fatalf("got %+v", c.Proxies[0].Binds)
+	}
+}
+
+func TestDefaultsInheritance(t *testing.T) {
+	cfg := `
+defaults d1
+    mode http
+    timeout client 7s
+    timeout connect 1s
+    timeout server 1s
+    option forwardfor
+defaults
+    mode tcp
+    timeout client 3s
+    timeout connect 1s
+    timeout server 1s
+frontend a from d1
+    bind :80
+frontend b
+    bind :81
+    no option forwardfor
+`
+	c, err := LoadBytes("t.cfg", []byte(cfg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.Proxies[0], c.Proxies[1]
+	if a.Mode != ModeHTTP || a.Timeouts.Client != 7*time.Second || !a.Options.ForwardFor {
+		t.Fatalf("a: %+v", a)
+	}
+	if b.Mode != ModeTCP || b.Timeouts.Client != 3*time.Second || b.Options.ForwardFor {
+		t.Fatalf("b: %+v", b)
+	}
+}
+
+// TestGolden parses each testdata/*.cfg and compares the result with its .golden dump.
+func TestGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.cfg")
+	if len(files) == 0 {
+		t.Fatal("no golden configs")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			c, err := Load([]string{f}, env(map[string]string{"PORT": "8443"}))
+			var got []byte
+			if err != nil {
+				got = []byte(err.Error() + "\n")
+			} else {
+				got, _ = json.MarshalIndent(c, "", "  ")
+				got = append(got, '\n')
+			}
+			g := strings.TrimSuffix(f, ".cfg") + ".golden"
+			if *update {
+				os.WriteFile(g, got, 0o644)
+			}
+			want, err := os.ReadFile(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Fatalf("%s differs from %s (run go test -update to see)", f, g)
+			}
+		})
+	}
+}
+
+func TestDirectoryLoadsCfgFilesInOrder(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "20-fe.cfg"), []byte("frontend f\n bind :80\n default_backend b\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "10-defaults.cfg"), []byte(base), 0o644)
+	os.WriteFile(filepath.Join(dir, "30-be.cfg"), []byte("backend b\n server s 127.0.0.1:81\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".hidden.cfg"), []byte("bogus\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("bogus\n"), 0o644)
+	c, err := Load([]string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Files) != 3 || !strings.HasSuffix(c.Files[0], "10-defaults.cfg") || c.Proxies[0].Mode != ModeHTTP {
+		t.Fatalf("files %v", c.Files)
+	}
+	if _, err := Load([]string{filepath.Join(dir, "missing.cfg")}, nil); err == nil || !strings.Contains(err.Error(), "Cannot open configuration file/directory") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func FuzzLex(f *testing.F) {
+	for _, s := range []string{`a "b c" 'd'`, `"${X-y}" \x41`, `"${A[*]}"`, `#`, `"\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		lexLine(line, env(map[string]string{"A": "1 2"}), "f", 1, "s")
+	})
+}
+
+func FuzzLoadBytes(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.cfg")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Add([]byte(base + "frontend f\n bind :80\n acl a path_beg /x\n use_backend b if a || !{ src 10.0.0.0/8 }\nbackend b\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := LoadBytes("fuzz.cfg", data, nil)
+		if err == nil && c == nil {
+			t.Fatal("no config and no error")
+		}
+	})
+}
