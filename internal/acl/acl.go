@@ -23,14 +23,3 @@ type Sample interface {
 	DstPort() int
 }
 
-
-// implementation lives in the other files of this package.
-//
-//	func ParseDef(args []string) (*Def, error)
-//	    args are the words after `acl`: NAME FETCH[(ARG)] [-i] [-m METHOD] [--] VALUE...
-//	func ParseCond(args []string, lookup func(name string) []*Def) (*Cond, error)
-//	    args start with "if" or "unless"; lookup returns the Defs of a named ACL
-//	    (several `acl` lines with one name are OR-ed), nil when unknown.
-//	func (c *Cond) Eval(s Sample) bool
-//	func (c *Cond) NeedsHTTP() bool  // uses a fetch only mode http provides
-//	func (d *Def) NeedsHTTP() bool

@@ -471,6 +471,7 @@ func kwDefaultBackend(ps *parser, p *Proxy, a []string) error {
 		return fmt.Errorf("'default_backend' expects a backend name.")
 	}
 	p.DefaultBackend = a[1]
+	p.DefaultBackendPos = ps.pos
 	return nil
 }
 

@@ -308,6 +308,7 @@ func inherit(p, d *Proxy) {
 	p.AllBackups = d.AllBackups
 	p.MaxConn = d.MaxConn
 	p.DefaultBackend = d.DefaultBackend
+	p.DefaultBackendPos = d.DefaultBackendPos
 	p.DefaultServer = d.DefaultServer
 	p.LogGlobal = d.LogGlobal
 	p.pendingExpect = d.pendingExpect
@@ -344,7 +345,7 @@ func (ps *parser) finish(files []string) (*Config, error) {
 			continue
 		}
 		if p.DefaultBackend != "" && byName[p.DefaultBackend] == nil {
-			ps.errs = append(ps.errs, &Error{Pos: p.Pos, Msg: fmt.Sprintf("proxy '%s': unable to find required default_backend: '%s'.", p.Name, p.DefaultBackend)})
+			ps.errs = append(ps.errs, &Error{Pos: p.DefaultBackendPos, Msg: fmt.Sprintf("proxy '%s': unable to find required default_backend: '%s'.", p.Name, p.DefaultBackend)})
 		}
 		for _, u := range p.UseBackends {
 			if byName[u.Backend] == nil {

@@ -45,6 +45,9 @@ func parseHTTPRule(ps *parser, p *Proxy, a []string, allowed map[string]bool) (H
 		return r, fmt.Errorf("'%s' expects an action", a[0])
 	}
 	words, cond := splitCond(a[1:])
+	if len(words) == 0 {
+		return r, fmt.Errorf("'%s' expects an action before '%s'", a[0], cond[0])
+	}
 	action := words[0]
 	args := words[1:]
 	if !allowed[action] {

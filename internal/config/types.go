@@ -105,13 +105,14 @@ type Proxy struct {
 	Mode Mode
 
 	// Frontend side.
-	Binds          []Bind
-	DefaultBackend string       // name; "" when unset
-	UseBackends    []UseBackend // in order
-	ACLs           []*acl.Def   // named ACLs, in order
-	MaxConn        int          // 0 = unset (inherits global)
-	HTTPRequest    []HTTPRule   // `http-request` rules, in order
-	HTTPResponse   []HTTPRule   // `http-response` rules, in order
+	Binds             []Bind
+	DefaultBackend    string       // name; "" when unset
+	DefaultBackendPos Pos          // where default_backend was set
+	UseBackends       []UseBackend // in order
+	ACLs              []*acl.Def   // named ACLs, in order
+	MaxConn           int          // 0 = unset (inherits global)
+	HTTPRequest       []HTTPRule   // `http-request` rules, in order
+	HTTPResponse      []HTTPRule   // `http-response` rules, in order
 
 	// Backend side.
 	Servers       []*Server
