@@ -22,4 +22,3 @@ type Sample interface {
 	// DstPort is the local port the connection arrived on.
 	DstPort() int
 }
-

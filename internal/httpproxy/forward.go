@@ -359,9 +359,11 @@ func (s *session) copyRequestBody(sc *srvConn) error {
 	req := &s.req
 	t := s.fe.Cfg.Timeouts.Client
 	st := sc.srv.Backend.Cfg.Timeouts.Server
+	// Sending to the server is activity on the server side: it also extends the
+	// wait for the response head, as HAProxy's `timeout server` counts both ways.
 	tick := func() {
 		s.c.SetReadDeadline(deadline(t))
-		sc.SetWriteDeadline(deadline(st))
+		sc.SetDeadline(deadline(st))
 	}
 	var n int64
 	var err error

@@ -243,7 +243,9 @@ backend be
 	rand.Read(seed)
 	want := sha256.New()
 	pr, pw := io.Pipe()
+	sent := make(chan struct{})
 	go func() {
+		defer close(sent)
 		for i := 0; i < size/len(seed); i++ {
 			want.Write(seed)
 			if _, err := pw.Write(seed); err != nil {
@@ -260,6 +262,7 @@ backend be
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	<-sent
 	if string(body) != fmt.Sprintf("%d %s", size, hex.EncodeToString(want.Sum(nil))) {
 		t.Fatalf("upload: %d %q", resp.StatusCode, body)
 	}
