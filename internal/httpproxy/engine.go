@@ -18,7 +18,10 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"hitless/internal/config"
 	"hitless/internal/http1"
@@ -98,13 +101,26 @@ func (e *Engine) getIdle(s *proxy.Server) net.Conn {
 	}
 }
 
-// alive checks without blocking that the server has not closed the connection.
+// alive checks without blocking that the server has not closed the connection (or
+// sent something unexpected) while it was idle: one non-blocking MSG_PEEK.
 func alive(c net.Conn) bool {
-	c.SetReadDeadline(time.Now().Add(-time.Second))
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = false
 	var b [1]byte
-	_, err := c.Read(b[:])
-	c.SetReadDeadline(time.Time{})
-	return errors.Is(err, os.ErrDeadlineExceeded)
+	rc.Read(func(fd uintptr) bool {
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		// EAGAIN: nothing pending, the connection is idle and open.
+		ok = n <= 0 && err == unix.EAGAIN
+		return true
+	})
+	return ok
 }
 
 func (e *Engine) putIdle(sc *srvConn) {

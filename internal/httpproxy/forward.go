@@ -111,25 +111,36 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	s.br.Discard(len(head))
 	if hasBody {
 		bodyDone = make(chan error, 1)
-		go func() { bodyDone <- s.copyRequestBody(sc) }()
+		go func() {
+			err := s.copyRequestBody(sc)
+			if err != nil {
+				// A broken or abandoned request body ends the exchange at once:
+				// the server must not wait for the rest until its timeout.
+				sc.Conn.Close()
+			}
+			bodyDone <- err
+		}()
 		sc.SetReadDeadline(deadline(b.Cfg.Timeouts.Server))
 		rhead, err = http1.ReadHead(sc.br)
 	}
-	// waitBody ends the request-body relay; it reports whether the body went whole.
-	waitBody := func() bool {
+	// waitBody ends the request-body relay and returns its error: nil when the body
+	// went whole.
+	var bodyErr error
+	waitBody := func() error {
 		if bodyDone == nil {
-			return true
+			return bodyErr
 		}
 		select {
-		case berr := <-bodyDone:
-			bodyDone = nil
-			return berr == nil
+		case bodyErr = <-bodyDone:
 		case <-time.After(time.Second):
 			sc.Conn.Close()
-			<-bodyDone
-			bodyDone = nil
-			return false
+			bodyErr = <-bodyDone
+			if bodyErr == nil {
+				bodyErr = errors.New("request body not consumed by the server")
+			}
 		}
+		bodyDone = nil
+		return bodyErr
 	}
 	resp := &s.resp
 	for {
@@ -138,7 +149,14 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		}
 		if err != nil {
 			sc.Conn.Close()
-			waitBody()
+			if berr := waitBody(); errors.Is(berr, http1.ErrMalformed) {
+				return s.answer(page400.raw, 400, [2]byte{'C', 'D'}, false)
+			} else if berr != nil && !errors.Is(berr, net.ErrClosed) {
+				// The client went away or stalled while sending its body.
+				e.Term = [2]byte{'C', 'D'}
+				s.log()
+				return false
+			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				return s.answer(withClose(page504), 504, [2]byte{'s', 'H'}, false)
 			}
@@ -203,7 +221,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	b.Counters.BytesOut.Add(uint64(e.Bytes))
 	srv.Counters.BytesOut.Add(uint64(e.Bytes))
 	e.Ta = time.Since(start)
-	bodyOK := waitBody()
+	bodyOK := waitBody() == nil
 	switch {
 	case rerr != nil:
 		e.Term = s.relayTerm(rerr)
