@@ -196,6 +196,7 @@ type session struct {
 	redits   []edit
 	scratch  []byte
 	logBuf   []byte
+	reqLine  []byte
 	entry    logging.Entry
 	requests int
 }
@@ -266,6 +267,7 @@ func deadline(d time.Duration) time.Time {
 // serveOne reads and answers one request; it reports whether to read another.
 func (s *session) serveOne() bool {
 	fe := s.fe
+	s.entry.Frontend = "" // a new exchange: reject() starts a fresh log entry
 	s.c.SetReadDeadline(deadline(s.headTimeout()))
 	head, err := http1.ReadHead(s.br)
 	start := time.Now()
@@ -283,14 +285,15 @@ func (s *session) serveOne() bool {
 	e := &s.entry
 	*e = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: start, Request: start,
 		Frontend: fe.Name, TR: 0, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1}
+	s.reqLine = s.reqLine[:0]
 	if err := http1.ParseRequest(head, &s.req); err != nil {
-		e.RequestLine = "<BADREQ>"
+		s.reqLine = append(s.reqLine, "<BADREQ>"...)
 		s.reject(page400.raw, 400, [2]byte{'P', 'R'})
 		return false
 	}
 	fe.Counters.Requests.Add(1)
 	req := &s.req
-	e.RequestLine = requestLine(req)
+	s.reqLine = appendRequestLine(s.reqLine[:0], req)
 	s.edits, s.redits = s.edits[:0], s.redits[:0]
 
 	// Frontend rules, then routing, then the backend's rules.
@@ -311,13 +314,16 @@ func (s *session) serveOne() bool {
 	return s.forward(b, head, start)
 }
 
-// requestLine is the quoted request line of the log (it allocates: logging only).
-func requestLine(r *http1.Request) string {
-	v := "HTTP/1.1"
+// appendRequestLine keeps a copy of the request line for the log: the head's buffer
+// is reused once the body is read.
+func appendRequestLine(b []byte, r *http1.Request) []byte {
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = append(b, r.Target...)
 	if r.Minor == 0 {
-		v = "HTTP/1.0"
+		return append(b, " HTTP/1.0"...)
 	}
-	return string(r.Method) + " " + string(r.Target) + " " + v
+	return append(b, " HTTP/1.1"...)
 }
 
 // applyRules runs http-request rules. done reports that a rule answered the request;
@@ -423,7 +429,8 @@ func (s *session) expand(t config.Template) []byte {
 func (s *session) reject(page []byte, status int, term [2]byte) {
 	if s.entry.Frontend == "" {
 		s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: time.Now(),
-			Request: time.Now(), Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1, RequestLine: "<BADREQ>"}
+			Request: time.Now(), Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1}
+		s.reqLine = append(s.reqLine[:0], "<BADREQ>"...)
 	}
 	s.answer(page, status, term, false)
 }
@@ -510,7 +517,11 @@ func (s *session) log() {
 	}
 	e.ActConn = int(fe.State.ActConns.Load())
 	e.FeConn = int(fe.Counters.CurConns.Load())
+	if e.RequestLine == "" {
+		e.RequestLine = bstr(s.reqLine)
+	}
 	s.logBuf = logging.AppendHTTPLog(s.logBuf[:0], e)
+	e.RequestLine = ""
 	level := 6
 	fe.Log.Log(level, s.logBuf)
 }
