@@ -79,9 +79,29 @@ type result struct {
 
 type target struct {
 	name    string
-	pid     int    // 0 for direct
-	httpURL string // where the HTTP tests connect
-	tcpAddr string // where the TCP test connects
+	pid     int        // 0 for direct
+	httpURL string     // where the HTTP tests connect
+	tcpAddr string     // where the TCP test connects
+	proc    *proxyProc // nil for direct
+}
+
+// alive returns an error with the proxy's last output when it has exited.
+func (t target) alive() error {
+	if t.proc == nil {
+		return nil
+	}
+	select {
+	case <-t.proc.done:
+	default:
+		return nil
+	}
+	t.proc.mu.Lock()
+	defer t.proc.mu.Unlock()
+	out := t.proc.out.Bytes()
+	if len(out) > 4096 {
+		out = out[len(out)-4096:]
+	}
+	return fmt.Errorf("%s exited (%v); its last output:\n%s", t.name, t.proc.cmd.ProcessState, out)
 }
 
 func run(o options) error {
@@ -160,11 +180,17 @@ func run(o options) error {
 		for _, tg := range targets {
 			var ms []measurement
 			for i := 0; i < o.runs; i++ {
+				if err := tg.alive(); err != nil {
+					return err
+				}
 				before, err := cpuSeconds(tg.pid)
 				if err != nil {
 					return err
 				}
 				m, err := ts.do(tg)
+				if err == nil {
+					err = tg.alive()
+				}
 				if err != nil {
 					return fmt.Errorf("%s via %s: %w", ts.name, tg.name, err)
 				}
@@ -316,6 +342,8 @@ func startProxy(dir, name, bin string, extra []string, httpBE, tcpBE string) (*p
 	}
 	p := &proxyProc{done: make(chan struct{}), out: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	p.cmd = exec.Command(bin, append([]string{"-f", cfg}, extra...)...)
+	// A group of its own: a signal meant for bench's group does not reach it.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	w := lockedWriter{p.mu, p.out}
 	p.cmd.Stdout, p.cmd.Stderr = w, w
 	if err := p.cmd.Start(); err != nil {
@@ -327,6 +355,7 @@ func startProxy(dir, name, bin string, extra []string, httpBE, tcpBE string) (*p
 		pid:     p.cmd.Process.Pid,
 		httpURL: fmt.Sprintf("http://127.0.0.1:%d/", httpPort),
 		tcpAddr: fmt.Sprintf("127.0.0.1:%d", tcpPort),
+		proc:    p,
 	}
 	for _, a := range []string{fmt.Sprintf("127.0.0.1:%d", httpPort), p.tcpAddr} {
 		if !waitAccept(a, 5*time.Second, p.done) {

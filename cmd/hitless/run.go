@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,7 +19,9 @@ import (
 	"time"
 
 	"hitless/internal/config"
+	"hitless/internal/fdpass"
 	"hitless/internal/instance"
+	"hitless/internal/listener"
 	"hitless/internal/logging"
 )
 
@@ -151,7 +154,21 @@ func run(ctx context.Context, argv []string, e *env) int {
 		}
 	}
 
-	in, err := instance.Start(cfg, instance.Options{Events: events, MaxConn: o.maxconn})
+	var inherited []*listener.Inherited
+	if o.sockPath != "" && o.sockPath != "/dev/null" {
+		var err error
+		if inherited, err = fetchSockets(o.sockPath); err != nil {
+			warn := func(msg string) {
+				if !quiet {
+					fmt.Fprintf(e.stderr, "[WARNING]  (%d) : %s\n", e.pid, msg)
+				}
+			}
+			warn(fmt.Sprintf("Failed to connect to the old process socket '%s'", o.sockPath))
+			warn(fmt.Sprintf("Failed to get the sockets from the old process (%v); binding new sockets with SO_REUSEPORT.", err))
+		}
+	}
+	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited, Version: version}, o.oldPids)
+	listener.CloseInherited(inherited)
 	if err != nil {
 		alert(err.Error())
 		alert(fmt.Sprintf("[%s.main()] Some protocols failed to start their listeners! Exiting.", argv[0]))
@@ -161,20 +178,38 @@ func run(ctx context.Context, argv []string, e *env) int {
 	if pidfile != "" && !daemon {
 		if err := writePidfile(pidfile, e.pid); err != nil {
 			alert(fmt.Sprintf("[%s.main()] Cannot create pidfile %s", argv[0], pidfile))
+			signalPids(o.oldPids, syscall.SIGTTIN)
 			in.Stop()
 			in.Wait(5 * time.Second)
 			e.daemonReady(err)
 			return 1
 		}
 	}
+	// Every listener is ready: only now are the old processes told to leave.
+	if o.terminate {
+		signalPids(o.oldPids, syscall.SIGTERM)
+	} else {
+		signalPids(o.oldPids, syscall.SIGUSR1)
+	}
 	e.daemonReady(nil)
-	events.Debug(fmt.Sprintf("hitless %s started, listening on %s", version, strings.Join(in.Addrs(), " ")))
+	events.Debug(fmt.Sprintf("hitless %s started, listening on %s (%d listeners taken over)", version, strings.Join(in.Addrs(), " "), in.Adopted()))
 
 	sigs := make(chan os.Signal, 4)
 	e.signals(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTTOU, syscall.SIGTTIN)
+	drained := make(chan struct{})
+	var hardStop <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
+			in.Stop()
+			in.Wait(5 * time.Second)
+			return 0
+		case <-drained:
+			in.Stop()
+			in.Wait(5 * time.Second)
+			return 0
+		case <-hardStop:
+			events.Warn("hard-stop-after reached: closing the remaining connections.")
 			in.Stop()
 			in.Wait(5 * time.Second)
 			return 0
@@ -183,18 +218,84 @@ func run(ctx context.Context, argv []string, e *env) int {
 			case syscall.SIGHUP:
 				dumpStates(in, events)
 			case syscall.SIGUSR1:
-				// Finish what is in flight, accept nothing new, then exit.
-				events.Warn("SIGUSR1 received, stopping listeners and finishing established connections.")
-				in.CloseListeners()
+				if in.Stopping() {
+					continue
+				}
+				for _, name := range in.FrontendNames() {
+					events.Warn(fmt.Sprintf("Proxy %s stopped.", name))
+				}
+				if d := cfg.Global.HardStopAfter; d > 0 {
+					hardStop = time.After(d)
+				}
 				go func() {
+					in.SoftStop(cfg.Global.Grace)
 					in.Drain()
-					signalSelf()
+					close(drained)
 				}()
-			default:
-				// SIGUSR2, SIGTTOU and SIGTTIN do nothing in a standalone process yet.
+			case syscall.SIGTTOU:
+				in.Pause()
+				events.Warn("Paused all frontends.")
+			case syscall.SIGTTIN:
+				in.Resume()
+				events.Warn("Resumed all frontends.")
 			}
 		}
 	}
+}
+
+// fetchSockets asks an older process (hitless or HAProxy) for its listening sockets
+// over its stats socket.
+func fetchSockets(path string) ([]*listener.Inherited, error) {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	socks, err := fdpass.Receive(c.(*net.UnixConn))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*listener.Inherited, len(socks))
+	for i, s := range socks {
+		out[i] = &listener.Inherited{File: s.File, Namespace: s.Namespace, Interface: s.Interface}
+	}
+	return out, nil
+}
+
+// startWithRetries starts the instance; when a port is still held by an old process
+// that does not share it (no SO_REUSEPORT), it asks the old processes to pause their
+// listeners (SIGTTOU) and retries every 10 ms for about 2 s, as HAProxy does, then
+// tells them to resume (SIGTTIN) if it gives up.
+func startWithRetries(cfg *config.Config, opts instance.Options, oldPids []int) (*instance.Instance, error) {
+	var retried bool
+	for try := 0; ; try++ {
+		in, err := instance.Start(cfg, opts)
+		if err == nil {
+			return in, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || len(oldPids) == 0 || try >= 200 {
+			if retried {
+				signalPids(oldPids, syscall.SIGTTIN)
+			}
+			return nil, err
+		}
+		if signalPids(oldPids, syscall.SIGTTOU) == 0 {
+			return nil, err
+		}
+		retried = true
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// signalPids sends sig to each pid and returns how many it reached.
+func signalPids(pids []int, sig syscall.Signal) int {
+	n := 0
+	for _, pid := range pids {
+		if syscall.Kill(pid, sig) == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // unsupportedModes refuses the command-line modes that later work implements, rather
@@ -205,10 +306,6 @@ func unsupportedModes(o *options, cfg *config.Config) string {
 		return "master-worker mode (-W, -Ws or 'master-worker') is not supported yet"
 	case len(o.masterCLI) > 0:
 		return "'-S' (master CLI) is not supported yet"
-	case len(o.oldPids) > 0:
-		return "'-sf'/'-st' (taking over from old processes) is not supported yet"
-	case o.sockPath != "":
-		return "'-x' (socket transfer) is not supported yet"
 	}
 	return ""
 }
@@ -258,8 +355,9 @@ func startDaemon(argv []string) (int, error) {
 		}
 		return 0, errors.New(line)
 	}
+	pid := cmd.Process.Pid
 	cmd.Process.Release()
-	return cmd.Process.Pid, nil
+	return pid, nil
 }
 
 // reportToParent tells the process that started this daemon how start-up went, on the
@@ -275,12 +373,6 @@ func reportToParent(err error) {
 	}
 	f.WriteString(msg)
 	f.Close()
-}
-
-// signalSelf ends the main loop after a soft stop drained every connection.
-func signalSelf() {
-	p, _ := os.FindProcess(os.Getpid())
-	p.Signal(syscall.SIGTERM)
 }
 
 // dumpStates answers SIGHUP as HAProxy does: one line per server and per backend.

@@ -34,7 +34,11 @@ const MaxBatch = 252
 const MaxSockets = 1 << 16
 
 // Socket is one transferred listening socket with the metadata of its bind line.
+// Send reads FD (a raw descriptor: os.File.Fd would switch the shared open file
+// description to blocking mode under the listener that still uses it); Receive fills
+// File.
 type Socket struct {
+	FD        int
 	File      *os.File
 	Namespace string
 	Interface string
@@ -67,7 +71,7 @@ func Send(c *net.UnixConn, socks []Socket) error {
 			data = append(data, byte(len(s.Interface)))
 			data = append(data, s.Interface...)
 			data = append(data, 0, 0, 0, 0)
-			fds = append(fds, int(s.File.Fd()))
+			fds = append(fds, s.FD)
 		}
 		c.SetDeadline(time.Now().Add(Timeout))
 		if _, _, err := c.WriteMsgUnix(data, syscall.UnixRights(fds...), nil); err != nil {

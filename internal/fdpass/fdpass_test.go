@@ -61,7 +61,7 @@ func listeners(t *testing.T, n int) ([]Socket, []string) {
 		if i%3 == 0 {
 			iface = "lo"
 		}
-		socks = append(socks, Socket{File: f, Interface: iface, Namespace: strings.Repeat("n", i%2)})
+		socks = append(socks, Socket{FD: int(f.Fd()), File: f, Interface: iface, Namespace: strings.Repeat("n", i%2)})
 		addrs = append(addrs, ln.Addr().String())
 	}
 	return socks, addrs

@@ -18,6 +18,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,7 +45,14 @@ type Engine struct {
 	pools   sync.Map
 	readers sync.Pool
 	writers sync.Pool
+	// draining is set by a soft stop: every response then closes its connection.
+	draining atomic.Bool
 }
+
+// Drain makes every following response end its connection (Connection: close), so
+// that keep-alive clients move to the new process without an idle connection ever
+// being closed under a request in flight.
+func (e *Engine) Drain() { e.draining.Store(true) }
 
 // New returns an engine for st.
 func New(st *proxy.State, events *slog.Logger) *Engine {
@@ -293,6 +301,9 @@ func (s *session) serveOne() bool {
 	}
 	fe.Counters.Requests.Add(1)
 	req := &s.req
+	if s.e.draining.Load() {
+		req.ConnClose = true
+	}
 	s.reqLine = appendRequestLine(s.reqLine[:0], req)
 	s.edits, s.redits = s.edits[:0], s.redits[:0]
 

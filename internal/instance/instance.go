@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +29,10 @@ import (
 type Options struct {
 	Events  *slog.Logger
 	MaxConn int // -n; 0 = from the config or the fd limit
+	// Inherited are listening sockets received from an older process (-x); binds that
+	// match one adopt it instead of binding.
+	Inherited []*listener.Inherited
+	Version   string
 }
 
 // Instance is a running configuration. Its lifetime: Start, then Stop (hard stop), then
@@ -43,20 +48,32 @@ type Instance struct {
 	// global bounds the connections of the whole process (global maxconn).
 	global chan struct{}
 
-	// mu guards listeners and loggers.
+	// mu guards listeners, stats and loggers.
 	mu        sync.Mutex
 	listeners []*boundListener
+	stats     []net.Listener
 	loggers   map[string]*logging.Logger
 
-	conns sync.WaitGroup // one per accepted connection
-	loops sync.WaitGroup // accept loops and health checks
+	version  string
+	started  time.Time
+	maxconn  int
+	adopted  int
+	stopping atomic.Bool
+	// paused gates the accept loops (SIGTTOU / SIGTTIN).
+	pauseMu sync.Mutex
+	pauseCh chan struct{} // closed while running; a fresh open one while paused
+
+	conns   sync.WaitGroup // one per accepted connection
+	accepts sync.WaitGroup // accept loops
+	loops   sync.WaitGroup // accept loops, health checks, stats sockets
 }
 
 type boundListener struct {
-	bind config.Bind
-	fe   *proxy.Frontend
-	ln   net.Listener
-	sem  chan struct{} // frontend maxconn, shared by the frontend's listeners
+	bind   config.Bind
+	fe     *proxy.Frontend
+	ln     net.Listener
+	sem    chan struct{} // frontend maxconn, shared by the frontend's listeners
+	closed bool          // guarded by Instance.mu
 }
 
 // Start builds the state for cfg, binds every listener and starts serving. On error
@@ -69,7 +86,9 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 	if n := cfg.Global.NbThread; n > 0 {
 		runtime.GOMAXPROCS(n)
 	}
-	in := &Instance{events: ev, loggers: map[string]*logging.Logger{}}
+	in := &Instance{events: ev, loggers: map[string]*logging.Logger{}, version: opts.Version, started: time.Now()}
+	in.pauseCh = make(chan struct{})
+	close(in.pauseCh)
 	in.ctx, in.cancel = context.WithCancel(context.Background())
 
 	st, err := proxy.Build(cfg, ev, in.accessLogger)
@@ -88,6 +107,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		maxconn = defaultMaxConn()
 	}
 	in.global = make(chan struct{}, maxconn)
+	in.maxconn = maxconn
 
 	for _, fe := range st.Frontends {
 		femax := fe.Cfg.MaxConn
@@ -96,7 +116,13 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		}
 		sem := make(chan struct{}, femax)
 		for _, b := range fe.Cfg.Binds {
-			ln, err := listener.Listen(b, femax)
+			ln, adopted, err := listener.Adopt(b, opts.Inherited)
+			if adopted {
+				in.adopted++
+			}
+			if err == nil && !adopted {
+				ln, err = listener.Listen(b, femax)
+			}
 			if err != nil {
 				in.closeListeners()
 				in.closeLoggers()
@@ -105,13 +131,22 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 			in.listeners = append(in.listeners, &boundListener{bind: b, fe: fe, ln: ln, sem: sem})
 		}
 	}
+	if err := in.startStats(cfg); err != nil {
+		in.closeListeners()
+		in.closeLoggers()
+		return nil, err
+	}
 	for _, bl := range in.listeners {
 		in.loops.Add(1)
+		in.accepts.Add(1)
 		go in.acceptLoop(bl)
 	}
 	in.startChecks()
 	return in, nil
 }
+
+// Adopted is the number of listeners taken over from an older process.
+func (in *Instance) Adopted() int { return in.adopted }
 
 // defaultMaxConn derives the global maxconn from the file-descriptor limit as HAProxy
 // does: two descriptors per proxied connection, a reserve for everything else.
@@ -147,9 +182,19 @@ func (in *Instance) accessLogger(p *config.Proxy) (proxy.AccessLogger, error) {
 
 func (in *Instance) acceptLoop(bl *boundListener) {
 	defer in.loops.Done()
+	defer in.accepts.Done()
 	fe := bl.fe
 	var delay time.Duration
 	for {
+		// While paused (SIGTTOU), connections wait in the kernel's queue.
+		in.pauseMu.Lock()
+		gate := in.pauseCh
+		in.pauseMu.Unlock()
+		select {
+		case <-gate:
+		case <-in.ctx.Done():
+			return
+		}
 		// Take a slot before accepting: beyond maxconn, new connections wait in the
 		// kernel's backlog instead of being refused.
 		select {
@@ -280,6 +325,15 @@ func (in *Instance) serverChanged(b *proxy.Backend, s *proxy.Server, up bool, r 
 	}
 }
 
+// FrontendNames lists the frontends in configuration order.
+func (in *Instance) FrontendNames() []string {
+	var out []string
+	for _, fe := range in.State.Frontends {
+		out = append(out, fe.Name)
+	}
+	return out
+}
+
 // Addrs lists the bound addresses, for messages and tests.
 func (in *Instance) Addrs() []string {
 	in.mu.Lock()
@@ -319,8 +373,12 @@ func (in *Instance) Wait(timeout time.Duration) bool {
 // CloseListeners stops accepting: this process's listening sockets are closed.
 func (in *Instance) CloseListeners() { in.closeListeners() }
 
-// Drain waits until every accepted connection has ended.
-func (in *Instance) Drain() { in.conns.Wait() }
+// Drain waits until the accept loops have stopped and every accepted connection has
+// ended.
+func (in *Instance) Drain() {
+	in.accepts.Wait()
+	in.conns.Wait()
+}
 
 // StateLines describes every server and backend as HAProxy's SIGHUP dump does.
 func (in *Instance) StateLines() []string {
@@ -369,9 +427,15 @@ func (in *Instance) closeListeners() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, bl := range in.listeners {
+		bl.closed = true
 		bl.ln.Close()
 	}
+	for _, l := range in.stats {
+		l.Close()
+	}
 }
+
+func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
 
 func (in *Instance) closeLoggers() {
 	in.mu.Lock()

@@ -46,10 +46,24 @@ func Describe(a config.Addr) string {
 func bindError(a config.Addr, op string, err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		return fmt.Errorf("cannot %s socket (%s) for %s", op, capitalize(errno.Error()), Describe(a))
+		return &BindError{Op: op, Errno: errno, Addr: Describe(a)}
 	}
 	return fmt.Errorf("cannot %s socket (%v) for %s", op, err, Describe(a))
 }
+
+// BindError is a failure to set up a listening socket; it unwraps to the errno so that
+// callers can retry on EADDRINUSE.
+type BindError struct {
+	Op    string
+	Errno syscall.Errno
+	Addr  string
+}
+
+func (e *BindError) Error() string {
+	return fmt.Sprintf("cannot %s socket (%s) for %s", e.Op, capitalize(e.Errno.Error()), e.Addr)
+}
+
+func (e *BindError) Unwrap() error { return e.Errno }
 
 func capitalize(s string) string {
 	if s == "" || s[0] < 'a' || s[0] > 'z' {

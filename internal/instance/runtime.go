@@ -1,0 +1,198 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"hitless/internal/config"
+	"hitless/internal/fdpass"
+	"hitless/internal/listener"
+	"hitless/internal/runtimeapi"
+)
+
+// startStats binds every `stats socket` and serves the Runtime API on it.
+func (in *Instance) startStats(cfg *config.Config) error {
+	for _, ss := range cfg.Global.StatsSockets {
+		b := config.Bind{Pos: ss.Pos, Addr: ss.Addr, Mode: ss.Mode, HasMode: ss.HasMode, UID: ss.UID, GID: ss.GID}
+		ln, err := listener.Listen(b, 16)
+		if err != nil {
+			for _, l := range in.stats {
+				l.Close()
+			}
+			return fmt.Errorf("binding [%s] for stats socket: %w", ss.Pos, err)
+		}
+		in.stats = append(in.stats, ln)
+		srv := &runtimeapi.Server{Timeout: cfg.Global.StatsTimeout, Events: in.events}
+		srv.Commands = append(runtimeapi.BaseCommands(srv), runtimeapi.ProcessCommands(in)...)
+		level, expose := runtimeapi.ParseLevel(ss.Level), ss.ExposeFD
+		in.loops.Add(1)
+		go func() {
+			defer in.loops.Done()
+			srv.Serve(in.statsCtx(), ln, level, expose)
+		}()
+	}
+	return nil
+}
+
+// statsCtx ends with the instance: the stats socket stays up during a soft stop, so
+// that a newer process can still fetch the listeners from it.
+func (in *Instance) statsCtx() context.Context { return in.ctx }
+
+// rawFD runs f with a listener's descriptor without changing its blocking mode.
+func rawFD(ln net.Listener, f func(fd int)) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) { f(int(fd)) })
+}
+
+// Sockets duplicates every listening descriptor (frontends and stats sockets) for
+// _getsocks, in ascending descriptor order as HAProxy sends them.
+func (in *Instance) Sockets() ([]fdpass.Socket, func(), error) {
+	in.mu.Lock()
+	var lns []net.Listener
+	for _, bl := range in.listeners {
+		if !bl.closed {
+			lns = append(lns, bl.ln)
+		}
+	}
+	lns = append(lns, in.stats...)
+	in.mu.Unlock()
+	type pair struct{ orig, dup int }
+	var pairs []pair
+	for _, ln := range lns {
+		rawFD(ln, func(fd int) {
+			d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+			if err == nil {
+				pairs = append(pairs, pair{fd, d})
+			}
+		})
+	}
+	sort.Slice(pairs, func(i, j int) bool { return pairs[i].orig < pairs[j].orig })
+	socks := make([]fdpass.Socket, len(pairs))
+	for i, p := range pairs {
+		socks[i] = fdpass.Socket{FD: p.dup}
+	}
+	release := func() {
+		for _, p := range pairs {
+			unix.Close(p.dup)
+		}
+	}
+	return socks, release, nil
+}
+
+// Info returns the `show info` fields, in HAProxy's order, for what hitless measures.
+func (in *Instance) Info() []runtimeapi.Field {
+	up := time.Since(in.started)
+	secs := int64(up / time.Second)
+	var lim syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	var cum, req, bytesOut uint64
+	var cur int64
+	for _, fe := range in.State.Frontends {
+		cum += fe.Counters.TotalConns.Load()
+		req += fe.Counters.Requests.Load()
+		bytesOut += fe.Counters.BytesOut.Load()
+		cur += fe.Counters.CurConns.Load()
+	}
+	host, _ := os.Hostname()
+	stopping := "0"
+	if in.stopping.Load() {
+		stopping = "1"
+	}
+	in.mu.Lock()
+	nlisten := len(in.listeners) + len(in.stats)
+	in.mu.Unlock()
+	u := strconv.FormatUint
+	i := func(n int64) string { return strconv.FormatInt(n, 10) }
+	f := func(n, v string) runtimeapi.Field { return runtimeapi.Field{Name: n, Value: v} }
+	return []runtimeapi.Field{
+		f("Name", "hitless"),
+		f("Version", in.version),
+		f("Nbthread", i(int64(gomaxprocs()))),
+		f("Nbproc", "1"),
+		f("Process_num", "1"),
+		f("Pid", i(int64(os.Getpid()))),
+		f("Uptime", fmt.Sprintf("%dd %dh%02dm%02ds", secs/86400, secs/3600%24, secs/60%60, secs%60)),
+		f("Uptime_sec", i(secs)),
+		f("Memmax_MB", "0"),
+		f("Ulimit-n", u(lim.Cur, 10)),
+		f("Maxsock", u(lim.Cur, 10)),
+		f("Maxconn", i(int64(in.maxconn))),
+		f("Hard_maxconn", i(int64(in.maxconn))),
+		f("CurrConns", i(cur)),
+		f("CumConns", u(cum, 10)),
+		f("CumReq", u(req, 10)),
+		f("MaxSslConns", "0"),
+		f("CurrSslConns", "0"),
+		f("CumSslConns", "0"),
+		f("node", host),
+		f("Stopping", stopping),
+		f("Jobs", i(int64(nlisten)+cur)),
+		f("Listeners", i(int64(nlisten))),
+		f("TotalBytesOut", u(bytesOut, 10)),
+		f("Build info", in.version),
+		f("Start_time_sec", i(in.started.Unix())),
+	}
+}
+
+// Pause stops accepting (SIGTTOU): new connections wait in the kernel's queues.
+func (in *Instance) Pause() {
+	in.pauseMu.Lock()
+	defer in.pauseMu.Unlock()
+	select {
+	case <-in.pauseCh:
+		in.pauseCh = make(chan struct{})
+	default:
+	}
+}
+
+// Resume accepts again after Pause (SIGTTIN).
+func (in *Instance) Resume() {
+	in.pauseMu.Lock()
+	defer in.pauseMu.Unlock()
+	select {
+	case <-in.pauseCh:
+	default:
+		close(in.pauseCh)
+	}
+}
+
+// SoftStop is SIGUSR1: after grace, stop accepting and close this process's copy of
+// every listening socket (never shutdown(): a newer process may be accepting from the
+// same queue), let requests in flight finish, and answer the next request of each
+// keep-alive connection with Connection: close.
+func (in *Instance) SoftStop(grace time.Duration) {
+	if !in.stopping.CompareAndSwap(false, true) {
+		return
+	}
+	in.http.Drain()
+	if grace > 0 {
+		time.Sleep(grace)
+	}
+	in.mu.Lock()
+	for _, bl := range in.listeners {
+		bl.closed = true
+		bl.ln.Close()
+	}
+	for _, l := range in.stats {
+		l.Close()
+	}
+	in.mu.Unlock()
+}
+
+// Stopping reports whether a soft stop began.
+func (in *Instance) Stopping() bool { return in.stopping.Load() }
