@@ -1,0 +1,393 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"hitless/internal/storm"
+)
+
+// reloadSetup is a configuration with a stats socket that exposes the listeners, in
+// its own directory, and the helpers to start and reload hitless on it.
+type reloadSetup struct {
+	dir, cfg, sock, pidfile string
+	addr                    string
+}
+
+func newReloadSetup(t *testing.T, body func(addr, sock string) string) *reloadSetup {
+	t.Helper()
+	dir := t.TempDir()
+	r := &reloadSetup{dir: dir, sock: filepath.Join(dir, "h.sock"), pidfile: filepath.Join(dir, "h.pid")}
+	r.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	r.cfg = filepath.Join(dir, "h.cfg")
+	if err := os.WriteFile(r.cfg, []byte(body(r.addr, r.sock)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.killAll() })
+	return r
+}
+
+// start runs hitless in the foreground with extra flags and waits for it to listen.
+func (r *reloadSetup) start(t *testing.T, extra ...string) *proc {
+	t.Helper()
+	p := &proc{out: &syncBuffer{}, done: make(chan struct{}), cfg: r.cfg}
+	args := append([]string{"-f", r.cfg, "-p", r.pidfile}, extra...)
+	p.cmd = exec.Command(binPath, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.waited = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	if !waitFor(5*time.Second, func() bool {
+		b, _ := os.ReadFile(r.pidfile)
+		return strings.TrimSpace(string(b)) == strconv.Itoa(p.cmd.Process.Pid)
+	}) {
+		t.Fatalf("hitless did not start; output:\n%s", p.out.String())
+	}
+	return p
+}
+
+// reloadCmd is the operator's reload command line, as HAProxy users write it.
+func (r *reloadSetup) reloadCmd(withX bool) string {
+	x := ""
+	if withX {
+		x = " -x " + r.sock
+	}
+	return fmt.Sprintf("%s -f %s -p %s -D -q -sf $(cat %s)%s && cat %s >> %s/pids",
+		binPath, r.cfg, r.pidfile, r.pidfile, x, r.pidfile, r.dir)
+}
+
+// killAll ends every process a reload started (their pids were recorded).
+func (r *reloadSetup) killAll() {
+	b, _ := os.ReadFile(filepath.Join(r.dir, "pids"))
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func (r *reloadSetup) currentPid() int {
+	b, _ := os.ReadFile(r.pidfile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+const reloadConfig = `
+global
+    stats socket %s mode 600 level admin expose-fd listeners
+    hard-stop-after 10s
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    timeout http-keep-alive 1s
+frontend fe
+    bind %s
+    default_backend be
+backend be
+    server s1 %s
+`
+
+// TestReloadUnderLoadKeepsQueuedConnections: reloads every 200 ms while new
+// connections arrive and keep-alive connections are busy; not one request may fail.
+func TestReloadUnderLoadKeepsQueuedConnections(t *testing.T) {
+	be := newBackend(t, "ok", nil)
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(reloadConfig, sock, addr, be.addr) })
+	r.start(t)
+	res := storm.Run(context.Background(), storm.Options{
+		Target: r.addr, Rate: 300, KeepAlive: 8, Duration: 5 * time.Second, Timeout: 5 * time.Second,
+		Reload: r.reloadCmd(true), Every: 200 * time.Millisecond, BodyLen: 2,
+	})
+	t.Logf("storm: %d requests, %d reloads, failures %v, p99 %.1f ms", res.Requests, res.Reloads, res.FailuresBy, res.P99Millis)
+	if res.Failures() != 0 || res.ReloadErrors != 0 {
+		t.Fatalf("failures %v, reload errors %d, first errors %v", res.FailuresBy, res.ReloadErrors, res.FirstErrors)
+	}
+	if res.Reloads < 10 || res.Requests < 1000 {
+		t.Fatalf("too little happened: %d reloads, %d requests", res.Reloads, res.Requests)
+	}
+	// Every old process leaves once drained: only the newest remains.
+	last := r.currentPid()
+	b, _ := os.ReadFile(filepath.Join(r.dir, "pids"))
+	if !waitFor(5*time.Second, func() bool {
+		for _, f := range strings.Fields(string(b)) {
+			if pid, _ := strconv.Atoi(f); pid != last && alive(pid) {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatal("old processes still running 5 s after the storm")
+	}
+}
+
+func TestBadConfigDoesNotDisturbRunningProcess(t *testing.T) {
+	be := newBackend(t, "ok", nil)
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(reloadConfig, sock, addr, be.addr) })
+	a := r.start(t)
+	good, _ := os.ReadFile(r.cfg)
+	os.WriteFile(r.cfg, append(good, []byte("    bogus-keyword\n")...), 0o644)
+	out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(true)).CombinedOutput()
+	if err == nil {
+		t.Fatalf("reload with a broken config succeeded: %s", out)
+	}
+	if !alive(a.cmd.Process.Pid) || r.currentPid() != a.cmd.Process.Pid {
+		t.Fatal("the running process was disturbed")
+	}
+	if code, body, _ := get(t, "http://"+r.addr+"/"); code != 200 || body != "ok" {
+		t.Fatalf("after a failed reload: %d %q", code, body)
+	}
+}
+
+func TestXToMissingSocketFallsBackToReusePort(t *testing.T) {
+	be := newBackend(t, "ok", nil)
+	r := newReloadSetup(t, func(addr, sock string) string {
+		return fmt.Sprintf(strings.Replace(reloadConfig, "    stats socket %s mode 600 level admin expose-fd listeners\n", "", 1), addr, be.addr)
+	})
+	a := r.start(t)
+	b := r.start(t, "-sf", strconv.Itoa(a.cmd.Process.Pid), "-x", filepath.Join(r.dir, "missing.sock"))
+	if !strings.Contains(b.out.String(), "Failed to connect to the old process socket") {
+		t.Fatalf("no warning:\n%s", b.out.String())
+	}
+	select {
+	case <-a.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("old process still running")
+	}
+	if code, _, _ := get(t, "http://"+r.addr+"/"); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+}
+
+func TestUnixSocketBindSurvivesReloads(t *testing.T) {
+	be := newBackend(t, "ok", nil)
+	var path string
+	r := newReloadSetup(t, func(addr, sock string) string {
+		path = filepath.Join(filepath.Dir(sock), "front.sock")
+		return fmt.Sprintf(reloadConfig, sock, addr, be.addr) + "\nfrontend ux\n    bind " + path + " mode 600\n    default_backend be\n"
+	})
+	r.start(t)
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return net.Dial("unix", path) },
+		DisableKeepAlives: true,
+	}, Timeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(3 * time.Second)
+		n := 0
+		for time.Now().Before(deadline) {
+			resp, err := client.Get("http://unix/")
+			if err != nil {
+				done <- fmt.Errorf("request %d: %w", n, err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			n++
+		}
+		done <- nil
+	}()
+	for i := 0; i < 8; i++ {
+		if out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(true)).CombinedOutput(); err != nil {
+			t.Fatalf("reload %d: %v %s", i, err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wsEchoBackend upgrades every request and echoes frames.
+func wsEchoBackend(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+				for {
+					p, err := readFrame(br)
+					if err != nil {
+						return
+					}
+					c.Write(frame(p, false))
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func openWS(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	br := bufio.NewReader(c)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	return c, br
+}
+
+func echo(t *testing.T, c net.Conn, br *bufio.Reader, msg string) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write(frame([]byte(msg), true))
+	got, err := readFrame(br)
+	if err != nil || string(got) != msg {
+		t.Fatalf("echo %q: got %q, %v", msg, got, err)
+	}
+}
+
+// TestWebSocketSurvivesReloadAndOldProcessExitsOnceDrained: a WebSocket opened before
+// a reload keeps working on the old process, which exits when it closes.
+func TestWebSocketSurvivesReloadAndOldProcessExitsOnceDrained(t *testing.T) {
+	ws := wsEchoBackend(t)
+	r := newReloadSetup(t, func(addr, sock string) string {
+		return fmt.Sprintf(reloadConfig, sock, addr, ws) + "    timeout tunnel 30s\n"
+	})
+	a := r.start(t)
+	c, br := openWS(t, r.addr)
+	echo(t, c, br, "before")
+	b := r.start(t, "-sf", strconv.Itoa(a.cmd.Process.Pid), "-x", r.sock)
+	time.Sleep(300 * time.Millisecond)
+	for i := 0; i < 5; i++ {
+		echo(t, c, br, fmt.Sprintf("during %d", i))
+	}
+	if !alive(a.cmd.Process.Pid) {
+		t.Fatal("old process exited with a WebSocket open")
+	}
+	// New connections go to the new process meanwhile.
+	c2, br2 := openWS(t, r.addr)
+	echo(t, c2, br2, "new")
+	c2.Close()
+	c.Close()
+	select {
+	case <-a.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("old process did not exit once its last connection closed")
+	}
+	_ = b
+}
+
+func TestHardStopAfterEndsStuckOldProcess(t *testing.T) {
+	ws := wsEchoBackend(t)
+	r := newReloadSetup(t, func(addr, sock string) string {
+		return strings.Replace(fmt.Sprintf(reloadConfig, sock, addr, ws), "hard-stop-after 10s", "hard-stop-after 1s", 1) + "    timeout tunnel 30s\n"
+	})
+	a := r.start(t)
+	c, br := openWS(t, r.addr)
+	defer c.Close()
+	echo(t, c, br, "hello")
+	start := time.Now()
+	r.start(t, "-sf", strconv.Itoa(a.cmd.Process.Pid), "-x", r.sock)
+	select {
+	case <-a.done:
+		if d := time.Since(start); d < 900*time.Millisecond {
+			t.Fatalf("old process left after %v, before hard-stop-after", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("hard-stop-after did not end the old process")
+	}
+}
+
+// haproxy returns the path of HAProxy 2.6, or skips.
+func haproxy(t *testing.T) string {
+	p, err := exec.LookPath("haproxy")
+	if err != nil {
+		if _, err := os.Stat("/usr/sbin/haproxy"); err == nil {
+			return "/usr/sbin/haproxy"
+		}
+		t.Skip("haproxy is not installed (.ci/run installs Debian's package)")
+	}
+	return p
+}
+
+// TestTakesListenersOverFromHAProxy: hitless -x on HAProxy's stats socket adopts its
+// listening socket, and HAProxy leaves on -sf.
+func TestTakesListenersOverFromHAProxy(t *testing.T) {
+	hx := haproxy(t)
+	be := newBackend(t, "ok", nil)
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(reloadConfig, sock, addr, be.addr) })
+	hp := exec.Command(hx, "-f", r.cfg, "-p", r.pidfile, "-D")
+	if out, err := hp.CombinedOutput(); err != nil {
+		t.Fatalf("haproxy: %v %s", err, out)
+	}
+	hpid := r.currentPid()
+	t.Cleanup(func() { syscall.Kill(hpid, syscall.SIGKILL) })
+	if !waitAccept(r.addr, 5*time.Second, nil) {
+		t.Fatal("haproxy did not listen")
+	}
+	h := r.start(t, "-d", "-sf", strconv.Itoa(hpid), "-x", r.sock)
+	if !strings.Contains(h.out.String(), "(1 listeners taken over)") {
+		t.Fatalf("hitless did not adopt HAProxy's listener:\n%s", h.out.String())
+	}
+	if !waitFor(5*time.Second, func() bool { return !alive(hpid) }) {
+		t.Fatal("haproxy did not leave after -sf")
+	}
+	if code, body, _ := get(t, "http://"+r.addr+"/"); code != 200 || body != "ok" {
+		t.Fatalf("%d %q", code, body)
+	}
+}
+
+// TestHAProxyTakesListenersOverFromHitless: HAProxy 2.6 -x on hitless's stats socket
+// speaks the same _getsocks protocol.
+func TestHAProxyTakesListenersOverFromHitless(t *testing.T) {
+	hx := haproxy(t)
+	be := newBackend(t, "ok", nil)
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(reloadConfig, sock, addr, be.addr) })
+	h := r.start(t)
+	out, err := exec.Command(hx, "-f", r.cfg, "-p", r.pidfile, "-D", "-sf", strconv.Itoa(h.cmd.Process.Pid), "-x", r.sock).CombinedOutput()
+	if err != nil {
+		t.Fatalf("haproxy -x: %v %s", err, out)
+	}
+	hpid := r.currentPid()
+	t.Cleanup(func() { syscall.Kill(hpid, syscall.SIGKILL) })
+	if strings.Contains(string(out), "Failed to get the sockets") {
+		t.Fatalf("haproxy could not fetch the sockets: %s", out)
+	}
+	select {
+	case <-h.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("hitless did not leave after HAProxy's -sf")
+	}
+	if code, body, _ := get(t, "http://"+r.addr+"/"); code != 200 || body != "ok" {
+		t.Fatalf("%d %q", code, body)
+	}
+}
