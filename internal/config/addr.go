@@ -106,6 +106,10 @@ func parsePortRange(s string) (int, int, error) {
 	return p, p, nil
 }
 
+// lookupIP resolves host names at parse time (HAProxy resolves them once, when it reads
+// the configuration). FuzzLoadBytes swaps it so that fuzzing never asks a DNS server.
+var lookupIP = net.LookupIP
+
 // resolveHost turns an address or name into an IP; "" and "*" are the wildcard of the
 // family (IPv4 unless forced to IPv6).
 func resolveHost(host, network, whole string) (netip.Addr, error) {
@@ -127,7 +131,7 @@ func resolveHost(host, network, whole string) (netip.Addr, error) {
 	if looksNumeric(host) {
 		return netip.Addr{}, fmt.Errorf("invalid address: '%s' in '%s'", host, whole)
 	}
-	ips, err := net.LookupIP(host)
+	ips, err := lookupIP(host)
 	if err != nil || len(ips) == 0 {
 		return netip.Addr{}, fmt.Errorf("could not resolve address '%s'", host)
 	}

@@ -2,7 +2,9 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,6 +109,9 @@ func TestKeywordErrors(t *testing.T) {
 		{"bind unsupported option", "frontend f\n bind :80 ssl crt x.pem", "'bind :80' : 'ssl' is not supported yet"},
 		{"timeout missing", "defaults\n timeout client", "'timeout client' expects an integer value (in milliseconds)"},
 		{"timeout unit", "defaults\n timeout client 10x", "unexpected character 'x' in 'timeout client'"},
+		{"timeout overflow", "defaults\n timeout client 99999999999", "timer overflow in argument '99999999999' to 'timeout client' (maximum value is 2147483647 ms or ~24.8 days)"},
+		{"hard-stop-after overflow", "global\n hard-stop-after 30d", "timer overflow in argument '30d' to 'hard-stop-after'"},
+		{"removed keyword", "backend b\n contimeout 5s", "t.cfg:8: the 'contimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout connect'."},
 		{"timeout name", "defaults\n timeout foo 1s", "'timeout' supports 'client'"},
 		{"server no port", "backend b\n server s1 127.0.0.1", "'server b/s1' : missing port specification in '127.0.0.1'"},
 		{"server weight", "backend b\n server s1 127.0.0.1:80 weight 300", "weight of server s1 is not within 0 and 256 (300)."},
@@ -142,6 +147,42 @@ func TestKeywordErrors(t *testing.T) {
 			_, err := LoadBytes("t.cfg", []byte(base+tt.cfg+"\n"), nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v\nwant it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestMissingTimeoutsWarning follows HAProxy 2.6's rule: the frontend side needs
+// `timeout client`; a backend side with servers needs `timeout connect` and
+// `timeout server` (or, in mode tcp, `timeout tunnel`).
+func TestMissingTimeoutsWarning(t *testing.T) {
+	tests := []struct {
+		name, cfg string
+		warn      []string
+	}{
+		{"frontend without client", "frontend fe\n bind :80", []string{"frontend 'fe'"}},
+		{"frontend with client", "frontend fe\n bind :80\n timeout client 1s", nil},
+		{"backend without servers", "backend b", nil},
+		{"backend without connect", "backend b\n timeout server 1s\n server s1 127.0.0.1:80", []string{"backend 'b'"}},
+		{"tcp backend with tunnel", "backend b\n timeout connect 1s\n timeout tunnel 1s\n server s1 127.0.0.1:80", nil},
+		{"http backend with tunnel only", "backend b\n mode http\n timeout connect 1s\n timeout tunnel 1s\n server s1 127.0.0.1:80", []string{"backend 'b'"}},
+		{"listen without server timeout", "listen l\n bind :80\n timeout client 1s\n timeout connect 1s\n server s1 127.0.0.1:80", []string{"listen 'l'"}},
+		{"listen complete", "defaults\n timeout client 1s\n timeout connect 1s\n timeout server 1s\nlisten l\n bind :80\n server s1 127.0.0.1:80", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadBytes("t.cfg", []byte(tt.cfg+"\n"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.Warnings) != len(tt.warn) {
+				t.Fatalf("warnings = %q, want %d", cfg.Warnings, len(tt.warn))
+			}
+			for i, w := range tt.warn {
+				want := "missing timeouts for " + w + ".\n   | While not properly invalid"
+				if !strings.HasPrefix(cfg.Warnings[i], want) {
+					t.Errorf("warning %d = %q, want prefix %q", i, cfg.Warnings[i], want)
+				}
 			}
 		})
 	}
@@ -300,6 +341,19 @@ func FuzzLoadBytes(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(base + "frontend f\n bind :80\n acl a path_beg /x\n use_backend b if a || !{ src 10.0.0.0/8 }\nbackend b\n"))
+	f.Add([]byte("frontend f\n bind localhost:80\nbackend b\n server s h6:80\n"))
+	// Names resolve in memory: "localhost" to both loopbacks, "h6" to ::1 only.
+	orig := lookupIP
+	lookupIP = func(host string) ([]net.IP, error) {
+		switch host {
+		case "localhost":
+			return []net.IP{net.IPv6loopback, net.IPv4(127, 0, 0, 1)}, nil
+		case "h6":
+			return []net.IP{net.IPv6loopback}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	f.Cleanup(func() { lookupIP = orig })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := LoadBytes("fuzz.cfg", data, nil)
 		if err == nil && c == nil {

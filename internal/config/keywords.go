@@ -122,7 +122,7 @@ func timeArg(a []string, dst *time.Duration) error {
 	}
 	d, err := ParseTime(a[1], time.Millisecond)
 	if err != nil {
-		return fmt.Errorf("%v in '%s'", err, a[0])
+		return timeErr(err, a[1], a[0])
 	}
 	*dst = d
 	return nil
@@ -291,6 +291,14 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// removedProxyKeywords are the pre-2.1 timeout keywords with their replacements;
+// HAProxy 2.6 names the replacement in its error.
+var removedProxyKeywords = map[string]string{
+	"contimeout": "timeout connect",
+	"clitimeout": "timeout client",
+	"srvtimeout": "timeout server",
+}
+
 func (ps *parser) proxyKeyword(w []string) {
 	p := ps.px
 	if p == nil {
@@ -313,6 +321,10 @@ func (ps *parser) proxyKeyword(w []string) {
 	}
 	k, ok := proxyKeywords[word]
 	if !ok {
+		if repl, gone := removedProxyKeywords[word]; gone {
+			ps.errorf("the '%s' directive is not supported anymore since HAProxy 2.1. Use '%s'.", word, repl)
+			return
+		}
 		ps.unknown(word, p.Kind, haproxyProxyKeywords, proxyKeywords)
 		return
 	}
@@ -863,7 +875,7 @@ func kwTimeout(ps *parser, p *Proxy, a []string) error {
 	}
 	d, err := ParseTime(a[2], time.Millisecond)
 	if err != nil {
-		return fmt.Errorf("%v in 'timeout %s'", err, a[1])
+		return timeErr(err, a[2], "timeout "+a[1])
 	}
 	*f(&p.Timeouts) = d
 	return nil

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -352,23 +353,10 @@ func (ps *parser) finish(files []string) (*Config, error) {
 				ps.errs = append(ps.errs, &Error{Pos: u.Pos, Msg: fmt.Sprintf("proxy '%s': unable to find required use_backend: '%s'.", p.Name, u.Backend)})
 			}
 		}
-		var missing []string
-		if p.Timeouts.Client == 0 {
-			missing = append(missing, "client")
-		}
-		if p.IsBackend() && p.Timeouts.Connect == 0 {
-			missing = append(missing, "connect")
-		}
-		if p.IsBackend() && p.Timeouts.Server == 0 {
-			missing = append(missing, "server")
-		}
-		if len(missing) > 0 && len(p.Binds) > 0 {
-			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("missing timeouts for %s '%s'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.", p.Kind, p.Name))
-		}
 	}
 	for _, p := range cfg.Proxies {
-		if p.Kind == "backend" && (p.Timeouts.Connect == 0 || p.Timeouts.Server == 0) {
-			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("missing timeouts for backend '%s'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.", p.Name))
+		if missingTimeouts(p) {
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("missing timeouts for %s '%s'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.", p.Kind, p.Name))
 		}
 	}
 	for _, h := range ps.httpOnly {
@@ -382,6 +370,25 @@ func (ps *parser) finish(files []string) (*Config, error) {
 	return cfg, nil
 }
 
+// missingTimeouts is HAProxy 2.6's rule for the "missing timeouts" warning: a frontend
+// side without `timeout client`, or a backend side that has servers but lacks
+// `timeout connect`, or `timeout server` (which `timeout tunnel` replaces in mode tcp).
+func missingTimeouts(p *Proxy) bool {
+	t := p.Timeouts
+	if p.IsFrontend() && t.Client == 0 {
+		return true
+	}
+	if p.IsBackend() && len(p.Servers) > 0 {
+		if t.Connect == 0 {
+			return true
+		}
+		if t.Server == 0 && (p.Mode == ModeHTTP || t.Tunnel == 0) {
+			return true
+		}
+	}
+	return false
+}
+
 // HasListener reports whether an enabled frontend or listen section binds an address.
 func (c *Config) HasListener() bool {
 	for _, p := range c.Proxies {
@@ -390,6 +397,18 @@ func (c *Config) HasListener() bool {
 		}
 	}
 	return false
+}
+
+// errTimerOverflow is ParseTime's error for a value above HAProxy's 2^31-1 ms; callers
+// name the argument and keyword with timeErr.
+var errTimerOverflow = errors.New("timer overflow (maximum value is 2147483647 ms or ~24.8 days)")
+
+// timeErr words a ParseTime error for argument arg of keyword kw as HAProxy 2.6 does.
+func timeErr(err error, arg, kw string) error {
+	if errors.Is(err, errTimerOverflow) {
+		return fmt.Errorf("timer overflow in argument '%s' to '%s' (maximum value is 2147483647 ms or ~24.8 days)", arg, kw)
+	}
+	return fmt.Errorf("%v in '%s'", err, kw)
 }
 
 // ParseTime parses HAProxy's time syntax: digits and an optional unit (us, ms, s, m, h,
@@ -407,7 +426,7 @@ func ParseTime(s string, unit time.Duration) (time.Duration, error) {
 	}
 	n, err := strconv.ParseInt(s[:i], 10, 64)
 	if err != nil || n > 1<<40 {
-		return 0, fmt.Errorf("timer overflow in argument '%s'", s)
+		return 0, errTimerOverflow
 	}
 	u := unit
 	switch s[i:] {
@@ -429,7 +448,7 @@ func ParseTime(s string, unit time.Duration) (time.Duration, error) {
 	}
 	d := time.Duration(n) * u
 	if d/u != time.Duration(n) || d > (1<<31-1)*time.Millisecond {
-		return 0, fmt.Errorf("timer overflow in argument '%s' (maximum value is 2147483647 ms or ~24.8 days)", s)
+		return 0, errTimerOverflow
 	}
 	return d, nil
 }

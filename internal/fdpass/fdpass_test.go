@@ -261,3 +261,60 @@ func FuzzReceive(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSend plays a client that acknowledges with arbitrary bytes or goes away early:
+// Send must end with nil or an error, never hang past its timeouts or panic.
+func FuzzSend(f *testing.F) {
+	f.Add(uint16(3), []byte{0, 0, 0, 0}, false)
+	f.Add(uint16(300), []byte{}, true)
+	f.Add(uint16(253), []byte{0xff}, false)
+	f.Fuzz(func(t *testing.T, n uint16, acks []byte, closeEarly bool) {
+		n %= 600
+		if n == 0 {
+			n = 1
+		}
+		fl, err := os.Open("/dev/null")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fl.Close()
+		socks := make([]Socket, n)
+		for i := range socks {
+			socks[i] = Socket{FD: int(fl.Fd())}
+		}
+		old := Timeout
+		Timeout = 200 * time.Millisecond
+		defer func() { Timeout = old }()
+		client, server := pair(t)
+		go func() {
+			oob := make([]byte, syscall.CmsgSpace(MaxBatch*4))
+			buf := make([]byte, 8192)
+			if closeEarly {
+				client.Close()
+				return
+			}
+			client.SetDeadline(time.Now().Add(2 * time.Second))
+			for {
+				_, oobn, _, _, err := client.ReadMsgUnix(buf, oob)
+				if files, _ := parseRights(oob[:oobn]); len(files) > 0 {
+					for _, f := range files {
+						f.Close()
+					}
+				}
+				if err != nil {
+					return
+				}
+				if len(acks) > 0 {
+					client.Write(acks)
+				}
+			}
+		}()
+		done := make(chan struct{})
+		go func() { Send(server, socks); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Send did not return")
+		}
+	})
+}

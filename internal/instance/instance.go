@@ -215,6 +215,9 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 			if errors.Is(err, net.ErrClosed) || in.ctx.Err() != nil {
 				return
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue // woken by Pause: check the gate again
+			}
 			// Out of descriptors or a transient error: back off briefly, keep serving.
 			delay = min(max(delay*2, 5*time.Millisecond), time.Second)
 			in.events.Warn(fmt.Sprintf("accept on frontend %s failed: %v", fe.Name, err))

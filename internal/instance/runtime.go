@@ -157,6 +157,19 @@ func (in *Instance) Pause() {
 	case <-in.pauseCh:
 		in.pauseCh = make(chan struct{})
 	default:
+		return
+	}
+	// Wake the accept loops blocked in Accept so that they see the gate.
+	in.setDeadlines(time.Unix(1, 0))
+}
+
+func (in *Instance) setDeadlines(t time.Time) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, bl := range in.listeners {
+		if d, ok := bl.ln.(interface{ SetDeadline(time.Time) error }); ok && !bl.closed {
+			d.SetDeadline(t)
+		}
 	}
 }
 
@@ -167,6 +180,7 @@ func (in *Instance) Resume() {
 	select {
 	case <-in.pauseCh:
 	default:
+		in.setDeadlines(time.Time{})
 		close(in.pauseCh)
 	}
 }

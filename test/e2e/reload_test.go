@@ -391,3 +391,31 @@ func TestHAProxyTakesListenersOverFromHitless(t *testing.T) {
 		t.Fatalf("%d %q", code, body)
 	}
 }
+
+// TestSIGTTOUPausesAndSIGTTINResumes: a paused process leaves new connections in the
+// kernel's queue and serves them once resumed.
+func TestSIGTTOUPausesAndSIGTTINResumes(t *testing.T) {
+	be := newBackend(t, "ok", nil)
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(reloadConfig, sock, addr, be.addr) })
+	a := r.start(t)
+	a.cmd.Process.Signal(syscall.SIGTTOU)
+	if !waitFor(3*time.Second, func() bool { return strings.Contains(a.out.String(), "Paused all frontends.") }) {
+		t.Fatalf("no pause message:\n%s", a.out.String())
+	}
+	c, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatalf("a paused listener refused a connection: %v", err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, _ := c.Read(make([]byte, 1)); n != 0 {
+		t.Fatal("a paused process answered")
+	}
+	a.cmd.Process.Signal(syscall.SIGTTIN)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after resume: %v %v", resp, err)
+	}
+}
