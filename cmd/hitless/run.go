@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -55,7 +56,7 @@ func defaultEnv() *env {
 }
 
 // run is the whole program: it returns the exit code.
-func run(ctx context.Context, argv []string, e *env) int {
+func run(ctx context.Context, argv []string, e *env) (code int) {
 	prog := filepath.Base(argv[0])
 	o, err := parseArgs(argv[1:])
 	if err != nil {
@@ -69,6 +70,43 @@ func run(ctx context.Context, argv []string, e *env) int {
 		return 0
 	}
 	quiet := o.quiet && !o.verbose && !o.debug
+	_, isChild := e.lookupEnv(daemonEnv)
+	if o.daemon && !o.check && !isChild {
+		// -D: the child does all the work once, and tells us how start-up went.
+		if _, err := e.startDaemon(argv); err != nil {
+			if !quiet {
+				fmt.Fprint(e.stderr, strings.TrimSuffix(err.Error(), "\n")+"\n")
+			}
+			return 1
+		}
+		return 0
+	}
+	if isChild {
+		// Our stderr is /dev/null: keep what we print, for the parent to show.
+		var captured syncBuffer
+		real := *e
+		e = &real
+		e.stderr = io.MultiWriter(e.stderr, &captured)
+		reported := false
+		ready := e.daemonReady
+		e.daemonReady = func(err error) {
+			reported = true
+			if err != nil && captured.Len() > 0 {
+				err = errors.New(captured.String())
+			}
+			ready(err)
+		}
+		defer func() {
+			if !reported {
+				msg := captured.String()
+				if msg == "" {
+					msg = fmt.Sprintf("daemon exited with status %d during start-up", code)
+				}
+				ready(errors.New(msg))
+			}
+		}()
+		quiet = false
+	}
 	level := slog.LevelInfo
 	if o.debug {
 		level = slog.LevelDebug
@@ -136,22 +174,15 @@ func run(ctx context.Context, argv []string, e *env) int {
 	if pidfile == "" {
 		pidfile = cfg.Global.PidFile
 	}
-	daemon := (o.daemon || cfg.Global.Daemon) && !o.debug
-	if daemon {
-		if _, isChild := e.lookupEnv(daemonEnv); !isChild {
-			pid, err := e.startDaemon(argv)
-			if err != nil {
-				alert(err.Error())
-				return 1
+	if cfg.Global.Daemon && !o.debug && !isChild {
+		// `daemon` in the configuration: the same as -D.
+		if _, err := e.startDaemon(argv); err != nil {
+			if !quiet {
+				fmt.Fprint(e.stderr, strings.TrimSuffix(err.Error(), "\n")+"\n")
 			}
-			if pidfile != "" {
-				if err := writePidfile(pidfile, pid); err != nil {
-					alert(fmt.Sprintf("[%s.main()] Cannot create pidfile %s", argv[0], pidfile))
-					return 1
-				}
-			}
-			return 0
+			return 1
 		}
+		return 0
 	}
 
 	var inherited []*listener.Inherited
@@ -175,7 +206,7 @@ func run(ctx context.Context, argv []string, e *env) int {
 		e.daemonReady(err)
 		return 1
 	}
-	if pidfile != "" && !daemon {
+	if pidfile != "" {
 		if err := writePidfile(pidfile, e.pid); err != nil {
 			alert(fmt.Sprintf("[%s.main()] Cannot create pidfile %s", argv[0], pidfile))
 			signalPids(o.oldPids, syscall.SIGTTIN)
@@ -346,14 +377,13 @@ func startDaemon(argv []string) (int, error) {
 		return 0, fmt.Errorf("cannot start daemon: %w", err)
 	}
 	w.Close()
-	line, _ := bufio.NewReader(r).ReadString('\n')
-	line = strings.TrimSpace(line)
-	if line != "ok" {
+	msg, _ := io.ReadAll(r)
+	if string(msg) != "ok\n" {
 		cmd.Wait()
-		if line == "" {
-			line = "daemon exited during start-up"
+		if len(msg) == 0 {
+			msg = []byte("daemon exited during start-up")
 		}
-		return 0, errors.New(line)
+		return 0, errors.New(string(msg))
 	}
 	pid := cmd.Process.Pid
 	cmd.Process.Release()
@@ -369,10 +399,34 @@ func reportToParent(err error) {
 	}
 	msg := "ok\n"
 	if err != nil {
-		msg = strings.ReplaceAll(err.Error(), "\n", " ") + "\n"
+		msg = err.Error()
 	}
 	f.WriteString(msg)
 	f.Close()
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of event logging.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // dumpStates answers SIGHUP as HAProxy does: one line per server and per backend.
