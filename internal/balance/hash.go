@@ -40,16 +40,27 @@ func (h *hashed) Pick(p Pool, r *Request) int {
 		return h.rr.Pick(p, r)
 	}
 	sum := fnvMix(fnv1a(fnvOffset, v))
+	total := totalWeight(p)
+	if total == 0 {
+		return -1
+	}
+	return bySlot(p, int(sum%uint64(total)))
+}
+
+// totalWeight is the sum of the eligible servers' weights.
+func totalWeight(p Pool) int {
 	total := 0
 	for i := 0; i < p.Len(); i++ {
 		if w := p.Weight(i); w > 0 {
 			total += w
 		}
 	}
-	if total == 0 {
-		return -1
-	}
-	slot := int(sum % uint64(total))
+	return total
+}
+
+// bySlot maps a slot in [0, totalWeight) to the server owning it, each server owning
+// as many consecutive slots as its weight.
+func bySlot(p Pool, slot int) int {
 	for i := 0; i < p.Len(); i++ {
 		w := p.Weight(i)
 		if w <= 0 {

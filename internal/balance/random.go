@@ -9,29 +9,11 @@ type random struct{}
 func newRandom() random { return random{} }
 
 func (random) Pick(p Pool, _ *Request) int {
-	total := 0
-	for i := 0; i < p.Len(); i++ {
-		if w := p.Weight(i); w > 0 {
-			total += w
-		}
-	}
+	total := totalWeight(p)
 	if total == 0 {
 		return -1
 	}
-	draw := func() int {
-		slot := rand.IntN(total)
-		for i := 0; i < p.Len(); i++ {
-			w := p.Weight(i)
-			if w <= 0 {
-				continue
-			}
-			if slot < w {
-				return i
-			}
-			slot -= w
-		}
-		return -1
-	}
+	draw := func() int { return bySlot(p, rand.IntN(total)) }
 	a, b := draw(), draw()
 	if a < 0 {
 		return b

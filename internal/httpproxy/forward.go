@@ -212,9 +212,9 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	case resp.Chunked:
 		body, rerr = http1.CopyChunked(s.bw, sc.br, !dechunk, s.ticker(sc, b))
 	case resp.ContentLength >= 0:
-		body, rerr = s.copyN(s.bw, sc.br, resp.ContentLength, sc, b)
+		body, rerr = s.copyBody(s.bw, sc.br, resp.ContentLength, sc, b)
 	default:
-		body, rerr = s.copyUntilEOF(s.bw, sc.br, sc, b)
+		body, rerr = s.copyBody(s.bw, sc.br, -1, sc, b)
 	}
 	e.Bytes = int64(n) + body
 	fe.Counters.BytesOut.Add(uint64(e.Bytes))
@@ -294,19 +294,15 @@ func writeAdds(w *bufio.Writer, edits []edit) int {
 	return n
 }
 
-// writeRequestHead writes the request head as the server must see it.
-func (s *session) writeRequestHead(w *bufio.Writer, upgrade, closeSrv, forwardFor bool) {
-	req := &s.req
-	w.Write(req.Method)
-	w.WriteByte(' ')
-	w.Write(req.Target)
-	w.WriteString(" HTTP/1.1\r\n")
-	for i := range req.Headers {
-		h := &req.Headers[i]
-		if req.IsHopByHop(h.Name) && !(upgrade && equalFold(h.Name, "upgrade")) {
+// writeHeaders forwards a message's end-to-end headers (Upgrade too when upgrading),
+// without the ones rules delete, then the ones rules add.
+func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit) {
+	for i := range m.Headers {
+		h := &m.Headers[i]
+		if m.IsHopByHop(h.Name) && !(upgrade && equalFold(h.Name, "upgrade")) {
 			continue
 		}
-		if deleted(h.Name, s.edits) {
+		if deleted(h.Name, edits) {
 			continue
 		}
 		w.Write(h.Name)
@@ -314,7 +310,17 @@ func (s *session) writeRequestHead(w *bufio.Writer, upgrade, closeSrv, forwardFo
 		w.Write(h.Value)
 		w.WriteString("\r\n")
 	}
-	writeAdds(w, s.edits)
+	writeAdds(w, edits)
+}
+
+// writeRequestHead writes the request head as the server must see it.
+func (s *session) writeRequestHead(w *bufio.Writer, upgrade, closeSrv, forwardFor bool) {
+	req := &s.req
+	w.Write(req.Method)
+	w.WriteByte(' ')
+	w.Write(req.Target)
+	w.WriteString(" HTTP/1.1\r\n")
+	writeHeaders(w, &req.Message, upgrade, s.edits)
 	if forwardFor {
 		w.WriteString("x-forwarded-for: ")
 		s.scratch = s.src.Addr().Unmap().AppendTo(s.scratch[:0])
@@ -343,20 +349,7 @@ func (s *session) writeResponseHead(resp *http1.Response, switchProto, keep, htt
 	w.WriteByte(' ')
 	w.Write(resp.Reason)
 	w.WriteString("\r\n")
-	for i := range resp.Headers {
-		h := &resp.Headers[i]
-		if resp.IsHopByHop(h.Name) && !(switchProto && equalFold(h.Name, "upgrade")) {
-			continue
-		}
-		if deleted(h.Name, s.redits) {
-			continue
-		}
-		w.Write(h.Name)
-		w.WriteString(": ")
-		w.Write(h.Value)
-		w.WriteString("\r\n")
-	}
-	writeAdds(w, s.redits)
+	writeHeaders(w, &resp.Message, switchProto, s.redits)
 	if resp.Chunked && !dechunk {
 		w.WriteString("transfer-encoding: chunked\r\n")
 	}
@@ -411,39 +404,26 @@ func (s *session) ticker(sc *srvConn, b *proxy.Backend) func() {
 	}
 }
 
-// copyN relays n bytes of response body, extending deadlines as data moves.
-func (s *session) copyN(dst *bufio.Writer, src *bufio.Reader, n int64, sc *srvConn, b *proxy.Backend) (int64, error) {
+// copyBody relays a response body of n bytes, or until the server closes when n < 0,
+// extending the deadlines as data moves.
+func (s *session) copyBody(dst *bufio.Writer, src *bufio.Reader, n int64, sc *srvConn, b *proxy.Backend) (int64, error) {
 	var total int64
 	tick := s.ticker(sc, b)
-	for total < n {
+	for n < 0 || total < n {
 		tick()
-		m, err := io.CopyN(dst, src, min(n-total, relaySlice))
+		step := int64(relaySlice)
+		if n >= 0 {
+			step = min(n-total, relaySlice)
+		}
+		m, err := io.CopyN(dst, src, step)
 		total += m
+		if errors.Is(err, io.EOF) && n < 0 {
+			break
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return total, err
-		}
-	}
-	if err := dst.Flush(); err != nil {
-		return total, errClientWrite
-	}
-	return total, nil
-}
-
-// copyUntilEOF relays a response body delimited by the server's close.
-func (s *session) copyUntilEOF(dst *bufio.Writer, src *bufio.Reader, sc *srvConn, b *proxy.Backend) (int64, error) {
-	var total int64
-	tick := s.ticker(sc, b)
-	for {
-		tick()
-		m, err := io.CopyN(dst, src, relaySlice)
-		total += m
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
 			return total, err
 		}
 	}

@@ -95,8 +95,20 @@ func writeConfig(t testing.TB, text string) string {
 func startHitless(t testing.TB, cfg string, ready ...string) *proc {
 	t.Helper()
 	path := writeConfig(t, cfg)
-	p := &proc{out: &syncBuffer{}, done: make(chan struct{}), cfg: path}
-	p.cmd = exec.Command(binPath, "-f", path)
+	p := launch(t, path, "-f", path)
+	for _, a := range ready {
+		if !waitAccept(a, 5*time.Second, p.done) {
+			t.Fatalf("hitless did not listen on %s; output:\n%s", a, p.out.String())
+		}
+	}
+	return p
+}
+
+// launch starts the binary with args; the process is stopped when the test ends.
+func launch(t testing.TB, cfgPath string, args ...string) *proc {
+	t.Helper()
+	p := &proc{out: &syncBuffer{}, done: make(chan struct{}), cfg: cfgPath}
+	p.cmd = exec.Command(binPath, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -106,12 +118,31 @@ func startHitless(t testing.TB, cfg string, ready ...string) *proc {
 		close(p.done)
 	}()
 	t.Cleanup(func() { p.stop(t) })
-	for _, a := range ready {
-		if !waitAccept(a, 5*time.Second, p.done) {
-			t.Fatalf("hitless did not listen on %s; output:\n%s", a, p.out.String())
-		}
-	}
 	return p
+}
+
+// serveTCP runs handle for every connection accepted on a loopback port and returns
+// the address; the listener closes when the test ends.
+func serveTCP(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 func (p *proc) stop(t testing.TB) {

@@ -105,24 +105,10 @@ backend be
 
 func TestErrorAnswers(t *testing.T) {
 	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) { time.Sleep(2 * time.Second) })
-	garbage, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer garbage.Close()
-	go func() {
-		for {
-			c, err := garbage.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				c.Read(make([]byte, 4096))
-				io.WriteString(c, "this is not HTTP\r\n\r\n")
-				c.Close()
-			}()
-		}
-	}()
+	garbage := serveTCP(t, func(c net.Conn) {
+		c.Read(make([]byte, 4096))
+		io.WriteString(c, "this is not HTTP\r\n\r\n")
+	})
 	dead := freePort(t)
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -147,7 +133,7 @@ backend dead
     retries 1
     server s1 127.0.0.1:%d
 backend empty
-`, addr, slow.addr, garbage.Addr(), dead), addr)
+`, addr, slow.addr, garbage, dead), addr)
 	tests := []struct {
 		path, status, text string
 	}{
@@ -297,37 +283,23 @@ func (zeroReader) Read(p []byte) (int, error) {
 
 // TestWebSocketEchoThroughProxy upgrades a connection and exchanges frames.
 func TestWebSocketEchoThroughProxy(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
+	wsAddr := serveTCP(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil || !strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
+			io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n")
+		// Echo frames back unmasked.
 		for {
-			c, err := ln.Accept()
+			payload, err := readFrame(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil || !strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
-					io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n")
-				// Echo frames back unmasked.
-				for {
-					payload, err := readFrame(br)
-					if err != nil {
-						return
-					}
-					c.Write(frame(payload, false))
-				}
-			}()
+			c.Write(frame(payload, false))
 		}
-	}()
+	})
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	startHitless(t, httpDefaults+fmt.Sprintf(`
@@ -337,7 +309,7 @@ frontend fe
     default_backend be
 backend be
     server s1 %s
-`, addr, ln.Addr()), addr)
+`, addr, wsAddr), addr)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -42,18 +42,7 @@ func newReloadSetup(t *testing.T, body func(addr, sock string) string) *reloadSe
 // start runs hitless in the foreground with extra flags and waits for it to listen.
 func (r *reloadSetup) start(t *testing.T, extra ...string) *proc {
 	t.Helper()
-	p := &proc{out: &syncBuffer{}, done: make(chan struct{}), cfg: r.cfg}
-	args := append([]string{"-f", r.cfg, "-p", r.pidfile}, extra...)
-	p.cmd = exec.Command(binPath, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.waited = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.stop(t) })
+	p := launch(t, r.cfg, append([]string{"-f", r.cfg, "-p", r.pidfile}, extra...)...)
 	if !waitFor(5*time.Second, func() bool {
 		b, _ := os.ReadFile(r.pidfile)
 		return strings.TrimSpace(string(b)) == strconv.Itoa(p.cmd.Process.Pid)
@@ -219,35 +208,20 @@ func TestUnixSocketBindSurvivesReloads(t *testing.T) {
 
 // wsEchoBackend upgrades every request and echoes frames.
 func wsEchoBackend(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return serveTCP(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 		for {
-			c, err := ln.Accept()
+			p, err := readFrame(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := http.ReadRequest(br); err != nil {
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-				for {
-					p, err := readFrame(br)
-					if err != nil {
-						return
-					}
-					c.Write(frame(p, false))
-				}
-			}()
+			c.Write(frame(p, false))
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func openWS(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
