@@ -24,6 +24,7 @@ import (
 	"hitless/internal/instance"
 	"hitless/internal/listener"
 	"hitless/internal/logging"
+	"hitless/internal/runtimeapi"
 )
 
 // env is every effect run has on the operating system beyond the instance itself, so
@@ -198,7 +199,12 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 			warn(fmt.Sprintf("Failed to get the sockets from the old process (%v); binding new sockets with SO_REUSEPORT.", err))
 		}
 	}
-	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited, Version: version}, o.oldPids)
+	var states []runtimeapi.ServerState
+	if inherited != nil {
+		states = fetchServerStates(o.sockPath)
+	}
+	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
+		Version: version, ServerStates: states}, o.oldPids)
 	listener.CloseInherited(inherited)
 	if err != nil {
 		alert(err.Error())
@@ -291,6 +297,25 @@ func fetchSockets(path string) ([]*listener.Inherited, error) {
 		out[i] = &listener.Inherited{File: s.File, Namespace: s.Namespace, Interface: s.Interface}
 	}
 	return out, nil
+}
+
+// fetchServerStates asks the older process for `show servers state`, so that server
+// state survives the reload; nil when it cannot answer.
+func fetchServerStates(path string) []runtimeapi.ServerState {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(c, "show servers state\n"); err != nil {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(c, 64<<20))
+	if err != nil {
+		return nil
+	}
+	return runtimeapi.ParseServersState(string(b))
 }
 
 // startWithRetries starts the instance; when a port is still held by an old process

@@ -22,6 +22,7 @@ import (
 	"hitless/internal/listener"
 	"hitless/internal/logging"
 	"hitless/internal/proxy"
+	"hitless/internal/runtimeapi"
 	"hitless/internal/tcpproxy"
 )
 
@@ -33,6 +34,9 @@ type Options struct {
 	// match one adopt it instead of binding.
 	Inherited []*listener.Inherited
 	Version   string
+	// ServerStates is what an older process reported with `show servers state`:
+	// maintenance, drain, weights and health carry over to the matching servers.
+	ServerStates []runtimeapi.ServerState
 }
 
 // Instance is a running configuration. Its lifetime: Start, then Stop (hard stop), then
@@ -141,8 +145,32 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		in.accepts.Add(1)
 		go in.acceptLoop(bl)
 	}
+	in.applyServerStates(opts.ServerStates)
 	in.startChecks()
 	return in, nil
+}
+
+// applyServerStates keeps the state an older process had for servers that still
+// exist (matched by backend and server name): maintenance and drain set from the
+// runtime API, a changed weight (when the configured weight did not change), and
+// health, so that a server that was DOWN gets no traffic until its checks pass.
+func (in *Instance) applyServerStates(rows []runtimeapi.ServerState) {
+	for _, r := range rows {
+		b := in.State.Backends[r.Backend]
+		if b == nil {
+			continue
+		}
+		for _, s := range b.Servers {
+			if s.Name != r.Server {
+				continue
+			}
+			s.SetAdmin(s.Admin()&proxy.AdminCMaint | r.Admin&(proxy.AdminFMaint|proxy.AdminFDrain))
+			if r.IWeight == s.Cfg.Weight && r.UWeight >= 0 && r.UWeight <= 256 {
+				s.SetWeight(r.UWeight)
+			}
+			s.SetUp(r.Running)
+		}
+	}
 }
 
 // Adopted is the number of listeners taken over from an older process.
@@ -268,7 +296,7 @@ func (in *Instance) startChecks() {
 			in.loops.Add(1)
 			go func() {
 				defer in.loops.Done()
-				health.Run(in.ctx, cfg, true, func(up bool, r health.Result) {
+				health.Run(in.ctx, cfg, s.Up(), func(up bool, r health.Result) {
 					in.serverChanged(b, s, up, r)
 				})
 			}()
@@ -302,6 +330,7 @@ func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
 
 // serverChanged applies a health transition and logs it in HAProxy's words.
 func (in *Instance) serverChanged(b *proxy.Backend, s *proxy.Server, up bool, r health.Result) {
+	s.SetCheck(proxy.CheckInfo{Status: r.Status, OK: r.OK, Desc: r.Reason})
 	s.SetUp(up)
 	act, bck := b.UsableServers()
 	var msg string

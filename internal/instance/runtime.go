@@ -20,6 +20,18 @@ import (
 
 // startStats binds every `stats socket` and serves the Runtime API on it.
 func (in *Instance) startStats(cfg *config.Config) error {
+	// Proxy ids as HAProxy numbers them: declaration order, after the internal CLI
+	// proxy's slot when a stats socket exists.
+	ids := map[string]int{}
+	first := 1
+	if len(cfg.Global.StatsSockets) > 0 {
+		first = 2
+	}
+	for i, p := range cfg.Proxies {
+		if _, dup := ids[p.Name]; !dup || p.IsBackend() {
+			ids[p.Name] = first + i
+		}
+	}
 	for _, ss := range cfg.Global.StatsSockets {
 		b := config.Bind{Pos: ss.Pos, Addr: ss.Addr, Mode: ss.Mode, HasMode: ss.HasMode, UID: ss.UID, GID: ss.GID}
 		ln, err := listener.Listen(b, 16)
@@ -32,6 +44,7 @@ func (in *Instance) startStats(cfg *config.Config) error {
 		in.stats = append(in.stats, ln)
 		srv := &runtimeapi.Server{Timeout: cfg.Global.StatsTimeout, Events: in.events}
 		srv.Commands = append(runtimeapi.BaseCommands(srv), runtimeapi.ProcessCommands(in)...)
+		srv.Commands = append(srv.Commands, runtimeapi.ServerCommands(in.State, ids)...)
 		level, expose := runtimeapi.ParseLevel(ss.Level), ss.ExposeFD
 		in.loops.Add(1)
 		go func() {

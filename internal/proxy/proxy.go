@@ -112,29 +112,79 @@ type Server struct {
 	Cfg     *config.Server
 	Addr    string // host:port, ready for net.Dial
 
-	up       atomic.Bool // health: true unless checks say otherwise
-	maint    atomic.Bool // admin state: `disabled`, runtime API maintenance
+	up       atomic.Bool   // health: true unless checks say otherwise
+	admin    atomic.Uint32 // AdminFMaint | AdminCMaint | AdminFDrain
 	weight   atomic.Int32
 	conns    atomic.Int64
+	changed  atomic.Int64 // unix time of the last state change
+	check    atomic.Value // last health check outcome (CheckInfo)
 	Counters Counters
+}
+
+// Admin state flags, with HAProxy's values (`show servers state` prints them).
+const (
+	AdminFMaint = 0x01 // maintenance set from the runtime API
+	AdminCMaint = 0x04 // `disabled` in the configuration
+	AdminFDrain = 0x08 // drain set from the runtime API
+)
+
+// CheckInfo is the last health check outcome of a server, for the runtime API.
+type CheckInfo struct {
+	Status string // L4OK, L4CON, ...
+	OK     bool
+	Desc   string
+}
+
+// Admin returns the admin state flags.
+func (s *Server) Admin() uint32 { return s.admin.Load() }
+
+// SetAdmin replaces the admin state flags.
+func (s *Server) SetAdmin(flags uint32) {
+	old := s.admin.Swap(flags)
+	if old != flags {
+		s.touch()
+		s.Backend.wake()
+	}
+}
+
+// SetWeight changes the current weight (0-256).
+func (s *Server) SetWeight(w int) {
+	s.weight.Store(int32(w))
+	s.Backend.wake()
+}
+
+// Drain reports whether the server is draining (no new balanced traffic).
+func (s *Server) Drain() bool { return s.admin.Load()&AdminFDrain != 0 }
+
+// LastChange is the time of the last state change.
+func (s *Server) LastChange() time.Time { return time.Unix(s.changed.Load(), 0) }
+
+func (s *Server) touch() { s.changed.Store(time.Now().Unix()) }
+
+// SetCheck records the last health check outcome.
+func (s *Server) SetCheck(c CheckInfo) { s.check.Store(c) }
+
+// Check returns the last health check outcome (zero before the first check).
+func (s *Server) Check() CheckInfo {
+	c, _ := s.check.Load().(CheckInfo)
+	return c
 }
 
 // Up reports whether health checks consider the server operational.
 func (s *Server) Up() bool { return s.up.Load() }
 
 // SetUp records a health transition.
-func (s *Server) SetUp(up bool) { s.up.Store(up) }
-
-// Maint reports whether the server is in maintenance.
-func (s *Server) Maint() bool { return s.maint.Load() }
-
-// SetMaint puts the server in or out of maintenance.
-func (s *Server) SetMaint(m bool) {
-	s.maint.Store(m)
-	if !m {
-		s.Backend.wake()
+func (s *Server) SetUp(up bool) {
+	if s.up.Swap(up) != up {
+		s.touch()
+		if up {
+			s.Backend.wake()
+		}
 	}
 }
+
+// Maint reports whether the server is in maintenance.
+func (s *Server) Maint() bool { return s.admin.Load()&(AdminFMaint|AdminCMaint) != 0 }
 
 // Weight is the server's current weight.
 func (s *Server) Weight() int { return int(s.weight.Load()) }
@@ -144,7 +194,7 @@ func (s *Server) Conns() int { return int(s.conns.Load()) }
 
 // usable reports whether the server may take traffic, ignoring maxconn.
 func (s *Server) usable() bool {
-	return s.up.Load() && !s.maint.Load() && s.weight.Load() > 0
+	return s.up.Load() && s.admin.Load() == 0 && s.weight.Load() > 0
 }
 
 func (s *Server) full() bool {
@@ -521,7 +571,10 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 			Addr:    net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
 		}
 		s.up.Store(true)
-		s.maint.Store(sc.Disabled)
+		if sc.Disabled {
+			s.admin.Store(AdminCMaint)
+		}
+		s.touch()
 		s.weight.Store(int32(sc.Weight))
 		b.Servers = append(b.Servers, s)
 		if sc.Backup {

@@ -393,3 +393,88 @@ func TestSIGTTOUPausesAndSIGTTINResumes(t *testing.T) {
 		t.Fatalf("after resume: %v %v", resp, err)
 	}
 }
+
+// socketCommand sends one Runtime API command line and returns the answer.
+func socketCommand(t *testing.T, sock, cmd string) string {
+	t.Helper()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, cmd+"\n")
+	out, _ := io.ReadAll(c)
+	return string(out)
+}
+
+const twoServers = `
+global
+    stats socket %s mode 600 level admin expose-fd listeners
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    timeout http-keep-alive 1s
+frontend fe
+    bind %s
+    default_backend be
+backend be
+    option httpchk GET /
+    server a %s check inter 100ms rise 2 fall 1
+    server b %s check inter 100ms rise 2 fall 1
+`
+
+// TestServerStateSurvivesReload: a server put in maintenance from the socket and a
+// changed weight stay so in the new process, and no request reaches that server.
+func TestServerStateSurvivesReload(t *testing.T) {
+	a, b := newBackend(t, "a", nil), newBackend(t, "b", nil)
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(twoServers, sock, addr, a.addr, b.addr) })
+	r.start(t)
+	if out := socketCommand(t, r.sock, "disable server be/b;set server be/a weight 7"); out != "\n\n" {
+		t.Fatalf("socket answered %q", out)
+	}
+	for i := 0; i < 3; i++ {
+		if out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(true)).CombinedOutput(); err != nil {
+			t.Fatalf("reload: %v %s", err, out)
+		}
+	}
+	state := socketCommand(t, r.sock, "show servers state be")
+	if !strings.Contains(state, " be 2 b 127.0.0.1 2 1 1 1 ") || !strings.Contains(state, " be 1 a 127.0.0.1 2 0 7 1 ") {
+		t.Fatalf("state after reloads:\n%s", state)
+	}
+	before := b.requests.Load()
+	if got := count(t, r.addr, 20, nil, nil); got["a"] != 20 {
+		t.Fatalf("traffic after reloads: %v", got)
+	}
+	if b.requests.Load() != before {
+		t.Fatal("a server in maintenance received requests")
+	}
+}
+
+// TestDownServerStaysDownAcrossReloadsUnderLoad: a server its checks marked DOWN gets
+// no request from the new processes either, even during the first checks.
+func TestDownServerStaysDownAcrossReloadsUnderLoad(t *testing.T) {
+	a := newBackend(t, "a", nil)
+	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	r := newReloadSetup(t, func(addr, sock string) string {
+		// retries 0: a request sent to the dead server fails at once instead of
+		// being rescued by a retry after the first check.
+		cfg := strings.Replace(fmt.Sprintf(twoServers, sock, addr, a.addr, dead), "check inter 100ms rise 2 fall 1\n", "check inter 2s rise 2 fall 1\n", 2)
+		return strings.Replace(cfg, "    option httpchk GET /\n", "    option httpchk GET /\n    retries 0\n", 1)
+	})
+	p := r.start(t)
+	if !waitFor(5*time.Second, func() bool { return strings.Contains(p.out.String(), "Server be/b is DOWN") }) {
+		t.Fatalf("b never went DOWN:\n%s", p.out.String())
+	}
+	// Checks every 2 s: without the state carried over, a new process would send
+	// requests to the dead server for a while, and they would fail.
+	res := storm.Run(context.Background(), storm.Options{
+		Target: r.addr, Rate: 100, KeepAlive: 2, Duration: 3 * time.Second, Timeout: 5 * time.Second,
+		Reload: r.reloadCmd(true), Every: 300 * time.Millisecond, BodyLen: 1,
+	})
+	if res.Failures() != 0 || res.Reloads < 5 {
+		t.Fatalf("%d reloads, failures %v %v", res.Reloads, res.FailuresBy, res.FirstErrors)
+	}
+}

@@ -1,0 +1,289 @@
+package runtimeapi
+
+import (
+	"bufio"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"hitless/internal/proxy"
+)
+
+// checkStatusCodes are HAProxy's numeric check statuses (`check_statuses[]`), as
+// `show servers state` prints them.
+var checkStatusCodes = map[string]int{
+	"": 0, "INI": 1, "CHECKED": 3, "HANA": 4, "SOCKERR": 5, "L4OK": 6, "L4TOUT": 7, "L4CON": 8,
+	"L6OK": 9, "L6TOUT": 10, "L6RSP": 11, "L7TOUT": 12, "L7RSP": 13, "L7OK": 15, "L7OKC": 16, "L7STS": 17,
+}
+
+// ServersStateHeader is the column line of `show servers state` (version 1).
+const ServersStateHeader = "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port"
+
+// ServerCommands are the commands that read and change backends and servers.
+// proxyIDs maps a backend to its numeric id (`be_id`).
+func ServerCommands(st *proxy.State, proxyIDs map[string]int) []Command {
+	backends := func() []*proxy.Backend {
+		var out []*proxy.Backend
+		for _, p := range st.Config.Proxies {
+			if b := st.Backends[p.Name]; b != nil && p.IsBackend() {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+	// find resolves "backend/server", writing HAProxy's error when it fails.
+	find := func(arg string, w *bufio.Writer) *proxy.Server {
+		bname, sname, ok := strings.Cut(arg, "/")
+		if !ok || bname == "" || sname == "" {
+			w.WriteString("Require 'backend/server'.\n")
+			return nil
+		}
+		b := st.Backends[bname]
+		if b == nil {
+			w.WriteString("No such backend.\n")
+			return nil
+		}
+		for _, s := range b.Servers {
+			if s.Name == sname {
+				return s
+			}
+		}
+		w.WriteString("No such server.\n")
+		return nil
+	}
+	setWeight := func(s *proxy.Server, arg string, w *bufio.Writer) {
+		n, msg := parseWeight(arg, s.Cfg.Weight)
+		if msg != "" {
+			w.WriteString(msg)
+			return
+		}
+		algo := s.Backend.Cfg.Balance.Algorithm
+		if static := algo == "static-rr" || algo == "source" || algo == "uri" || algo == "url_param" || algo == "hdr"; static && n != 0 && n != s.Cfg.Weight {
+			w.WriteString("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n")
+			return
+		}
+		s.SetWeight(n)
+	}
+	return []Command{
+		{Words: []string{"show", "backend"}, Level: LevelUser, Usage: Usage("show backend", "list backends in the current running config"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				w.WriteString("# name\n")
+				for _, b := range backends() {
+					w.WriteString(b.Name)
+					w.WriteByte('\n')
+				}
+				return nil
+			}},
+		{Words: []string{"show", "servers", "state"}, Level: LevelUser, Usage: Usage("show servers state [<backend>]", "dump volatile server information (all or for a single backend)"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				list := backends()
+				if len(args) > 0 {
+					b := st.Backends[args[0]]
+					if b == nil {
+						w.WriteString("Can't find backend.\n")
+						return nil
+					}
+					list = []*proxy.Backend{b}
+				}
+				w.WriteString("1\n")
+				w.WriteString(ServersStateHeader)
+				w.WriteByte('\n')
+				for _, b := range list {
+					for i, srv := range b.Servers {
+						writeServerState(w, proxyIDs[b.Name], b, i+1, srv)
+					}
+				}
+				return nil
+			}},
+		{Words: []string{"get", "weight"}, Level: LevelUser, Usage: Usage("get weight <bk>/<srv>", "report a server's current weight"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				if len(args) == 0 {
+					w.WriteString("Require 'backend/server'.\n")
+					return nil
+				}
+				if srv := find(args[0], w); srv != nil {
+					fmt.Fprintf(w, "%d (initial %d)\n", srv.Weight(), srv.Cfg.Weight)
+				}
+				return nil
+			}},
+		{Words: []string{"set", "weight"}, Level: LevelAdmin, Usage: Usage("set weight <bk>/<srv>  (DEPRECATED)", "change a server's weight (use 'set server' instead)"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				if len(args) == 0 {
+					w.WriteString("Require 'backend/server'.\n")
+					return nil
+				}
+				if srv := find(args[0], w); srv != nil {
+					setWeight(srv, strings.Join(args[1:], " "), w)
+				}
+				return nil
+			}},
+		{Words: []string{"disable", "server"}, Level: LevelAdmin, Usage: Usage("disable server (DEPRECATED)", "disable a server for maintenance (use 'set server' instead)"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				if len(args) == 0 {
+					w.WriteString("Require 'backend/server'.\n")
+					return nil
+				}
+				if srv := find(args[0], w); srv != nil {
+					srv.SetAdmin(srv.Admin() | proxy.AdminFMaint)
+				}
+				return nil
+			}},
+		{Words: []string{"enable", "server"}, Level: LevelAdmin, Usage: Usage("enable server  (DEPRECATED)", "enable a disabled server (use 'set server' instead)"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				if len(args) == 0 {
+					w.WriteString("Require 'backend/server'.\n")
+					return nil
+				}
+				if srv := find(args[0], w); srv != nil {
+					srv.SetAdmin(0)
+				}
+				return nil
+			}},
+		{Words: []string{"set", "server"}, Level: LevelAdmin, Usage: Usage("set server <bk>/<srv> [opts]", "change a server's state, weight, address or ssl"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				const usage = "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n"
+				if len(args) == 0 {
+					w.WriteString("Require 'backend/server'.\n")
+					return nil
+				}
+				srv := find(args[0], w)
+				if srv == nil {
+					return nil
+				}
+				if len(args) < 2 {
+					w.WriteString(usage)
+					return nil
+				}
+				val := ""
+				if len(args) > 2 {
+					val = args[2]
+				}
+				switch args[1] {
+				case "state":
+					switch val {
+					case "ready":
+						srv.SetAdmin(0)
+					case "drain":
+						srv.SetAdmin(proxy.AdminFDrain)
+					case "maint":
+						srv.SetAdmin(srv.Admin() | proxy.AdminFMaint)
+					default:
+						w.WriteString("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n")
+					}
+				case "weight":
+					setWeight(srv, val, w)
+				case "health":
+					switch val {
+					case "up":
+						srv.SetUp(true)
+					case "stopping", "down":
+						srv.SetUp(false)
+					default:
+						w.WriteString("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n")
+					}
+				case "addr", "agent", "agent-addr", "agent-port", "agent-send", "check-addr", "check-port", "fqdn", "ssl":
+					fmt.Fprintf(w, "'set server %s' is not supported yet.\n", args[1])
+				default:
+					w.WriteString(usage)
+				}
+				return nil
+			}},
+	}
+}
+
+// parseWeight reads "N" or "N%" (of the configured weight) as HAProxy does; msg is
+// HAProxy's error text when it is invalid.
+func parseWeight(arg string, initial int) (int, string) {
+	if arg == "" {
+		return 0, "Require <weight> or <weight%>.\n"
+	}
+	i := 0
+	for i < len(arg) && (arg[i] == '-' || arg[i] >= '0' && arg[i] <= '9') {
+		i++
+	}
+	if i == 0 {
+		return 0, "Empty weight string empty or preceded by garbage\n"
+	}
+	n, err := strconv.Atoi(arg[:i])
+	if err != nil {
+		return 0, "Empty weight string empty or preceded by garbage\n"
+	}
+	switch arg[i:] {
+	case "":
+		if n < 0 || n > 256 {
+			return 0, "Absolute weight can only be between 0 and 256 inclusive.\n"
+		}
+		return n, ""
+	case "%":
+		if n < 0 {
+			return 0, "Relative weight must be positive.\n"
+		}
+		return min(initial*n/100, 256), ""
+	}
+	return 0, "Trailing garbage in weight string\n"
+}
+
+// writeServerState prints one `show servers state` row.
+func writeServerState(w *bufio.Writer, beID int, b *proxy.Backend, srvID int, s *proxy.Server) {
+	op := 2
+	if !s.Up() {
+		op = 0
+	}
+	c := s.Check()
+	result, health, checkState := 0, 0, 0
+	rise, fall := s.Cfg.Rise, s.Cfg.Fall
+	if s.Cfg.Check {
+		checkState = 6 // configured and enabled
+		if s.Maint() {
+			checkState |= 8 // paused
+		}
+		if s.Up() {
+			health = rise + fall - 1
+			result = 3
+		} else {
+			result = 2
+		}
+		if c.Status == "" {
+			result = 0
+		}
+	}
+	fmt.Fprintf(w, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d 0 0 0 - %d - 0 0 - - 0\n",
+		beID, b.Name, srvID, s.Name, s.Cfg.Host, op, s.Admin(), s.Weight(), s.Cfg.Weight,
+		int64(time.Since(s.LastChange())/time.Second), checkStatusCodes[c.Status], result, health, checkState, s.Cfg.Port)
+}
+
+// ServerState is one row of `show servers state`, as a newer process reads it from the
+// older one to keep what operators and checks decided.
+type ServerState struct {
+	Backend, Server string
+	Running         bool
+	Admin           uint32
+	UWeight         int
+	IWeight         int
+}
+
+// ParseServersState reads `show servers state` output (version 1); rows it cannot
+// read are skipped.
+func ParseServersState(text string) []ServerState {
+	var out []ServerState
+	lines := strings.Split(text, "\n")
+	if len(lines) == 0 || strings.TrimSpace(lines[0]) != "1" {
+		return nil
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 20 || strings.HasPrefix(l, "#") {
+			continue
+		}
+		op, err1 := strconv.Atoi(f[5])
+		admin, err2 := strconv.ParseUint(f[6], 10, 32)
+		uw, err3 := strconv.Atoi(f[7])
+		iw, err4 := strconv.Atoi(f[8])
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+			continue
+		}
+		out = append(out, ServerState{Backend: f[1], Server: f[3], Running: op != 0, Admin: uint32(admin), UWeight: uw, IWeight: iw})
+	}
+	return out
+}
