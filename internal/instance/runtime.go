@@ -15,6 +15,7 @@ import (
 	"hitless/internal/config"
 	"hitless/internal/fdpass"
 	"hitless/internal/listener"
+	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
 )
 
@@ -45,6 +46,7 @@ func (in *Instance) startStats(cfg *config.Config) error {
 		srv := &runtimeapi.Server{Timeout: cfg.Global.StatsTimeout, Events: in.events}
 		srv.Commands = append(runtimeapi.BaseCommands(srv), runtimeapi.ProcessCommands(in)...)
 		srv.Commands = append(srv.Commands, runtimeapi.ServerCommands(in.State, ids)...)
+		srv.Commands = append(srv.Commands, runtimeapi.StatCommand(in.State, ids, in.frontendMaxConn, in.Stopping))
 		level, expose := runtimeapi.ParseLevel(ss.Level), ss.ExposeFD
 		in.loops.Add(1)
 		go func() {
@@ -160,6 +162,14 @@ func (in *Instance) Info() []runtimeapi.Field {
 		f("Build info", in.version),
 		f("Start_time_sec", i(in.started.Unix())),
 	}
+}
+
+// frontendMaxConn is a frontend's effective maxconn (its own, capped by the global one).
+func (in *Instance) frontendMaxConn(fe *proxy.Frontend) int {
+	if m := fe.Cfg.MaxConn; m > 0 && m < in.maxconn {
+		return m
+	}
+	return in.maxconn
 }
 
 // Pause stops accepting (SIGTTOU): new connections wait in the kernel's queues.

@@ -478,3 +478,46 @@ func TestDownServerStaysDownAcrossReloadsUnderLoad(t *testing.T) {
 		t.Fatalf("%d reloads, failures %v %v", res.Reloads, res.FailuresBy, res.FirstErrors)
 	}
 }
+
+// TestRuntimeAPIHeadersMatchHAProxy runs HAProxy 2.6 and hitless on the same
+// configuration and compares the column lines of `show stat` and `show servers state`
+// and the rows of `show backend`, which clients parse.
+func TestRuntimeAPIHeadersMatchHAProxy(t *testing.T) {
+	hx := haproxy(t)
+	a, b := newBackend(t, "a", nil), newBackend(t, "b", nil)
+	capture := func(useHAProxy bool) map[string]string {
+		r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(twoServers, sock, addr, a.addr, b.addr) })
+		if useHAProxy {
+			if out, err := exec.Command(hx, "-f", r.cfg, "-p", r.pidfile, "-D").CombinedOutput(); err != nil {
+				t.Fatalf("haproxy: %v %s", err, out)
+			}
+			pid := r.currentPid()
+			defer syscall.Kill(pid, syscall.SIGKILL)
+			if !waitFor(5*time.Second, func() bool { _, err := os.Stat(r.sock); return err == nil }) {
+				t.Fatal("haproxy has no stats socket")
+			}
+		} else {
+			r.start(t)
+		}
+		out := map[string]string{}
+		for _, cmd := range []string{"show stat", "show servers state", "show backend"} {
+			ans := socketCommand(t, r.sock, cmd)
+			if cmd == "show backend" {
+				out[cmd] = ans
+			} else {
+				lines := strings.SplitN(ans, "\n", 3)
+				out[cmd] = lines[0]
+				if cmd == "show servers state" && len(lines) > 1 {
+					out[cmd] += "\n" + lines[1]
+				}
+			}
+		}
+		return out
+	}
+	want, got := capture(true), capture(false)
+	for cmd := range want {
+		if got[cmd] != want[cmd] {
+			t.Errorf("%s:\nhitless: %q\nhaproxy: %q", cmd, got[cmd], want[cmd])
+		}
+	}
+}
