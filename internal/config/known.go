@@ -13,7 +13,7 @@ const haproxyGlobalKeywords = "ca-base chroot cluster-secret cpu-map crt-base da
 	"ssl-default-bind-client-sigalgs ssl-default-bind-curves ssl-default-bind-options ssl-default-bind-sigalgs " +
 	"ssl-default-server-ciphers ssl-default-server-ciphersuites ssl-default-server-client-sigalgs ssl-default-server-curves " +
 	"ssl-default-server-options ssl-default-server-sigalgs ssl-dh-param-file ssl-server-verify ssl-skip-self-issued-ca " +
-	"stats strict-limits uid ulimit-n unix-bind unsetenv user wurfl-cache-size wurfl-data-file wurfl-information-list " +
+	"server-state-base server-state-file stats strict-limits uid ulimit-n unix-bind unsetenv user wurfl-cache-size wurfl-data-file wurfl-information-list " +
 	"wurfl-information-list-separator wurfl-patch-file 51degrees-data-file 51degrees-property-name-list " +
 	"51degrees-property-separator 51degrees-cache-size quiet zero-warning busy-polling max-spread-checks maxconn maxconnrate " +
 	"maxcomprate maxcompcpuusage maxpipes maxsessrate maxsslconn maxsslrate maxzlibmem noepoll nokqueue noevports nopoll " +
