@@ -47,6 +47,7 @@ func (in *Instance) startStats(cfg *config.Config) error {
 		srv.Commands = append(runtimeapi.BaseCommands(srv), runtimeapi.ProcessCommands(in)...)
 		srv.Commands = append(srv.Commands, runtimeapi.ServerCommands(in.State, ids)...)
 		srv.Commands = append(srv.Commands, runtimeapi.StatCommand(in.State, ids, in.frontendMaxConn, in.Stopping))
+		srv.Commands = append(srv.Commands, runtimeapi.MiscCommands(in.State, in.version)...)
 		level, expose := runtimeapi.ParseLevel(ss.Level), ss.ExposeFD
 		in.loops.Add(1)
 		go func() {

@@ -66,7 +66,9 @@ type Session struct {
 	Conn     net.Conn
 	Level    Level
 	ExposeFD bool
-	prompt   bool
+	// Timeout replaces the server's idle timeout for this session (set timeout cli).
+	Timeout time.Duration
+	prompt  bool
 }
 
 // Server serves one stats socket.
@@ -143,8 +145,14 @@ func (srv *Server) timeout() time.Duration {
 func (srv *Server) session(s *Session) {
 	br := bufio.NewReaderSize(s.Conn, 4096)
 	bw := bufio.NewWriterSize(s.Conn, 16<<10)
+	timeout := func() time.Duration {
+		if s.Timeout > 0 {
+			return s.Timeout
+		}
+		return srv.timeout()
+	}
 	for {
-		s.Conn.SetReadDeadline(time.Now().Add(srv.timeout()))
+		s.Conn.SetReadDeadline(time.Now().Add(timeout()))
 		line, err := readLine(br)
 		if err != nil {
 			return
@@ -161,7 +169,7 @@ func (srv *Server) session(s *Session) {
 				bw.WriteString("\n")
 			}
 		}
-		s.Conn.SetWriteDeadline(time.Now().Add(srv.timeout()))
+		s.Conn.SetWriteDeadline(time.Now().Add(timeout()))
 		if err := bw.Flush(); err != nil {
 			return
 		}
