@@ -28,6 +28,9 @@ type Config struct {
 	ReadTimeout                 time.Duration
 	Inter, FastInter, DownInter time.Duration
 	Rise, Fall                  int
+	// Enabled, when set, is asked before each check: while it says false no check
+	// runs and the state stays as it is (`disable health`).
+	Enabled func() bool
 }
 
 // Result is the outcome of one check, in HAProxy's words.
@@ -185,6 +188,10 @@ func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r R
 			t.Stop()
 			return
 		case <-t.C:
+		}
+		if c.Enabled != nil && !c.Enabled() {
+			wait = c.Inter
+			continue
 		}
 		r := Once(ctx, c)
 		if ctx.Err() != nil {

@@ -134,3 +134,35 @@ func TestRunRiseAndFall(t *testing.T) {
 		t.Fatalf("transitions %v, want [false true]", events)
 	}
 }
+
+func TestRunPausedByEnabled(t *testing.T) {
+	var reply atomic.Value
+	reply.Store("HTTP/1.0 500 Oops\r\n\r\n")
+	addr := server(t, &reply)
+	var enabled atomic.Bool
+	changes := make(chan bool, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Run(ctx, Config{Addr: addr, HTTP: &config.HTTPCheck{Method: "GET", URI: "/", Version: "HTTP/1.0"},
+			ConnectTimeout: time.Second, ReadTimeout: time.Second, Inter: 20 * time.Millisecond, Rise: 1, Fall: 1,
+			Enabled: enabled.Load}, true, func(up bool, r Result) { changes <- up })
+	}()
+	select {
+	case up := <-changes:
+		t.Fatalf("transition to %v while checks are disabled", up)
+	case <-time.After(200 * time.Millisecond):
+	}
+	enabled.Store(true)
+	select {
+	case up := <-changes:
+		if up {
+			t.Fatal("went UP on a failing check")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no transition once checks were enabled")
+	}
+	cancel()
+	<-done
+}

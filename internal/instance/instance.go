@@ -314,6 +314,7 @@ func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
 		DownInter: s.Cfg.DownInter,
 		Rise:      s.Cfg.Rise,
 		Fall:      s.Cfg.Fall,
+		Enabled:   s.ChecksEnabled,
 	}
 	// HAProxy: with `timeout check`, connect takes min(timeout connect, inter) and the
 	// response `timeout check`; without it, inter bounds both.

@@ -117,6 +117,8 @@ type Server struct {
 	weight   atomic.Int32
 	conns    atomic.Int64
 	changed  atomic.Int64 // unix time of the last state change
+	maxconn  atomic.Int64 // 0 = unlimited; `maxconn`, or `set maxconn server`
+	noChecks atomic.Bool  // `disable health`
 	check    atomic.Value // last health check outcome (CheckInfo)
 	Counters Counters
 }
@@ -152,6 +154,21 @@ func (s *Server) SetWeight(w int) {
 	s.weight.Store(int32(w))
 	s.Backend.wake()
 }
+
+// MaxConn is the server's connection limit (0 = unlimited).
+func (s *Server) MaxConn() int { return int(s.maxconn.Load()) }
+
+// SetMaxConn changes the connection limit; queued requests get a chance at once.
+func (s *Server) SetMaxConn(n int) {
+	s.maxconn.Store(int64(n))
+	s.Backend.wake()
+}
+
+// ChecksEnabled reports whether health checks run (`enable health` / `disable health`).
+func (s *Server) ChecksEnabled() bool { return !s.noChecks.Load() }
+
+// SetChecksEnabled starts or stops the server's health checks; its state stays as it is.
+func (s *Server) SetChecksEnabled(on bool) { s.noChecks.Store(!on) }
 
 // Drain reports whether the server is draining (no new balanced traffic).
 func (s *Server) Drain() bool { return s.admin.Load()&AdminFDrain != 0 }
@@ -198,7 +215,8 @@ func (s *Server) usable() bool {
 }
 
 func (s *Server) full() bool {
-	return s.Cfg.MaxConn > 0 && s.conns.Load() >= int64(s.Cfg.MaxConn)
+	m := s.maxconn.Load()
+	return m > 0 && s.conns.Load() >= m
 }
 
 // Release gives back the slot taken by Acquire or Connect and lets a queued request in.
@@ -348,7 +366,7 @@ func (b *Backend) takeSlot(s *Server) bool {
 		return false
 	}
 	n := s.conns.Add(1)
-	if s.Cfg.MaxConn > 0 && n > int64(s.Cfg.MaxConn) {
+	if m := s.maxconn.Load(); m > 0 && n > m {
 		s.conns.Add(-1)
 		return false
 	}
@@ -571,6 +589,7 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 			Addr:    net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
 		}
 		s.up.Store(true)
+		s.maxconn.Store(int64(sc.MaxConn))
 		if sc.Disabled {
 			s.admin.Store(AdminCMaint)
 		}

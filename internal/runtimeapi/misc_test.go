@@ -86,13 +86,21 @@ func TestServerCommandsErrors(t *testing.T) {
 		{"set server l/s state drain", ""},
 		{"show servers state nope", "Can't find backend.\n"},
 		{"show backend", "# name\nl\n"},
+		{"set maxconn server l/s x", "Integer value expected.\n"},
+		{"set maxconn server l/s 7", ""},
+		{"disable health l/s", ""},
 	}
 	for _, tt := range tests {
 		if got := runCmd(t, cmds, LevelAdmin, tt.line); got != tt.want {
 			t.Errorf("%q: got %q, want %q", tt.line, got, tt.want)
 		}
 	}
-	if !st.Backends["l"].Servers[0].Drain() {
-		t.Fatal("state drain not applied")
+	srv := st.Backends["l"].Servers[0]
+	if !srv.Drain() || srv.MaxConn() != 7 || srv.ChecksEnabled() {
+		t.Fatalf("not applied: drain %v maxconn %d checks %v", srv.Drain(), srv.MaxConn(), srv.ChecksEnabled())
+	}
+	runCmd(t, cmds, LevelAdmin, "enable health l/s")
+	if !srv.ChecksEnabled() {
+		t.Fatal("enable health not applied")
 	}
 }

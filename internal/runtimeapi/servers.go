@@ -140,6 +140,50 @@ func ServerCommands(st *proxy.State, proxyIDs map[string]int) []Command {
 				}
 				return nil
 			}},
+		{Words: []string{"enable", "health"}, Level: LevelAdmin, Usage: Usage("enable health", "enable health checks"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				if len(args) == 0 {
+					w.WriteString("Require 'backend/server'.\n")
+					return nil
+				}
+				if srv := find(args[0], w); srv != nil {
+					srv.SetChecksEnabled(true)
+				}
+				return nil
+			}},
+		{Words: []string{"disable", "health"}, Level: LevelAdmin, Usage: Usage("disable health", "disable health checks"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				if len(args) == 0 {
+					w.WriteString("Require 'backend/server'.\n")
+					return nil
+				}
+				if srv := find(args[0], w); srv != nil {
+					srv.SetChecksEnabled(false)
+				}
+				return nil
+			}},
+		{Words: []string{"set", "maxconn", "server"}, Level: LevelAdmin, Usage: Usage("set maxconn server <bk>/<srv>", "change a server's maxconn setting"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				if len(args) == 0 {
+					w.WriteString("Require 'backend/server'.\n")
+					return nil
+				}
+				srv := find(args[0], w)
+				if srv == nil {
+					return nil
+				}
+				if len(args) < 2 {
+					w.WriteString("Integer value expected.\n")
+					return nil
+				}
+				n, err := strconv.Atoi(args[1])
+				if err != nil || n < 0 {
+					w.WriteString("Integer value expected.\n")
+					return nil
+				}
+				srv.SetMaxConn(n)
+				return nil
+			}},
 		{Words: []string{"set", "server"}, Level: LevelAdmin, Usage: Usage("set server <bk>/<srv> [opts]", "change a server's state, weight, address or ssl"),
 			Run: func(s *Session, args []string, w *bufio.Writer) error {
 				const usage = "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n"
@@ -235,6 +279,9 @@ func writeServerState(w *bufio.Writer, beID int, b *proxy.Backend, srvID int, s 
 	rise, fall := s.Cfg.Rise, s.Cfg.Fall
 	if s.Cfg.Check {
 		checkState = 6 // configured and enabled
+		if !s.ChecksEnabled() {
+			checkState = 2
+		}
 		if s.Maint() {
 			checkState |= 8 // paused
 		}

@@ -145,8 +145,8 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, maxconn func(fe *prox
 					r.set("pxname", p.Name)
 					r.set("svname", srv.Name)
 					r.num("scur", int64(srv.Conns()))
-					if srv.Cfg.MaxConn > 0 {
-						r.num("slim", int64(srv.Cfg.MaxConn))
+					if m := srv.MaxConn(); m > 0 {
+						r.num("slim", int64(m))
 					}
 					r.num("stot", int64(srv.Counters.TotalConns.Load()))
 					r.num("bin", int64(srv.Counters.BytesIn.Load()))
