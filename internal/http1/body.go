@@ -12,12 +12,34 @@ const maxChunkLine = 4096
 
 // CopyChunked relays a chunked body from src to dst, checking the framing. With
 // reframe it re-emits the chunked encoding (extensions dropped, trailers kept);
-// without, it writes the payload only (for an HTTP/1.0 peer). It returns the payload
-// bytes, flushes dst after each chunk so that streams make progress, and calls tick
-// (when not nil) before each chunk, for the caller to extend its deadlines.
+// without, it writes the payload only (for an HTTP/1.0 peer, or nil dst to skip a
+// body). It returns the payload bytes, flushes dst after each chunk so that streams
+// make progress, and calls tick (when not nil) before each chunk, for the caller to
+// extend its deadlines. Write failures come back as *WriteError.
 func CopyChunked(dst *bufio.Writer, src *bufio.Reader, reframe bool, tick func()) (int64, error) {
 	var total int64
 	var num [20]byte
+	if dst == nil {
+		reframe = false
+	}
+	out := func(b []byte) error {
+		if !reframe {
+			return nil
+		}
+		if _, err := dst.Write(b); err != nil {
+			return &WriteError{err}
+		}
+		return nil
+	}
+	flush := func() error {
+		if dst == nil {
+			return nil
+		}
+		if err := dst.Flush(); err != nil {
+			return &WriteError{err}
+		}
+		return nil
+	}
 	for {
 		if tick != nil {
 			tick()
@@ -31,13 +53,10 @@ func CopyChunked(dst *bufio.Writer, src *bufio.Reader, reframe bool, tick func()
 			return total, err
 		}
 		if size == 0 {
-			if !reframe {
-				dst = bufio.NewWriterSize(io.Discard, 64)
-			}
-			if _, err := dst.WriteString("0\r\n"); err != nil {
+			if err := out(lastChunk); err != nil {
 				return total, err
 			}
-			// Trailers up to the empty line.
+			// Trailer fields up to the empty line, checked like header fields.
 			for n := 0; ; n++ {
 				tl, err := readLine(src)
 				if err != nil {
@@ -46,27 +65,35 @@ func CopyChunked(dst *bufio.Writer, src *bufio.Reader, reframe bool, tick func()
 				if len(tl) == 0 {
 					break
 				}
-				if n > 100 || tl[0] == ' ' || tl[0] == '\t' {
+				if n >= maxTrailers || !validField(tl) {
 					return total, malformed("invalid trailer")
 				}
-				dst.Write(tl)
-				dst.WriteString("\r\n")
+				if err := out(tl); err != nil {
+					return total, err
+				}
+				if err := out(crlf); err != nil {
+					return total, err
+				}
 			}
-			if _, err := dst.WriteString("\r\n"); err != nil {
+			if err := out(crlf); err != nil {
 				return total, err
 			}
-			return total, dst.Flush()
+			return total, flush()
 		}
-		if reframe {
-			dst.Write(strconv.AppendInt(num[:0], size, 16))
-			dst.WriteString("\r\n")
+		if err := out(append(strconv.AppendInt(num[:0], size, 16), '\r', '\n')); err != nil {
+			return total, err
 		}
-		n, err := io.CopyN(dst, src, size)
-		total += n
-		if err != nil {
+		var n int64
+		if dst == nil {
+			n, err = discardN(src, size)
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
+		} else {
+			n, err = CopyN(dst, src, size, tick)
+		}
+		total += n
+		if err != nil {
 			return total, err
 		}
 		end, err := readLine(src)
@@ -76,16 +103,123 @@ func CopyChunked(dst *bufio.Writer, src *bufio.Reader, reframe bool, tick func()
 		if len(end) != 0 {
 			return total, malformed("missing CRLF after chunk data")
 		}
-		if reframe {
-			if _, err := dst.WriteString("\r\n"); err != nil {
-				return total, err
-			}
+		if err := out(crlf); err != nil {
+			return total, err
 		}
-		if err := dst.Flush(); err != nil {
+		if err := flush(); err != nil {
 			return total, err
 		}
 	}
 }
+
+var (
+	crlf      = []byte("\r\n")
+	lastChunk = []byte("0\r\n")
+)
+
+// maxTrailers bounds the trailer fields of a chunked body.
+const maxTrailers = 100
+
+func discardN(src *bufio.Reader, n int64) (int64, error) {
+	var done int64
+	for done < n {
+		m, err := src.Discard(int(min(n-done, 1<<30)))
+		done += int64(m)
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// validField reports whether a trailer line is "token: value" with a clean value.
+func validField(line []byte) bool {
+	colon := -1
+	for i, c := range line {
+		if c == ':' {
+			colon = i
+			break
+		}
+		if !isToken(c) {
+			return false
+		}
+	}
+	if colon <= 0 {
+		return false
+	}
+	for _, c := range line[colon+1:] {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// CopyN moves exactly n bytes from src to dst through their buffers, without the
+// allocation of io.CopyN. Before waiting for more input it flushes dst, so that a
+// slow stream still flows, and calls tick (when not nil), for the caller to extend
+// its inactivity deadlines. A source that ends early gives io.ErrUnexpectedEOF; a
+// failed write gives a *WriteError.
+func CopyN(dst *bufio.Writer, src *bufio.Reader, n int64, tick func()) (int64, error) {
+	done, err := relay(dst, src, n, tick)
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return done, err
+}
+
+// CopyAll moves everything from src to dst until src ends (a body delimited by the
+// connection's close), like CopyN; the end of src is not an error.
+func CopyAll(dst *bufio.Writer, src *bufio.Reader, tick func()) (int64, error) {
+	done, err := relay(dst, src, -1, tick)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	if err == nil {
+		if ferr := dst.Flush(); ferr != nil {
+			err = &WriteError{ferr}
+		}
+	}
+	return done, err
+}
+
+// relay copies n bytes (n < 0: until EOF) from src to dst.
+func relay(dst *bufio.Writer, src *bufio.Reader, n int64, tick func()) (int64, error) {
+	var done int64
+	for n < 0 || done < n {
+		if src.Buffered() == 0 {
+			if dst.Buffered() > 0 {
+				if err := dst.Flush(); err != nil {
+					return done, &WriteError{err}
+				}
+			}
+			if tick != nil {
+				tick()
+			}
+			if _, err := src.Peek(1); err != nil {
+				return done, err
+			}
+		}
+		step := src.Buffered()
+		if n >= 0 && int64(step) > n-done {
+			step = int(n - done)
+		}
+		p, _ := src.Peek(step)
+		if _, err := dst.Write(p); err != nil {
+			return done, &WriteError{err}
+		}
+		src.Discard(len(p))
+		done += int64(len(p))
+	}
+	return done, nil
+}
+
+// WriteError marks a failure on the writing side of a relay, so that a caller can
+// tell who ended it.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return "http1: write: " + e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
 
 // readLine reads one line (CRLF or LF), without its end.
 func readLine(r *bufio.Reader) ([]byte, error) {

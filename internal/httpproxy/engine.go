@@ -21,9 +21,11 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"hitless/internal/balance"
 	"hitless/internal/config"
 	"hitless/internal/http1"
 	"hitless/internal/logging"
@@ -33,8 +35,6 @@ import (
 const (
 	bufSize          = 16 << 10
 	maxIdlePerServer = 512
-	// relaySlice is how much body moves between two deadline extensions.
-	relaySlice = 256 << 10
 )
 
 // Engine is shared by every frontend of one proxy.State.
@@ -47,6 +47,18 @@ type Engine struct {
 	writers sync.Pool
 	// draining is set by a soft stop: every response then closes its connection.
 	draining atomic.Bool
+	// answers caches the bytes of each `http-request return` rule
+	// (*config.HTTPRule → []byte): built once, then shared read-only.
+	answers sync.Map
+}
+
+// returnPage is the cached answer of an `http-request return` rule.
+func (e *Engine) returnPage(r *config.HTTPRule) []byte {
+	if b, ok := e.answers.Load(r); ok {
+		return b.([]byte)
+	}
+	b, _ := e.answers.LoadOrStore(r, returnPage(r))
+	return b.([]byte)
 }
 
 // Drain makes every following response end its connection (Connection: close), so
@@ -71,6 +83,11 @@ type srvConn struct {
 	br  *bufio.Reader
 	bw  *bufio.Writer
 	srv *proxy.Server
+
+	rc      syscall.RawConn // nil when the connection is not a socket
+	peekFn  func(fd uintptr) bool
+	peekBuf [1]byte
+	peekOK  bool
 }
 
 // idlePool keeps idle keep-alive connections to one server.
@@ -102,7 +119,7 @@ func (e *Engine) getIdle(s *proxy.Server) net.Conn {
 		sc := p.conns[n-1]
 		p.conns = p.conns[:n-1]
 		p.mu.Unlock()
-		if sc.br.Buffered() == 0 && alive(sc.Conn) {
+		if sc.br.Buffered() == 0 && sc.alive() {
 			return sc
 		}
 		e.closeConn(sc)
@@ -111,24 +128,24 @@ func (e *Engine) getIdle(s *proxy.Server) net.Conn {
 
 // alive checks without blocking that the server has not closed the connection (or
 // sent something unexpected) while it was idle: one non-blocking MSG_PEEK.
-func alive(c net.Conn) bool {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return true
+func (sc *srvConn) alive() bool {
+	if sc.rc == nil {
+		return true // not a socket (tests may use pipes)
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	sc.peekOK = false
+	if err := sc.rc.Read(sc.peekFn); err != nil {
 		return false
 	}
-	ok = false
-	var b [1]byte
-	rc.Read(func(fd uintptr) bool {
-		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		// EAGAIN: nothing pending, the connection is idle and open.
-		ok = n <= 0 && err == unix.EAGAIN
-		return true
-	})
-	return ok
+	return sc.peekOK
+}
+
+// peek is the body of alive, bound once per connection so that a check allocates
+// nothing: EAGAIN means nothing is pending, the connection is idle and open.
+func (sc *srvConn) peek(fd uintptr) bool {
+	_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&sc.peekBuf[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	sc.peekOK = errno == unix.EAGAIN
+	return true
 }
 
 func (e *Engine) putIdle(sc *srvConn) {
@@ -170,7 +187,14 @@ func (e *Engine) wrap(c net.Conn, s *proxy.Server) *srvConn {
 	br.Reset(c)
 	bw := e.writers.Get().(*bufio.Writer)
 	bw.Reset(c)
-	return &srvConn{Conn: c, br: br, bw: bw, srv: s}
+	sc := &srvConn{Conn: c, br: br, bw: bw, srv: s}
+	if sys, ok := c.(syscall.Conn); ok {
+		if rc, err := sys.SyscallConn(); err == nil {
+			sc.rc = rc
+			sc.peekFn = sc.peek
+		}
+	}
+	return sc
 }
 
 // Close closes every idle server connection.
@@ -207,6 +231,15 @@ type session struct {
 	reqLine  []byte
 	entry    logging.Entry
 	requests int
+
+	// Per-request state kept here so that a request allocates nothing.
+	breq balance.Request
+	cur  *srvConn // the server connection of the request in flight
+	// inflight is cur for the hard-stop callback, which runs on another goroutine.
+	inflight atomic.Pointer[srvConn]
+	bodyDone chan error // the request-body relay's result (capacity 1)
+	reqTick  func()     // s.tickRequest, bound once
+	respTick func()     // s.tickResponse, bound once
 }
 
 // edit is a header change decided by http-request/http-response rules.
@@ -219,14 +252,20 @@ type edit struct {
 
 // Serve handles one client connection until it closes.
 func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
-	s := &session{e: e, fe: fe, c: c, ctx: ctx}
+	s := &session{e: e, fe: fe, c: c, ctx: ctx, bodyDone: make(chan error, 1)}
+	s.reqTick, s.respTick = s.tickRequest, s.tickResponse
 	s.br = e.readers.Get().(*bufio.Reader)
 	s.br.Reset(c)
 	s.bw = e.writers.Get().(*bufio.Writer)
 	s.bw.Reset(c)
 	s.src = addrPort(c.RemoteAddr())
 	s.dst = addrPort(c.LocalAddr())
-	stop := context.AfterFunc(ctx, func() { c.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		c.Close()
+		if sc := s.inflight.Load(); sc != nil {
+			sc.Conn.Close()
+		}
+	})
 	defer func() {
 		stop()
 		if r := recover(); r != nil {
@@ -283,10 +322,10 @@ func (s *session) serveOne() bool {
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			if s.br.Buffered() > 0 || s.requests == 0 {
-				s.reject(page408.raw, 408, [2]byte{'c', 'R'})
+				s.reject(page408Parse, 408, [2]byte{'c', 'R'})
 			}
 		case errors.Is(err, http1.ErrHeadTooLarge), errors.Is(err, io.ErrUnexpectedEOF):
-			s.reject(page400.raw, 400, [2]byte{'C', 'R'})
+			s.reject(page400Parse, 400, [2]byte{'C', 'R'})
 		}
 		return false
 	}
@@ -296,10 +335,11 @@ func (s *session) serveOne() bool {
 	s.reqLine = s.reqLine[:0]
 	if err := http1.ParseRequest(head, &s.req); err != nil {
 		s.reqLine = append(s.reqLine, "<BADREQ>"...)
-		s.reject(page400.raw, 400, [2]byte{'P', 'R'})
+		s.reject(page400Parse, 400, [2]byte{'P', 'R'})
 		return false
 	}
 	fe.Counters.Requests.Add(1)
+	fe.Counters.BytesIn.Add(uint64(len(head)))
 	req := &s.req
 	if s.e.draining.Load() {
 		req.ConnClose = true
@@ -313,8 +353,8 @@ func (s *session) serveOne() bool {
 	}
 	b := fe.Route(s)
 	if b == nil {
-		s.br.Discard(len(head))
-		return s.answer(withClose(page503), 503, [2]byte{'S', 'C'}, false)
+		// HAProxy answers 503 and keeps the connection when the body could be skipped.
+		return s.answer(page503, 503, [2]byte{'S', 'C'}, s.skipBody(head))
 	}
 	e.Backend = b.Name
 	if b.Cfg != fe.Cfg {
@@ -350,12 +390,13 @@ func (s *session) applyRules(rules []config.HTTPRule, head []byte) (done, keep b
 			if !s.skipBody(head) {
 				return true, false
 			}
-			return true, s.answer(denyPage(r.Status), r.Status, [2]byte{'P', 'R'}, true)
+			// HAProxy closes after a denial with 400 or 408, keeps the connection otherwise.
+			return true, s.answer(denyPage(r.Status), r.Status, [2]byte{'P', 'R'}, r.Status != 400 && r.Status != 408)
 		case "return":
 			if !s.skipBody(head) {
 				return true, false
 			}
-			return true, s.answer(returnPage(r), r.Status, [2]byte{'P', 'R'}, true)
+			return true, s.answer(s.e.returnPage(r), r.Status, [2]byte{'P', 'R'}, true)
 		case "set-header":
 			s.edits = append(s.edits, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
 		case "add-header":
@@ -376,7 +417,7 @@ func (s *session) skipBody(head []byte) bool {
 	switch {
 	case req.Chunked:
 		s.c.SetReadDeadline(deadline(s.fe.Cfg.Timeouts.Client))
-		_, err := http1.CopyChunked(bufio.NewWriterSize(io.Discard, 64), s.br, false, nil)
+		_, err := http1.CopyChunked(nil, s.br, false, nil)
 		return err == nil
 	case req.ContentLength > 0:
 		if req.ContentLength > 1<<20 {
@@ -387,19 +428,6 @@ func (s *session) skipBody(head []byte) bool {
 		return err == nil
 	}
 	return true
-}
-
-func returnPage(r *config.HTTPRule) []byte {
-	reason := reasons[r.Status]
-	if reason == "" {
-		reason = "Unknown"
-	}
-	b := []byte("HTTP/1.1 " + strconv.Itoa(r.Status) + " " + reason + "\r\ncontent-length: " + strconv.Itoa(len(r.Body)) + "\r\n")
-	if r.ContentType != "" {
-		b = append(b, "content-type: "+r.ContentType+"\r\n"...)
-	}
-	b = append(b, "\r\n"...)
-	return append(b, r.Body...)
 }
 
 // expand evaluates a header template for this request.
@@ -463,11 +491,13 @@ func (s *session) answer(page []byte, status int, term [2]byte, keep bool) bool 
 	} else {
 		s.bw.Write(page)
 	}
+	n := s.bw.Buffered()
 	err := s.bw.Flush()
+	s.fe.Counters.BytesOut.Add(uint64(n))
 	e := &s.entry
 	e.Status = status
 	e.Term = term
-	e.Bytes = int64(len(page))
+	e.Bytes = int64(n)
 	s.log()
 	if !keep {
 		s.lingerClose()

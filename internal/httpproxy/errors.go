@@ -1,17 +1,28 @@
 package httpproxy
 
-import "strconv"
+import (
+	"strconv"
 
-// errorPage is one of HAProxy 2.6's built-in answers, byte for byte.
+	"hitless/internal/config"
+)
+
+// errorPage is one of HAProxy 2.6's built-in answers, byte for byte (captured from
+// haproxy 2.6.12 on loopback; testdata/pages.golden holds the same bytes).
 type errorPage struct {
 	status int
 	raw    []byte
 }
 
-// legacy builds the answers HAProxy's HTTP/1 parser sends itself (400, 408): capitalised
-// header names and Connection: close.
+// htmlBody is the body of every built-in page.
+func htmlBody(status int, reason, text string) string {
+	return "<html><body><h1>" + strconv.Itoa(status) + " " + reason + "</h1>\n" + text + "\n</body></html>\n"
+}
+
+// legacy builds the answers HAProxy's HTTP/1 parser sends itself (400 for a bad
+// request, 408 for a request that did not arrive in time): capitalised header names
+// and Connection: close.
 func legacy(status int, reason, text string) errorPage {
-	body := "<html><body><h1>" + strconv.Itoa(status) + " " + reason + "</h1>\n" + text + "\n</body></html>\n"
+	body := htmlBody(status, reason, text)
 	return errorPage{status, []byte("HTTP/1.1 " + strconv.Itoa(status) + " " + reason + "\r\n" +
 		"Content-length: " + strconv.Itoa(len(body)) + "\r\n" +
 		"Cache-Control: no-cache\r\n" +
@@ -19,60 +30,102 @@ func legacy(status int, reason, text string) errorPage {
 		"Content-Type: text/html\r\n\r\n" + body)}
 }
 
-// modern builds the answers of HAProxy's HTX layer (403, 500, 502, 503, 504).
+// modern builds the answers of HAProxy's HTX layer (deny, 502, 503, 504, ...). When
+// HAProxy closes after one (400, 408), it appends "connection: close" as the last
+// header; answer() does that.
 func modern(status int, reason, text string) errorPage {
-	body := "<html><body><h1>" + strconv.Itoa(status) + " " + reason + "</h1>\n" + text + "\n</body></html>\n"
+	body := htmlBody(status, reason, text)
 	return errorPage{status, []byte("HTTP/1.1 " + strconv.Itoa(status) + " " + reason + "\r\n" +
 		"content-length: " + strconv.Itoa(len(body)) + "\r\n" +
 		"cache-control: no-cache\r\n" +
 		"content-type: text/html\r\n\r\n" + body)}
 }
 
-// withClose inserts "connection: close" before the empty line of a modern page.
-func withClose(p errorPage) []byte {
-	raw := p.raw
-	for i := 0; i+3 < len(raw); i++ {
-		if raw[i] == '\r' && raw[i+1] == '\n' && raw[i+2] == '\r' && raw[i+3] == '\n' {
-			out := make([]byte, 0, len(raw)+19)
-			out = append(out, raw[:i+2]...)
-			out = append(out, "connection: close\r\n"...)
-			return append(out, raw[i+2:]...)
+// pages is HAProxy 2.6's table of built-in answers: the statuses that `deny_status`
+// accepts without an errorfile, with their exact reason phrases and texts (407's
+// reason and 501's leading dot are HAProxy's own).
+var pages = []errorPage{
+	modern(200, "OK", "Service ready."),
+	modern(400, "Bad request", "Your browser sent an invalid request."),
+	modern(401, "Unauthorized", "You need a valid user and password to access this content."),
+	modern(403, "Forbidden", "Request forbidden by administrative rules."),
+	modern(404, "Not Found", "The resource could not be found."),
+	modern(405, "Method Not Allowed", "A request was made of a resource using a request method not supported by that resource"),
+	modern(407, "Unauthorized", "You need a valid user and password to access this content."),
+	modern(408, "Request Time-out", "Your browser didn't send a complete request in time."),
+	modern(410, "Gone", "The resource is no longer available and will not be available again."),
+	modern(413, "Payload Too Large", "The request entity exceeds the maximum allowed."),
+	modern(421, "Misdirected Request", "Request sent to a non-authoritative server."),
+	modern(422, "Unprocessable Content", "The server cannot process the contained instructions."),
+	modern(425, "Too Early", "Your browser sent early data."),
+	modern(429, "Too Many Requests", "You have sent too many requests in a given amount of time."),
+	modern(500, "Internal Server Error", "An internal server error occurred."),
+	modern(501, "Not Implemented", ".The server does not support the functionality required to fulfill the request."),
+	modern(502, "Bad Gateway", "The server returned an invalid or incomplete response."),
+	modern(503, "Service Unavailable", "No server is available to handle this request."),
+	modern(504, "Gateway Time-out", "The server didn't respond in time."),
+}
+
+// page returns the built-in answer for status, or nil.
+func page(status int) []byte {
+	for i := range pages {
+		if pages[i].status == status {
+			return pages[i].raw
 		}
 	}
-	return raw
+	return nil
 }
 
 var (
-	page400 = legacy(400, "Bad request", "Your browser sent an invalid request.")
-	page408 = legacy(408, "Request Time-out", "Your browser didn't send a complete request in time.")
-	page403 = modern(403, "Forbidden", "Request forbidden by administrative rules.")
-	page500 = modern(500, "Internal Server Error", "An internal server error occurred.")
-	page502 = modern(502, "Bad Gateway", "The server returned an invalid or incomplete response.")
-	page503 = modern(503, "Service Unavailable", "No server is available to handle this request.")
-	page504 = modern(504, "Gateway Time-out", "The server didn't respond in time.")
+	page400Parse = legacy(400, "Bad request", "Your browser sent an invalid request.").raw
+	page408Parse = legacy(408, "Request Time-out", "Your browser didn't send a complete request in time.").raw
+	page500      = page(500)
+	page502      = page(502)
+	page503      = page(503)
+	page504      = page(504)
 )
 
-// reasons are the standard reason phrases for `deny_status` and `return status`.
+// reasons are the standard reason phrases for `return status N`.
 var reasons = map[int]string{
-	200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently", 302: "Found",
-	303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
-	400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-	407: "Proxy Authentication Required", 408: "Request Time-out", 410: "Gone", 413: "Payload Too Large",
-	421: "Misdirected Request", 425: "Too Early", 429: "Too Many Requests", 500: "Internal Server Error",
-	501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Time-out",
+	100: "Continue", 101: "Switching Protocols",
+	200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information", 204: "No Content",
+	205: "Reset Content", 206: "Partial Content",
+	300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+	307: "Temporary Redirect", 308: "Permanent Redirect",
+	400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
+	405: "Method Not Allowed", 406: "Not Acceptable", 407: "Proxy Authentication Required", 408: "Request Timeout",
+	409: "Conflict", 410: "Gone", 411: "Length Required", 412: "Precondition Failed", 413: "Payload Too Large",
+	414: "URI Too Long", 415: "Unsupported Media Type", 416: "Range Not Satisfiable", 417: "Expectation Failed",
+	421: "Misdirected Request", 422: "Unprocessable Content", 425: "Too Early", 426: "Upgrade Required",
+	428: "Precondition Required", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
+	500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
+	504: "Gateway Timeout", 505: "HTTP Version Not Supported",
 }
 
 // denyPage is the answer of `http-request deny [deny_status N]`: HAProxy's page for N
-// when it has one, else an empty body with the status.
+// (the config accepts only those), else an empty answer with the status.
 func denyPage(status int) []byte {
-	for _, p := range []errorPage{page400, page403, page408, page500, page502, page503, page504} {
-		if p.status == status {
-			return p.raw
-		}
+	if p := page(status); p != nil {
+		return p
+	}
+	return returnPage(&config.HTTPRule{Status: status})
+}
+
+// returnPage is the answer of `http-request return`, as HAProxy 2.6 writes it:
+// content-length first, then content-type when set.
+func returnPage(r *config.HTTPRule) []byte {
+	status := r.Status
+	if status == 0 {
+		status = 200
 	}
 	reason := reasons[status]
 	if reason == "" {
 		reason = "Unknown"
 	}
-	return []byte("HTTP/1.1 " + strconv.Itoa(status) + " " + reason + "\r\ncontent-length: 0\r\n\r\n")
+	b := []byte("HTTP/1.1 " + strconv.Itoa(status) + " " + reason + "\r\ncontent-length: " + strconv.Itoa(len(r.Body)) + "\r\n")
+	if r.ContentType != "" {
+		b = append(b, "content-type: "+r.ContentType+"\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	return append(b, r.Body...)
 }

@@ -4,10 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"io"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"hitless/internal/balance"
@@ -39,7 +40,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	}
 	isHead := string(req.Method) == "HEAD"
 
-	breq := balance.Request{Src: s.src.Addr().Unmap(), URI: bstr(req.Target), Header: s}
+	s.breq = balance.Request{Src: s.src.Addr().Unmap(), URI: bstr(req.Target), Header: s}
 	var a *proxy.Attempt
 	var sc *srvConn
 	var err error
@@ -51,7 +52,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		if attempt == 0 && !upgrade {
 			idle = s.e.getIdle
 		}
-		a, err = b.Connect(s.ctx, &breq, idle)
+		a, err = b.Connect(s.ctx, &s.breq, idle)
 		e.Tw = a.Queue
 		e.Retries = a.Retries
 		if a.Server != nil {
@@ -63,10 +64,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 			if errors.Is(err, proxy.ErrQueueTimeout) {
 				term = [2]byte{'s', 'Q'}
 			}
-			if !s.skipBody(head) {
-				return s.answer(withClose(page503), 503, term, false)
-			}
-			return s.answer(page503.raw, 503, term, true)
+			return s.answer(page503, 503, term, s.skipBody(head))
 		}
 		if a.Reused {
 			e.Tc = 0
@@ -74,6 +72,11 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 			e.Tc = a.Connect
 		}
 		sc = s.e.wrap(a.Conn, a.Server)
+		s.cur = sc
+		s.inflight.Store(sc)
+		if s.ctx.Err() != nil {
+			sc.Conn.Close() // a hard stop raced with the store
+		}
 		sc.SetWriteDeadline(deadline(b.Cfg.Timeouts.Server))
 		s.writeRequestHead(sc.bw, upgrade, closeSrv, forwardFor)
 		werr := sc.bw.Flush()
@@ -97,29 +100,42 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		break
 	}
 	srv := a.Server
-	reusable := false
+	released := false
 	defer func() {
-		srv.Release()
-		if reusable {
-			s.e.putIdle(sc)
-		} else {
-			s.e.closeConn(sc)
+		if bodyDone != nil {
+			// Only on a panic: the body relay must stop using the buffers first.
+			sc.Conn.Close()
+			s.c.SetReadDeadline(time.Now())
+			<-bodyDone
+		}
+		if !released {
+			s.endServer(sc, false)
 		}
 	}()
+	b.Counters.BytesIn.Add(uint64(len(head)))
+	srv.Counters.BytesIn.Add(uint64(len(head)))
 	e.BeConn = int(b.Counters.CurConns.Load())
 	e.SrvConn = srv.Conns()
 	s.br.Discard(len(head))
 	if hasBody {
-		bodyDone = make(chan error, 1)
-		go func() {
-			err := s.copyRequestBody(sc)
+		bodyDone = s.bodyDone
+		go func(sc *srvConn, bodyDone chan<- error) {
+			var err error
+			defer func() {
+				if r := recover(); r != nil {
+					s.e.events.Error("frontend " + fe.Name + ": request body relay failed: " + fmt.Sprint(r))
+					sc.Conn.Close()
+					err = errRelayPanic
+				}
+				bodyDone <- err
+			}()
+			err = s.copyRequestBody(sc)
 			if err != nil {
 				// A broken or abandoned request body ends the exchange at once:
 				// the server must not wait for the rest until its timeout.
 				sc.Conn.Close()
 			}
-			bodyDone <- err
-		}()
+		}(sc, bodyDone)
 		sc.SetReadDeadline(deadline(b.Cfg.Timeouts.Server))
 		rhead, err = http1.ReadHead(sc.br)
 	}
@@ -134,6 +150,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		case bodyErr = <-bodyDone:
 		case <-time.After(time.Second):
 			sc.Conn.Close()
+			s.c.SetReadDeadline(time.Now()) // unblock a relay waiting on the client
 			bodyErr = <-bodyDone
 			if bodyErr == nil {
 				bodyErr = errors.New("request body not consumed by the server")
@@ -149,21 +166,26 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		}
 		if err != nil {
 			sc.Conn.Close()
-			if berr := waitBody(); errors.Is(berr, http1.ErrMalformed) {
-				return s.answer(page400.raw, 400, [2]byte{'C', 'D'}, false)
-			} else if berr != nil && !errors.Is(berr, net.ErrClosed) {
+			berr := waitBody()
+			switch {
+			case errors.Is(berr, http1.ErrMalformed):
+				return s.answer(page400Parse, 400, [2]byte{'C', 'D'}, false)
+			case berr != nil && !errors.Is(berr, net.ErrClosed):
 				// The client went away or stalled while sending its body.
 				e.Term = [2]byte{'C', 'D'}
 				s.log()
 				return false
 			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return s.answer(withClose(page504), 504, [2]byte{'s', 'H'}, false)
+			// As HAProxy, the client connection survives a 502 or 504 when its request
+			// went whole (berr == nil); a body cut short leaves it unusable.
+			keep := berr == nil
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				return s.answer(page504, 504, [2]byte{'s', 'H'}, keep)
+			case s.ctx.Err() != nil:
+				return s.answer(page502, 502, [2]byte{'K', 'H'}, false)
 			}
-			if s.ctx.Err() != nil {
-				return s.answer(withClose(page502), 502, [2]byte{'K', 'H'}, false)
-			}
-			return s.answer(withClose(page502), 502, [2]byte{'S', 'H'}, false)
+			return s.answer(page502, 502, [2]byte{'S', 'H'}, keep)
 		}
 		if resp.Status >= 200 || resp.Status == 101 {
 			break
@@ -202,26 +224,37 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		up, down, term := s.tunnel(sc, b)
 		e.Bytes = int64(n) + down
 		e.Term = term
-		fe.Counters.BytesIn.Add(uint64(up))
-		fe.Counters.BytesOut.Add(uint64(down))
+		for _, c := range []*proxy.Counters{&fe.Counters, &b.Counters, &srv.Counters} {
+			c.BytesIn.Add(uint64(up))
+			c.BytesOut.Add(uint64(e.Bytes))
+		}
 		waitBody()
 		s.log()
 		return false
 	case noBody:
-		rerr = s.bw.Flush()
+		// Flushed below, once the server connection is back in the pool.
 	case resp.Chunked:
-		body, rerr = http1.CopyChunked(s.bw, sc.br, !dechunk, s.ticker(sc, b))
+		body, rerr = http1.CopyChunked(s.bw, sc.br, !dechunk, s.respTick)
 	case resp.ContentLength >= 0:
-		body, rerr = s.copyBody(s.bw, sc.br, resp.ContentLength, sc, b)
+		body, rerr = http1.CopyN(s.bw, sc.br, resp.ContentLength, s.respTick)
 	default:
-		body, rerr = s.copyBody(s.bw, sc.br, -1, sc, b)
+		body, rerr = http1.CopyAll(s.bw, sc.br, s.respTick)
+	}
+	bodyOK := waitBody() == nil
+	if rerr == nil {
+		// The exchange with the server is over: hand its connection back before the
+		// last bytes reach the client, so that the client's next request finds it.
+		released = true
+		s.endServer(sc, bodyOK && srvKeep && sc.br.Buffered() == 0)
+		if ferr := s.bw.Flush(); ferr != nil {
+			rerr = &http1.WriteError{Err: ferr}
+		}
 	}
 	e.Bytes = int64(n) + body
 	fe.Counters.BytesOut.Add(uint64(e.Bytes))
 	b.Counters.BytesOut.Add(uint64(e.Bytes))
 	srv.Counters.BytesOut.Add(uint64(e.Bytes))
 	e.Ta = time.Since(start)
-	bodyOK := waitBody() == nil
 	switch {
 	case rerr != nil:
 		e.Term = s.relayTerm(rerr)
@@ -232,25 +265,40 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		s.log()
 		return false
 	}
-	reusable = srvKeep && sc.br.Buffered() == 0
 	s.log()
 	return clientKeep
 }
 
+// endServer releases the server slot of the request and keeps its connection for
+// reuse or closes it.
+func (s *session) endServer(sc *srvConn, reusable bool) {
+	s.cur = nil
+	s.inflight.Store(nil)
+	sc.srv.Release()
+	if reusable {
+		s.e.putIdle(sc)
+	} else {
+		s.e.closeConn(sc)
+	}
+}
+
 // relayTerm names who ended a failed body relay.
 func (s *session) relayTerm(err error) [2]byte {
-	var ne net.Error
+	var we *http1.WriteError
 	switch {
-	case errors.Is(err, errClientWrite):
+	case errors.As(err, &we):
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return [2]byte{'c', 'D'}
+		}
 		return [2]byte{'C', 'D'}
-	case errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		return [2]byte{'s', 'D'}
 	}
 	return [2]byte{'S', 'D'}
 }
 
-// errClientWrite marks a failure to write to the client.
-var errClientWrite = errors.New("write to client failed")
+// errRelayPanic stands for a request-body relay that panicked.
+var errRelayPanic = errors.New("request body relay panicked")
 
 // responseEdits decides the http-response rules for this request.
 func (s *session) responseEdits(out []edit, rules []config.HTTPRule) []edit {
@@ -280,10 +328,22 @@ func deleted(name []byte, edits []edit) bool {
 	return false
 }
 
+// redone reports whether one of edits deletes or sets the header name.
+func redone(name string, edits []edit) bool {
+	for i := range edits {
+		if edits[i].del && strings.EqualFold(name, edits[i].name) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeAdds writes the headers rules add, but not one that a later rule deletes or
+// sets again (the backend's rules run before or after the frontend's).
 func writeAdds(w *bufio.Writer, edits []edit) int {
 	n := 0
 	for i := range edits {
-		if edits[i].add {
+		if edits[i].add && !redone(edits[i].name, edits[i+1:]) {
 			w.WriteString(edits[i].name)
 			w.WriteString(": ")
 			w.Write(edits[i].value)
@@ -368,69 +428,37 @@ func (s *session) writeResponseHead(resp *http1.Response, switchProto, keep, htt
 // copyRequestBody relays the request body to the server.
 func (s *session) copyRequestBody(sc *srvConn) error {
 	req := &s.req
-	t := s.fe.Cfg.Timeouts.Client
-	st := sc.srv.Backend.Cfg.Timeouts.Server
-	// Sending to the server is activity on the server side: it also extends the
-	// wait for the response head, as HAProxy's `timeout server` counts both ways.
-	tick := func() {
-		s.c.SetReadDeadline(deadline(t))
-		sc.SetDeadline(deadline(st))
-	}
 	var n int64
 	var err error
 	if req.Chunked {
-		n, err = http1.CopyChunked(sc.bw, s.br, true, tick)
+		n, err = http1.CopyChunked(sc.bw, s.br, true, s.reqTick)
 	} else {
-		for n < req.ContentLength && err == nil {
-			tick()
-			var m int64
-			m, err = io.CopyN(sc.bw, s.br, min(req.ContentLength-n, relaySlice))
-			n += m
-		}
+		n, err = http1.CopyN(sc.bw, s.br, req.ContentLength, s.reqTick)
 		if err == nil {
-			err = sc.bw.Flush()
+			if ferr := sc.bw.Flush(); ferr != nil {
+				err = &http1.WriteError{Err: ferr}
+			}
 		}
 	}
 	s.fe.Counters.BytesIn.Add(uint64(n))
+	sc.srv.Backend.Counters.BytesIn.Add(uint64(n))
 	sc.srv.Counters.BytesIn.Add(uint64(n))
 	return err
 }
 
-// ticker extends both deadlines before each chunk of a response body.
-func (s *session) ticker(sc *srvConn, b *proxy.Backend) func() {
-	return func() {
-		sc.SetReadDeadline(deadline(b.Cfg.Timeouts.Server))
-		s.c.SetWriteDeadline(deadline(s.fe.Cfg.Timeouts.Client))
-	}
+// tickRequest extends the deadlines while a request body moves: the client's read
+// side, and the server's both ways (sending to the server is activity on the server
+// side: it also extends the wait for the response head, as HAProxy's `timeout
+// server` counts both ways).
+func (s *session) tickRequest() {
+	s.c.SetReadDeadline(deadline(s.fe.Cfg.Timeouts.Client))
+	s.cur.SetDeadline(deadline(s.cur.srv.Backend.Cfg.Timeouts.Server))
 }
 
-// copyBody relays a response body of n bytes, or until the server closes when n < 0,
-// extending the deadlines as data moves.
-func (s *session) copyBody(dst *bufio.Writer, src *bufio.Reader, n int64, sc *srvConn, b *proxy.Backend) (int64, error) {
-	var total int64
-	tick := s.ticker(sc, b)
-	for n < 0 || total < n {
-		tick()
-		step := int64(relaySlice)
-		if n >= 0 {
-			step = min(n-total, relaySlice)
-		}
-		m, err := io.CopyN(dst, src, step)
-		total += m
-		if errors.Is(err, io.EOF) && n < 0 {
-			break
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return total, err
-		}
-	}
-	if err := dst.Flush(); err != nil {
-		return total, errClientWrite
-	}
-	return total, nil
+// tickResponse extends the deadlines while a response body moves.
+func (s *session) tickResponse() {
+	s.cur.SetReadDeadline(deadline(s.cur.srv.Backend.Cfg.Timeouts.Server))
+	s.c.SetWriteDeadline(deadline(s.fe.Cfg.Timeouts.Client))
 }
 
 // tunnel relays an upgraded connection (WebSocket) until both sides are done.
