@@ -199,8 +199,8 @@ func (in *Instance) accessLogger(p *config.Proxy) (proxy.AccessLogger, error) {
 	if l, ok := in.loggers[key]; ok {
 		return l, nil
 	}
-	host, _ := os.Hostname()
-	l, err := logging.New(p.Logs, logging.Options{Tag: "hitless", PID: os.Getpid(), Hostname: host})
+	// No hostname in the syslog header: HAProxy sends one only with log-send-hostname.
+	l, err := logging.New(p.Logs, logging.Options{Tag: "hitless", PID: os.Getpid()})
 	if err != nil {
 		return nil, fmt.Errorf("proxy '%s': %w", p.Name, err)
 	}

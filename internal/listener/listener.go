@@ -35,35 +35,43 @@ func Listen(b config.Bind, defaultBacklog int) (net.Listener, error) {
 	return listenTCP(b, backlog)
 }
 
-// Describe names an address as HAProxy's messages do: [127.0.0.1:8080] or [/path].
+// Describe names an address as HAProxy's messages do: [127.0.0.1:8080], [::1:8080]
+// (no brackets around an IPv6 host) or [/path].
 func Describe(a config.Addr) string {
 	if a.Network == "unix" {
 		return "[" + a.Path + "]"
 	}
-	return "[" + net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) + "]"
+	return "[" + a.Host + ":" + strconv.Itoa(a.Port) + "]"
 }
 
-func bindError(a config.Addr, op string, err error) error {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return &BindError{Op: op, Errno: errno, Addr: Describe(a)}
-	}
-	return fmt.Errorf("cannot %s socket (%v) for %s", op, err, Describe(a))
-}
-
-// BindError is a failure to set up a listening socket; it unwraps to the errno so that
-// callers can retry on EADDRINUSE.
+// BindError is a failure to set up a listening socket, worded as HAProxy words it:
+// "cannot bind socket (Address already in use) for [127.0.0.1:8080]", or for a unix
+// socket "cannot bind UNIX socket (No such file or directory) [/run/x.sock]". It
+// unwraps to the errno so that callers can retry on EADDRINUSE.
 type BindError struct {
-	Op    string
+	What  string // "cannot bind socket", "cannot bind UNIX socket", ...
 	Errno syscall.Errno
-	Addr  string
+	Addr  string // from Describe
+	Unix  bool
 }
 
 func (e *BindError) Error() string {
-	return fmt.Sprintf("cannot %s socket (%s) for %s", e.Op, capitalize(e.Errno.Error()), e.Addr)
+	if e.Unix {
+		return e.What + " (" + capitalize(e.Errno.Error()) + ") " + e.Addr
+	}
+	return e.What + " (" + capitalize(e.Errno.Error()) + ") for " + e.Addr
 }
 
 func (e *BindError) Unwrap() error { return e.Errno }
+
+// bindError wraps a failed system call for address a.
+func bindError(a config.Addr, what string, err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return &BindError{What: what, Errno: errno, Addr: Describe(a), Unix: a.Network == "unix"}
+	}
+	return fmt.Errorf("%s (%v) for %s", what, err, Describe(a))
+}
 
 func capitalize(s string) string {
 	if s == "" || s[0] < 'a' || s[0] > 'z' {
@@ -72,10 +80,13 @@ func capitalize(s string) string {
 	return string(s[0]-32) + s[1:]
 }
 
+// sockopt is one setsockopt call.
+type sockopt struct{ level, opt, val int }
+
 func listenTCP(b config.Bind, backlog int) (net.Listener, error) {
 	ip, err := netip.ParseAddr(b.Addr.Host)
 	if err != nil {
-		return nil, fmt.Errorf("invalid address %q: %w", b.Addr.Host, err)
+		return nil, fmt.Errorf("invalid address '%s' for %s", b.Addr.Host, Describe(b.Addr))
 	}
 	family := unix.AF_INET
 	var sa unix.Sockaddr
@@ -87,7 +98,7 @@ func listenTCP(b config.Bind, backlog int) (net.Listener, error) {
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.IPPROTO_TCP)
 	if err != nil {
-		return nil, bindError(b.Addr, "create", err)
+		return nil, bindError(b.Addr, "cannot create receiving socket", err)
 	}
 	ok := false
 	defer func() {
@@ -95,7 +106,7 @@ func listenTCP(b config.Bind, backlog int) (net.Listener, error) {
 			unix.Close(fd)
 		}
 	}()
-	opts := []struct{ level, opt, val int }{
+	opts := []sockopt{
 		{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1},
 		{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1},
 		{unix.IPPROTO_TCP, unix.TCP_NODELAY, 1},
@@ -103,21 +114,21 @@ func listenTCP(b config.Bind, backlog int) (net.Listener, error) {
 	if family == unix.AF_INET6 {
 		switch {
 		case b.V6Only:
-			opts = append(opts, struct{ level, opt, val int }{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1})
+			opts = append(opts, sockopt{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1})
 		case b.V4V6:
-			opts = append(opts, struct{ level, opt, val int }{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0})
+			opts = append(opts, sockopt{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0})
 		}
 	}
 	for _, o := range opts {
 		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.val); err != nil {
-			return nil, bindError(b.Addr, "set options on", err)
+			return nil, bindError(b.Addr, "cannot set socket options on", err)
 		}
 	}
 	if err := unix.Bind(fd, sa); err != nil {
-		return nil, bindError(b.Addr, "bind", err)
+		return nil, bindError(b.Addr, "cannot bind socket", err)
 	}
 	if err := unix.Listen(fd, backlog); err != nil {
-		return nil, bindError(b.Addr, "listen on", err)
+		return nil, bindError(b.Addr, "cannot listen to socket", err)
 	}
 	ok = true // fileListener consumes fd
 	return fileListener(fd, "tcp:"+Describe(b.Addr))
@@ -140,12 +151,12 @@ func listenUnix(b config.Bind, backlog int) (net.Listener, error) {
 	path := b.Addr.Path
 	tmp := path + "." + strconv.Itoa(os.Getpid()) + ".tmp"
 	if len(tmp) >= 108 {
-		return nil, fmt.Errorf("name too long for UNIX socket (limit usually 97) for %s", Describe(b.Addr))
+		return nil, fmt.Errorf("name too long for UNIX socket (limit usually 97) %s", Describe(b.Addr))
 	}
 	os.Remove(tmp)
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
-		return nil, bindError(b.Addr, "create", err)
+		return nil, bindError(b.Addr, "cannot create UNIX socket", err)
 	}
 	ok := false
 	defer func() {
@@ -155,23 +166,23 @@ func listenUnix(b config.Bind, backlog int) (net.Listener, error) {
 		}
 	}()
 	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: tmp}); err != nil {
-		return nil, bindError(b.Addr, "bind", err)
+		return nil, bindError(b.Addr, "cannot bind UNIX socket", err)
 	}
 	if b.HasMode {
 		if err := os.Chmod(tmp, os.FileMode(b.Mode)); err != nil {
-			return nil, fmt.Errorf("cannot change mode of UNIX socket %s: %w", Describe(b.Addr), err)
+			return nil, bindError(b.Addr, "cannot change UNIX socket mode", err)
 		}
 	}
 	if b.UID >= 0 || b.GID >= 0 {
 		if err := os.Chown(tmp, b.UID, b.GID); err != nil {
-			return nil, fmt.Errorf("cannot change ownership of UNIX socket %s: %w", Describe(b.Addr), err)
+			return nil, bindError(b.Addr, "cannot change UNIX socket ownership", err)
 		}
 	}
 	if err := unix.Listen(fd, backlog); err != nil {
-		return nil, bindError(b.Addr, "listen on", err)
+		return nil, bindError(b.Addr, "cannot listen to UNIX socket", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("cannot switch final and temporary UNIX sockets for %s: %w", Describe(b.Addr), err)
+		return nil, bindError(b.Addr, "cannot switch final and temporary UNIX sockets", err)
 	}
 	ok = true // fileListener consumes fd
 	ln, err := fileListener(fd, "unix:"+path)

@@ -7,6 +7,8 @@ import (
 )
 
 // Entry is one access-log record. Durations are -1 when the phase was not reached.
+// The engines fill one per connection (tcp) or request (http) and format it with
+// AppendTCPLog or AppendHTTPLog into a reused buffer.
 type Entry struct {
 	ClientIP   netip.Addr
 	ClientPort int
@@ -61,8 +63,25 @@ func AppendHTTPLog(b []byte, e *Entry) []byte {
 	b = append(b, "--"...)
 	b = appendConns(b, e)
 	b = append(b, " \""...)
-	b = append(b, e.RequestLine...)
+	b = appendEscaped(b, e.RequestLine)
 	return append(b, '"')
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// appendEscaped writes s as HAProxy logs a request line: '"', '#', control characters
+// and bytes from 127 up become "#XX" (upper-case hex), so that the quoted field stays
+// one field on one line.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 32 || c >= 127 || c == '"' || c == '#' {
+			b = append(b, '#', hexDigits[c>>4], hexDigits[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // AppendTCPLog formats `option tcplog`:
