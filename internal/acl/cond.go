@@ -20,38 +20,35 @@ type Cond struct {
 	or     [][]term
 }
 
-// ParseCond parses a condition; args start with "if" or "unless".
+// ParseCond parses a condition; args start with "if" or "unless". Terms are AND-ed,
+// `||` or `or` separate OR-ed groups (AND binds tighter), `!` negates the next term, and
+// `{ FETCH [flags] VALUE... }` is an anonymous ACL. lookup returns the definitions of a
+// named ACL (nil when there is none). Like HAProxy, a condition without any term is
+// valid and never true (so `unless` alone is always true), and a stray `||` or a
+// trailing `!` is ignored.
 func ParseCond(args []string, lookup func(name string) []*Def) (*Cond, error) {
 	if len(args) == 0 || (args[0] != "if" && args[0] != "unless") {
 		return nil, errors.New("condition must start with 'if' or 'unless'")
 	}
 	c := &Cond{unless: args[0] == "unless"}
 	words := args[1:]
-	if len(words) == 0 {
-		return nil, fmt.Errorf("missing condition after '%s'", args[0])
-	}
 	var and []term
+	neg := false
 	for i := 0; i < len(words); i++ {
 		w := words[i]
-		if w == "||" || w == "or" {
-			if len(and) == 0 {
-				return nil, fmt.Errorf("'%s' without a preceding ACL", w)
+		if w == "||" || strings.EqualFold(w, "or") {
+			if len(and) > 0 {
+				c.or = append(c.or, and)
 			}
-			c.or = append(c.or, and)
-			and = nil
+			and, neg = nil, false
 			continue
 		}
-		neg := false
 		for strings.HasPrefix(w, "!") {
 			neg = !neg
 			w = w[1:]
 		}
 		if w == "" {
-			if i+1 >= len(words) {
-				return nil, errors.New("'!' without an ACL after it")
-			}
-			i++
-			w = words[i]
+			continue // `!` alone applies to the next word
 		}
 		if w == "{" {
 			end := -1
@@ -64,28 +61,25 @@ func ParseCond(args []string, lookup func(name string) []*Def) (*Cond, error) {
 			if end < 0 {
 				return nil, errors.New("missing closing '}' in condition")
 			}
-			if end == i+1 {
-				return nil, errors.New("empty anonymous ACL in condition")
-			}
 			d, err := parseExpr(words[i+1 : end])
 			if err != nil {
 				return nil, err
 			}
 			d.Name = "anonymous"
 			and = append(and, term{neg: neg, defs: []*Def{d}})
-			i = end
+			i, neg = end, false
 			continue
 		}
 		defs := lookup(w)
-		if defs == nil {
+		if len(defs) == 0 {
 			return nil, fmt.Errorf("no such ACL : '%s'", w)
 		}
 		and = append(and, term{neg: neg, defs: defs})
+		neg = false
 	}
-	if len(and) == 0 {
-		return nil, errors.New("condition ends with '||'")
+	if len(and) > 0 {
+		c.or = append(c.or, and)
 	}
-	c.or = append(c.or, and)
 	return c, nil
 }
 
@@ -129,7 +123,8 @@ func (c *Cond) Eval(s Sample) bool {
 	return r != c.unless
 }
 
-// Eval evaluates one ACL definition.
+// Eval evaluates one ACL definition: true when the fetched sample matches any of its
+// patterns. It does not allocate.
 func (d *Def) Eval(s Sample) bool {
 	switch d.fetch.src {
 	case srcPath:
@@ -139,31 +134,54 @@ func (d *Def) Eval(s Sample) bool {
 	case srcHeader:
 		return s.Header(d.header, d.matchFn)
 	case srcSrc:
-		a := s.Src().Unmap()
-		if !a.IsValid() {
-			return false
-		}
-		for _, p := range d.nets {
-			if p.Contains(a) || (a.Is4() && p.Addr().Is4In6() && netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Contains(a)) {
-				return true
-			}
-		}
-		return false
+		return d.matchAddr(s.Src())
 	case srcDstPort:
-		port := int64(s.DstPort())
-		for _, r := range d.ints {
-			if port >= r.lo && port <= r.hi {
-				return true
-			}
+		return d.matchInt(int64(s.DstPort()))
+	}
+	return false
+}
+
+func (d *Def) matchAddr(a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	if d.match == mFound {
+		return true
+	}
+	a = a.Unmap()
+	for _, p := range d.nets {
+		if p.Contains(a) {
+			return true
+		}
+		// An IPv4-mapped IPv6 pattern (::ffff:10.0.0.0/104) matches IPv4 clients.
+		if a.Is4() && p.Addr().Is4In6() && p.Bits() >= 96 &&
+			netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Contains(a) {
+			return true
 		}
 	}
 	return false
 }
 
+func (d *Def) matchInt(n int64) bool {
+	if d.match == mFound {
+		return true
+	}
+	for _, r := range d.ints {
+		if r.contains(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchStr matches a string sample; an empty path or method means the sample is
+// absent (mode tcp), which only matters to -m found.
 func (d *Def) matchStr(v string) bool {
 	switch d.match {
 	case mFound:
-		return true
+		return v != "" || d.fetch.src == srcHeader
+	case mLen:
+		return d.matchInt(int64(len(v)))
 	case mReg:
 		for _, re := range d.res {
 			if re.MatchString(v) {
@@ -176,11 +194,11 @@ func (d *Def) matchStr(v string) bool {
 		var ok bool
 		switch d.match {
 		case mStr:
-			ok = len(v) == len(p) && (v == p || d.fold && strings.EqualFold(v, p))
+			ok = v == p || d.fold && equalFoldASCII(v, p)
 		case mBeg:
-			ok = len(v) >= len(p) && (v[:len(p)] == p || d.fold && strings.EqualFold(v[:len(p)], p))
+			ok = strings.HasPrefix(v, p) || d.fold && hasPrefixFold(v, p)
 		case mEnd:
-			ok = len(v) >= len(p) && (v[len(v)-len(p):] == p || d.fold && strings.EqualFold(v[len(v)-len(p):], p))
+			ok = strings.HasSuffix(v, p) || d.fold && hasSuffixFold(v, p)
 		case mSub:
 			ok = strings.Contains(v, p) || d.fold && containsFold(v, p)
 		}
@@ -191,11 +209,54 @@ func (d *Def) matchStr(v string) bool {
 	return false
 }
 
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
+// hasPrefixFold, hasSuffixFold and containsFold compare ASCII case-insensitively
+// (HAProxy's -i is ASCII), with p already lower-cased.
+func hasPrefixFold(s, p string) bool {
+	return len(s) >= len(p) && equalFoldASCII(s[:len(p)], p)
+}
+
+func hasSuffixFold(s, p string) bool {
+	return len(s) >= len(p) && equalFoldASCII(s[len(s)-len(p):], p)
+}
+
+func containsFold(s, p string) bool {
+	for i := 0; i+len(p) <= len(s); i++ {
+		if equalFoldASCII(s[i:i+len(p)], p) {
 			return true
 		}
 	}
 	return false
+}
+
+// equalFoldASCII reports whether s lower-cased (ASCII) equals the lower-case p.
+func equalFoldASCII(s, p string) bool {
+	if len(s) != len(p) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != p[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerASCII lower-cases ASCII letters only, as HAProxy's -i does.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }

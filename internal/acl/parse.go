@@ -3,8 +3,10 @@ package acl
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 )
@@ -13,15 +15,22 @@ import (
 type match int
 
 const (
-	mStr match = iota
-	mBeg
-	mEnd
-	mSub
-	mReg
-	mFound
-	mIP
-	mInt
+	mStr   match = iota // exact string
+	mBeg                // prefix
+	mEnd                // suffix
+	mSub                // substring
+	mReg                // regular expression
+	mFound              // the sample exists
+	mLen                // the sample's length is in one of the integer ranges
+	mIP                 // address in one of the networks
+	mInt                // integer in one of the ranges
 )
+
+// matchNames are the `-m` methods, with the kind of sample each one needs.
+var matchNames = map[string]match{
+	"str": mStr, "beg": mBeg, "end": mEnd, "sub": mSub, "reg": mReg, "found": mFound, "len": mLen,
+	"ip": mIP, "int": mInt,
+}
 
 // source is what a fetch reads from the Sample.
 type source int
@@ -37,10 +46,13 @@ const (
 // fetch is one row of the fetch table.
 type fetch struct {
 	src   source
-	match match
-	arg   bool // takes a (NAME) argument
-	http  bool // needs mode http
+	match match // default matcher
+	arg   bool  // takes a (NAME) argument
+	http  bool  // needs mode http
 }
+
+// isString reports whether the fetch returns a string (so string matchers apply).
+func (f fetch) isString() bool { return f.match != mIP && f.match != mInt }
 
 // fetches is the table of supported sample fetches with their default matcher.
 var fetches = map[string]fetch{
@@ -70,36 +82,43 @@ var unsupported = map[string]bool{
 	"dst": true, "src_port": true, "always_true": true, "always_false": true, "nbsrv": true, "be_id": true,
 	"fe_id": true, "req.len": true, "req.payload": true, "req_len": true, "req.proto_http": true, "http_auth": true,
 	"status": true, "res.hdr": true, "var": true, "req.body": true, "sc_http_req_rate": true, "src_conn_cur": true,
+	"hdr_reg_cnt": true, "req.fhdr": true, "fhdr": true, "capture.req.hdr": true, "ssl_c_used": true, "ssl_fc_alpn": true,
+	"req.ssl_ver": true, "req_ssl_ver": true, "req.ssl_hello_type": true, "req.rdp_cookie": true, "wait_end": true,
+	"http_first_req": true, "req.ver": true, "req_ver": true, "path,lower": true, "query_param": true, "int": true,
+	"str": true, "bool": true, "env": true, "date": true, "rand": true, "stopping": true,
 }
 
-// Def is one `acl NAME FETCH [flags] VALUE...` line.
+// Def is one `acl NAME FETCH [flags] VALUE...` line, or an anonymous `{ ... }` ACL. A
+// Def is immutable once parsed and safe for concurrent Eval.
 type Def struct {
 	Name   string
 	fetch  fetch
 	header string // for hdr*(NAME), lower-cased
 	match  match
-	fold   bool // -i
-	strs   []string
+	fold   bool     // -i: strs are lower-cased, matching ignores ASCII/Unicode case
+	strs   []string // mStr, mBeg, mEnd, mSub
 	res    []*regexp.Regexp
 	nets   []netip.Prefix
-	ints   []intRange
+	ints   []intRange // mInt, mLen
 	// matchFn is matchStr bound once, so that header matching does not allocate.
 	matchFn func(string) bool
 }
 
 type intRange struct{ lo, hi int64 }
 
+func (r intRange) contains(n int64) bool { return n >= r.lo && n <= r.hi }
+
 // NeedsHTTP reports whether the ACL reads something only mode http provides.
 func (d *Def) NeedsHTTP() bool { return d.fetch.http }
 
-// ParseDef parses the words after `acl`.
+// ParseDef parses the words after `acl`: NAME FETCH [flags] VALUE...
 func ParseDef(args []string) (*Def, error) {
 	if len(args) < 2 {
 		return nil, errors.New("'acl' requires a name and a fetch method")
 	}
 	for _, c := range args[0] {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)) {
-			return nil, fmt.Errorf("ACL name '%s' contains an invalid character '%c'", args[0], c)
+		if !validNameChar(c) {
+			return nil, fmt.Errorf("character '%c' is not permitted in acl name '%s'", c, args[0])
 		}
 	}
 	d, err := parseExpr(args[1:])
@@ -110,69 +129,105 @@ func ParseDef(args []string) (*Def, error) {
 	return d, nil
 }
 
-// parseExpr parses FETCH [flags] VALUE... (an ACL expression without its name).
+// validNameChar is HAProxy's rule for ACL names.
+func validNameChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == ':'
+}
+
+// parseExpr parses FETCH [flags] VALUE... (an ACL expression without its name). As in
+// HAProxy, an expression without values is valid and never matches.
 func parseExpr(args []string) (*Def, error) {
+	if len(args) == 0 || args[0] == "" {
+		return nil, errors.New("missing fetch method in ACL expression ''")
+	}
 	expr := args[0]
 	name, arg := expr, ""
+	hasArg := false
 	if i := strings.IndexByte(expr, '('); i >= 0 {
 		if !strings.HasSuffix(expr, ")") {
 			return nil, fmt.Errorf("missing closing ')' after arguments to fetch '%s' in ACL expression '%s'", expr[:i], expr)
 		}
-		name, arg = expr[:i], expr[i+1:len(expr)-1]
+		name, arg, hasArg = expr[:i], expr[i+1:len(expr)-1], true
 	}
 	f, ok := fetches[name]
 	if !ok {
-		if unsupported[name] {
+		if unsupported[name] || strings.Contains(name, ",") {
 			return nil, fmt.Errorf("ACL fetch '%s' is not supported yet", name)
 		}
 		return nil, fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'", name, expr)
 	}
 	d := &Def{fetch: f, match: f.match}
 	d.matchFn = d.matchStr
-	if f.arg {
-		if arg == "" {
-			return nil, fmt.Errorf("fetch method '%s' expects a header name in ACL expression '%s'", name, expr)
-		}
-		d.header = strings.ToLower(arg)
-	} else if arg != "" {
-		return nil, fmt.Errorf("fetch method '%s' does not take arguments in ACL expression '%s'", name, expr)
+	switch {
+	case f.arg && arg == "":
+		return nil, fmt.Errorf("fetch '%s' without a header name is not supported yet in ACL expression '%s'", name, expr)
+	case f.arg && strings.Contains(arg, ","):
+		return nil, fmt.Errorf("fetch '%s' with an occurrence argument is not supported yet in ACL expression '%s'", name, expr)
+	case f.arg:
+		d.header = lowerASCII(arg)
+	case hasArg:
+		return nil, fmt.Errorf("ACL keyword '%s' : expected ')' before '%s)'", name, arg)
 	}
-	rest := args[1:]
-	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") && !(f.match == mInt && isNumber(rest[0])) {
+	rest, err := d.parseFlags(name, args[1:])
+	if err != nil {
+		return nil, err
+	}
+	if err := d.parseValues(rest); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// parseFlags reads the flags before the values and returns the values.
+func (d *Def) parseFlags(name string, rest []string) ([]string, error) {
+	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
+		if d.fetch.match == mInt && d.match == mInt && isNumber(rest[0]) {
+			break // a negative number is a value
+		}
 		switch rest[0] {
 		case "-i":
 			d.fold = true
 			rest = rest[1:]
-		case "--":
+		case "-n": // no DNS resolution: hitless never resolves patterns
 			rest = rest[1:]
-			goto values
-		case "-m":
+		case "--":
+			return rest[1:], nil
+		case "-u":
 			if len(rest) < 2 {
-				return nil, errors.New("'-m' expects a match method")
+				return nil, errors.New("'-u' must be followed by a unique ID")
 			}
-			m, ok := map[string]match{"str": mStr, "beg": mBeg, "end": mEnd, "sub": mSub, "reg": mReg, "found": mFound}[rest[1]]
-			if !ok || f.match == mIP || f.match == mInt {
-				return nil, fmt.Errorf("match method '%s' is not supported yet for fetch '%s'", rest[1], name)
+			rest = rest[2:]
+		case "-f", "-M":
+			return nil, fmt.Errorf("ACL option '%s' (pattern files) is not supported yet", rest[0])
+		case "-m":
+			m := ""
+			if len(rest) > 1 {
+				m = rest[1]
 			}
-			d.match = m
+			mm, ok := matchNames[m]
+			if !ok {
+				return nil, fmt.Errorf("unknown matching method '%s' when parsing ACL expression", m)
+			}
+			if mm != d.fetch.match && mm != mFound && (mm == mIP || mm == mInt || !d.fetch.isString()) {
+				return nil, fmt.Errorf("match method '%s' is not supported yet for fetch '%s'", m, name)
+			}
+			d.match = mm
 			rest = rest[2:]
 		default:
-			return nil, fmt.Errorf("'%s' is not supported yet in ACL expressions", rest[0])
+			return nil, fmt.Errorf("'%s' is not a valid ACL option. Please use '--' before any pattern beginning with a '-'", rest[0])
 		}
 	}
-values:
-	if len(rest) == 0 && d.match != mFound {
-		return nil, fmt.Errorf("missing value for ACL expression '%s'", expr)
-	}
-	var op func(int64) intRange
-	for _, v := range rest {
-		if d.match == mInt {
-			if o, ok := intOps[v]; ok {
-				op = o
-				continue
-			}
-		}
+	return rest, nil
+}
+
+// parseValues parses the patterns; several patterns are OR-ed.
+func (d *Def) parseValues(vals []string) error {
+	var op string // a pending `eq|ge|gt|le|lt` before an integer
+	for _, v := range vals {
 		switch d.match {
+		case mFound:
+			// HAProxy ignores patterns with -m found.
 		case mReg:
 			pat := v
 			if d.fold {
@@ -180,38 +235,45 @@ values:
 			}
 			re, err := regexp.Compile(pat)
 			if err != nil {
-				return nil, fmt.Errorf("regex '%s' is invalid: %v", v, err)
+				msg := err.Error()
+				var se *syntax.Error
+				if errors.As(err, &se) {
+					msg = string(se.Code)
+				}
+				return fmt.Errorf("regex '%s' is invalid (error=%s)", v, msg)
 			}
 			d.res = append(d.res, re)
 		case mIP:
 			p, err := parsePrefix(v)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			d.nets = append(d.nets, p)
-		case mInt:
-			if op != nil {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
-					return nil, fmt.Errorf("'%s' is not a number", v)
-				}
-				d.ints = append(d.ints, op(n))
-				op = nil
+		case mInt, mLen:
+			if _, ok := intOps[v]; ok && op == "" {
+				op = v
 				continue
 			}
-			r, err := parseIntRange(v)
+			var r intRange
+			var err error
+			if op != "" {
+				r, err = opRange(op, v)
+				op = ""
+			} else {
+				r, err = parseIntRange(v)
+			}
 			if err != nil {
-				return nil, err
+				return err
 			}
 			d.ints = append(d.ints, r)
 		default:
 			if d.fold {
-				v = strings.ToLower(v)
+				v = lowerASCII(v)
 			}
 			d.strs = append(d.strs, v)
 		}
 	}
-	return d, nil
+	return nil
 }
 
 func isNumber(s string) bool {
@@ -219,56 +281,88 @@ func isNumber(s string) bool {
 	return err == nil
 }
 
+// parsePrefix reads an address or a network (CIDR or dotted netmask).
 func parsePrefix(v string) (netip.Prefix, error) {
-	if strings.Contains(v, "/") {
-		p, err := netip.ParsePrefix(v)
-		if err != nil {
-			// HAProxy also accepts a dotted netmask.
-			if i := strings.IndexByte(v, '/'); i > 0 {
-				a, err1 := netip.ParseAddr(v[:i])
-				m, err2 := netip.ParseAddr(v[i+1:])
-				if err1 == nil && err2 == nil && a.Is4() && m.Is4() {
-					bits := 0
-					for _, b := range m.As4() {
-						for ; b&0x80 != 0; b <<= 1 {
-							bits++
-						}
-					}
-					return netip.PrefixFrom(a, bits).Masked(), nil
-				}
-			}
-			return netip.Prefix{}, fmt.Errorf("'%s' is not a valid IPv4 or IPv6 address", v)
+	bad := fmt.Errorf("'%s' is not a valid IPv4 or IPv6 address", v)
+	addr, mask, hasMask := strings.Cut(v, "/")
+	a, err := netip.ParseAddr(addr)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, bad
+	}
+	if !hasMask {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	if bits, err := strconv.Atoi(mask); err == nil {
+		if bits < 0 || bits > a.BitLen() {
+			return netip.Prefix{}, bad
 		}
-		return p.Masked(), nil
+		return netip.PrefixFrom(a, bits).Masked(), nil
 	}
-	a, err := netip.ParseAddr(v)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("'%s' is not a valid IPv4 or IPv6 address", v)
+	m, err := netip.ParseAddr(mask)
+	if err != nil || !a.Is4() || !m.Is4() {
+		return netip.Prefix{}, bad
 	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	// A dotted netmask must be contiguous ones then zeros.
+	b4 := m.As4()
+	u := uint32(b4[0])<<24 | uint32(b4[1])<<16 | uint32(b4[2])<<8 | uint32(b4[3])
+	bits := 0
+	for bits < 32 && u&(1<<(31-bits)) != 0 {
+		bits++
+	}
+	if bits < 32 && u<<bits != 0 {
+		return netip.Prefix{}, bad
+	}
+	return netip.PrefixFrom(a, bits).Masked(), nil
 }
 
+// parseIntRange reads N or LO:HI (either bound may be omitted).
 func parseIntRange(v string) (intRange, error) {
-	if lo, hi, ok := strings.Cut(v, ":"); ok {
-		l, err1 := strconv.ParseInt(lo, 10, 64)
-		h, err2 := strconv.ParseInt(hi, 10, 64)
-		if err1 != nil || err2 != nil || l > h {
-			return intRange{}, fmt.Errorf("'%s' is not a valid integer range", v)
+	lo, hi, isRange := strings.Cut(v, ":")
+	if !isRange {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return intRange{}, fmt.Errorf("'%s' is neither a number nor a supported operator", v)
 		}
-		return intRange{l, h}, nil
+		return intRange{n, n}, nil
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return intRange{}, fmt.Errorf("'%s' is not a number", v)
+	r := intRange{math.MinInt64, math.MaxInt64}
+	var err1, err2 error
+	if lo != "" {
+		r.lo, err1 = strconv.ParseInt(lo, 10, 64)
 	}
-	return intRange{n, n}, nil
+	if hi != "" {
+		r.hi, err2 = strconv.ParseInt(hi, 10, 64)
+	}
+	if err1 != nil || err2 != nil || lo == "" && hi == "" || r.lo > r.hi {
+		return intRange{}, fmt.Errorf("'%s' is not a valid number range", v)
+	}
+	return r, nil
 }
 
 // intOps are the comparison operators that may precede an integer value.
-var intOps = map[string]func(n int64) intRange{
-	"eq": func(n int64) intRange { return intRange{n, n} },
-	"ge": func(n int64) intRange { return intRange{n, 1<<62 - 1} },
-	"gt": func(n int64) intRange { return intRange{n + 1, 1<<62 - 1} },
-	"le": func(n int64) intRange { return intRange{-1 << 62, n} },
-	"lt": func(n int64) intRange { return intRange{-1 << 62, n - 1} },
+var intOps = map[string]bool{"eq": true, "ge": true, "gt": true, "le": true, "lt": true}
+
+// opRange is the range `OP N` accepts, without overflowing at the int64 bounds.
+func opRange(op, v string) (intRange, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return intRange{}, fmt.Errorf("'%s' is neither a number nor a supported operator", v)
+	}
+	switch op {
+	case "ge":
+		return intRange{n, math.MaxInt64}, nil
+	case "gt":
+		if n == math.MaxInt64 {
+			return intRange{1, 0}, nil // empty
+		}
+		return intRange{n + 1, math.MaxInt64}, nil
+	case "le":
+		return intRange{math.MinInt64, n}, nil
+	case "lt":
+		if n == math.MinInt64 {
+			return intRange{1, 0}, nil
+		}
+		return intRange{math.MinInt64, n - 1}, nil
+	}
+	return intRange{n, n}, nil
 }

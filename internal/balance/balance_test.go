@@ -2,6 +2,7 @@ package balance
 
 import (
 	"net/netip"
+	"sort"
 	"sync"
 	"testing"
 
@@ -38,18 +39,20 @@ func picks(t *testing.T, a Algorithm, p *fakePool, n int, req func(i int) *Reque
 }
 
 func TestWeightedDistribution(t *testing.T) {
-	for _, algo := range []string{"roundrobin", "static-rr", "random", "source", "uri"} {
+	for _, algo := range []string{"roundrobin", "static-rr", "random", "source", "uri", "url_param", "hdr"} {
 		t.Run(algo, func(t *testing.T) {
-			a, err := New(config.Balance{Algorithm: algo}, 4)
+			a, err := New(config.Balance{Algorithm: algo, Param: "k"}, 4)
 			if err != nil {
 				t.Fatal(err)
 			}
 			p := &fakePool{w: []int{1, 2, 3, 0}, conns: make([]int, 4)}
 			const n = 6000
 			got := picks(t, a, p, n, func(i int) *Request {
+				key := string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26))
 				return &Request{
-					Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}),
-					URI: "/item/" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26)),
+					Src:    netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}),
+					URI:    "/item/" + key + "?k=" + key,
+					Header: hdrs{"k": key},
 				}
 			})
 			for i, w := range p.w {
@@ -155,10 +158,168 @@ func TestLeastConnAndFirst(t *testing.T) {
 	}
 }
 
-func TestUnknownAlgorithm(t *testing.T) {
-	if _, err := New(config.Balance{Algorithm: "rdp-cookie"}, 1); err == nil {
-		t.Fatal("no error")
+func TestNewErrors(t *testing.T) {
+	for _, tt := range []struct {
+		b    config.Balance
+		n    int
+		want string
+	}{
+		{config.Balance{Algorithm: "rdp-cookie"}, 1, "unknown balance algorithm 'rdp-cookie'"},
+		{config.Balance{Algorithm: "RoundRobin"}, 1, "unknown balance algorithm 'RoundRobin'"},
+		{config.Balance{Algorithm: "url_param"}, 1, "balance 'url_param' requires a parameter name"},
+		{config.Balance{Algorithm: "hdr"}, 1, "balance 'hdr' requires a parameter name"},
+		{config.Balance{Algorithm: "roundrobin"}, -1, "balance: negative pool size -1"},
+	} {
+		if _, err := New(tt.b, tt.n); err == nil || err.Error() != tt.want {
+			t.Errorf("%+v: err = %v, want %q", tt.b, err, tt.want)
+		}
 	}
+}
+
+func TestEmptyPool(t *testing.T) {
+	for name := range algorithms {
+		a, err := New(config.Balance{Algorithm: name, Param: "x"}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []*fakePool{{}, {w: []int{0, 0}, conns: []int{0, 0}}} {
+			if s := a.Pick(p, &Request{URI: "/?x=1", Src: netip.MustParseAddr("::1"), Header: hdrs{"x": "1"}}); s != -1 {
+				t.Errorf("%s: picked %d from a pool with nothing eligible", name, s)
+			}
+		}
+	}
+}
+
+// TestDynamicWeights: a weight change, or a server becoming ineligible, applies at
+// the next pick, and a server coming back gets its share again at once.
+func TestDynamicWeights(t *testing.T) {
+	for _, name := range []string{"roundrobin", "static-rr", "leastconn", "random", "source", "first"} {
+		t.Run(name, func(t *testing.T) {
+			a, _ := New(config.Balance{Algorithm: name}, 3)
+			p := &fakePool{w: []int{1, 1, 1}, conns: make([]int, 3)}
+			req := func(i int) *Request { return &Request{Src: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})} }
+			picks(t, a, p, 100, req)
+			p.w[0] = 0
+			if got := picks(t, a, p, 300, req); got[0] != 0 {
+				t.Fatalf("server 0 at weight 0 got %d picks", got[0])
+			}
+			p.w[0] = 1
+			if got := picks(t, a, p, 300, req); got[0] == 0 {
+				t.Fatalf("server 0 back at weight 1 got no pick: %v", got)
+			}
+		})
+	}
+	a, _ := New(config.Balance{Algorithm: "roundrobin"}, 2)
+	p := &fakePool{w: []int{1, 1}, conns: make([]int, 2)}
+	picks(t, a, p, 7, func(int) *Request { return nil })
+	p.w[1] = 3
+	if got := picks(t, a, p, 400, func(int) *Request { return nil }); got[0] < 99 || got[0] > 101 {
+		t.Fatalf("after weights became 1:3, got %v of 400", got)
+	}
+}
+
+func TestHashAllocatesNothing(t *testing.T) {
+	for name := range algorithms {
+		a, _ := New(config.Balance{Algorithm: name, Param: "x"}, 4)
+		p := &fakePool{w: []int{1, 2, 0, 4}, conns: []int{3, 1, 0, 2}}
+		for _, r := range []*Request{
+			{URI: "/a/b?y=2&x=42", Src: netip.MustParseAddr("192.0.2.7"), Header: hdrs{"x": "v"}},
+			{URI: "/a", Src: netip.MustParseAddr("2001:db8::1")},
+			nil,
+		} {
+			if n := testing.AllocsPerRun(50, func() { a.Pick(p, r) }); n != 0 {
+				t.Errorf("%s: Pick allocates %v times for %+v", name, n, r)
+			}
+		}
+	}
+}
+
+func TestKeys(t *testing.T) {
+	tests := []struct {
+		b      config.Balance
+		r      *Request
+		key    string
+		hasKey bool
+	}{
+		{config.Balance{Algorithm: "uri"}, &Request{URI: "/a/b?x=1"}, "/a/b", true},
+		{config.Balance{Algorithm: "uri"}, &Request{URI: "/a/b"}, "/a/b", true},
+		{config.Balance{Algorithm: "uri"}, &Request{URI: "?x"}, "", true},
+		{config.Balance{Algorithm: "uri"}, &Request{}, "", false},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p?a=1&id=42&b"}, "42", true},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p?id=42"}, "42", true},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p?idx=1&xid=2"}, "", false},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p?id=&a=1"}, "", false},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p?id"}, "", false},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p/id=4"}, "", false},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, nil, "", false},
+		{config.Balance{Algorithm: "hdr", Param: "x-user"}, &Request{Header: hdrs{"x-user": "bob"}}, "bob", true},
+		{config.Balance{Algorithm: "hdr", Param: "x-user"}, &Request{Header: hdrs{"x-user": ""}}, "", false},
+		{config.Balance{Algorithm: "hdr", Param: "x-user"}, &Request{Header: hdrs{}}, "", false},
+		{config.Balance{Algorithm: "hdr", Param: "x-user"}, &Request{}, "", false},
+	}
+	for _, tt := range tests {
+		a, _ := New(tt.b, 1)
+		k, ok := a.(*hashed).keyOf(tt.r)
+		if k != tt.key || ok != tt.hasKey {
+			t.Errorf("%s %+v: key %q %v, want %q %v", tt.b.Algorithm, tt.r, k, ok, tt.key, tt.hasKey)
+		}
+	}
+}
+
+// TestLeastConnRotatesAmongEquals: idle servers share new connections in turn.
+func TestLeastConnRotatesAmongEquals(t *testing.T) {
+	a, _ := New(config.Balance{Algorithm: "leastconn"}, 4)
+	p := &fakePool{w: []int{1, 1, 1, 1}, conns: []int{2, 0, 2, 0}}
+	got := picks(t, a, p, 100, func(int) *Request { return nil })
+	if got[0] != 0 || got[2] != 0 || got[1] != 50 || got[3] != 50 {
+		t.Fatalf("got %v, want 50 each on the idle servers 1 and 3", got)
+	}
+	// Connections that stay open steer the next ones: simulate them.
+	p = &fakePool{w: []int{1, 2, 1}, conns: make([]int, 3)}
+	for i := 0; i < 400; i++ {
+		p.conns[a.Pick(p, nil)]++
+	}
+	if p.conns[0] != 100 || p.conns[1] != 200 || p.conns[2] != 100 {
+		t.Fatalf("open connections %v, want 100/200/100 for weights 1/2/1", p.conns)
+	}
+}
+
+// TestRandomPrefersLessLoaded: of its two draws random keeps the one with fewer
+// connections, so a loaded server gets much less than its weight's share.
+func TestRandomPrefersLessLoaded(t *testing.T) {
+	a, _ := New(config.Balance{Algorithm: "random"}, 2)
+	p := &fakePool{w: []int{1, 1}, conns: []int{50, 0}}
+	got := picks(t, a, p, 4000, func(int) *Request { return nil })
+	// Server 0 wins only when both draws pick it: about 1/4.
+	if got[0] < 800 || got[0] > 1200 {
+		t.Fatalf("loaded server got %d of 4000, want about 1000", got[0])
+	}
+}
+
+func FuzzHashKey(f *testing.F) {
+	f.Add("/a/b?x=1&id=7", "id", "v")
+	f.Add("?", "", "")
+	f.Add("/p?id=&id=2&&=", "id", "")
+	f.Fuzz(func(t *testing.T, uri, param, hdr string) {
+		if param == "" {
+			param = "id"
+		}
+		p := &fakePool{w: []int{1, 0, 3}, conns: make([]int, 3)}
+		for _, algo := range []string{"uri", "url_param", "hdr"} {
+			a, err := New(config.Balance{Algorithm: algo, Param: param}, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &Request{URI: uri, Header: hdrs{param: hdr}}
+			s := a.Pick(p, r)
+			if s != 0 && s != 2 {
+				t.Fatalf("%s picked %d", algo, s)
+			}
+			if k, ok := a.(*hashed).keyOf(r); ok && a.Pick(p, r) != s {
+				t.Fatalf("%s: key %q not sticky", algo, k)
+			}
+		}
+	})
 }
 
 func TestConcurrentPicks(t *testing.T) {
@@ -183,10 +344,17 @@ func TestConcurrentPicks(t *testing.T) {
 }
 
 func BenchmarkPick(b *testing.B) {
+	names := make([]string, 0, len(algorithms))
 	for name := range algorithms {
+		if name != "" {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
 		a, _ := New(config.Balance{Algorithm: name, Param: "x"}, 8)
 		p := &fakePool{w: []int{1, 1, 1, 1, 1, 1, 1, 1}, conns: make([]int, 8)}
-		r := &Request{URI: "/a/b?x=42", Src: netip.AddrFrom4([4]byte{127, 0, 0, 1})}
+		r := &Request{URI: "/a/b?x=42", Src: netip.AddrFrom4([4]byte{127, 0, 0, 1}), Header: hdrs{"x": "user-1234"}}
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {

@@ -1,8 +1,6 @@
 package balance
 
-import (
-	"strings"
-)
+import "strings"
 
 type keyKind int
 
@@ -20,31 +18,59 @@ const (
 type hashed struct {
 	key   keyKind
 	param string
-	rr    roundRobin
+	rr    *roundRobin
+}
+
+func newHashed(k keyKind, param string, n int) *hashed {
+	return &hashed{key: k, param: param, rr: newRoundRobin(n)}
 }
 
 // fnv1a is a fixed hash, so that every process maps keys the same way.
 func fnv1a(h uint64, s string) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
-		h *= 1099511628211
+		h *= fnvPrime
 	}
 	return h
 }
 
-const fnvOffset = 14695981039346656037
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
 
 func (h *hashed) Pick(p Pool, r *Request) int {
-	v, ok := h.keyOf(r)
-	if !ok {
-		return h.rr.Pick(p, r)
+	var sum uint64
+	if h.key == keySource {
+		if r == nil || !r.Src.IsValid() {
+			return h.rr.Pick(p, r)
+		}
+		// Hashed from the array, not a string of it, so that nothing escapes.
+		b := r.Src.Unmap().As16()
+		sum = fnvOffset
+		for _, c := range b {
+			sum ^= uint64(c)
+			sum *= fnvPrime
+		}
+	} else {
+		v, ok := h.keyOf(r)
+		if !ok {
+			return h.rr.Pick(p, r)
+		}
+		sum = fnv1a(fnvOffset, v)
 	}
-	sum := fnvMix(fnv1a(fnvOffset, v))
-	total := totalWeight(p)
-	if total == 0 {
-		return -1
+	sum = fnvMix(sum)
+	// Weights may change between totalWeight and bySlot; retry a few times then.
+	for range 3 {
+		total := totalWeight(p)
+		if total == 0 {
+			return -1
+		}
+		if i := bySlot(p, int(sum%uint64(total))); i >= 0 {
+			return i
+		}
 	}
-	return bySlot(p, int(sum%uint64(total)))
+	return -1
 }
 
 // totalWeight is the sum of the eligible servers' weights.
@@ -82,17 +108,13 @@ func fnvMix(x uint64) uint64 {
 	return x
 }
 
+// keyOf returns the string key of a uri, url_param or hdr request, and false when the
+// request has none (then Pick falls back to round robin).
 func (h *hashed) keyOf(r *Request) (string, bool) {
 	if r == nil {
 		return "", false
 	}
 	switch h.key {
-	case keySource:
-		if !r.Src.IsValid() {
-			return "", false
-		}
-		b := r.Src.Unmap().As16()
-		return string(b[:]), true
 	case keyURI:
 		if r.URI == "" {
 			return "", false
@@ -117,7 +139,9 @@ func (h *hashed) keyOf(r *Request) (string, bool) {
 		if r.Header == nil {
 			return "", false
 		}
-		return r.Header.Get(h.param)
+		// An empty header is as good as none (HAProxy then uses round robin).
+		v, ok := r.Header.Get(h.param)
+		return v, ok && v != ""
 	}
 	return "", false
 }

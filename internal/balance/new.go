@@ -6,25 +6,39 @@ import (
 	"hitless/internal/config"
 )
 
-// algorithms is the table of `balance` names; each constructor gets the pool size.
-var algorithms = map[string]func(b config.Balance, n int) Algorithm{
-	"":           func(config.Balance, int) Algorithm { return newRoundRobin(true) },
-	"roundrobin": func(config.Balance, int) Algorithm { return newRoundRobin(true) },
-	"static-rr":  func(config.Balance, int) Algorithm { return newRoundRobin(false) },
-	"leastconn":  func(config.Balance, int) Algorithm { return &leastConn{} },
-	"first":      func(config.Balance, int) Algorithm { return first{} },
-	"source":     func(config.Balance, int) Algorithm { return &hashed{key: keySource} },
-	"uri":        func(config.Balance, int) Algorithm { return &hashed{key: keyURI} },
-	"url_param":  func(b config.Balance, _ int) Algorithm { return &hashed{key: keyParam, param: b.Param} },
-	"hdr":        func(b config.Balance, _ int) Algorithm { return &hashed{key: keyHeader, param: b.Param} },
-	"random":     func(config.Balance, int) Algorithm { return newRandom() },
+// algorithm is one row of the `balance` table.
+type algorithm struct {
+	needsParam bool // url_param and hdr name what they hash
+	make       func(b config.Balance, n int) Algorithm
+}
+
+// algorithms is the table of `balance` names; each constructor gets the pool size so
+// that its per-server state is allocated once, not on the first Pick.
+var algorithms = map[string]algorithm{
+	"":           {false, func(_ config.Balance, n int) Algorithm { return newRoundRobin(n) }},
+	"roundrobin": {false, func(_ config.Balance, n int) Algorithm { return newRoundRobin(n) }},
+	"static-rr":  {false, func(_ config.Balance, n int) Algorithm { return newRoundRobin(n) }},
+	"leastconn":  {false, func(config.Balance, int) Algorithm { return &leastConn{} }},
+	"first":      {false, func(config.Balance, int) Algorithm { return first{} }},
+	"source":     {false, func(_ config.Balance, n int) Algorithm { return newHashed(keySource, "", n) }},
+	"uri":        {false, func(_ config.Balance, n int) Algorithm { return newHashed(keyURI, "", n) }},
+	"url_param":  {true, func(b config.Balance, n int) Algorithm { return newHashed(keyParam, b.Param, n) }},
+	"hdr":        {true, func(b config.Balance, n int) Algorithm { return newHashed(keyHeader, b.Param, n) }},
+	"random":     {false, func(config.Balance, int) Algorithm { return random{} }},
 }
 
 // New returns the algorithm a backend's `balance` line names, for a pool of n servers.
+// The result keeps per-pool state: use one per Pool.
 func New(b config.Balance, n int) (Algorithm, error) {
-	f, ok := algorithms[b.Algorithm]
+	a, ok := algorithms[b.Algorithm]
 	if !ok {
 		return nil, fmt.Errorf("unknown balance algorithm '%s'", b.Algorithm)
 	}
-	return f(b, n), nil
+	if a.needsParam && b.Param == "" {
+		return nil, fmt.Errorf("balance '%s' requires a parameter name", b.Algorithm)
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("balance: negative pool size %d", n)
+	}
+	return a.make(b, n), nil
 }

@@ -6,16 +6,17 @@ import "math/rand/v2"
 // (HAProxy's `random(2)`, the power of two choices).
 type random struct{}
 
-func newRandom() random { return random{} }
-
 func (random) Pick(p Pool, _ *Request) int {
 	total := totalWeight(p)
 	if total == 0 {
 		return -1
 	}
-	draw := func() int { return bySlot(p, rand.IntN(total)) }
-	a, b := draw(), draw()
+	a, b := bySlot(p, rand.IntN(total)), bySlot(p, rand.IntN(total))
 	if a < 0 {
+		// A weight changed between totalWeight and bySlot.
+		if b < 0 {
+			return first{}.Pick(p, nil)
+		}
 		return b
 	}
 	if b < 0 || b == a {

@@ -78,7 +78,8 @@ func (r Result) Describe() string {
 	return b.String()
 }
 
-// Once runs one check.
+// Once runs one check: a TCP connect, then with HTTP the request and the status line.
+// It is also what Run calls at every interval.
 func Once(ctx context.Context, c Config) Result {
 	start := time.Now()
 	ct := c.ConnectTimeout
@@ -102,26 +103,20 @@ func Once(ctx context.Context, c Config) Result {
 		rt = 2 * time.Second
 	}
 	conn.SetDeadline(time.Now().Add(rt))
-	req := c.HTTP.Method + " " + c.HTTP.URI + " " + c.HTTP.Version + "\r\n"
-	if c.HTTP.Version == "HTTP/1.1" {
-		req += "Host: " + c.Addr + "\r\nConnection: close\r\n"
-	}
-	req += "\r\n"
-	if _, err := conn.Write([]byte(req)); err != nil {
+	if _, err := conn.Write(request(c.HTTP)); err != nil {
 		return result("L4CON", false, errnoText(err), 0, time.Since(start))
 	}
-	line, err := bufio.NewReaderSize(conn, 1024).ReadString('\n')
-	if err != nil {
+	// The status line is all a check reads, and at most maxStatusLine bytes of it.
+	line, err := bufio.NewReaderSize(conn, maxStatusLine).ReadSlice('\n')
+	if err != nil && len(line) < len("HTTP/1.0 200") {
 		if isTimeout(err) {
 			return result("L7TOUT", false, "", 0, time.Since(start))
 		}
-		if line == "" {
-			return result("L7RSP", false, "Socket closed", 0, time.Since(start))
-		}
+		return result("L7RSP", false, "", 0, time.Since(start))
 	}
 	code, text, ok := parseStatus(line)
 	if !ok {
-		return result("L7RSP", false, "Invalid response", 0, time.Since(start))
+		return result("L7RSP", false, "", 0, time.Since(start))
 	}
 	pass := code >= 200 && code < 400
 	if c.HTTP.ExpectStatus != 0 {
@@ -130,19 +125,67 @@ func Once(ctx context.Context, c Config) Result {
 	if !pass {
 		return result("L7STS", false, text, code, time.Since(start))
 	}
-	return result("L7OK", true, text, code, time.Since(start))
+	// HAProxy reports the reason phrase of a failure only.
+	return result("L7OK", true, "", code, time.Since(start))
 }
 
-func parseStatus(line string) (int, string, bool) {
-	line = strings.TrimRight(line, "\r\n")
-	if !strings.HasPrefix(line, "HTTP/1.") || len(line) < 12 || line[8] != ' ' {
+// maxStatusLine bounds what a check reads of a response.
+const maxStatusLine = 1024
+
+// request is the check request as HAProxy 2.6 sends it: the request line, then for
+// HTTP/1.1 only `connection: close` (no Host header), then the empty line.
+func request(h *config.HTTPCheck) []byte {
+	method, uri, version := h.Method, h.URI, h.Version
+	if method == "" {
+		method = "OPTIONS"
+	}
+	if uri == "" {
+		uri = "/"
+	}
+	if version == "" {
+		version = "HTTP/1.0"
+	}
+	b := make([]byte, 0, len(method)+len(uri)+len(version)+32)
+	b = append(b, method...)
+	b = append(b, ' ')
+	b = append(b, uri...)
+	b = append(b, ' ')
+	b = append(b, version...)
+	b = append(b, "\r\n"...)
+	if version == "HTTP/1.1" {
+		b = append(b, "connection: close\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// parseStatus reads `HTTP/1.x NNN [reason]` from a status line as received (with or
+// without its line end) and returns the status and the reason phrase.
+func parseStatus(line []byte) (int, string, bool) {
+	n := len(line)
+	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r') {
+		n--
+	}
+	line = line[:n]
+	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[7] < '0' || line[7] > '9' || line[8] != ' ' {
 		return 0, "", false
 	}
-	code, err := strconv.Atoi(line[9:12])
-	if err != nil || code < 100 || code > 999 {
+	code := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return 0, "", false
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 100 || len(line) > 12 && line[12] != ' ' {
 		return 0, "", false
 	}
-	return code, strings.TrimSpace(line[12:]), true
+	text := strings.TrimSpace(string(line[12:]))
+	for i := 0; i < len(text); i++ {
+		if text[i] < ' ' && text[i] != '\t' || text[i] == 0x7f {
+			return 0, "", false
+		}
+	}
+	return code, text, true
 }
 
 func isTimeout(err error) bool {
@@ -160,8 +203,41 @@ func errnoText(err error) string {
 	return err.Error()
 }
 
-// Run checks until ctx is done, calling onChange on every UP/DOWN transition.
+// Run checks until ctx is done, calling onChange (from Run's goroutine) on every
+// UP/DOWN transition with the result that caused it. startUp is the initial state.
+// Rise/fall follow HAProxy's health counter (see tracker), intervals its srv_getinter:
+// Inter at full health, DownInter when down with no success, FastInter in between.
+// The first check waits a random fraction of Inter, to spread the checks of many
+// servers. Zero values get HAProxy's defaults (inter 2s, rise 2, fall 3).
 func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r Result)) {
+	c = withDefaults(c)
+	t := newTracker(c.Rise, c.Fall, startUp)
+	wait := time.Duration(rand.Int64N(int64(c.Inter)))
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		if c.Enabled != nil && !c.Enabled() {
+			timer.Reset(c.Inter)
+			continue
+		}
+		r := Once(ctx, c)
+		if ctx.Err() != nil {
+			return
+		}
+		if t.observe(r.OK) {
+			onChange(t.up, r)
+		}
+		timer.Reset(t.interval(c))
+	}
+}
+
+// withDefaults fills in HAProxy's defaults for unset timings and counts.
+func withDefaults(c Config) Config {
 	if c.Rise <= 0 {
 		c.Rise = 2
 	}
@@ -177,51 +253,69 @@ func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r R
 	if c.DownInter <= 0 {
 		c.DownInter = c.Inter
 	}
-	up := startUp
-	var fails, oks int
-	// Spread the first checks of many servers over one interval.
-	wait := time.Duration(rand.Int64N(int64(c.Inter)))
-	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		if c.Enabled != nil && !c.Enabled() {
-			wait = c.Inter
-			continue
-		}
-		r := Once(ctx, c)
-		if ctx.Err() != nil {
-			return
-		}
-		if r.OK {
-			fails = 0
-			oks++
-			if !up && oks >= c.Rise {
-				up = true
-				onChange(true, r)
+	return c
+}
+
+// tracker is HAProxy's health counter for one server. health runs from 0 to
+// rise+fall-1: a failure decrements it and drops it to 0 once it falls below rise (the
+// server is DOWN at 0); a success increments it and lifts it to rise+fall-1 once it
+// reaches rise (the server is UP from rise on). So an UP server at full health goes
+// DOWN after fall consecutive failures and a DOWN one goes UP after rise consecutive
+// successes; a server that starts UP starts at rise, so that its first failure takes
+// it DOWN at once, as HAProxy does at startup.
+type tracker struct {
+	rise, fall int
+	health     int
+	up         bool
+}
+
+func newTracker(rise, fall int, up bool) tracker {
+	t := tracker{rise: rise, fall: fall, up: up}
+	if up {
+		t.health = rise
+	}
+	return t
+}
+
+func (t *tracker) full() int { return t.rise + t.fall - 1 }
+
+// observe records one check result and reports whether the server changed state.
+func (t *tracker) observe(ok bool) bool {
+	if ok {
+		if t.health < t.full() {
+			t.health++
+			if t.health >= t.rise {
+				t.health = t.full()
 			}
-		} else {
-			oks = 0
-			fails++
-			if up && fails >= c.Fall {
-				up = false
-				onChange(false, r)
-			}
 		}
-		switch {
-		case up && fails == 0, !up && oks == 0:
-			wait = c.Inter
-			if !up {
-				wait = c.DownInter
-			}
-		default:
-			wait = c.FastInter
+		if !t.up && t.health >= t.rise {
+			t.up = true
+			return true
+		}
+		return false
+	}
+	if t.health > 0 {
+		t.health--
+		if t.health < t.rise {
+			t.health = 0
 		}
 	}
+	if t.up && t.health == 0 {
+		t.up = false
+		return true
+	}
+	return false
+}
+
+// interval is the wait before the next check.
+func (t *tracker) interval(c Config) time.Duration {
+	switch {
+	case t.health == t.full():
+		return c.Inter
+	case !t.up && t.health == 0:
+		return c.DownInter
+	}
+	return c.FastInter
 }
 
 // String is for debugging.

@@ -1,11 +1,14 @@
 package health
 
 import (
+	"bufio"
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +39,7 @@ func server(t *testing.T, reply *atomic.Value) string {
 				case "":
 				case "hang":
 					time.Sleep(time.Second)
+				case "close":
 				default:
 					c.Write([]byte(r))
 				}
@@ -52,10 +56,42 @@ func closedAddr(t *testing.T) string {
 	return a
 }
 
+// fullAddr is a loopback port whose accept queue is full, so that a connect to it
+// times out (Linux drops the SYN).
+func fullAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	for i := 0; i < 8; i++ {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			return addr
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Skip("could not fill a loopback accept queue")
+	return ""
+}
+
 func TestOnce(t *testing.T) {
 	var reply atomic.Value
 	addr := server(t, &reply)
 	httpchk := &config.HTTPCheck{Method: "GET", URI: "/health", Version: "HTTP/1.0"}
+	long := "HTTP/1.1 503 " + strings.Repeat("x", 2000) + "\r\n\r\n"
 	tests := []struct {
 		name   string
 		reply  string
@@ -63,22 +99,190 @@ func TestOnce(t *testing.T) {
 		http   *config.HTTPCheck
 		status string
 		ok     bool
-		desc   string
+		code   int
+		desc   string // Describe without the duration
 	}{
-		{"tcp up", "", addr, nil, "L4OK", true, "reason: Layer4 check passed, check duration: "},
-		{"tcp refused", "", closedAddr(t), nil, "L4CON", false, `reason: Layer4 connection problem, info: "Connection refused", check duration: `},
-		{"http 200", "HTTP/1.0 200 OK\r\n\r\n", addr, httpchk, "L7OK", true, `reason: Layer7 check passed, code: 200, info: "OK", check duration: `},
-		{"http 503", "HTTP/1.1 503 Service Unavailable\r\n\r\n", addr, httpchk, "L7STS", false, `reason: Layer7 wrong status, code: 503, info: "Service Unavailable", check duration: `},
-		{"http garbage", "hello there\r\n", addr, httpchk, "L7RSP", false, `reason: Layer7 invalid response, info: "Invalid response"`},
-		{"http expect 204", "HTTP/1.1 200 OK\r\n\r\n", addr, &config.HTTPCheck{Method: "GET", URI: "/", Version: "HTTP/1.0", ExpectStatus: 204}, "L7STS", false, "code: 200"},
-		{"http timeout", "hang", addr, httpchk, "L7TOUT", false, "reason: Layer7 timeout"},
+		{"tcp up", "", addr, nil, "L4OK", true, 0, "reason: Layer4 check passed"},
+		{"tcp refused", "", closedAddr(t), nil, "L4CON", false, 0, `reason: Layer4 connection problem, info: "Connection refused"`},
+		{"tcp timeout", "", fullAddr(t), nil, "L4TOUT", false, 0, "reason: Layer4 timeout"},
+		{"http 200", "HTTP/1.0 200 OK\r\n\r\n", addr, httpchk, "L7OK", true, 200, "reason: Layer7 check passed, code: 200"},
+		{"http 302", "HTTP/1.1 302 Found\r\nLocation: /\r\n\r\n", addr, httpchk, "L7OK", true, 302, "reason: Layer7 check passed, code: 302"},
+		{"http 503", "HTTP/1.1 503 Service Unavailable\r\n\r\n", addr, httpchk, "L7STS", false, 503, `reason: Layer7 wrong status, code: 503, info: "Service Unavailable"`},
+		{"http 404 no reason", "HTTP/1.1 404\r\n\r\n", addr, httpchk, "L7STS", false, 404, "reason: Layer7 wrong status, code: 404"},
+		{"http 101", "HTTP/1.1 101 Switching Protocols\r\n\r\n", addr, httpchk, "L7STS", false, 101, `reason: Layer7 wrong status, code: 101, info: "Switching Protocols"`},
+		{"http garbage", "hello there\r\n", addr, httpchk, "L7RSP", false, 0, "reason: Layer7 invalid response"},
+		{"http closed", "close", addr, httpchk, "L7RSP", false, 0, "reason: Layer7 invalid response"},
+		{"http no newline", "HTTP/1.0 200 OK", addr, httpchk, "L7OK", true, 200, "reason: Layer7 check passed, code: 200"},
+		{"http long line", long, addr, httpchk, "L7STS", false, 503, "reason: Layer7 wrong status, code: 503, info: \"" + strings.Repeat("x", 1024-13) + "\""},
+		{"http expect 204", "HTTP/1.1 200 OK\r\n\r\n", addr, &config.HTTPCheck{Method: "GET", URI: "/", Version: "HTTP/1.0", ExpectStatus: 204}, "L7STS", false, 200, `reason: Layer7 wrong status, code: 200, info: "OK"`},
+		{"http expect 503", "HTTP/1.1 503 Busy\r\n\r\n", addr, &config.HTTPCheck{ExpectStatus: 503}, "L7OK", true, 503, "reason: Layer7 check passed, code: 503"},
+		{"http timeout", "hang", addr, httpchk, "L7TOUT", false, 0, "reason: Layer7 timeout"},
+		{"http refused", "", closedAddr(t), httpchk, "L4CON", false, 0, `reason: Layer4 connection problem, info: "Connection refused"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reply.Store(tt.reply)
-			r := Once(context.Background(), Config{Addr: tt.addr, HTTP: tt.http, ConnectTimeout: time.Second, ReadTimeout: 200 * time.Millisecond})
-			if r.Status != tt.status || r.OK != tt.ok || !strings.Contains(r.Describe(), tt.desc) {
-				t.Fatalf("got %+v (%s)", r, r.Describe())
+			r := Once(context.Background(), Config{Addr: tt.addr, HTTP: tt.http, ConnectTimeout: 300 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
+			want := tt.desc + ", check duration: " + strconv.FormatInt(r.Duration.Milliseconds(), 10) + "ms"
+			if r.Status != tt.status || r.OK != tt.ok || r.Code != tt.code || r.Describe() != want {
+				t.Fatalf("got %+v\n%s\nwant %s %v %d\n%s", r, r.Describe(), tt.status, tt.ok, tt.code, want)
+			}
+			if r.Reason != reasons[tt.status] {
+				t.Fatalf("reason %q for %s", r.Reason, tt.status)
+			}
+		})
+	}
+}
+
+// TestRequest: the bytes HAProxy 2.6 sends (captured from it with a listener).
+func TestRequest(t *testing.T) {
+	tests := []struct {
+		h    config.HTTPCheck
+		want string
+	}{
+		{config.HTTPCheck{}, "OPTIONS / HTTP/1.0\r\n\r\n"},
+		{config.HTTPCheck{Method: "GET", URI: "/h10", Version: "HTTP/1.0"}, "GET /h10 HTTP/1.0\r\n\r\n"},
+		{config.HTTPCheck{Method: "GET", URI: "/h11", Version: "HTTP/1.1"}, "GET /h11 HTTP/1.1\r\nconnection: close\r\n\r\n"},
+		{config.HTTPCheck{Method: "HEAD", URI: "/a?b=c"}, "HEAD /a?b=c HTTP/1.0\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		if got := string(request(&tt.h)); got != tt.want {
+			t.Errorf("%+v: %q, want %q", tt.h, got, tt.want)
+		}
+	}
+	// And on the wire.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		var req strings.Builder
+		br := bufio.NewReader(c)
+		for i := 0; i < 10; i++ {
+			line, err := br.ReadString('\n')
+			req.WriteString(line)
+			if err != nil || line == "\r\n" {
+				break
+			}
+		}
+		c.Write([]byte("HTTP/1.1 200 OK\r\n\r\n"))
+		got <- req.String()
+	}()
+	r := Once(context.Background(), Config{Addr: ln.Addr().String(), HTTP: &config.HTTPCheck{Method: "GET", URI: "/x", Version: "HTTP/1.1"},
+		ConnectTimeout: time.Second, ReadTimeout: time.Second})
+	if req := <-got; req != "GET /x HTTP/1.1\r\nconnection: close\r\n\r\n" || !r.OK {
+		t.Fatalf("server read %q, check %+v", req, r)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	tests := []struct {
+		r    Result
+		want string
+	}{
+		{result("L4CON", false, "Connection refused", 0, 0), `reason: Layer4 connection problem, info: "Connection refused", check duration: 0ms`},
+		{result("L7STS", false, "Service Unavailable", 503, 1500*time.Microsecond), `reason: Layer7 wrong status, code: 503, info: "Service Unavailable", check duration: 1ms`},
+		{result("L4TOUT", false, "", 0, 2001*time.Millisecond), `reason: Layer4 timeout, check duration: 2001ms`},
+		{result("L7OK", true, "", 200, 0), `reason: Layer7 check passed, code: 200, check duration: 0ms`},
+	}
+	for _, tt := range tests {
+		if got := tt.r.Describe(); got != tt.want {
+			t.Errorf("%q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	tests := []struct {
+		line string
+		code int
+		text string
+		ok   bool
+	}{
+		{"HTTP/1.1 200 OK\r\n", 200, "OK", true},
+		{"HTTP/1.0 503 Service Unavailable\n", 503, "Service Unavailable", true},
+		{"HTTP/1.1 404\r\n", 404, "", true},
+		{"HTTP/1.1 404 \r\n", 404, "", true},
+		{"HTTP/1.1 200 OK", 200, "OK", true},
+		{"HTTP/1.1 2000 OK\r\n", 0, "", false},
+		{"HTTP/1.1 099 x\r\n", 0, "", false},
+		{"HTTP/1.1 +20 x\r\n", 0, "", false},
+		{"HTTP/2 200\r\n", 0, "", false},
+		{"HTTP/1.x 200 OK\r\n", 0, "", false},
+		{"http/1.1 200 OK\r\n", 0, "", false},
+		{"HTTP/1.1 200 O\x00K\r\n", 0, "", false},
+		{"SSH-2.0-OpenSSH\r\n", 0, "", false},
+		{"", 0, "", false},
+	}
+	for _, tt := range tests {
+		code, text, ok := parseStatus([]byte(tt.line))
+		if code != tt.code || text != tt.text || ok != tt.ok {
+			t.Errorf("%q: %d %q %v, want %d %q %v", tt.line, code, text, ok, tt.code, tt.text, tt.ok)
+		}
+	}
+}
+
+func FuzzParseStatus(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\n"))
+	f.Add([]byte("HTTP/1.0 503 \t x \n"))
+	f.Add([]byte("garbage"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		code, text, ok := parseStatus(line)
+		if !ok {
+			if code != 0 || text != "" {
+				t.Fatalf("failed parse returned %d %q", code, text)
+			}
+			return
+		}
+		if code < 100 || code > 999 || strings.ContainsAny(text, "\r\n") || len(text) > len(line) {
+			t.Fatalf("%q: code %d text %q", line, code, text)
+		}
+	})
+}
+
+// TestTracker follows HAProxy's health counter through sequences of results.
+func TestTracker(t *testing.T) {
+	c := Config{Inter: 1 * time.Second, FastInter: 2 * time.Second, DownInter: 3 * time.Second}
+	tests := []struct {
+		name       string
+		rise, fall int
+		up         bool
+		results    string // + success, - failure
+		changes    string // U or D at each result that changed the state, . otherwise
+		intervals  string // I inter, F fastinter, D downinter after each result
+	}{
+		{"starts up, first failure is fatal", 2, 3, true, "-", "D", "D"},
+		{"starts up, reaches full health", 2, 3, true, "+--+---", "......D", "IFFIFFD"},
+		{"fall 3 from full", 2, 3, true, "++---", "....D", "IIFFD"},
+		{"success resets failures", 2, 3, true, "+--+--+", ".......", "IFFIFFI"},
+		{"rise 2 from down", 2, 3, false, "+-++", "...U", "FDFI"},
+		{"rise 1 fall 1", 1, 1, false, "+-+-", "UDUD", "IDID"},
+		{"rise 3 fall 2", 3, 2, false, "+++-+--", "..U...D", "FFIFIFD"},
+		{"down stays down", 2, 2, false, "---", "...", "DDD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := newTracker(tt.rise, tt.fall, tt.up)
+			var changes, intervals strings.Builder
+			for _, r := range tt.results {
+				ch := "."
+				if tr.observe(r == '+') {
+					ch = map[bool]string{true: "U", false: "D"}[tr.up]
+				}
+				changes.WriteString(ch)
+				intervals.WriteString(map[time.Duration]string{c.Inter: "I", c.FastInter: "F", c.DownInter: "D"}[tr.interval(c)])
+			}
+			if changes.String() != tt.changes || intervals.String() != tt.intervals {
+				t.Fatalf("%s: changes %s intervals %s, want %s %s", tt.results, changes.String(), intervals.String(), tt.changes, tt.intervals)
 			}
 		})
 	}
@@ -165,4 +369,57 @@ func TestRunPausedByEnabled(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestRunStartup: a server that starts UP goes DOWN on its first failed check (HAProxy
+// starts its health at rise), and one that starts DOWN needs rise successes.
+func TestRunStartup(t *testing.T) {
+	var reply atomic.Value
+	reply.Store("HTTP/1.0 200 OK\r\n\r\n")
+	okAddr := server(t, &reply)
+	for _, tt := range []struct {
+		name    string
+		addr    string
+		startUp bool
+		want    bool
+		checks  int64
+	}{
+		{"up then refused", closedAddr(t), true, false, 1},
+		{"down then passing", okAddr, false, true, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			var checks atomic.Int64
+			changes := make(chan bool, 1)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				Run(ctx, Config{Addr: tt.addr, ConnectTimeout: time.Second, Inter: 10 * time.Millisecond, Rise: 3, Fall: 3,
+					Enabled: func() bool { checks.Add(1); return true }}, tt.startUp, func(up bool, r Result) {
+					select {
+					case changes <- up:
+					default:
+					}
+				})
+			}()
+			select {
+			case up := <-changes:
+				if up != tt.want {
+					t.Fatalf("went up=%v", up)
+				}
+				if n := checks.Load(); n != tt.checks {
+					t.Fatalf("changed after %d checks, want %d", n, tt.checks)
+				}
+			case <-ctx.Done():
+				t.Fatal("no state change")
+			}
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(2 * time.Second):
+				t.Fatal("Run did not return after cancel")
+			}
+		})
+	}
 }
