@@ -52,6 +52,20 @@ func ServerCommands(st *proxy.State, proxyIDs map[string]int) []Command {
 		w.WriteString("No such server.\n")
 		return nil
 	}
+	// onServer wraps a command whose first argument is "backend/server": it answers
+	// HAProxy's errors for a missing or unknown server and runs f on a found one.
+	onServer := func(f func(srv *proxy.Server, args []string, w *bufio.Writer)) func(*Session, []string, *bufio.Writer) error {
+		return func(s *Session, args []string, w *bufio.Writer) error {
+			if len(args) == 0 {
+				w.WriteString("Require 'backend/server'.\n")
+				return nil
+			}
+			if srv := find(args[0], w); srv != nil {
+				f(srv, args[1:], w)
+			}
+			return nil
+		}
+	}
 	setWeight := func(s *proxy.Server, arg string, w *bufio.Writer) {
 		n, msg := parseWeight(arg, s.Cfg.Weight)
 		if msg != "" {
@@ -97,113 +111,55 @@ func ServerCommands(st *proxy.State, proxyIDs map[string]int) []Command {
 				return nil
 			}},
 		{Words: []string{"get", "weight"}, Level: LevelUser, Usage: Usage("get weight <bk>/<srv>", "report a server's current weight"),
-			Run: func(s *Session, args []string, w *bufio.Writer) error {
-				if len(args) == 0 {
-					w.WriteString("Require 'backend/server'.\n")
-					return nil
-				}
-				if srv := find(args[0], w); srv != nil {
-					fmt.Fprintf(w, "%d (initial %d)\n", srv.Weight(), srv.Cfg.Weight)
-				}
-				return nil
-			}},
+			Run: onServer(func(srv *proxy.Server, args []string, w *bufio.Writer) {
+				fmt.Fprintf(w, "%d (initial %d)\n", srv.Weight(), srv.Cfg.Weight)
+			})},
 		{Words: []string{"set", "weight"}, Level: LevelAdmin, Usage: Usage("set weight <bk>/<srv>  (DEPRECATED)", "change a server's weight (use 'set server' instead)"),
-			Run: func(s *Session, args []string, w *bufio.Writer) error {
-				if len(args) == 0 {
-					w.WriteString("Require 'backend/server'.\n")
-					return nil
-				}
-				if srv := find(args[0], w); srv != nil {
-					setWeight(srv, strings.Join(args[1:], " "), w)
-				}
-				return nil
-			}},
+			Run: onServer(func(srv *proxy.Server, args []string, w *bufio.Writer) {
+				setWeight(srv, strings.Join(args, " "), w)
+			})},
 		{Words: []string{"disable", "server"}, Level: LevelAdmin, Usage: Usage("disable server (DEPRECATED)", "disable a server for maintenance (use 'set server' instead)"),
-			Run: func(s *Session, args []string, w *bufio.Writer) error {
-				if len(args) == 0 {
-					w.WriteString("Require 'backend/server'.\n")
-					return nil
-				}
-				if srv := find(args[0], w); srv != nil {
-					srv.SetAdmin(srv.Admin() | proxy.AdminFMaint)
-				}
-				return nil
-			}},
+			Run: onServer(func(srv *proxy.Server, args []string, w *bufio.Writer) {
+				srv.SetAdmin(srv.Admin() | proxy.AdminFMaint)
+			})},
 		{Words: []string{"enable", "server"}, Level: LevelAdmin, Usage: Usage("enable server  (DEPRECATED)", "enable a disabled server (use 'set server' instead)"),
-			Run: func(s *Session, args []string, w *bufio.Writer) error {
-				if len(args) == 0 {
-					w.WriteString("Require 'backend/server'.\n")
-					return nil
-				}
-				if srv := find(args[0], w); srv != nil {
-					srv.SetAdmin(0)
-				}
-				return nil
-			}},
+			Run: onServer(func(srv *proxy.Server, args []string, w *bufio.Writer) {
+				srv.SetAdmin(0)
+			})},
 		{Words: []string{"enable", "health"}, Level: LevelAdmin, Usage: Usage("enable health", "enable health checks"),
-			Run: func(s *Session, args []string, w *bufio.Writer) error {
-				if len(args) == 0 {
-					w.WriteString("Require 'backend/server'.\n")
-					return nil
-				}
-				if srv := find(args[0], w); srv != nil {
-					srv.SetChecksEnabled(true)
-				}
-				return nil
-			}},
+			Run: onServer(func(srv *proxy.Server, args []string, w *bufio.Writer) {
+				srv.SetChecksEnabled(true)
+			})},
 		{Words: []string{"disable", "health"}, Level: LevelAdmin, Usage: Usage("disable health", "disable health checks"),
-			Run: func(s *Session, args []string, w *bufio.Writer) error {
-				if len(args) == 0 {
-					w.WriteString("Require 'backend/server'.\n")
-					return nil
-				}
-				if srv := find(args[0], w); srv != nil {
-					srv.SetChecksEnabled(false)
-				}
-				return nil
-			}},
+			Run: onServer(func(srv *proxy.Server, args []string, w *bufio.Writer) {
+				srv.SetChecksEnabled(false)
+			})},
 		{Words: []string{"set", "maxconn", "server"}, Level: LevelAdmin, Usage: Usage("set maxconn server <bk>/<srv>", "change a server's maxconn setting"),
-			Run: func(s *Session, args []string, w *bufio.Writer) error {
-				if len(args) == 0 {
-					w.WriteString("Require 'backend/server'.\n")
-					return nil
+			Run: onServer(func(srv *proxy.Server, args []string, w *bufio.Writer) {
+				n := -1
+				if len(args) > 0 {
+					if v, err := strconv.Atoi(args[0]); err == nil {
+						n = v
+					}
 				}
-				srv := find(args[0], w)
-				if srv == nil {
-					return nil
-				}
-				if len(args) < 2 {
+				if n < 0 {
 					w.WriteString("Integer value expected.\n")
-					return nil
-				}
-				n, err := strconv.Atoi(args[1])
-				if err != nil || n < 0 {
-					w.WriteString("Integer value expected.\n")
-					return nil
+					return
 				}
 				srv.SetMaxConn(n)
-				return nil
-			}},
+			})},
 		{Words: []string{"set", "server"}, Level: LevelAdmin, Usage: Usage("set server <bk>/<srv> [opts]", "change a server's state, weight, address or ssl"),
-			Run: func(s *Session, args []string, w *bufio.Writer) error {
+			Run: onServer(func(srv *proxy.Server, args []string, w *bufio.Writer) {
 				const usage = "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n"
 				if len(args) == 0 {
-					w.WriteString("Require 'backend/server'.\n")
-					return nil
-				}
-				srv := find(args[0], w)
-				if srv == nil {
-					return nil
-				}
-				if len(args) < 2 {
 					w.WriteString(usage)
-					return nil
+					return
 				}
 				val := ""
-				if len(args) > 2 {
-					val = args[2]
+				if len(args) > 1 {
+					val = args[1]
 				}
-				switch args[1] {
+				switch args[0] {
 				case "state":
 					switch val {
 					case "ready":
@@ -227,12 +183,11 @@ func ServerCommands(st *proxy.State, proxyIDs map[string]int) []Command {
 						w.WriteString("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n")
 					}
 				case "addr", "agent", "agent-addr", "agent-port", "agent-send", "check-addr", "check-port", "fqdn", "ssl":
-					fmt.Fprintf(w, "'set server %s' is not supported yet.\n", args[1])
+					fmt.Fprintf(w, "'set server %s' is not supported yet.\n", args[0])
 				default:
 					w.WriteString(usage)
 				}
-				return nil
-			}},
+			})},
 	}
 }
 
