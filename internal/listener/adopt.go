@@ -32,40 +32,51 @@ type sockInfo struct {
 }
 
 func inspect(f *os.File) (sockInfo, bool) {
-	var si sockInfo
 	rc, err := f.SyscallConn()
+	if err != nil {
+		return sockInfo{}, false
+	}
+	var si sockInfo
+	ok := false
+	rc.Control(func(fd uintptr) { si, ok = inspectFD(int(fd)) })
+	return si, ok
+}
+
+// inspectFD reads the bound address and options of a socket descriptor.
+func inspectFD(fd int) (si sockInfo, ok bool) {
+	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		return si, false
 	}
-	ok := false
-	rc.Control(func(fd uintptr) {
-		sa, err := unix.Getsockname(int(fd))
-		if err != nil {
-			return
-		}
-		typ, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE)
-		if err != nil {
-			return
-		}
-		si.dgram = typ == unix.SOCK_DGRAM
-		switch a := sa.(type) {
-		case *unix.SockaddrInet4:
-			si.family = unix.AF_INET
-			si.addr = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-		case *unix.SockaddrInet6:
-			si.family = unix.AF_INET6
-			si.addr = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
-			v, _ := unix.GetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
-			si.v6only = v > 0
-		case *unix.SockaddrUnix:
-			si.family = unix.AF_UNIX
-			si.path = a.Name
-		default:
-			return
-		}
-		ok = true
-	})
-	return si, ok
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return si, false
+	}
+	si.dgram = typ == unix.SOCK_DGRAM
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		si.family = unix.AF_INET
+		si.addr = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		si.family = unix.AF_INET6
+		si.addr = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+		v, _ := unix.GetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
+		si.v6only = v > 0
+	case *unix.SockaddrUnix:
+		si.family = unix.AF_UNIX
+		si.path = a.Name
+	default:
+		return si, false
+	}
+	return si, true
+}
+
+// MatchFD reports whether the listening socket fd serves bind b, by the rules Adopt
+// uses. The master of master-worker mode keeps raw descriptors and matches them with
+// it at every reload.
+func MatchFD(b config.Bind, fd int) bool {
+	si, ok := inspectFD(fd)
+	return ok && matches(b, &Inherited{}, si)
 }
 
 // tmpSuffix is the ".<pid>.tmp" a unix socket keeps in its bound name after the
