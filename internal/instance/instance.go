@@ -56,6 +56,7 @@ type Instance struct {
 	mu        sync.Mutex
 	listeners []*boundListener
 	stats     []net.Listener
+	cli       *runtimeapi.Server // the command table, for connections from the master
 	loggers   map[string]*logging.Logger
 
 	version  string

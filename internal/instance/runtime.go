@@ -33,6 +33,7 @@ func (in *Instance) startStats(cfg *config.Config) error {
 			ids[p.Name] = first + i
 		}
 	}
+	in.cli = in.cliServer(cfg, ids)
 	for _, ss := range cfg.Global.StatsSockets {
 		b := config.Bind{Pos: ss.Pos, Addr: ss.Addr, Mode: ss.Mode, HasMode: ss.HasMode, UID: ss.UID, GID: ss.GID}
 		ln, err := listener.Listen(b, 16)
@@ -43,11 +44,7 @@ func (in *Instance) startStats(cfg *config.Config) error {
 			return fmt.Errorf("binding [%s] for stats socket: %w", ss.Pos, err)
 		}
 		in.stats = append(in.stats, ln)
-		srv := &runtimeapi.Server{Timeout: cfg.Global.StatsTimeout, Events: in.events}
-		srv.Commands = append(runtimeapi.BaseCommands(srv), runtimeapi.ProcessCommands(in)...)
-		srv.Commands = append(srv.Commands, runtimeapi.ServerCommands(in.State, ids)...)
-		srv.Commands = append(srv.Commands, runtimeapi.StatCommand(in.State, ids, in.frontendMaxConn, in.Stopping))
-		srv.Commands = append(srv.Commands, runtimeapi.MiscCommands(in.State, in.version)...)
+		srv := in.cliServer(cfg, ids)
 		level, expose := runtimeapi.ParseLevel(ss.Level), ss.ExposeFD
 		in.loops.Add(1)
 		go func() {
@@ -56,6 +53,22 @@ func (in *Instance) startStats(cfg *config.Config) error {
 		}()
 	}
 	return nil
+}
+
+// cliServer builds the Runtime API command table for this instance.
+func (in *Instance) cliServer(cfg *config.Config, ids map[string]int) *runtimeapi.Server {
+	srv := &runtimeapi.Server{Timeout: cfg.Global.StatsTimeout, Events: in.events}
+	srv.Commands = append(runtimeapi.BaseCommands(srv), runtimeapi.ProcessCommands(in)...)
+	srv.Commands = append(srv.Commands, runtimeapi.ServerCommands(in.State, ids)...)
+	srv.Commands = append(srv.Commands, runtimeapi.StatCommand(in.State, ids, in.frontendMaxConn, in.Stopping))
+	srv.Commands = append(srv.Commands, runtimeapi.MiscCommands(in.State, in.version)...)
+	return srv
+}
+
+// ServeCLI serves the Runtime API on one connection at the given level, with
+// `expose-fd listeners`: the master of master-worker mode reaches its workers so.
+func (in *Instance) ServeCLI(c net.Conn, level runtimeapi.Level) {
+	in.cli.ServeConn(in.ctx, c, level, true)
 }
 
 // statsCtx ends with the instance: the stats socket stays up during a soft stop, so
