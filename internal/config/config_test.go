@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -360,4 +361,38 @@ func FuzzLoadBytes(f *testing.F) {
 			t.Fatal("no config and no error")
 		}
 	})
+}
+
+func TestParseMasterCLI(t *testing.T) {
+	for _, c := range []struct {
+		spec, addr, level, err string
+		mode                   uint32
+	}{
+		{spec: "/run/hitless-master.sock", addr: "/run/hitless-master.sock", level: "admin"},
+		{spec: "/run/m.sock,mode,600,level,user", addr: "/run/m.sock", level: "user", mode: 0o600},
+		{spec: "unix@/run/m.sock,,,level,operator", addr: "/run/m.sock", level: "operator"},
+		{spec: "ipv4@127.0.0.1:9999", addr: "127.0.0.1:9999", level: "admin"},
+		{spec: "", err: "'-S' expects an address"},
+		{spec: "/run/m.sock,mode", err: "'-S /run/m.sock' : 'mode' expects an argument"},
+		{spec: "/run/m.sock,bogus,1", err: "bogus"},
+	} {
+		s, err := ParseMasterCLI(c.spec)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.spec, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.spec, err)
+			continue
+		}
+		addr := s.Addr.Path
+		if s.Addr.Network != "unix" {
+			addr = fmt.Sprintf("%s:%d", s.Addr.Host, s.Addr.Port)
+		}
+		if addr != c.addr || s.Level != c.level || s.Mode != c.mode {
+			t.Errorf("%q: got %s level %s mode %o", c.spec, addr, s.Level, s.Mode)
+		}
+	}
 }

@@ -92,6 +92,10 @@ var globalKeywords = map[string]func(ps *parser, g *Global, args []string) error
 		return nil
 	},
 	"mworker-max-reloads": func(ps *parser, g *Global, a []string) error {
+		if len(a) == 2 && strings.HasPrefix(a[1], "-") {
+			return fmt.Errorf("'mworker-max-reloads' : invalid value %s, must be >= 0", a[1])
+		}
+		g.MworkerMaxReloadsSet = true
 		return intArg(a, 1<<30, &g.MworkerMaxReloads)
 	},
 	"stats": kwStats,

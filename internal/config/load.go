@@ -50,6 +50,34 @@ const maxErrors = 50
 // files whose name ends in ".cfg" and does not start with ".", sorted bytewise), parses
 // and validates everything. On failure it returns a nil Config and an ErrorList.
 func Load(paths []string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	src, err := Read(paths)
+	if err != nil {
+		return nil, err
+	}
+	return LoadSources(src, lookupEnv)
+}
+
+// Source is one configuration file's name and content, as read at one moment.
+type Source struct {
+	Name string `json:"name"`
+	Data []byte `json:"data"`
+}
+
+// LoadSources parses and validates files already read by Read. The master of
+// master-worker mode hands its workers the sources it validated, so that a worker it
+// starts later runs that configuration even if the files have changed since.
+func LoadSources(src []Source, lookupEnv func(string) (string, bool)) (*Config, error) {
+	ps := newParser(lookupEnv)
+	names := make([]string, len(src))
+	for i, f := range src {
+		names[i] = f.Name
+		ps.parseFile(f.Name, f.Data)
+	}
+	return ps.finish(names)
+}
+
+// Read reads the files and directories as Load does, without parsing them.
+func Read(paths []string) ([]Source, error) {
 	var files []string
 	var errs ErrorList
 	for _, p := range paths {
@@ -85,16 +113,19 @@ func Load(paths []string, lookupEnv func(string) (string, bool)) (*Config, error
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	ps := newParser(lookupEnv)
+	var src []Source
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			ps.errs = append(ps.errs, &Error{Msg: fmt.Sprintf("Cannot open configuration file %s : %v", f, unwrapPathErr(err))})
+			errs = append(errs, &Error{Msg: fmt.Sprintf("Cannot open configuration file %s : %v", f, unwrapPathErr(err))})
 			continue
 		}
-		ps.parseFile(f, data)
+		src = append(src, Source{Name: f, Data: data})
 	}
-	return ps.finish(files)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return src, nil
 }
 
 // LoadBytes is Load for one in-memory file.

@@ -42,7 +42,10 @@ type Global struct {
 	StatsSockets      []StatsSocket
 	StatsTimeout      time.Duration // 0 = unset (HAProxy's default is 10s)
 	MasterWorker      bool
-	MworkerMaxReloads int // 0 = unset
+	MworkerMaxReloads int
+	// MworkerMaxReloadsSet tells an explicit `mworker-max-reloads` (0 is a valid
+	// limit) from none.
+	MworkerMaxReloadsSet bool
 }
 
 // StatsSocket is one `stats socket` line of `global`.
