@@ -146,3 +146,33 @@ const usageText = `Usage : %s [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ]
         -S <bind>[,<bind options>...] new master CLI
 
 `
+
+// masterArgs is the command line the master runs again on reload and gives its
+// workers: argv without -sf/-st and their pids, -x and its path (the master hands the
+// sockets over itself) and -D (the master has already left the terminal).
+func masterArgs(argv []string) []string {
+	out := []string{argv[0]}
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "--":
+			return append(out, argv[i:]...)
+		case a == "-sf" || a == "-st":
+			for i+1 < len(argv) && !strings.HasPrefix(argv[i+1], "-") {
+				i++
+			}
+		case a == "-x":
+			i++
+		case a == "-D":
+		case a == "-f" || a == "-p" || a == "-S" || a == "-C" || a == "-n":
+			out = append(out, a)
+			if i+1 < len(argv) {
+				i++
+				out = append(out, argv[i])
+			}
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,19 @@ func TestParseArgs(t *testing.T) {
 				t.Fatalf("got %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestMasterArgs(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"hitless -W -f a.cfg -p p.pid", "hitless -W -f a.cfg -p p.pid"},
+		{"hitless -W -f a.cfg -sf 12 13 -x /run/s.sock -p p", "hitless -W -f a.cfg -p p"},
+		{"hitless -D -W -S /run/m.sock,mode,600 -f a.cfg -st 9", "hitless -W -S /run/m.sock,mode,600 -f a.cfg"},
+		{"hitless -Ws -f -sf -- x.cfg -sf", "hitless -Ws -f -sf -- x.cfg -sf"},
+		{"hitless -W -x", "hitless -W"},
+	} {
+		if got := strings.Join(masterArgs(strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("masterArgs(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +23,7 @@ import (
 	"hitless/internal/instance"
 	"hitless/internal/listener"
 	"hitless/internal/logging"
+	"hitless/internal/master"
 	"hitless/internal/runtimeapi"
 )
 
@@ -36,6 +36,8 @@ type env struct {
 	signals        func(c chan<- os.Signal, sig ...os.Signal) // signal.Notify
 	startDaemon    func(args []string) (pid int, err error)
 	daemonReady    func(err error) // the child of -D reports its start-up outcome
+	// attach returns this worker's link to its master (nil outside master-worker mode).
+	attach func() (*master.Link, error)
 }
 
 const daemonEnv = "HITLESS_DAEMON_CHILD"
@@ -49,6 +51,7 @@ func defaultEnv() *env {
 		signals:     signal.Notify,
 		startDaemon: startDaemon,
 		daemonReady: func(error) {},
+		attach:      master.Attach,
 	}
 	if os.Getenv(daemonEnv) == "1" {
 		e.daemonReady = reportToParent
@@ -72,7 +75,15 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	}
 	quiet := o.quiet && !o.verbose && !o.debug
 	_, isChild := e.lookupEnv(daemonEnv)
-	if o.daemon && !o.check && !isChild {
+	link, err := e.attach()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "[ALERT]    (%d) : %v\n", e.pid, err)
+		return 1
+	}
+	// A worker, and a master that re-executed itself, are already where they belong.
+	reexec := master.Reexecuted()
+	settled := link != nil || reexec || o.systemd
+	if o.daemon && !o.check && !isChild && !settled {
 		// -D: the child does all the work once, and tells us how start-up went.
 		if _, err := e.startDaemon(argv); err != nil {
 			if !quiet {
@@ -129,7 +140,26 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 			return 1
 		}
 	}
-	cfg, err := config.Load(o.files, e.lookupEnv)
+	masterOpts := func() master.Options {
+		var clis []config.StatsSocket
+		for _, spec := range o.masterCLI {
+			if s, err := config.ParseMasterCLI(spec); err == nil {
+				clis = append(clis, s)
+			}
+		}
+		return master.Options{Args: masterArgs(argv), Version: version, Notify: o.systemd, CLI: clis,
+			Events: events, Signals: e.signals, Ready: e.daemonReady}
+	}
+	var src []config.Source
+	if link != nil && link.Config != nil {
+		src = link.Config // what the master validated, whatever the files hold now
+	} else {
+		src, err = config.Read(o.files)
+	}
+	var cfg *config.Config
+	if err == nil {
+		cfg, err = config.LoadSources(src, e.lookupEnv)
+	}
 	if err != nil {
 		if !quiet {
 			var list config.ErrorList
@@ -140,6 +170,14 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 			} else {
 				fmt.Fprintln(e.stderr, err.Error())
 			}
+		}
+		if link != nil {
+			link.Ready(errors.New("errors in the configuration"))
+		}
+		if reexec {
+			// A reload with a broken configuration: the master stays, the old workers
+			// go on serving.
+			return master.Run(ctx, masterOpts(), nil, nil, errors.New("Fatal errors found in configuration."))
 		}
 		return 1
 	}
@@ -167,15 +205,24 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		alert(fmt.Sprintf("[%s.main()] No enabled listener found (check for 'bind' directives) ! Exiting.", argv[0]))
 		return 1
 	}
-	if msg := unsupportedModes(o, cfg); msg != "" {
-		alert(msg)
-		return 1
-	}
 	pidfile := o.pidfile
 	if pidfile == "" {
 		pidfile = cfg.Global.PidFile
 	}
-	if cfg.Global.Daemon && !o.debug && !isChild {
+	isMaster := (o.master || cfg.Global.MasterWorker) && link == nil
+	if len(o.masterCLI) > 0 && !isMaster && link == nil && !quiet {
+		fmt.Fprintf(e.stderr, "[WARNING]  (%d) : a master CLI socket was defined, but master-worker mode (-W) is not enabled.\n", e.pid)
+	}
+	if isMaster {
+		for _, spec := range o.masterCLI {
+			if _, err := config.ParseMasterCLI(spec); err != nil {
+				alert(err.Error())
+				alert("Can't create the master's CLI.")
+				return 1
+			}
+		}
+	}
+	if cfg.Global.Daemon && !o.debug && !isChild && !settled {
 		// `daemon` in the configuration: the same as -D.
 		if _, err := e.startDaemon(argv); err != nil {
 			if !quiet {
@@ -186,8 +233,21 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		return 0
 	}
 
+	if isMaster {
+		mo := masterOpts()
+		mo.Pidfile = pidfile
+		return master.Run(ctx, mo, cfg, src, nil)
+	}
+
 	var inherited []*listener.Inherited
-	if o.sockPath != "" && o.sockPath != "/dev/null" {
+	var states []runtimeapi.ServerState
+	if link != nil {
+		for _, f := range link.Listeners {
+			inherited = append(inherited, &listener.Inherited{File: f})
+		}
+		states = runtimeapi.ParseServersState(link.States)
+		pidfile, o.oldPids = "", nil
+	} else if o.sockPath != "" && o.sockPath != "/dev/null" {
 		var err error
 		if inherited, err = fetchSockets(o.sockPath); err != nil {
 			warn := func(msg string) {
@@ -199,8 +259,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 			warn(fmt.Sprintf("Failed to get the sockets from the old process (%v); binding new sockets with SO_REUSEPORT.", err))
 		}
 	}
-	var states []runtimeapi.ServerState
-	if inherited != nil {
+	if inherited != nil && link == nil {
 		states = fetchServerStates(o.sockPath)
 	}
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
@@ -210,10 +269,13 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		alert(err.Error())
 		alert(fmt.Sprintf("[%s.main()] Some protocols failed to start their listeners! Exiting.", argv[0]))
 		e.daemonReady(err)
+		if link != nil {
+			link.Ready(err)
+		}
 		return 1
 	}
 	if pidfile != "" {
-		if err := writePidfile(pidfile, e.pid); err != nil {
+		if err := master.WritePidfile(pidfile, e.pid); err != nil {
 			alert(fmt.Sprintf("[%s.main()] Cannot create pidfile %s", argv[0], pidfile))
 			signalPids(o.oldPids, syscall.SIGTTIN)
 			in.Stop()
@@ -229,10 +291,19 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		signalPids(o.oldPids, syscall.SIGUSR1)
 	}
 	e.daemonReady(nil)
-	events.Debug(fmt.Sprintf("hitless %s started, listening on %s (%d listeners taken over)", version, strings.Join(in.Addrs(), " "), in.Adopted()))
-
 	sigs := make(chan os.Signal, 4)
 	e.signals(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTTOU, syscall.SIGTTIN)
+	if link != nil {
+		link.Ready(nil)
+		go func() {
+			link.Serve(in.ServeCLI)
+			// The master is gone: leave as on SIGUSR1, finishing what is in flight.
+			events.Warn("The master process is gone: stopping.")
+			sigs <- syscall.SIGUSR1
+		}()
+	}
+	events.Debug(fmt.Sprintf("hitless %s started, listening on %s (%d listeners taken over)", version, strings.Join(in.Addrs(), " "), in.Adopted()))
+
 	drained := make(chan struct{})
 	var hardStop <-chan time.Time
 	for {
@@ -352,32 +423,6 @@ func signalPids(pids []int, sig syscall.Signal) int {
 		}
 	}
 	return n
-}
-
-// unsupportedModes refuses the command-line modes that later work implements, rather
-// than running without them and surprising the operator.
-func unsupportedModes(o *options, cfg *config.Config) string {
-	switch {
-	case o.master || cfg.Global.MasterWorker:
-		return "master-worker mode (-W, -Ws or 'master-worker') is not supported yet"
-	case len(o.masterCLI) > 0:
-		return "'-S' (master CLI) is not supported yet"
-	}
-	return ""
-}
-
-// writePidfile writes the pid atomically: a temporary file renamed over the path, so a
-// reader never sees it empty.
-func writePidfile(path string, pid int) error {
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }
 
 // startDaemon re-executes the binary in a new session with stdio on /dev/null, and
