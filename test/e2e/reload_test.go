@@ -78,7 +78,7 @@ func (r *reloadSetup) currentPid() int {
 	return pid
 }
 
-func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
 
 const reloadConfig = `
 global
@@ -329,7 +329,8 @@ func TestTakesListenersOverFromHAProxy(t *testing.T) {
 		t.Fatal("haproxy did not listen")
 	}
 	h := r.start(t, "-d", "-sf", strconv.Itoa(hpid), "-x", r.sock)
-	if !strings.Contains(h.out.String(), "(1 listeners taken over)") {
+	// HAProxy's socket accepts all along: wait for hitless to say what it did.
+	if !waitFor(5*time.Second, func() bool { return strings.Contains(h.out.String(), "(1 listeners taken over)") }) {
 		t.Fatalf("hitless did not adopt HAProxy's listener:\n%s", h.out.String())
 	}
 	if !waitFor(5*time.Second, func() bool { return !alive(hpid) }) {
