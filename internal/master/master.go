@@ -68,6 +68,7 @@ type Master struct {
 	crashes    []time.Time   // recent crashes of the current worker
 	stopping   bool
 	exitCode   int     // 130 after SIGINT, as HAProxy's master
+	lastError  string  // why the last reload failed, while failed > 0
 	last       startup // what the current worker started from
 	maxReloads int     // -1: no limit
 	restartAt  time.Time
@@ -183,6 +184,9 @@ func (m *Master) status() string {
 	if m.current == nil && !m.stopping {
 		s = "no worker serving; " + s
 	}
+	if m.failed > 0 {
+		s += "; last reload failed: " + m.lastError
+	}
 	return s
 }
 
@@ -260,10 +264,12 @@ func (m *Master) doReload() {
 
 // loadFailed records a reload that did not take: the old workers go on serving.
 func (m *Master) loadFailed(err error) {
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
 	m.mu.Lock()
 	m.failed++
+	m.lastError = lines[0]
 	m.mu.Unlock()
-	for _, line := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
+	for _, line := range lines {
 		if line != "" {
 			m.events.Error(line)
 		}

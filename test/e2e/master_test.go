@@ -441,6 +441,14 @@ func TestMasterWorkerNotify(t *testing.T) {
 		t.Fatalf("RELOADING without MONOTONIC_USEC: %q", m)
 	}
 	next("READY=1")
+	// A broken configuration: systemd hears that the reload failed.
+	good, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(good, "    bogus-keyword\n"...), 0o644)
+	syscall.Kill(p.cmd.Process.Pid, syscall.SIGUSR2)
+	next("RELOADING=1")
+	if m := next("READY=1"); !strings.Contains(m, "STATUS=") || !strings.Contains(m, "last reload failed: ") {
+		t.Fatalf("READY after a failed reload: %q", m)
+	}
 	syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM)
 	next("STOPPING=1")
 }
