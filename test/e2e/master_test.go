@@ -505,3 +505,38 @@ func TestMasterGoneWorkerLeaves(t *testing.T) {
 		t.Fatal("the worker outlived its master by 5 s")
 	}
 }
+
+// TestMasterWorkerKeepsServerState: a server disabled and a weight changed on the
+// current worker survive a reload in master-worker mode; no request reaches the
+// disabled server afterwards.
+func TestMasterWorkerKeepsServerState(t *testing.T) {
+	one, two := newBackend(t, "one", nil), newBackend(t, "two", nil)
+	s := startMaster(t, "", "", one.addr+"\n    server s2 "+two.addr)
+	if out := s.cli(t, "@1 disable server be/s1; @1 set weight be/s2 7"); strings.TrimSpace(out) != "" {
+		t.Fatalf("commands answered %q", out)
+	}
+	_, first, _ := s.procs(t)
+	s.reload(t)
+	s.waitNewWorker(t, first)
+	before := one.requests.Load()
+	for i := 0; i < 20; i++ {
+		if code, body, _ := get(t, "http://"+s.addr+"/"); code != 200 || body != "two" {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+	}
+	if n := one.requests.Load() - before; n != 0 {
+		t.Fatalf("the disabled server got %d requests after the reload", n)
+	}
+	state := s.cli(t, "@1 show servers state be")
+	admin := map[string]string{}
+	weight := map[string]string{}
+	for _, line := range strings.Split(state, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 7 && f[1] == "be" {
+			admin[f[3]], weight[f[3]] = f[6], f[7]
+		}
+	}
+	if admin["s1"] != "1" || weight["s2"] != "7" {
+		t.Fatalf("state after the reload:\n%s", state)
+	}
+}
