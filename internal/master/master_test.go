@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -211,3 +212,20 @@ func TestReadyReport(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// FuzzMasterCLI: no input line makes the master CLI panic.
+func FuzzMasterCLI(f *testing.F) {
+	for _, s := range []string{"help", "show proc", "@1 show info", "@!12 show stat;@master show version", "@", "@ ;;", "prompt", "user; operator", "reload", "\\;@1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		m := &Master{version: "x", reload: make(chan struct{}, 1), started: time.Now()}
+		s := &cliSession{m: m, w: bufio.NewWriter(io.Discard), level: runtimeapi.LevelAdmin}
+		for _, cmd := range runtimeapi.SplitCommands(line) {
+			if !s.run(strings.TrimSpace(cmd)) {
+				break
+			}
+		}
+		s.promptText()
+	})
+}
