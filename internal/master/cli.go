@@ -92,6 +92,12 @@ type cliSession struct {
 
 func (m *Master) cliSession(c net.Conn, level runtimeapi.Level) {
 	defer c.Close()
+	defer func() {
+		// A bug in one session must never take the master, and so every worker, down.
+		if r := recover(); r != nil {
+			m.events.Error(fmt.Sprintf("master CLI session failed: %v", r))
+		}
+	}()
 	s := &cliSession{m: m, c: c, w: bufio.NewWriter(c), level: level}
 	br := bufio.NewReaderSize(c, 4096)
 	for {
