@@ -95,6 +95,7 @@ func (m *Master) spawn(fds []int, start startup) (*proc, error) {
 	pair[1] = -1
 	if err := awaitReady(ipc); err != nil {
 		syscall.Kill(pid, syscall.SIGKILL)
+		ipc.Close()
 		return p, err
 	}
 	return p, nil
