@@ -136,31 +136,27 @@ func (p *Page) authorized(r *http.Request) bool {
 	return good == 1
 }
 
-// adminActions are the actions of the admin form, HAProxy's values and labels. apply
-// reports whether it changed the server (health actions need `check` on the server).
+// adminActions are the actions of the admin form, HAProxy's values and labels. The
+// health actions do nothing on a server without `check`, and HAProxy still counts
+// them as done.
 var adminActions = []struct {
 	value, label string
-	apply        func(s *proxy.Server) bool
+	apply        func(s *proxy.Server)
 }{
-	{"ready", "Set state to READY", func(s *proxy.Server) bool { s.SetAdmin(0); return true }},
-	{"drain", "Set state to DRAIN", func(s *proxy.Server) bool { s.SetAdmin(proxy.AdminFDrain); return true }},
-	{"maint", "Set state to MAINT", func(s *proxy.Server) bool {
-		s.SetAdmin(s.Admin()&^proxy.AdminFDrain | proxy.AdminFMaint)
-		return true
-	}},
+	{"ready", "Set state to READY", func(s *proxy.Server) { s.SetAdmin(0) }},
+	{"drain", "Set state to DRAIN", func(s *proxy.Server) { s.SetAdmin(proxy.AdminFDrain) }},
+	{"maint", "Set state to MAINT", func(s *proxy.Server) { s.SetAdmin(s.Admin()&^proxy.AdminFDrain | proxy.AdminFMaint) }},
 	{"dhlth", "Health: disable checks", checked(func(s *proxy.Server) { s.SetChecksEnabled(false) })},
 	{"ehlth", "Health: enable checks", checked(func(s *proxy.Server) { s.SetChecksEnabled(true) })},
 	{"hrunn", "Health: force UP", checked(func(s *proxy.Server) { s.SetUp(true) })},
 	{"hdown", "Health: force DOWN", checked(func(s *proxy.Server) { s.SetUp(false) })},
 }
 
-func checked(f func(s *proxy.Server)) func(s *proxy.Server) bool {
-	return func(s *proxy.Server) bool {
-		if !s.Cfg.Check {
-			return false
+func checked(f func(s *proxy.Server)) func(s *proxy.Server) {
+	return func(s *proxy.Server) {
+		if s.Cfg.Check {
+			f(s)
 		}
-		f(s)
-		return true
 	}
 }
 
@@ -180,7 +176,7 @@ func (p *Page) adminAction(r *http.Request) string {
 		return "ERRP"
 	}
 	b := p.backend(form.Get("b"))
-	var apply func(s *proxy.Server) bool
+	var apply func(s *proxy.Server)
 	for _, a := range adminActions {
 		if a.value == form.Get("action") {
 			apply = a.apply
@@ -193,7 +189,8 @@ func (p *Page) adminAction(r *http.Request) string {
 	for _, name := range form["s"] {
 		total++
 		for _, s := range b.Servers {
-			if s.Name == name && apply(s) {
+			if s.Name == name {
+				apply(s)
 				altered++
 				break
 			}
