@@ -20,40 +20,22 @@ func TestStatsPageAdminDrainsServer(t *testing.T) {
 	b := newBackend(t, "b", nil)
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	startHitless(t, fmt.Sprintf(`
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 5s
-    timeout server 5s
-frontend fe
-    bind %s
-    http-request use-service prometheus-exporter if { path /metrics }
-    stats uri /admin?stats
-    stats realm Test\ Realm
-    stats auth admin:s3cret
-    stats refresh 10s
-    stats admin if { src 127.0.0.1 }
-    default_backend be
-backend be
-    server a %s
-    server b %s
-`, addr, a.addr, b.addr), addr)
+	startHitless(t, fmt.Sprintf(statsCompareConfig, addr, a.addr, b.addr), addr)
 	base := "http://" + addr
 
 	// Authentication.
-	code, _, hdr := get(t, base+"/admin?stats")
+	code, _, hdr := get(t, base+"/st")
 	if code != 401 || hdr.Get("Www-Authenticate") != `Basic realm="Test Realm"` {
 		t.Fatalf("no credentials: %d %q", code, hdr.Get("Www-Authenticate"))
 	}
-	if code, _ := fetch(t, "GET", base+"/admin?stats", "admin:wrong", ""); code != 401 {
+	if code, _ := fetch(t, "GET", base+"/st", "admin:wrong", ""); code != 401 {
 		t.Fatalf("wrong password: %d", code)
 	}
-	code, page := fetch(t, "GET", base+"/admin?stats", "admin:s3cret", "")
+	code, page := fetch(t, "GET", base+"/st", "admin:s3cret", "")
 	if code != 200 || !strings.Contains(page, `<input type="checkbox" name="s" value="b"`) || !strings.Contains(page, `<option value="drain">`) {
 		t.Fatalf("page %d:\n%s", code, page)
 	}
-	code, csv := fetch(t, "GET", base+"/admin?stats;csv", "admin:s3cret", "")
+	code, csv := fetch(t, "GET", base+"/st;csv", "admin:s3cret", "")
 	if code != 200 || !strings.HasPrefix(csv, "# pxname,svname,") || !strings.Contains(csv, "\nbe,b,") {
 		t.Fatalf("csv %d:\n%s", code, csv)
 	}
@@ -65,7 +47,7 @@ backend be
 	if a.requests.Load() == 0 || b.requests.Load() == 0 {
 		t.Fatalf("round robin: a=%d b=%d", a.requests.Load(), b.requests.Load())
 	}
-	req, _ := http.NewRequest("POST", base+"/admin?stats", strings.NewReader(url.Values{"s": {"b"}, "action": {"drain"}, "b": {"be"}}.Encode()))
+	req, _ := http.NewRequest("POST", base+"/st", strings.NewReader(url.Values{"s": {"b"}, "action": {"drain"}, "b": {"be"}}.Encode()))
 	req.SetBasicAuth("admin", "s3cret")
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	noRedirect := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -74,7 +56,7 @@ backend be
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/admin?stats;st=DONE" {
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/st;st=DONE" {
 		t.Fatalf("admin POST: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	before := b.requests.Load()
@@ -86,7 +68,7 @@ backend be
 	if b.requests.Load() != before {
 		t.Fatalf("drained server b got %d more requests", b.requests.Load()-before)
 	}
-	if _, csv := fetch(t, "GET", base+"/admin?stats;csv", "admin:s3cret", ""); !strings.Contains(csv, ",DRAIN,") {
+	if _, csv := fetch(t, "GET", base+"/st;csv", "admin:s3cret", ""); !strings.Contains(csv, ",DRAIN,") {
 		t.Fatalf("csv does not show DRAIN:\n%s", csv)
 	}
 
