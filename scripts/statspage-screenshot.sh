@@ -1,8 +1,8 @@
 #!/bin/sh
 # Takes a headless Chromium screenshot of the stats page (Debian: apt-get install
-# chromium). Starts hitless on loopback with a frontend, a backend of three servers
+# chromium). Starts hitless on loopback with a frontend, a backend of four servers
 # (one drained and one put in maintenance through the page's admin form) and the page
-# itself, sends some traffic, shoots, and stops hitless.
+# itself, sends some traffic, shoots with JavaScript disabled, and stops hitless.
 #   scripts/statspage-screenshot.sh [OUT.png] [PORT]
 set -eu
 out=${1:-/tmp/hitless-stats.png}
@@ -50,6 +50,7 @@ for i in $(seq 30); do curl -s -o /dev/null "http://127.0.0.1:$port/"; done
 curl -s -o /dev/null -u admin:admin -d 's=app2&action=drain&b=app' "http://127.0.0.1:$port/stats"
 curl -s -o /dev/null -u admin:admin -d 's=spare&action=maint&b=app' "http://127.0.0.1:$port/stats"
 sleep 1.5
-"$chromium" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1600,900 \
-	--screenshot="$out" "http://admin:admin@127.0.0.1:$port/stats;st=DONE" 2>/dev/null
+"$chromium" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1600,900 --disable-javascript \
+	--screenshot="$out" "http://admin:admin@127.0.0.1:$port/stats;st=DONE" 2>"$dir/chromium.log" || { cat "$dir/chromium.log" >&2; exit 1; }
+[ -s "$out" ] || { echo "no screenshot written" >&2; cat "$dir/chromium.log" >&2; exit 1; }
 echo "screenshot: $out"

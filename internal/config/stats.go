@@ -22,6 +22,7 @@ type StatsPage struct {
 	Node        string // `stats show-node NAME`; "" = the host name
 	ShowDesc    bool
 	Desc        string    // `stats show-desc TEXT`
+	Scope       []string  // `stats scope NAME`: the proxies shown ("." = the page's own); none = all
 	Admin       *acl.Cond // `stats admin if|unless COND`; nil = read-only page
 }
 
@@ -79,6 +80,13 @@ var statsKeywords = map[string]struct {
 		s.Refresh = d
 		return nil
 	}},
+	"scope": {"dfbl", func(ps *parser, p *Proxy, s *StatsPage, a []string) error {
+		if len(a) == 0 || a[0] == "" {
+			return fmt.Errorf("'scope' needs a proxy name.")
+		}
+		s.Scope = append(s.Scope, a[0])
+		return nil
+	}},
 	"show-node": {"dfbl", func(ps *parser, p *Proxy, s *StatsPage, a []string) error {
 		s.ShowNode = true
 		if len(a) > 0 {
@@ -105,7 +113,7 @@ var statsKeywords = map[string]struct {
 }
 
 // haproxyStatsKeywords are HAProxy 2.6's `stats` words that hitless does not have yet.
-const haproxyStatsKeywords = "scope show-legends show-modules http-request bind-process"
+const haproxyStatsKeywords = "show-legends show-modules http-request bind-process"
 
 const statsExpects = "expects 'admin', 'uri', 'realm', 'auth', 'scope', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'."
 
@@ -137,6 +145,7 @@ func copyStats(s *StatsPage) *StatsPage {
 	}
 	c := *s
 	c.Users = append([]StatsUser(nil), s.Users...)
+	c.Scope = append([]string(nil), s.Scope...)
 	return &c
 }
 

@@ -1,12 +1,15 @@
 package httpproxy
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"hitless/internal/acl"
 	"hitless/internal/config"
@@ -115,4 +118,58 @@ func TestServiceMissing(t *testing.T) {
 	if resp, _ := roundTrip(t, c, br, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"); resp.StatusCode != 503 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
+}
+
+// FuzzAppletRequest sends arbitrary bytes to a frontend with a stats page and a
+// service: the engine answers or closes, and never panics or hangs.
+func FuzzAppletRequest(f *testing.F) {
+	f.Add([]byte("GET /st;csv HTTP/1.1\r\nHost: x\r\n\r\n"))
+	f.Add([]byte("POST /st HTTP/1.1\r\nHost: x\r\ncontent-length: 3\r\n\r\na=b"))
+	f.Add([]byte("POST /st HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\nz\r\n"))
+	f.Add([]byte("GET /metrics HTTP/1.0\r\n\r\nGET /st%zz HTTP/1.1\r\n\r\n"))
+	f.Add([]byte("HEAD http://h/st?x HTTP/1.1\r\nAuthorization: Basic !!\r\n\r\n"))
+	cfg, err := config.LoadBytes("t.cfg", []byte(`
+defaults
+    mode http
+    retries 0
+    timeout connect 100ms
+    timeout client 100ms
+    timeout server 100ms
+frontend fe
+    bind 127.0.0.1:8080
+    http-request use-service prometheus-exporter if { path /metrics }
+    stats uri /st
+    default_backend be
+backend be
+    server s1 127.0.0.1:1
+`), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	st, err := proxy.Build(cfg, nil, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	e := New(st, nil)
+	e.SetApplets(Applets{
+		Stats:    map[*config.Proxy]Applet{cfg.Proxies[0]: &echoApplet{name: "stats"}},
+		Services: map[string]Applet{"prometheus-exporter": &echoApplet{name: "prom"}},
+	})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		client, server := net.Pipe()
+		done := make(chan struct{})
+		go func() {
+			e.Serve(context.Background(), server, st.Frontends[0])
+			close(done)
+		}()
+		client.SetDeadline(time.Now().Add(5 * time.Second))
+		go client.Write(raw)
+		io.Copy(io.Discard, client)
+		client.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Serve did not return")
+		}
+	})
 }

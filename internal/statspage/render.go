@@ -74,6 +74,8 @@ type view struct {
 	Message      string
 	MessageClass string
 	URI          string
+	Scope        string // the filter typed in the scope field
+	ScopeForm    bool   // a GET form can reach the page (its URI has no query part)
 	Up           bool
 	Refresh      string // the refresh interval, "" when not refreshing
 	CanRefresh   bool
@@ -90,7 +92,7 @@ var infoShown = map[string]bool{"Pid": true, "Uptime": true, "Nbthread": true, "
 
 func (p *Page) render(w io.Writer, o options, admin bool, rows []runtimeapi.StatRow) error {
 	v := view{URI: p.cfg.URI, Up: o.up, Admin: admin, Groups: groups, Columns: columns,
-		CanRefresh: p.cfg.Refresh > 0}
+		CanRefresh: p.cfg.Refresh > 0, Scope: o.scope, ScopeForm: !strings.Contains(p.cfg.URI, "?")}
 	if !p.cfg.HideVersion {
 		v.Version = p.proc.Version
 	}
@@ -261,6 +263,7 @@ tr.front td,tr.back td{font-weight:600}
 {{if .CanRefresh}}{{if .Refresh}}<a href="{{.URI}};norefresh">Disable refresh</a>{{else}}<a href="{{.URI}}">Enable refresh</a>{{end}}{{end}}
 <a href="{{.URI}}{{if .Up}};up{{end}}{{if and .CanRefresh (not .Refresh)}};norefresh{{end}}">Refresh now</a>
 <a href="{{.URI}};csv;norefresh">CSV export</a>
+{{if .ScopeForm}}<form method="get" action="{{.URI}}" style="margin-top:6px">Scope: <input name="scope" value="{{.Scope}}" size="12" maxlength="40"> <input type="submit" value="Filter"></form>{{end}}
 </div></div>
 </div>
 {{range $t := .Tables}}

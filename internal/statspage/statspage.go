@@ -36,24 +36,48 @@ type Process struct {
 type Page struct {
 	cfg  *config.StatsPage
 	proc *Process
+	// scope is the set of proxy names `stats scope` lets the page show; nil = all.
+	scope map[string]bool
 }
 
 // New returns the page configured by px's `stats` keywords.
 func New(px *config.Proxy, proc *Process) *Page {
-	return &Page{cfg: px.Stats, proc: proc}
+	p := &Page{cfg: px.Stats, proc: proc}
+	for _, name := range px.Stats.Scope {
+		if p.scope == nil {
+			p.scope = map[string]bool{}
+		}
+		if name == "." {
+			name = px.Name
+		}
+		p.scope[name] = true
+	}
+	return p
+}
+
+// shown reports whether a proxy is on the page: within `stats scope`, and its name
+// containing the scope the user typed (case-insensitive, as HAProxy matches it).
+func (p *Page) shown(name, typed string) bool {
+	if p.scope != nil && !p.scope[name] {
+		return false
+	}
+	return typed == "" || strings.Contains(strings.ToLower(name), strings.ToLower(typed))
 }
 
 // options are the `;word` flags after the page's URI prefix.
 type options struct {
 	csv, up, norefresh bool
 	status             string // ;st=CODE, the outcome of an admin action
+	scope              string // scope=TEXT, the page's filter field
 }
 
 func (p *Page) options(r *http.Request) options {
 	var o options
 	rest := strings.TrimPrefix(r.RequestURI, p.cfg.URI)
-	for _, w := range strings.Split(rest, ";") {
+	for _, w := range strings.FieldsFunc(rest, func(c rune) bool { return c == ';' || c == '?' || c == '&' }) {
 		switch {
+		case strings.HasPrefix(w, "scope="):
+			o.scope, _ = url.QueryUnescape(strings.TrimPrefix(w, "scope="))
 		case w == "csv":
 			o.csv = true
 		case w == "up":
@@ -100,7 +124,13 @@ func (p *Page) ServeApplet(w http.ResponseWriter, r *http.Request, s acl.Sample)
 	if o.up {
 		args = append(args, "up")
 	}
-	header, rows := runtimeapi.ReadStat(p.proc.Stat, runtimeapi.LevelUser, args...)
+	header, all := runtimeapi.ReadStat(p.proc.Stat, runtimeapi.LevelUser, args...)
+	var rows []runtimeapi.StatRow
+	for _, row := range all {
+		if p.shown(row.Get("pxname"), o.scope) {
+			rows = append(rows, row)
+		}
+	}
 	if o.csv {
 		h.Set("Content-Type", "text/plain")
 		var b strings.Builder

@@ -28,15 +28,37 @@ var (
 	remote = sample{netip.MustParseAddr("192.0.2.1")}
 )
 
-// newPage builds live state and the page of the frontend "fe" from a config.
-func newPage(t *testing.T, stats string) (*Page, *proxy.State) {
-	t.Helper()
-	cfg, err := config.LoadBytes("t.cfg", []byte(`
+const defaults = `
 defaults
     mode http
     timeout connect 1s
     timeout client 1s
     timeout server 1s
+`
+
+// build loads defaults+text, builds live state and returns the page of its first proxy.
+func build(t *testing.T, text string, ids map[string]int) (*Page, *proxy.State) {
+	t.Helper()
+	cfg, err := config.LoadBytes("t.cfg", []byte(defaults+text), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := proxy.Build(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := &Process{Version: "9.9", State: st, ProxyIDs: ids,
+		Info: func() []runtimeapi.Field {
+			return []runtimeapi.Field{{Name: "Pid", Value: "42"}, {Name: "Uptime", Value: "0d 0h01m01s"}}
+		},
+		Stat: runtimeapi.StatCommand(st, ids, func(*proxy.Frontend) int { return 100 }, func() bool { return false })}
+	return New(cfg.Proxies[0], proc), st
+}
+
+// newPage builds the page of the frontend "fe" with the given stats lines.
+func newPage(t *testing.T, stats string) (*Page, *proxy.State) {
+	t.Helper()
+	return build(t, `
 frontend fe
     bind 127.0.0.1:8080
 `+stats+`
@@ -45,21 +67,7 @@ backend be
     server s1 127.0.0.1:8081 check
     server s2 127.0.0.1:8082
     server s3 127.0.0.1:8083 backup
-`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := proxy.Build(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]int{"fe": 2, "be": 3}
-	proc := &Process{Version: "9.9", State: st, ProxyIDs: ids,
-		Info: func() []runtimeapi.Field {
-			return []runtimeapi.Field{{Name: "Pid", Value: "42"}, {Name: "Uptime", Value: "0d 0h01m01s"}}
-		},
-		Stat: runtimeapi.StatCommand(st, ids, func(*proxy.Frontend) int { return 100 }, func() bool { return false })}
-	return New(cfg.Proxies[0], proc), st
+`, map[string]int{"fe": 2, "be": 3})
 }
 
 func serve(p *Page, method, uri, cred, body string, s sample) *httptest.ResponseRecorder {
@@ -214,4 +222,44 @@ func FuzzServe(f *testing.F) {
 			p.ServeApplet(httptest.NewRecorder(), r, local)
 		}
 	})
+}
+
+// TestScope follows HAProxy 2.6 (checked on loopback): `stats scope .` is the page's
+// own proxy, the typed scope filters by name (case-insensitive substring) within
+// it, and the admin form still reaches backends outside the scope.
+func TestScope(t *testing.T) {
+	p, st := build(t, `
+frontend fe
+    bind 127.0.0.1:8080
+    stats uri /st
+    stats scope .
+    stats scope be2
+    stats admin if { src 127.0.0.1 }
+    default_backend be
+backend be
+    server s1 127.0.0.1:8081
+backend be2
+    server s1 127.0.0.1:8081
+`, map[string]int{"fe": 1, "be": 2, "be2": 3})
+	names := func(uri string) string {
+		var out []string
+		for _, line := range strings.Split(serve(p, "GET", uri, "", "", local).Body.String(), "\n")[1:] {
+			if f := strings.SplitN(line, ",", 3); len(f) == 3 {
+				out = append(out, f[0]+","+f[1])
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := names("/st;csv"), "fe,FRONTEND be2,s1 be2,BACKEND"; got != want {
+		t.Errorf("scope: %q, want %q", got, want)
+	}
+	if got, want := names("/st;csv?scope=BE2"), "be2,s1 be2,BACKEND"; got != want {
+		t.Errorf("typed scope: %q, want %q", got, want)
+	}
+	if body := serve(p, "GET", "/st?scope=fe", "", "", local).Body.String(); !strings.Contains(body, `name="scope" value="fe"`) || strings.Contains(body, ">be2</a>") {
+		t.Error("html page ignores the typed scope")
+	}
+	if w := serve(p, "POST", "/st", "", "s=s1&action=drain&b=be", local); w.Header().Get("Location") != "/st;st=DONE" || !st.Backends["be"].Servers[0].Drain() {
+		t.Errorf("admin outside the scope: %q", w.Header().Get("Location"))
+	}
 }
