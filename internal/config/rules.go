@@ -114,7 +114,7 @@ func parseHTTPRule(ps *parser, p *Proxy, a []string, allowed map[string]bool) (H
 		if len(args) == 0 {
 			return r, fmt.Errorf("'%s use-service' expects a service name.", a[0])
 		}
-		if !httpServices[args[0]] {
+		if !HTTPServices[args[0]] {
 			return r, fmt.Errorf("'%s use-service' : '%s' unknown service name.", a[0], args[0])
 		}
 		if len(args) > 1 {

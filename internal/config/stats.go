@@ -149,5 +149,6 @@ func copyStats(s *StatsPage) *StatsPage {
 	return &c
 }
 
-// httpServices are the names `http-request use-service` accepts.
-var httpServices = map[string]bool{"prometheus-exporter": true}
+// HTTPServices are the names `http-request use-service` accepts; the instance package
+// has an applet for each.
+var HTTPServices = map[string]bool{"prometheus-exporter": true}

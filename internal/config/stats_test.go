@@ -118,3 +118,18 @@ func TestStatsInheritanceAndMode(t *testing.T) {
 		t.Fatalf("stats admin in defaults: %v", err)
 	}
 }
+
+// FuzzStatsKeywords parses arbitrary `stats` and `http-request use-service` lines:
+// an error or a page, never a panic.
+func FuzzStatsKeywords(f *testing.F) {
+	for _, s := range []string{"stats auth a:b", "stats refresh 5s", "stats admin if { src 127.0.0.1 }",
+		"stats scope .", "stats show-desc a b c", "http-request use-service prometheus-exporter if { path /m }", "stats uri"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		c, err := LoadBytes("t.cfg", []byte(base+"frontend f\n bind 127.0.0.1:8080\n "+line+"\n"), nil)
+		if err == nil && c == nil {
+			t.Fatal("no config and no error")
+		}
+	})
+}

@@ -8,6 +8,20 @@ import (
 	"hitless/internal/statspage"
 )
 
+// services builds the applet of each `http-request use-service` name
+// (config.HTTPServices); stat is the `show stat` command they read.
+var services = map[string]func(in *Instance, stat runtimeapi.Command) httpproxy.Applet{
+	"prometheus-exporter": func(in *Instance, stat runtimeapi.Command) httpproxy.Applet {
+		return promexport.New(promexport.Source{
+			Info: in.Info,
+			Stat: func() []runtimeapi.StatRow {
+				_, rows := runtimeapi.ReadStat(stat, runtimeapi.LevelUser)
+				return rows
+			},
+		})
+	},
+}
+
 // applets builds the stats page of every mode http proxy with `stats` keywords and the
 // services of `http-request use-service`. Both read the live figures through the
 // Runtime API's `show info` and `show stat`.
@@ -21,12 +35,8 @@ func (in *Instance) applets(cfg *config.Config) httpproxy.Applets {
 			a.Stats[p] = statspage.New(p, proc)
 		}
 	}
-	a.Services["prometheus-exporter"] = promexport.New(promexport.Source{
-		Info: in.Info,
-		Stat: func() []runtimeapi.StatRow {
-			_, rows := runtimeapi.ReadStat(stat, runtimeapi.LevelUser)
-			return rows
-		},
-	})
+	for name, build := range services {
+		a.Services[name] = build(in, stat)
+	}
 	return a
 }
