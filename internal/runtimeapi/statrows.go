@@ -51,12 +51,15 @@ func ReadStat(cmd Command, level Level, args ...string) (header string, rows []S
 		if line == "" {
 			continue
 		}
-		// encoding/csv reads quoted fields too, should a value ever carry a comma.
-		cr := csv.NewReader(strings.NewReader(line))
-		cr.FieldsPerRecord, cr.LazyQuotes = -1, true
-		fields, err := cr.Read()
-		if err != nil {
-			continue
+		fields := strings.Split(line, ",")
+		if strings.IndexByte(line, '"') >= 0 {
+			// encoding/csv reads quoted fields, should a value ever carry a comma.
+			cr := csv.NewReader(strings.NewReader(line))
+			cr.FieldsPerRecord, cr.LazyQuotes = -1, true
+			var err error
+			if fields, err = cr.Read(); err != nil {
+				continue
+			}
 		}
 		rows = append(rows, StatRow{Line: line, fields: fields})
 	}

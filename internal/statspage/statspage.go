@@ -142,6 +142,7 @@ func (p *Page) ServeApplet(w http.ResponseWriter, r *http.Request, s acl.Sample)
 		return
 	}
 	var page bytes.Buffer
+	page.Grow(4096 + 700*len(rows)) // a row is about 600 bytes of HTML
 	if err := p.render(&page, o, admin, rows); err != nil {
 		http.Error(w, "stats page: "+err.Error(), http.StatusInternalServerError)
 		return

@@ -1,6 +1,7 @@
 package statspage
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -261,5 +262,28 @@ backend be2
 	}
 	if w := serve(p, "POST", "/st", "", "s=s1&action=drain&b=be", local); w.Header().Get("Location") != "/st;st=DONE" || !st.Backends["be"].Servers[0].Drain() {
 		t.Errorf("admin outside the scope: %q", w.Header().Get("Location"))
+	}
+}
+
+// BenchmarkPage renders the HTML page and the CSV for 1,000 backends of 10 servers.
+func BenchmarkPage(b *testing.B) {
+	var cfg strings.Builder
+	cfg.WriteString("frontend fe\n    bind 127.0.0.1:8080\n    stats enable\n    default_backend b0\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&cfg, "backend b%d\n", i)
+		for j := 0; j < 10; j++ {
+			fmt.Fprintf(&cfg, "    server s%d 127.0.0.1:%d\n", j, 1000+j)
+		}
+	}
+	t := &testing.T{}
+	p, _ := build(t, cfg.String(), map[string]int{})
+	for _, v := range []struct{ name, uri string }{{"html", "/haproxy?stats"}, {"csv", "/haproxy?stats;csv"}} {
+		uri := v.uri
+		b.Run(v.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				w := serve(p, "GET", uri, "", "", local)
+				b.SetBytes(int64(w.Body.Len()))
+			}
+		})
 	}
 }
