@@ -38,6 +38,7 @@ func init() {
 		"retries":         {"dbl", kwRetries},
 		"http-request":    {"fbl", kwHTTPRequest},
 		"http-response":   {"fbl", kwHTTPResponse},
+		"stats":           {"dfbl", kwProxyStats},
 	}
 }
 

@@ -314,6 +314,7 @@ func inherit(p, d *Proxy) {
 	p.LogGlobal = d.LogGlobal
 	p.pendingExpect = d.pendingExpect
 	p.Logs = append([]LogTarget(nil), d.Logs...)
+	p.Stats = copyStats(d.Stats)
 	if d.HTTPCheck != nil {
 		hc := *d.HTTPCheck
 		p.HTTPCheck = &hc
@@ -357,6 +358,12 @@ func (ps *parser) finish(files []string) (*Config, error) {
 	for _, p := range cfg.Proxies {
 		if missingTimeouts(p) {
 			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("missing timeouts for %s '%s'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.", p.Kind, p.Name))
+		}
+	}
+	for _, p := range cfg.Proxies {
+		if p.Stats != nil && p.Mode != ModeHTTP {
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("'stats' statement ignored for %s '%s' as it requires HTTP mode.", p.Kind, p.Name))
+			p.Stats = nil
 		}
 	}
 	for _, h := range ps.httpOnly {

@@ -18,7 +18,7 @@ func splitCond(args []string) (rule, cond []string) {
 
 func kwHTTPRequest(ps *parser, p *Proxy, a []string) error {
 	ps.needHTTP(p, "'http-request' rules")
-	r, err := parseHTTPRule(ps, p, a, map[string]bool{"return": true, "deny": true, "set-header": true, "add-header": true, "del-header": true})
+	r, err := parseHTTPRule(ps, p, a, map[string]bool{"return": true, "deny": true, "set-header": true, "add-header": true, "del-header": true, "use-service": true})
 	if err != nil {
 		return err
 	}
@@ -110,6 +110,17 @@ func parseHTTPRule(ps *parser, p *Proxy, a []string, allowed map[string]bool) (H
 			return r, fmt.Errorf("'%s %s' : %v", a[0], action, err)
 		}
 		r.Header, r.Value = args[0], t
+	case "use-service":
+		if len(args) == 0 {
+			return r, fmt.Errorf("'%s use-service' expects a service name.", a[0])
+		}
+		if !HTTPServices[args[0]] {
+			return r, fmt.Errorf("'%s use-service' : '%s' unknown service name.", a[0], args[0])
+		}
+		if len(args) > 1 {
+			return r, fmt.Errorf("'%s use-service' expects either 'if' or 'unless' followed by a condition but found '%s'.", a[0], args[1])
+		}
+		r.Service = args[0]
 	case "del-header":
 		if len(args) != 1 {
 			if len(args) > 1 && args[1] == "-m" {

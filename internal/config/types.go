@@ -131,6 +131,7 @@ type Proxy struct {
 	Options   Options
 	Logs      []LogTarget // `log` lines of the proxy, or the global ones when `log global`
 	LogGlobal bool
+	Stats     *StatsPage `json:",omitempty"` // `stats` keywords; nil = no stats page
 
 	pendingExpect int // `http-check expect status` seen before `option httpchk`
 }
@@ -186,7 +187,7 @@ type UseBackend struct {
 // HTTPRule is one `http-request` or `http-response` rule.
 type HTTPRule struct {
 	Pos    Pos
-	Action string // "return", "deny", "set-header", "add-header", "del-header"
+	Action string // "return", "deny", "set-header", "add-header", "del-header", "use-service"
 	// return / deny
 	Status      int    // `return status N` (default 200) / `deny deny_status N` (default 403)
 	ContentType string // `return content-type T`
@@ -194,7 +195,9 @@ type HTTPRule struct {
 	// header actions
 	Header string
 	Value  Template
-	Cond   *acl.Cond // nil = always
+	// use-service
+	Service string    `json:",omitempty"` // "prometheus-exporter"
+	Cond    *acl.Cond // nil = always
 }
 
 // Template is a header value of `http-request set-header` and friends: literal text and

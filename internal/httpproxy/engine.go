@@ -50,6 +50,8 @@ type Engine struct {
 	// answers caches the bytes of each `http-request return` rule
 	// (*config.HTTPRule → []byte): built once, then shared read-only.
 	answers sync.Map
+	// applets are the stats pages and services; set once before the first Serve.
+	applets Applets
 }
 
 // returnPage is the cached answer of an `http-request return` rule.
@@ -348,7 +350,10 @@ func (s *session) serveOne() bool {
 	s.edits, s.redits = s.edits[:0], s.redits[:0]
 
 	// Frontend rules, then routing, then the backend's rules.
-	if done, keep := s.applyRules(fe.Cfg.HTTPRequest, head); done {
+	if done, keep := s.applyRules(fe.Cfg, head); done {
+		return keep
+	}
+	if done, keep := s.stats(fe.Cfg, head); done {
 		return keep
 	}
 	b := fe.Route(s)
@@ -358,7 +363,10 @@ func (s *session) serveOne() bool {
 	}
 	e.Backend = b.Name
 	if b.Cfg != fe.Cfg {
-		if done, keep := s.applyRules(b.Cfg.HTTPRequest, head); done {
+		if done, keep := s.applyRules(b.Cfg, head); done {
+			return keep
+		}
+		if done, keep := s.stats(b.Cfg, head); done {
 			return keep
 		}
 	}
@@ -377,9 +385,10 @@ func appendRequestLine(b []byte, r *http1.Request) []byte {
 	return append(b, " HTTP/1.1"...)
 }
 
-// applyRules runs http-request rules. done reports that a rule answered the request;
-// keep then says whether the connection stays open.
-func (s *session) applyRules(rules []config.HTTPRule, head []byte) (done, keep bool) {
+// applyRules runs the http-request rules of p. done reports that a rule answered the
+// request; keep then says whether the connection stays open.
+func (s *session) applyRules(p *config.Proxy, head []byte) (done, keep bool) {
+	rules := p.HTTPRequest
 	for i := range rules {
 		r := &rules[i]
 		if r.Cond != nil && !r.Cond.Eval(s) {
@@ -397,6 +406,8 @@ func (s *session) applyRules(rules []config.HTTPRule, head []byte) (done, keep b
 				return true, false
 			}
 			return true, s.answer(s.e.returnPage(r), r.Status, [2]byte{'P', 'R'}, true)
+		case "use-service":
+			return true, s.service(p, r.Service, head)
 		case "set-header":
 			s.edits = append(s.edits, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
 		case "add-header":

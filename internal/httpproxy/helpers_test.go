@@ -136,7 +136,9 @@ type testEngine struct {
 	active atomic.Int32 // Serve calls running
 }
 
-func serveEngine(t testing.TB, cfgText string) *testEngine {
+// serveEngine serves cfgText's first frontend; setup, when given, runs on the engine
+// before the first connection (to install applets).
+func serveEngine(t testing.TB, cfgText string, setup ...func(e *Engine, st *proxy.State)) *testEngine {
 	t.Helper()
 	cfg, err := config.LoadBytes("t.cfg", []byte(cfgText), nil)
 	if err != nil {
@@ -148,6 +150,9 @@ func serveEngine(t testing.TB, cfgText string) *testEngine {
 		t.Fatal(err)
 	}
 	e := New(st, nil)
+	for _, f := range setup {
+		f(e, st)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

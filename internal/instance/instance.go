@@ -103,6 +103,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 	}
 	in.State = st
 	in.http = httpproxy.New(st, ev)
+	in.http.SetApplets(in.applets(cfg))
 
 	maxconn := opts.MaxConn
 	if maxconn == 0 {

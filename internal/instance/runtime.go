@@ -21,18 +21,7 @@ import (
 
 // startStats binds every `stats socket` and serves the Runtime API on it.
 func (in *Instance) startStats(cfg *config.Config) error {
-	// Proxy ids as HAProxy numbers them: declaration order, after the internal CLI
-	// proxy's slot when a stats socket exists.
-	ids := map[string]int{}
-	first := 1
-	if len(cfg.Global.StatsSockets) > 0 {
-		first = 2
-	}
-	for i, p := range cfg.Proxies {
-		if _, dup := ids[p.Name]; !dup || p.IsBackend() {
-			ids[p.Name] = first + i
-		}
-	}
+	ids := proxyIDs(cfg)
 	in.cli = in.cliServer(cfg, ids)
 	for _, ss := range cfg.Global.StatsSockets {
 		b := config.Bind{Pos: ss.Pos, Addr: ss.Addr, Mode: ss.Mode, HasMode: ss.HasMode, UID: ss.UID, GID: ss.GID}
@@ -69,6 +58,22 @@ func (in *Instance) cliServer(cfg *config.Config, ids map[string]int) *runtimeap
 // `expose-fd listeners`: the master of master-worker mode reaches its workers so.
 func (in *Instance) ServeCLI(c net.Conn, level runtimeapi.Level) {
 	in.cli.ServeConn(in.ctx, c, level, true)
+}
+
+// proxyIDs numbers the proxies as HAProxy does: declaration order, after the internal
+// CLI proxy's slot when a stats socket exists.
+func proxyIDs(cfg *config.Config) map[string]int {
+	ids := map[string]int{}
+	first := 1
+	if len(cfg.Global.StatsSockets) > 0 {
+		first = 2
+	}
+	for i, p := range cfg.Proxies {
+		if _, dup := ids[p.Name]; !dup || p.IsBackend() {
+			ids[p.Name] = first + i
+		}
+	}
+	return ids
 }
 
 // statsCtx ends with the instance: the stats socket stays up during a soft stop, so

@@ -243,7 +243,7 @@ func serverStatus(s *proxy.Server) string {
 		return "MAINT"
 	case s.Drain():
 		return "DRAIN"
-	case !s.Cfg.Check && s.Up():
+	case (!s.Cfg.Check || !s.ChecksEnabled()) && s.Up(): // `disable health` shows "no check" too, as in HAProxy
 		return "no check"
 	case s.Up():
 		return "UP"
