@@ -43,6 +43,10 @@ type Global struct {
 	StatsTimeout      time.Duration // 0 = unset (HAProxy's default is 10s)
 	MasterWorker      bool
 	MworkerMaxReloads int // 0 = unset
+	// ServerStateFile and ServerStateBase are `server-state-file` and
+	// `server-state-base`: where `load-server-state-from-file global|local` read.
+	ServerStateFile string
+	ServerStateBase string
 }
 
 // StatsSocket is one `stats socket` line of `global`.
@@ -122,6 +126,10 @@ type Proxy struct {
 	Redispatch    bool
 	AllBackups    bool
 	HTTPCheck     *HTTPCheck // `option httpchk`; nil = TCP connect checks
+	// LoadServerState is `load-server-state-from-file`: "global", "local" or ""
+	// (none); ServerStateFileName is `server-state-file-name` ("" = the backend's name).
+	LoadServerState     string
+	ServerStateFileName string
 
 	// Both sides.
 	Timeouts  Timeouts
