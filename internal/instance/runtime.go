@@ -46,7 +46,9 @@ func (in *Instance) startStats(cfg *config.Config) error {
 		srv := &runtimeapi.Server{Timeout: cfg.Global.StatsTimeout, Events: in.events}
 		srv.Commands = append(runtimeapi.BaseCommands(srv), runtimeapi.ProcessCommands(in)...)
 		srv.Commands = append(srv.Commands, runtimeapi.ServerCommands(in.State, ids)...)
-		srv.Commands = append(srv.Commands, runtimeapi.StatCommand(in.State, ids, in.frontendMaxConn, in.Stopping))
+		srv.Commands = append(srv.Commands, runtimeapi.StatCommand(in.State, ids, in))
+		srv.Commands = append(srv.Commands, runtimeapi.FrontendCommands(in.State, ids, in)...)
+		srv.Commands = append(srv.Commands, runtimeapi.SessionCommands(in.State, ids)...)
 		srv.Commands = append(srv.Commands, runtimeapi.MiscCommands(in.State, in.version)...)
 		level, expose := runtimeapi.ParseLevel(ss.Level), ss.ExposeFD
 		in.loops.Add(1)
@@ -147,7 +149,7 @@ func (in *Instance) Info() []runtimeapi.Field {
 		f("Memmax_MB", "0"),
 		f("Ulimit-n", u(lim.Cur, 10)),
 		f("Maxsock", u(lim.Cur, 10)),
-		f("Maxconn", i(int64(in.maxconn))),
+		f("Maxconn", i(int64(in.global.get()))),
 		f("Hard_maxconn", i(int64(in.maxconn))),
 		f("CurrConns", i(cur)),
 		f("CumConns", u(cum, 10)),
@@ -165,48 +167,114 @@ func (in *Instance) Info() []runtimeapi.Field {
 	}
 }
 
-// frontendMaxConn is a frontend's effective maxconn (its own, capped by the global one).
-func (in *Instance) frontendMaxConn(fe *proxy.Frontend) int {
-	if m := fe.Cfg.MaxConn; m > 0 && m < in.maxconn {
-		return m
+// FrontendMaxConn is a frontend's connection limit: its own maxconn capped by the
+// global one, or what `set maxconn frontend` set.
+func (in *Instance) FrontendMaxConn(fe *proxy.Frontend) int { return in.fronts[fe].limit.get() }
+
+// SetFrontendMaxConn changes a frontend's connection limit; connections waiting in the
+// kernel's queue are accepted at once when it grows.
+func (in *Instance) SetFrontendMaxConn(fe *proxy.Frontend, n int) { in.fronts[fe].limit.set(n) }
+
+// MaxConn returns the global connection limit and the one it started with.
+func (in *Instance) MaxConn() (cur, initial int) { return in.global.get(), in.maxconn }
+
+// SetMaxConn changes the global connection limit (`set maxconn global`); 0 restores the
+// initial one.
+func (in *Instance) SetMaxConn(n int) {
+	if n == 0 {
+		n = in.maxconn
 	}
-	return in.maxconn
+	in.global.set(n)
+}
+
+// FrontendStatus is a frontend's `status` in `show stat`: OPEN, PAUSED (SIGTTOU or
+// `disable frontend`) or STOP (soft stop).
+func (in *Instance) FrontendStatus(fe *proxy.Frontend) string {
+	if in.stopping.Load() {
+		return "STOP"
+	}
+	in.pauseMu.Lock()
+	defer in.pauseMu.Unlock()
+	if in.fronts[fe].disabled || in.pausedLocked() {
+		return "PAUSED"
+	}
+	return "OPEN"
+}
+
+// DisableFrontend stops accepting on a frontend's listeners without closing them: new
+// connections wait in the kernel's queue. It reports false when already disabled.
+func (in *Instance) DisableFrontend(fe *proxy.Frontend) bool {
+	in.pauseMu.Lock()
+	defer in.pauseMu.Unlock()
+	ctl := in.fronts[fe]
+	if ctl.disabled {
+		return false
+	}
+	ctl.disabled = true
+	ctl.gate = make(chan struct{})
+	in.setDeadlines(time.Unix(1, 0), func(bl *boundListener) bool { return bl.ctl == ctl })
+	return true
+}
+
+// EnableFrontend accepts again on a disabled frontend. It reports false when it was
+// not disabled.
+func (in *Instance) EnableFrontend(fe *proxy.Frontend) bool {
+	in.pauseMu.Lock()
+	defer in.pauseMu.Unlock()
+	ctl := in.fronts[fe]
+	if !ctl.disabled {
+		return false
+	}
+	ctl.disabled = false
+	if !in.pausedLocked() {
+		in.setDeadlines(time.Time{}, func(bl *boundListener) bool { return bl.ctl == ctl })
+	}
+	close(ctl.gate)
+	return true
+}
+
+// Must be called with pauseMu held.
+func (in *Instance) pausedLocked() bool {
+	select {
+	case <-in.pauseCh:
+		return false
+	default:
+		return true
+	}
 }
 
 // Pause stops accepting (SIGTTOU): new connections wait in the kernel's queues.
 func (in *Instance) Pause() {
 	in.pauseMu.Lock()
 	defer in.pauseMu.Unlock()
-	select {
-	case <-in.pauseCh:
-		in.pauseCh = make(chan struct{})
-	default:
+	if in.pausedLocked() {
 		return
 	}
+	in.pauseCh = make(chan struct{})
 	// Wake the accept loops blocked in Accept so that they see the gate.
-	in.setDeadlines(time.Unix(1, 0))
+	in.setDeadlines(time.Unix(1, 0), func(*boundListener) bool { return true })
 }
 
-func (in *Instance) setDeadlines(t time.Time) {
+// setDeadlines sets the deadline of the listeners that match.
+func (in *Instance) setDeadlines(t time.Time, match func(*boundListener) bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, bl := range in.listeners {
-		if d, ok := bl.ln.(interface{ SetDeadline(time.Time) error }); ok && !bl.closed {
+		if d, ok := bl.ln.(interface{ SetDeadline(time.Time) error }); ok && !bl.closed && match(bl) {
 			d.SetDeadline(t)
 		}
 	}
 }
 
-// Resume accepts again after Pause (SIGTTIN).
+// Resume accepts again after Pause (SIGTTIN); disabled frontends stay disabled.
 func (in *Instance) Resume() {
 	in.pauseMu.Lock()
 	defer in.pauseMu.Unlock()
-	select {
-	case <-in.pauseCh:
-	default:
-		in.setDeadlines(time.Time{})
-		close(in.pauseCh)
+	if !in.pausedLocked() {
+		return
 	}
+	in.setDeadlines(time.Time{}, func(bl *boundListener) bool { return !bl.ctl.disabled })
+	close(in.pauseCh)
 }
 
 // SoftStop is SIGUSR1: after grace, stop accepting and close this process's copy of

@@ -35,8 +35,8 @@ func TestParseServersState(t *testing.T) {
 		"garbage line\n\n"
 	got := ParseServersState(text)
 	want := []ServerState{
-		{Backend: "b", Server: "s1", Running: false, Admin: 1, UWeight: 1, IWeight: 1},
-		{Backend: "b", Server: "s2", Running: true, Admin: 8, UWeight: 20, IWeight: 50},
+		{Backend: "b", Server: "s1", Running: false, Admin: 1, UWeight: 1, IWeight: 1, Addr: "127.0.0.1", Port: 18091},
+		{Backend: "b", Server: "s2", Running: true, Admin: 8, UWeight: 20, IWeight: 50, Addr: "127.0.0.1", Port: 18092},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %+v", got)

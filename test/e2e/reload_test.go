@@ -329,7 +329,9 @@ func TestTakesListenersOverFromHAProxy(t *testing.T) {
 		t.Fatal("haproxy did not listen")
 	}
 	h := r.start(t, "-d", "-sf", strconv.Itoa(hpid), "-x", r.sock)
-	if !strings.Contains(h.out.String(), "(1 listeners taken over)") {
+	// The start-up line follows the pidfile.
+	if !waitFor(5*time.Second, func() bool { return strings.Contains(h.out.String(), "listening on") }) ||
+		!strings.Contains(h.out.String(), "(1 listeners taken over)") {
 		t.Fatalf("hitless did not adopt HAProxy's listener:\n%s", h.out.String())
 	}
 	if !waitFor(5*time.Second, func() bool { return !alive(hpid) }) {
