@@ -258,6 +258,13 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 		// in the kernel's queue.
 		in.pauseMu.Lock()
 		gate, feGate := in.pauseCh, bl.ctl.gate
+		if !in.pausedLocked() && !bl.ctl.disabled {
+			// Undo a wake-up deadline (Pause, disable frontend, a lowered limit):
+			// under pauseMu, so that a new Pause cannot be undone here.
+			if d, ok := bl.ln.(interface{ SetDeadline(time.Time) error }); ok {
+				d.SetDeadline(time.Time{})
+			}
+		}
 		in.pauseMu.Unlock()
 		for _, g := range []chan struct{}{gate, feGate} {
 			select {
@@ -296,6 +303,14 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 			continue
 		}
 		delay = 0
+		// The limits may have been lowered while Accept waited: this connection
+		// then waits for its turn as it would have in the kernel's queue.
+		if !bl.ctl.limit.hold(in.ctx) || !in.global.hold(in.ctx) {
+			c.Close()
+			in.global.release()
+			bl.ctl.limit.release()
+			return
+		}
 		fe.Counters.AddConn(time.Now().Unix())
 		in.State.ActConns.Add(1)
 		in.conns.Add(1)

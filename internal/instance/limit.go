@@ -21,23 +21,42 @@ func newLimit(max int) *limit { return &limit{max: max, wake: make(chan struct{}
 // acquire takes a slot, waiting while the limit is reached; false when ctx ended.
 func (l *limit) acquire(ctx context.Context) bool {
 	l.mu.Lock()
-	for l.n >= l.max {
+	defer l.mu.Unlock()
+	if !l.waitLocked(ctx, func() bool { return l.n < l.max }) {
+		return false
+	}
+	l.n++
+	return true
+}
+
+// hold waits, with a slot taken, until the slot is within the limit again: a limit
+// lowered while an accept loop waited in Accept holds for the connection it got.
+// It returns false when ctx ended.
+func (l *limit) hold(ctx context.Context) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.waitLocked(ctx, func() bool { return l.n <= l.max })
+}
+
+// waitLocked waits until ok holds or ctx ends. Must be called with mu held; mu is
+// released while waiting.
+func (l *limit) waitLocked(ctx context.Context, ok func() bool) bool {
+	for !ok() {
 		w := l.wake
 		l.waiting++
 		l.mu.Unlock()
+		var done bool
 		select {
 		case <-w:
 		case <-ctx.Done():
-			l.mu.Lock()
-			l.waiting--
-			l.mu.Unlock()
-			return false
+			done = true
 		}
 		l.mu.Lock()
 		l.waiting--
+		if done {
+			return false
+		}
 	}
-	l.n++
-	l.mu.Unlock()
 	return true
 }
 

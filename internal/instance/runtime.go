@@ -173,7 +173,19 @@ func (in *Instance) FrontendMaxConn(fe *proxy.Frontend) int { return in.fronts[f
 
 // SetFrontendMaxConn changes a frontend's connection limit; connections waiting in the
 // kernel's queue are accepted at once when it grows.
-func (in *Instance) SetFrontendMaxConn(fe *proxy.Frontend, n int) { in.fronts[fe].limit.set(n) }
+func (in *Instance) SetFrontendMaxConn(fe *proxy.Frontend, n int) {
+	ctl := in.fronts[fe]
+	ctl.limit.set(n)
+	in.wakeAccepts(func(bl *boundListener) bool { return bl.ctl == ctl })
+}
+
+// wakeAccepts makes the matching accept loops that wait in Accept give their slot
+// back and take one again, so that a lowered limit holds at once.
+func (in *Instance) wakeAccepts(match func(*boundListener) bool) {
+	in.pauseMu.Lock()
+	defer in.pauseMu.Unlock()
+	in.setDeadlines(time.Unix(1, 0), match)
+}
 
 // MaxConn returns the global connection limit and the one it started with.
 func (in *Instance) MaxConn() (cur, initial int) { return in.global.get(), in.maxconn }
@@ -185,6 +197,7 @@ func (in *Instance) SetMaxConn(n int) {
 		n = in.maxconn
 	}
 	in.global.set(n)
+	in.wakeAccepts(func(*boundListener) bool { return true })
 }
 
 // FrontendStatus is a frontend's `status` in `show stat`: OPEN, PAUSED (SIGTTOU or
@@ -226,10 +239,7 @@ func (in *Instance) EnableFrontend(fe *proxy.Frontend) bool {
 		return false
 	}
 	ctl.disabled = false
-	if !in.pausedLocked() {
-		in.setDeadlines(time.Time{}, func(bl *boundListener) bool { return bl.ctl == ctl })
-	}
-	close(ctl.gate)
+	close(ctl.gate) // its accept loops clear their wake-up deadline themselves
 	return true
 }
 
@@ -273,8 +283,7 @@ func (in *Instance) Resume() {
 	if !in.pausedLocked() {
 		return
 	}
-	in.setDeadlines(time.Time{}, func(bl *boundListener) bool { return !bl.ctl.disabled })
-	close(in.pauseCh)
+	close(in.pauseCh) // the accept loops clear their wake-up deadline themselves
 }
 
 // SoftStop is SIGUSR1: after grace, stop accepting and close this process's copy of

@@ -26,7 +26,8 @@ func SessionCommands(st *proxy.State, proxyIDs map[string]int) []Command {
 			}},
 		{Words: []string{"show", "errors"}, Level: LevelOperator, Usage: Usage("show errors [<px>] [request|response]", "report last request and/or response errors for each proxy"),
 			Run: func(s *Session, args []string, w *bufio.Writer) error {
-				return showErrors(st, proxyIDs, args, w)
+				showErrors(st, proxyIDs, args, w, time.Now())
+				return nil
 			}},
 	}
 }
@@ -64,7 +65,7 @@ func humanAge(d time.Duration) string {
 // showErrors is `show errors [<px>|<iid>|-1] [request|response]` in HAProxy 2.6's
 // layout: a proxy filter matches an error of that proxy or one whose other end (the
 // frontend of a response error, the backend of a request error) is that proxy.
-func showErrors(st *proxy.State, proxyIDs map[string]int, args []string, w *bufio.Writer) error {
+func showErrors(st *proxy.State, proxyIDs map[string]int, args []string, w *bufio.Writer, now time.Time) {
 	filter := -1
 	if len(args) > 0 && args[0] != "" && args[0] != "-1" {
 		id, ok := proxyIDs[args[0]]
@@ -72,7 +73,7 @@ func showErrors(st *proxy.State, proxyIDs map[string]int, args []string, w *bufi
 			n, err := strconv.Atoi(args[0])
 			if err != nil || !knownID(proxyIDs, n) {
 				w.WriteString("No such proxy.\n")
-				return nil
+				return
 			}
 			id = n
 		}
@@ -87,7 +88,7 @@ func showErrors(st *proxy.State, proxyIDs map[string]int, args []string, w *bufi
 			wantReq = false
 		}
 	}
-	fmt.Fprintf(w, "Total events captured on [%s] : %d\n", errorDate(time.Now()), st.ErrorEvents.Load())
+	fmt.Fprintf(w, "Total events captured on [%s] : %d\n", errorDate(now), st.ErrorEvents.Load())
 	match := func(a, b string) bool {
 		return filter < 0 || proxyIDs[a] == filter || (b != "" && proxyIDs[b] == filter)
 	}
@@ -109,7 +110,6 @@ func showErrors(st *proxy.State, proxyIDs map[string]int, args []string, w *bufi
 			}
 		}
 	}
-	return nil
 }
 
 func knownID(ids map[string]int, n int) bool {
@@ -170,6 +170,9 @@ func writeCapture(w *bufio.Writer, proxyIDs map[string]int, c *proxy.ErrorCaptur
 	}
 }
 
+// escapes are the bytes dumpTextLine writes as a backslash and a letter.
+var escapes = map[byte]byte{'\t': 't', '\n': 'n', '\r': 'r', 0x1b: 'e', '\\': '\\'}
+
 // dumpTextLine prints one line of a capture as HAProxy's dump_text_line does: the
 // offset, ' ' at the start of a message line or '+' for its continuation, then the
 // bytes with \t \n \r \e \\ escaped and other non-printable ones as \xHH, at most 80
@@ -195,7 +198,7 @@ func dumpTextLine(w *bufio.Writer, buf []byte, ptr int, line *int) int {
 			if len(out) > end-3 {
 				goto done
 			}
-			out = append(out, '\\', map[byte]byte{'\t': 't', '\n': 'n', '\r': 'r', 0x1b: 'e', '\\': '\\'}[c])
+			out = append(out, '\\', escapes[c])
 		default:
 			if len(out) > end-5 {
 				goto done
