@@ -334,6 +334,12 @@ func (s *session) serveOne() bool {
 			s.reject(page400Parse, 400, [2]byte{'C', 'R'})
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			s.reject(page400Parse, 400, [2]byte{'C', 'R'})
+		case s.requests == 0:
+			// A connection closed before its first request: HAProxy counts it as
+			// an invalid request answered 400 (option http-ignore-probes aside),
+			// though the client is gone and nothing is sent.
+			s.countInvalid(start)
+			fe.Counters.AddResponse(400)
 		}
 		return false
 	}
@@ -342,10 +348,7 @@ func (s *session) serveOne() bool {
 		Frontend: fe.Name, TR: 0, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1}
 	s.reqLine = s.reqLine[:0]
 	if err := http1.ParseRequest(head, &s.req); err != nil {
-		// HAProxy counts invalid requests in req_tot and bin too.
-		fe.Counters.Requests.Add(1)
-		fe.Counters.ReqRate.Add(start.Unix())
-		fe.Counters.BytesIn.Add(uint64(len(head)))
+		fe.Counters.BytesIn.Add(uint64(len(head))) // HAProxy counts them in bin too
 		s.captureRequest(head, http1.ErrorPos(err))
 		s.reqLine = append(s.reqLine, "<BADREQ>"...)
 		s.reject(page400Parse, 400, [2]byte{'P', 'R'})
@@ -493,9 +496,17 @@ func (s *session) target(b *proxy.Backend, srv *proxy.Server) {
 	}
 }
 
+// countInvalid counts an invalid or timed-out request: HAProxy counts it in req_tot
+// and its rate as well as in ereq.
+func (s *session) countInvalid(now time.Time) {
+	s.fe.Counters.Requests.Add(1)
+	s.fe.Counters.ReqRate.Add(now.Unix())
+	s.fe.Counters.ReqErrors.Add(1)
+}
+
 // reject answers an invalid or timed-out request and closes.
 func (s *session) reject(page []byte, status int, term [2]byte) {
-	s.fe.Counters.ReqErrors.Add(1)
+	s.countInvalid(time.Now())
 	if s.entry.Frontend == "" {
 		s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: time.Now(),
 			Request: time.Now(), Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1}

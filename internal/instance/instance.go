@@ -321,7 +321,7 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 func (in *Instance) serve(c net.Conn, bl *boundListener) {
 	fe := bl.fe
 	st := &proxy.Stream{Frontend: fe, Start: time.Now()}
-	st.Proto, st.Src = streamSource(c, bl)
+	st.Proto, st.Src = streamSource(c, bl.id)
 	in.State.Streams.Add(st)
 	defer func() {
 		if r := recover(); r != nil {
@@ -343,15 +343,16 @@ func (in *Instance) serve(c net.Conn, bl *boundListener) {
 	}
 }
 
-// streamSource names a connection's protocol and source as `show sess` prints them.
-func streamSource(c net.Conn, bl *boundListener) (proto, src string) {
+// streamSource names a connection's protocol and source as `show sess` prints them:
+// tcpv4 or tcpv6 and ip:port, or unix_stream and unix:<listener number>.
+func streamSource(c net.Conn, listenerID int) (proto, src string) {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		if a.IP.To4() != nil {
 			return "tcpv4", a.String()
 		}
 		return "tcpv6", a.String()
 	}
-	return "unix_stream", "unix:" + strconv.Itoa(bl.id)
+	return "unix_stream", "unix:" + strconv.Itoa(listenerID)
 }
 
 // startChecks starts one health checker per server with `check`.

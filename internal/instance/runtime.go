@@ -33,7 +33,7 @@ func (in *Instance) startStats(cfg *config.Config) error {
 			ids[p.Name] = first + i
 		}
 	}
-	for _, ss := range cfg.Global.StatsSockets {
+	for n, ss := range cfg.Global.StatsSockets {
 		b := config.Bind{Pos: ss.Pos, Addr: ss.Addr, Mode: ss.Mode, HasMode: ss.HasMode, UID: ss.UID, GID: ss.GID}
 		ln, err := listener.Listen(b, 16)
 		if err != nil {
@@ -43,7 +43,7 @@ func (in *Instance) startStats(cfg *config.Config) error {
 			return fmt.Errorf("binding [%s] for stats socket: %w", ss.Pos, err)
 		}
 		in.stats = append(in.stats, ln)
-		srv := &runtimeapi.Server{Timeout: cfg.Global.StatsTimeout, Events: in.events}
+		srv := &runtimeapi.Server{Timeout: cfg.Global.StatsTimeout, Events: in.events, Track: in.trackCLI(n + 1)}
 		srv.Commands = append(runtimeapi.BaseCommands(srv), runtimeapi.ProcessCommands(in)...)
 		srv.Commands = append(srv.Commands, runtimeapi.ServerCommands(in.State, ids)...)
 		srv.Commands = append(srv.Commands, runtimeapi.StatCommand(in.State, ids, in))
@@ -58,6 +58,17 @@ func (in *Instance) startStats(cfg *config.Config) error {
 		}()
 	}
 	return nil
+}
+
+// trackCLI lists the sessions of the n-th stats socket in `show sess`, as HAProxy
+// lists its CLI streams (frontend GLOBAL, source unix:<n> for a unix socket).
+func (in *Instance) trackCLI(n int) func(c net.Conn) func() {
+	return func(c net.Conn) func() {
+		st := &proxy.Stream{Start: time.Now()}
+		st.Proto, st.Src = streamSource(c, n)
+		in.State.Streams.Add(st)
+		return func() { in.State.Streams.Remove(st) }
+	}
 }
 
 // statsCtx ends with the instance: the stats socket stays up during a soft stop, so

@@ -14,9 +14,9 @@ import (
 // engines record the backend and server they chose with SetTarget.
 type Stream struct {
 	ID       uint64
-	Frontend *Frontend
-	Proto    string // tcpv4, tcpv6 or unix_stream, as HAProxy names them
-	Src      string // ip:port, or unix:<listener number>
+	Frontend *Frontend // nil for a runtime API session
+	Proto    string    // tcpv4, tcpv6 or unix_stream, as HAProxy names them
+	Src      string    // ip:port, or unix:<listener number>
 	Start    time.Time
 
 	backend atomic.Pointer[Backend]

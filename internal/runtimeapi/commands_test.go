@@ -3,36 +3,15 @@ package runtimeapi
 import (
 	"bufio"
 	"bytes"
-	"flag"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"hitless/internal/config"
+	"hitless/internal/golden"
 	"hitless/internal/proxy"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := "testdata/" + name
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Fatalf("%s differs:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
 
 func buildState(t *testing.T, text string) *proxy.State {
 	t.Helper()
@@ -169,7 +148,7 @@ func TestShowErrorsLayout(t *testing.T) {
 	showErrors(st, ids, nil, w, time.Date(2026, 11, 25, 9, 42, 27, 713e6, time.Local))
 	w.WriteString("\n") // the prompt
 	w.Flush()
-	golden(t, "show_errors.golden", out.String())
+	golden.Check(t, "show_errors.golden", out.String())
 
 	// Filters: by the other end's name or id, and by direction.
 	st.CaptureError(proxy.ErrorCapture{When: when, Response: true, Frontend: st.Frontends[0], Backend: st.Backends["b"],

@@ -76,6 +76,9 @@ type Server struct {
 	Commands []Command
 	Timeout  time.Duration // `stats timeout`; 10s when zero
 	Events   *slog.Logger
+	// Track, when set, is told of every session (`show sess` lists them, as HAProxy
+	// lists its CLI streams); the returned func is called when the session ends.
+	Track func(c net.Conn) (done func())
 
 	// mu guards conns.
 	mu    sync.Mutex
@@ -116,8 +119,13 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener, level Level, expo
 		srv.conns[c] = struct{}{}
 		srv.mu.Unlock()
 		srv.wg.Add(1)
+		untrack := func() {}
+		if srv.Track != nil {
+			untrack = srv.Track(c)
+		}
 		go func() {
 			defer srv.wg.Done()
+			defer untrack()
 			defer func() {
 				if r := recover(); r != nil && srv.Events != nil {
 					srv.Events.Error("runtime API session failed", "panic", r)

@@ -1,0 +1,201 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// socat runs `echo line | socat stdio UNIX-CONNECT:sock`, as operators do, and returns
+// what it printed.
+func socat(t *testing.T, sock, line string) string {
+	t.Helper()
+	path, err := exec.LookPath("socat")
+	if err != nil {
+		t.Skip("socat is not installed")
+	}
+	cmd := exec.Command(path, "-t", "2", "stdio", "UNIX-CONNECT:"+sock)
+	cmd.Stdin = strings.NewReader(line + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("socat %q: %v", line, err)
+	}
+	return string(out)
+}
+
+// levelsConfig has one stats socket per level, an HTTP frontend and a backend.
+const levelsConfig = `
+global
+    stats socket %[1]s/user.sock level user
+    stats socket %[1]s/operator.sock level operator
+    stats socket %[1]s/admin.sock level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %[2]s
+    default_backend be
+backend be
+    server a %[3]s
+    server b %[4]s
+`
+
+// TestRuntimeAPICommandsAtEachLevel drives every command with socat on a user, an
+// operator and an admin socket: below its level a command answers "Permission
+// denied", at or above it what HAProxy answers. Commands that change state come with
+// the one that undoes them.
+func TestRuntimeAPICommandsAtEachLevel(t *testing.T) {
+	if _, err := exec.LookPath("socat"); err != nil {
+		t.Skip("socat is not installed")
+	}
+	a, b := newBackend(t, "a", nil), newBackend(t, "b", nil)
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startHitless(t, fmt.Sprintf(levelsConfig, dir, addr, a.addr, b.addr), addr)
+	get(t, "http://"+addr+"/") // a session for the counters and show sess
+	rawExchange(t, addr, "GET / HTTP/1.1\r\nHo st: x\r\n\r\n", 2*time.Second)
+
+	const (
+		user     = 1
+		operator = 2
+		admin    = 3
+	)
+	rows := []struct {
+		line  string
+		level int
+		want  string // a part of the answer (every answer ends with an empty line)
+	}{
+		{"help", user, "The following commands are valid at this level:\n  clear counters [all]"},
+		{"show info", user, "\nCumReq: "},
+		{"show stat", user, "\nfe,FRONTEND,,,"},
+		{"show stat -1 4 -1", user, "\nbe,a,"},
+		{"show servers state", user, "\n3 be 1 a 127.0.0.1 2 0 1 1 "},
+		{"show backend", user, "# name\nbe\n"},
+		{"get weight be/a", user, "1 (initial 1)\n"},
+		{"show version", user, "e2e-test\n"},
+		{"show cli level", user, ""},
+		{"set timeout cli 5", user, ""},
+		{"show sess", operator, "proto=unix_stream"},
+		{"show errors", operator, "frontend fe (#2): invalid request\n"},
+		{"show env PATH", operator, "PATH="},
+		{"clear counters", operator, ""},
+		{"clear counters all", admin, ""},
+		{"set weight be/a 2", admin, ""},
+		{"set server be/a weight 1", admin, ""},
+		{"disable server be/b", admin, ""},
+		{"enable server be/b", admin, ""},
+		{"set server be/b state drain", admin, ""},
+		{"set server be/b state ready", admin, ""},
+		{"set server be/b health down", admin, ""},
+		{"set server be/b health up", admin, ""},
+		{"disable health be/a", admin, ""},
+		{"enable health be/a", admin, ""},
+		{"set maxconn server be/a 100", admin, ""},
+		{"set server be/b addr 127.0.0.1 port " + fmt.Sprint(b.port), admin, "no need to change the addr, no need to change the port by 'stats socket command'\n"},
+		{"set maxconn frontend fe 500", admin, ""},
+		{"set maxconn global 1000", admin, ""},
+		{"set maxconn global 0", admin, ""},
+		{"disable frontend fe", admin, ""},
+		{"enable frontend fe", admin, ""},
+	}
+	for _, r := range rows {
+		for level, name := range map[int]string{user: "user", operator: "operator", admin: "admin"} {
+			got := socat(t, filepath.Join(dir, name+".sock"), r.line)
+			if !strings.HasSuffix(got, "\n") {
+				t.Errorf("%s on %s: answer does not end with the prompt: %q", r.line, name, got)
+				continue
+			}
+			switch {
+			case level < r.level:
+				if got != "Permission denied\n\n" {
+					t.Errorf("%s on %s: %q, want Permission denied", r.line, name, got)
+				}
+			case r.line == "show cli level":
+				if got != name+"\n\n" {
+					t.Errorf("show cli level on %s: %q", name, got)
+				}
+			case r.want == "" && got != "\n":
+				t.Errorf("%s on %s: %q, want no output", r.line, name, got)
+			case !strings.Contains(got, r.want):
+				t.Errorf("%s on %s: %q does not contain %q", r.line, name, got, r.want)
+			}
+		}
+	}
+	// The commands took effect and undid themselves: traffic flows to both servers.
+	if got := count(t, addr, 20, nil, nil); got["a"] == 0 || got["b"] == 0 {
+		t.Fatalf("traffic after the commands: %v", got)
+	}
+	// An unknown command, on any level, lists the usage.
+	if got := socat(t, filepath.Join(dir, "user.sock"), "set maxconn"); !strings.HasPrefix(got,
+		"Unknown command, but maybe one of the following ones is a better match:\n  set maxconn frontend <frontend> <value> : change a frontend's maxconn setting\n") {
+		t.Fatalf("unknown command: %q", got)
+	}
+}
+
+// TestStalledSocketClientsNeverBlockTraffic: socket clients that never read a large
+// answer, stall half-way through a line or vanish must not slow the traffic or keep
+// another socket client from its answer.
+func TestStalledSocketClientsNeverBlockTraffic(t *testing.T) {
+	a := newBackend(t, "a", nil)
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	// Many servers make `show stat` larger than the socket buffers.
+	var servers strings.Builder
+	for i := 0; i < 400; i++ {
+		fmt.Fprintf(&servers, "    server s%d %s\n", i, a.addr)
+	}
+	cfg := fmt.Sprintf(levelsConfig, dir, addr, a.addr, a.addr) + servers.String()
+	startHitless(t, cfg, addr)
+	sock := filepath.Join(dir, "admin.sock")
+	var stalled []net.Conn
+	defer func() {
+		for _, c := range stalled {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		// Asks for a large answer and never reads it.
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(c, "prompt\nshow stat\nshow stat\nshow stat\n")
+		stalled = append(stalled, c)
+		// Half a command line, then nothing.
+		c, err = net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(c, "show st")
+		stalled = append(stalled, c)
+		// Sends a command and vanishes at once.
+		c, err = net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(c, "show stat\n")
+		c.Close()
+	}
+	start := time.Now()
+	for i := 0; i < 50; i++ {
+		if code, body, _ := get(t, "http://"+addr+"/"); code != 200 || body != "a" {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("50 requests took %v next to stalled socket clients", d)
+	}
+	start = time.Now()
+	if got := socketCommand(t, sock, "show cli level"); got != "admin\n\n" {
+		t.Fatalf("another socket client got %q", got)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("another socket client waited %v", d)
+	}
+}
