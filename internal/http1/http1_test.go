@@ -275,7 +275,11 @@ func FuzzParseRequest(f *testing.F) {
 			return
 		}
 		var r Request
-		if ParseRequest(head, &r) == nil {
+		err = ParseRequest(head, &r)
+		if pos := ErrorPos(err); err != nil && (pos < 0 || pos > len(head)) {
+			t.Fatalf("error %v at position %d of %d bytes", err, pos, len(head))
+		}
+		if err == nil {
 			if r.Chunked && r.ContentLength >= 0 {
 				t.Fatal("accepted both framings")
 			}
@@ -309,7 +313,11 @@ func FuzzParseResponse(f *testing.F) {
 			return
 		}
 		var r Response
-		if ParseResponse(head, &r) == nil {
+		err = ParseResponse(head, &r)
+		if pos := ErrorPos(err); err != nil && (pos < 0 || pos > len(head)) {
+			t.Fatalf("error %v at position %d of %d bytes", err, pos, len(head))
+		}
+		if err == nil {
 			if r.Status < 100 || r.Status > 999 || (r.Chunked && r.ContentLength >= 0) {
 				t.Fatalf("accepted status %d chunked %v length %d", r.Status, r.Chunked, r.ContentLength)
 			}

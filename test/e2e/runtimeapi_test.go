@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -197,5 +198,80 @@ func TestStalledSocketClientsNeverBlockTraffic(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("another socket client waited %v", d)
+	}
+}
+
+// stateFileConfig uses HAProxy's server-state file.
+const stateFileConfig = `
+global
+    stats socket %[1]s/admin.sock level admin expose-fd listeners
+    server-state-base %[1]s
+    server-state-file state
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    load-server-state-from-file global
+frontend fe
+    bind %[2]s
+    default_backend be
+backend be
+    server a %[3]s
+    server b %[4]s
+`
+
+// TestServerStateFileAcrossRestart is HAProxy's way: `show servers state > file`
+// before a restart, and the new process (no -x) starts with the file's maintenance,
+// weights and addresses; without the file it warns and starts as configured.
+func TestServerStateFileAcrossRestart(t *testing.T) {
+	a, b, c := newBackend(t, "a", nil), newBackend(t, "b", nil), newBackend(t, "c", nil)
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := fmt.Sprintf(stateFileConfig, dir, addr, a.addr, b.addr)
+	sock := filepath.Join(dir, "admin.sock")
+
+	first := startHitless(t, cfg, addr)
+	warning := "Can't open global server state file '" + filepath.Join(dir, "state") + "': No such file or directory"
+	if !waitFor(3*time.Second, func() bool { return strings.Contains(first.out.String(), warning) }) {
+		t.Fatalf("no warning for the missing state file:\n%s", first.out.String())
+	}
+	moved := fmt.Sprintf("set server be/a addr 127.0.0.1 port %d", c.port)
+	if out := socketCommand(t, sock, "disable server be/b;"+moved+";set server be/a weight 9"); !strings.Contains(out, "port changed from") {
+		t.Fatalf("socket answered %q", out)
+	}
+	state := socketCommand(t, sock, "show servers state")
+	if err := os.WriteFile(filepath.Join(dir, "state"), []byte(state), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first.stop(t)
+
+	startHitless(t, cfg, addr)
+	got := socketCommand(t, sock, "show servers state be")
+	if !strings.Contains(got, " be 1 a 127.0.0.1 2 0 9 1 ") || !strings.Contains(got, fmt.Sprintf(" - %d - ", c.port)) ||
+		!strings.Contains(got, " be 2 b 127.0.0.1 2 1 1 1 ") {
+		t.Fatalf("state after the restart:\n%s", got)
+	}
+	if got := count(t, addr, 20, nil, nil); got["c"] != 20 {
+		t.Fatalf("traffic after the restart: %v", got)
+	}
+}
+
+// TestSetServerAddrSurvivesReload: an address set from the socket stays in the new
+// process of a reload (-x), as HAProxy keeps a CLI address across reloads.
+func TestSetServerAddrSurvivesReload(t *testing.T) {
+	a, b, c := newBackend(t, "a", nil), newBackend(t, "b", nil), newBackend(t, "c", nil)
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(twoServers, sock, addr, a.addr, b.addr) })
+	r.start(t)
+	moved := fmt.Sprintf("set server be/a addr 127.0.0.1 port %d;disable server be/b", c.port)
+	if out := socketCommand(t, r.sock, moved); !strings.Contains(out, "port changed from") {
+		t.Fatalf("socket answered %q", out)
+	}
+	if out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(true)).CombinedOutput(); err != nil {
+		t.Fatalf("reload: %v %s", err, out)
+	}
+	// The checks follow the new address too: c answers them, a is never asked.
+	if got := count(t, r.addr, 20, nil, nil); got["c"] != 20 {
+		t.Fatalf("traffic after the reload: %v", got)
 	}
 }
