@@ -3,6 +3,7 @@ package runtimeapi
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -210,5 +211,60 @@ func TestShowSess(t *testing.T) {
 		if got := humanAge(d); got != want {
 			t.Errorf("humanAge(%v) = %s, want %s", d, got, want)
 		}
+	}
+}
+
+// TestShowStatFormats checks that typed prints one line per filled field and that
+// json is valid JSON with the same fields (the layouts are compared with HAProxy's in
+// test/e2e).
+func TestShowStatFormats(t *testing.T) {
+	st := buildState(t, "frontend fe\n bind 127.0.0.1:1\n default_backend b\nbackend b\n server s1 127.0.0.1:2 check\n")
+	st.Backends["b"].Servers[0].Observe(proxy.CheckInfo{Status: "L7STS", Desc: "Layer7 wrong \"status\"\x01", Code: 503, At: time.Now()})
+	fe := st.Frontends[0]
+	l := &fakeLimits{feMax: map[*proxy.Frontend]int{fe: 100}, disabled: map[*proxy.Frontend]bool{}, global: 100}
+	cmd := []Command{StatCommand(st, map[string]int{"fe": 2, "b": 3}, l)}
+	csv := runCmd(t, cmd, LevelAdmin, "show stat")
+	filled := 0
+	for _, line := range strings.Split(strings.TrimSpace(csv), "\n")[1:] {
+		for i, v := range strings.Split(line, ",") {
+			if v != "" && i < len(statFields) && statFields[i] != "-" {
+				filled++
+			}
+		}
+	}
+	typed := runCmd(t, cmd, LevelAdmin, "show stat typed")
+	if n := strings.Count(typed, "\n"); n != filled {
+		t.Fatalf("typed: %d lines for %d filled fields:\n%s", n, filled, typed)
+	}
+	if !strings.Contains(typed, "S.3.1.37.check_code.1:MOP:u32:503\n") || !strings.Contains(typed, "F.2.0.0.pxname.1:KNS:str:fe\n") {
+		t.Fatalf("typed:\n%s", typed)
+	}
+	var rows [][]map[string]any
+	if err := json.Unmarshal([]byte(runCmd(t, cmd, LevelAdmin, "show stat json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rows {
+		n += len(r)
+	}
+	if len(rows) != 3 || n != filled {
+		t.Fatalf("json: %d rows, %d fields; want 3, %d", len(rows), n, filled)
+	}
+	if got := runCmd(t, cmd, LevelAdmin, "show stat desc"); got != "'show stat desc' is not supported yet.\n" {
+		t.Fatalf("desc: %q", got)
+	}
+}
+
+func TestShowInfoFormats(t *testing.T) {
+	cmds := ProcessCommands(fakeProcess{})
+	if got := runCmd(t, cmds, LevelUser, "show info typed"); got != "0.Name.1:POS:str:hitless\n6.Pid.1:SGP:u32:42\n" {
+		t.Fatalf("typed: %q", got)
+	}
+	var fields []map[string]any
+	if err := json.Unmarshal([]byte(runCmd(t, cmds, LevelUser, "show info json")), &fields); err != nil || len(fields) != 2 {
+		t.Fatalf("json: %v %v", fields, err)
+	}
+	if got := runCmd(t, cmds, LevelUser, "show info"); got != "Name: hitless\nPid: 42\n" {
+		t.Fatalf("plain: %q", got)
 	}
 }

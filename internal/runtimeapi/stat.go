@@ -2,6 +2,7 @@ package runtimeapi
 
 import (
 	"bufio"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -32,24 +33,248 @@ func (r statRow) set(name, v string) { r[statIndex[name]] = v }
 
 func (r statRow) num(name string, n int64) { r.set(name, strconv.FormatInt(n, 10)) }
 
-func (r statRow) write(w *bufio.Writer) {
-	for _, v := range r {
-		w.WriteString(v)
-		w.WriteByte(',')
+// statOut writes rows in one of `show stat`'s formats: csv (the default), typed or
+// json.
+type statOut struct {
+	w      *bufio.Writer
+	format string
+	rows   int
+}
+
+func (o *statOut) begin() {
+	switch o.format {
+	case "csv":
+		o.w.WriteString("# ")
+		for _, f := range statFields {
+			o.w.WriteString(f)
+			o.w.WriteByte(',')
+		}
+		o.w.WriteByte('\n')
+	case "json":
+		o.w.WriteByte('[')
 	}
-	w.WriteByte('\n')
+}
+
+func (o *statOut) row(r statRow) {
+	w := o.w
+	o.rows++
+	switch o.format {
+	case "csv":
+		for _, v := range r {
+			w.WriteString(v)
+			w.WriteByte(',')
+		}
+		w.WriteByte('\n')
+		return
+	case "json":
+		if o.rows > 1 {
+			w.WriteByte(',')
+		}
+		w.WriteByte('[')
+	}
+	typ := r[statIndex["type"]]
+	first := true
+	for i, v := range r {
+		name := statFields[i]
+		if v == "" || name == "-" {
+			continue
+		}
+		// Past the "-" pseudo-column, positions count the module fields from 103.
+		pos := i
+		if i > statIndex["-"] {
+			pos--
+		}
+		tags, kind := statMetaOf(name, typ)
+		if o.format == "typed" {
+			fmt.Fprintf(w, "%c.%s.%s.%d.%s.1:%s:%s:%s\n", "FBS"[typ[0]-'0'], r[statIndex["iid"]], r[statIndex["sid"]], pos, name, tags, kind, v)
+			continue
+		}
+		if !first {
+			w.WriteByte(',')
+		}
+		first = false
+		fmt.Fprintf(w, `{"objType":"%s","proxyId":%s,"id":%s,"field":{"pos":%d,"name":"%s"},"processNum":1,"tags":{"origin":"%s","nature":"%s","scope":"%s"},"value":{"type":"%s","value":`,
+			[]string{"Frontend", "Backend", "Server"}[typ[0]-'0'], r[statIndex["iid"]], r[statIndex["sid"]], pos, name,
+			tagWords[uint16(tags[0])], tagWords['n'<<8|uint16(tags[1])], tagWords['s'<<8|uint16(tags[2])], kind)
+		writeJSONValue(w, kind, v)
+		w.WriteString("}}")
+	}
+	if o.format == "json" {
+		w.WriteByte(']')
+	}
+}
+
+func (o *statOut) end() {
+	if o.format == "json" {
+		o.w.WriteString("]\n")
+	}
+}
+
+// writeJSONString writes s as a JSON string.
+func writeJSONString(w *bufio.Writer, s string) {
+	w.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			w.WriteByte('\\')
+			w.WriteByte(c)
+		case c < 0x20:
+			fmt.Fprintf(w, "\\u%04x", c)
+		default:
+			w.WriteByte(c)
+		}
+	}
+	w.WriteByte('"')
+}
+
+// tagWords spell out the tag letters of `show stat typed` as `show stat json` does:
+// origin letters alone, nature letters under 'n', scope letters under 's'.
+var tagWords = map[uint16]string{
+	'K': "Key", 'M': "Metric", 'C': "Config", 'S': "Status", 'P': "Product",
+	'n'<<8 | 'N': "Name", 'n'<<8 | 'G': "Gauge", 'n'<<8 | 'M': "Max", 'n'<<8 | 'L': "Limit",
+	'n'<<8 | 'C': "Counter", 'n'<<8 | 'R': "Rate", 'n'<<8 | 'A': "Age", 'n'<<8 | 'a': "Avg",
+	'n'<<8 | 'O': "Output", 'n'<<8 | 'D': "Duration",
+	's'<<8 | 'S': "Service", 's'<<8 | 'P': "Process",
+}
+
+// statMetaOf returns a field's tags and value type for a row type ("0" frontend, "1"
+// backend, "2" server).
+func statMetaOf(name, typ string) (tags, kind string) {
+	m := statMeta[name]
+	if len(m) == 0 {
+		return "MGP", "u32"
+	}
+	v := m[0]
+	if typ == "1" && len(m) > 1 {
+		v = m[1]
+	}
+	tags, kind, _ = strings.Cut(v, ":")
+	return tags, kind
+}
+
+// statMeta is each field's "tags:type" in `show stat typed`, as HAProxy 2.6.12
+// prints them (captured); a second entry is the backend's when it differs.
+var statMeta = map[string][]string{
+	"pxname":                           {"KNS:str"},
+	"svname":                           {"KNS:str"},
+	"qcur":                             {"MGP:u32"},
+	"qmax":                             {"MMP:u32"},
+	"scur":                             {"MGP:u32"},
+	"smax":                             {"MMP:u32"},
+	"slim":                             {"CLP:u32"},
+	"stot":                             {"MCP:u64"},
+	"bin":                              {"MCP:u64"},
+	"bout":                             {"MCP:u64"},
+	"dreq":                             {"MCP:u64"},
+	"dresp":                            {"MCP:u64"},
+	"ereq":                             {"MCP:u64"},
+	"econ":                             {"MCP:u64"},
+	"eresp":                            {"MCP:u64"},
+	"wretr":                            {"MCP:u64"},
+	"wredis":                           {"MCP:u64"},
+	"status":                           {"SGP:str"},
+	"weight":                           {"MaP:u32"},
+	"act":                              {"SGP:u32", "MGP:u32"}, // servers and frontends, backends
+	"bck":                              {"SGP:u32", "MGP:u32"}, // servers and frontends, backends
+	"chkfail":                          {"MCP:u64"},
+	"chkdown":                          {"MCP:u64"},
+	"lastchg":                          {"MAP:u32"},
+	"downtime":                         {"MCP:u32"},
+	"pid":                              {"KGP:u32"},
+	"iid":                              {"KGS:u32"},
+	"sid":                              {"KGS:u32"},
+	"lbtot":                            {"MCP:u64"},
+	"type":                             {"CGS:u32"},
+	"rate":                             {"MRP:u32", "MGP:u32"}, // servers and frontends, backends
+	"rate_lim":                         {"CLP:u32"},
+	"rate_max":                         {"MMP:u32", "MGP:u32"}, // servers and frontends, backends
+	"check_status":                     {"MOP:str"},
+	"check_code":                       {"MOP:u32"},
+	"check_duration":                   {"MDP:u64"},
+	"hrsp_1xx":                         {"MCP:u64"},
+	"hrsp_2xx":                         {"MCP:u64"},
+	"hrsp_3xx":                         {"MCP:u64"},
+	"hrsp_4xx":                         {"MCP:u64"},
+	"hrsp_5xx":                         {"MCP:u64"},
+	"hrsp_other":                       {"MCP:u64"},
+	"req_rate":                         {"MRP:u32"},
+	"req_rate_max":                     {"MMP:u32"},
+	"req_tot":                          {"MCP:u64"},
+	"cli_abrt":                         {"MCP:u64"},
+	"srv_abrt":                         {"MCP:u64"},
+	"comp_in":                          {"MCP:u64"},
+	"comp_out":                         {"MCP:u64"},
+	"comp_byp":                         {"MCP:u64"},
+	"comp_rsp":                         {"MCP:u64"},
+	"lastsess":                         {"MAP:s32"},
+	"last_chk":                         {"MOP:str"},
+	"qtime":                            {"MaP:u32"},
+	"ctime":                            {"MaP:u32"},
+	"rtime":                            {"MaP:u32"},
+	"ttime":                            {"MaP:u32"},
+	"check_desc":                       {"MOP:str"},
+	"check_rise":                       {"CGS:u32"},
+	"check_fall":                       {"CGS:u32"},
+	"check_health":                     {"CGS:u32"},
+	"addr":                             {"CGS:str"},
+	"mode":                             {"CGS:str"},
+	"algo":                             {"CGS:str"},
+	"conn_rate":                        {"MRP:u32"},
+	"conn_rate_max":                    {"MMP:u32"},
+	"conn_tot":                         {"MCP:u64"},
+	"intercepted":                      {"MCP:u64"},
+	"dcon":                             {"MCP:u64"},
+	"dses":                             {"MCP:u64"},
+	"wrew":                             {"MCP:u64"},
+	"connect":                          {"MCP:u64"},
+	"reuse":                            {"MCP:u64"},
+	"cache_lookups":                    {"MCP:u64"},
+	"cache_hits":                       {"MCP:u64"},
+	"srv_icur":                         {"MGP:u32"},
+	"qtime_max":                        {"MMP:u32"},
+	"ctime_max":                        {"MMP:u32"},
+	"rtime_max":                        {"MMP:u32"},
+	"ttime_max":                        {"MMP:u32"},
+	"eint":                             {"MCP:u64"},
+	"idle_conn_cur":                    {"MGP:u32"},
+	"safe_conn_cur":                    {"MGP:u32"},
+	"used_conn_cur":                    {"MGP:u32"},
+	"need_conn_est":                    {"MGP:u32"},
+	"uweight":                          {"MaP:u32"},
+	"agg_server_status":                {"MGP:u32"},
+	"agg_server_check_status":          {"MGP:u32"},
+	"agg_check_status":                 {"MGP:u32"},
+	"ssl_sess":                         {"MCP:u64"},
+	"ssl_reused_sess":                  {"MCP:u64"},
+	"ssl_failed_handshake":             {"MCP:u64"},
+	"h2_headers_rcvd":                  {"MCP:u64"},
+	"h2_data_rcvd":                     {"MCP:u64"},
+	"h2_settings_rcvd":                 {"MCP:u64"},
+	"h2_rst_stream_rcvd":               {"MCP:u64"},
+	"h2_goaway_rcvd":                   {"MCP:u64"},
+	"h2_detected_conn_protocol_errors": {"MCP:u64"},
+	"h2_detected_strm_protocol_errors": {"MCP:u64"},
+	"h2_rst_stream_resp":               {"MCP:u64"},
+	"h2_goaway_resp":                   {"MCP:u64"},
+	"h2_open_connections":              {"MGP:u64"},
+	"h2_backend_open_streams":          {"MGP:u64"},
+	"h2_total_connections":             {"MCP:u64"},
+	"h2_backend_total_streams":         {"MCP:u64"},
+	"h1_open_connections":              {"MGP:u64"},
+	"h1_open_streams":                  {"MGP:u64"},
+	"h1_total_connections":             {"MCP:u64"},
+	"h1_total_streams":                 {"MCP:u64"},
+	"h1_bytes_in":                      {"MCP:u64"},
+	"h1_bytes_out":                     {"MCP:u64"},
+	"h1_spliced_bytes_in":              {"MCP:u64"},
+	"h1_spliced_bytes_out":             {"MCP:u64"},
 }
 
 // StatCommand is `show stat`: HAProxy 2.6's CSV, with every field hitless measures.
 func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 	return Command{Words: []string{"show", "stat"}, Level: LevelUser, Usage: Usage("show stat [desc|json|no-maint|typed|up]*", "report counters for each proxy and server"),
 		Run: func(s *Session, args []string, w *bufio.Writer) error {
-			for _, a := range args {
-				if a == "json" || a == "typed" || a == "desc" {
-					w.WriteString("'show stat " + a + "' is not supported yet.\n")
-					return nil
-				}
-			}
+			out := &statOut{w: w, format: "csv"}
 			upOnly, noMaint := false, false
 			filterPx, filterType, filterSid := "", -1, -1
 			var words []string
@@ -59,6 +284,11 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 					upOnly = true
 				case "no-maint":
 					noMaint = true
+				case "typed", "json":
+					out.format = a
+				case "desc":
+					w.WriteString("'show stat desc' is not supported yet.\n")
+					return nil
 				default:
 					words = append(words, a)
 				}
@@ -77,12 +307,8 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 					}
 				}
 			}
-			w.WriteString("# ")
-			for _, f := range statFields {
-				w.WriteString(f)
-				w.WriteByte(',')
-			}
-			w.WriteByte('\n')
+			out.begin()
+			defer out.end()
 			fronts := map[string]*proxy.Frontend{}
 			for _, fe := range st.Frontends {
 				fronts[fe.Name] = fe
@@ -116,7 +342,7 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 					if http {
 						r.set("intercepted", "0")
 					}
-					r.write(w)
+					out.row(r)
 				}
 				b := st.Backends[p.Name]
 				if b == nil || !p.IsBackend() {
@@ -182,7 +408,7 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 						r.set("addr", srv.Addr())
 					}
 					r.num("uweight", int64(srv.Weight()))
-					r.write(w)
+					out.row(r)
 				}
 				if filterType&2 == 0 {
 					continue
@@ -222,7 +448,7 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 					r.set("algo", algo)
 				}
 				r.num("uweight", weight)
-				r.write(w)
+				out.row(r)
 			}
 			return nil
 		}}

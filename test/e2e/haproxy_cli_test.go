@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -46,6 +48,7 @@ listen tl
 // cliOutputs are the answers compared between HAProxy and hitless.
 type cliOutputs struct {
 	help, info, stat, state, errors string
+	typed, json, infoTyped          string
 	ports                           []string // the configured ports, masked in goldens
 }
 
@@ -94,7 +97,10 @@ func captureCLI(t *testing.T, useHAProxy bool) cliOutputs {
 	out := cliOutputs{ports: []string{port(fe), port(tl), port(a.addr), port(b.addr), port(garbage), port(echo)}}
 	out.help = socketCommand(t, sock, "help")
 	out.info = socketCommand(t, sock, "show info")
+	out.infoTyped = socketCommand(t, sock, "show info typed")
 	out.stat = socketCommand(t, sock, "show stat")
+	out.typed = socketCommand(t, sock, "show stat typed")
+	out.json = socketCommand(t, sock, "show stat json")
 	out.state = socketCommand(t, sock, "show servers state")
 	out.errors = socketCommand(t, sock, "show errors")
 	return out
@@ -160,6 +166,19 @@ func TestRuntimeAPIOutputsMatchHAProxy(t *testing.T) {
 		}
 	}
 	golden.Check(t, "show_info_fields.golden", strings.Join(names(hl.info), "\n")+"\n")
+	// show info typed: each of hitless's lines has HAProxy's position, tags and type.
+	hxInfo := map[string]bool{}
+	for _, l := range strings.Split(hx.infoTyped, "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 {
+			hxInfo[f[0]+":"+f[1]+":"+strings.SplitN(f[2], ":", 2)[0]] = true
+		}
+	}
+	for _, l := range strings.Split(strings.TrimSpace(hl.infoTyped), "\n") {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) != 3 || !hxInfo[f[0]+":"+f[1]+":"+strings.SplitN(f[2], ":", 2)[0]] {
+			t.Errorf("show info typed line %q has no match in HAProxy's", l)
+		}
+	}
 
 	// show stat
 	hxRows, hlRows := parseStat(t, hx.stat), parseStat(t, hl.stat)
@@ -184,6 +203,86 @@ func TestRuntimeAPIOutputsMatchHAProxy(t *testing.T) {
 		}
 	}
 	golden.Check(t, "show_stat.golden", maskStat(hl.stat, header, hl.ports))
+
+	// show stat typed: the same lines (tags and types included) bar the columns
+	// hitless leaves empty; values as for the CSV.
+	typedLines := func(s string) map[string][2]string {
+		out := map[string][2]string{}
+		for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+			f := strings.SplitN(l, ":", 4)
+			key := strings.Split(f[0], ".")
+			if len(f) != 4 || len(key) != 6 || statDiffers.MatchString(key[4]) {
+				continue
+			}
+			out[f[0]] = [2]string{f[1] + ":" + f[2], f[3]}
+		}
+		return out
+	}
+	hxTyped, hlTyped := typedLines(hx.typed), typedLines(hl.typed)
+	if len(hxTyped) != len(hlTyped) {
+		t.Errorf("show stat typed: %d lines from HAProxy, %d from hitless", len(hxTyped), len(hlTyped))
+	}
+	for k, x := range hxTyped {
+		l, ok := hlTyped[k]
+		name := strings.Split(k, ".")[4]
+		switch {
+		case !ok:
+			t.Errorf("show stat typed: no %s from hitless", k)
+		case x[0] != l[0]:
+			t.Errorf("show stat typed %s: HAProxy %s, hitless %s", k, x[0], l[0])
+		case statSame.MatchString(name) && !sameStat(name, x[1], l[1], hx.ports, hl.ports):
+			t.Errorf("show stat typed %s: HAProxy %q, hitless %q", k, x[1], l[1])
+		}
+	}
+
+	// show stat json: the same objects, bar values that are not compared above.
+	type jsonField struct {
+		ObjType string
+		ProxyID int
+		ID      int
+		Field   struct {
+			Pos  int
+			Name string
+		}
+		ProcessNum int
+		Tags       struct{ Origin, Nature, Scope string }
+		Value      struct {
+			Type  string
+			Value any
+		}
+	}
+	jsonRows := func(s string) (keep [][]jsonField) {
+		var rows [][]jsonField
+		if err := json.Unmarshal([]byte(s), &rows); err != nil {
+			t.Fatalf("show stat json: %v\n%s", err, s)
+		}
+		for _, r := range rows {
+			var k []jsonField
+			for _, f := range r {
+				if statDiffers.MatchString(f.Field.Name) {
+					continue
+				}
+				if !statSame.MatchString(f.Field.Name) || f.Field.Name == "addr" || f.Field.Name == "slim" {
+					f.Value.Value = nil
+				}
+				k = append(k, f)
+			}
+			keep = append(keep, k)
+		}
+		return keep
+	}
+	x, l := jsonRows(hx.json), jsonRows(hl.json)
+	if len(x) != len(l) {
+		t.Fatalf("show stat json: %d rows from HAProxy, %d from hitless", len(x), len(l))
+	}
+	for i := range x {
+		for j := 0; j < max(len(x[i]), len(l[i])); j++ {
+			if j >= len(x[i]) || j >= len(l[i]) || !reflect.DeepEqual(x[i][j], l[i][j]) {
+				t.Errorf("show stat json, row %d, field %d:\nHAProxy: %+v\nhitless: %+v", i, j, x[i][min(j, len(x[i])-1)], l[i][min(j, len(l[i])-1)])
+				break
+			}
+		}
+	}
 
 	// show servers state: the 10th column is seconds since the last change.
 	maskState := func(s string, ports []string) string {

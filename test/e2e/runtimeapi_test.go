@@ -34,11 +34,7 @@ global
     stats socket %[1]s/user.sock level user
     stats socket %[1]s/operator.sock level operator
     stats socket %[1]s/admin.sock level admin
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
+` + httpDefaults + `
 frontend fe
     bind %[2]s
     default_backend be
@@ -207,16 +203,12 @@ global
     stats socket %[1]s/admin.sock level admin expose-fd listeners
     server-state-base %[1]s
     server-state-file state
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-    load-server-state-from-file global
+` + httpDefaults + `
 frontend fe
     bind %[2]s
     default_backend be
 backend be
+    load-server-state-from-file global
     server a %[3]s
     server b %[4]s
 `
