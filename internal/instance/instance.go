@@ -67,6 +67,9 @@ type Instance struct {
 	maxconn  int
 	adopted  int
 	stopping atomic.Bool
+	// cliTotal and cliCur count the runtime API sessions, for `show info`.
+	cliTotal atomic.Uint64
+	cliCur   atomic.Int64
 	// pauseMu guards pauseCh and the gate and disabled fields of every frontendCtl:
 	// the accept loops wait on both gates (SIGTTOU / SIGTTIN, `disable frontend`).
 	pauseMu sync.Mutex

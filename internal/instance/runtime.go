@@ -67,7 +67,12 @@ func (in *Instance) trackCLI(n int) func(c net.Conn) func() {
 		st := &proxy.Stream{Start: time.Now()}
 		st.Proto, st.Src = streamSource(c, n)
 		in.State.Streams.Add(st)
-		return func() { in.State.Streams.Remove(st) }
+		in.cliTotal.Add(1)
+		in.cliCur.Add(1)
+		return func() {
+			in.cliCur.Add(-1)
+			in.State.Streams.Remove(st)
+		}
 	}
 }
 
@@ -129,14 +134,26 @@ func (in *Instance) Info() []runtimeapi.Field {
 	secs := int64(up / time.Second)
 	var lim syscall.Rlimit
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	// As HAProxy counts them: CumReq counts streams (valid HTTP requests, TCP sessions
+	// and runtime API sessions), Jobs the listeners and every open connection, the
+	// runtime API's included, CurrConns only the proxied ones.
 	var cum, req, bytesOut uint64
 	var cur int64
 	for _, fe := range in.State.Frontends {
 		cum += fe.Counters.TotalConns.Load()
-		req += fe.Counters.Requests.Load()
+		if fe.Cfg.Mode == config.ModeHTTP {
+			// Invalid requests get no stream in HAProxy (its HTTP parser answers them).
+			// Errors first: each is counted after its request, so none goes negative.
+			errs := fe.Counters.ReqErrors.Load()
+			req += fe.Counters.Requests.Load() - errs
+		} else {
+			req += fe.Counters.TotalConns.Load()
+		}
 		bytesOut += fe.Counters.BytesOut.Load()
 		cur += fe.Counters.CurConns.Load()
 	}
+	cum += in.cliTotal.Load()
+	req += in.cliTotal.Load()
 	host, _ := os.Hostname()
 	stopping := "0"
 	if in.stopping.Load() {
@@ -170,7 +187,7 @@ func (in *Instance) Info() []runtimeapi.Field {
 		f("CumSslConns", "0"),
 		f("node", host),
 		f("Stopping", stopping),
-		f("Jobs", i(int64(nlisten)+cur)),
+		f("Jobs", i(int64(nlisten)+cur+in.cliCur.Load())),
 		f("Listeners", i(int64(nlisten))),
 		f("TotalBytesOut", u(bytesOut, 10)),
 		f("Build info", in.version),

@@ -166,6 +166,22 @@ func TestRuntimeAPIOutputsMatchHAProxy(t *testing.T) {
 		}
 	}
 	golden.Check(t, "show_info_fields.golden", strings.Join(names(hl.info), "\n")+"\n")
+	// Values that the same traffic makes equal.
+	values := func(s string) map[string]string {
+		out := map[string]string{}
+		for _, l := range strings.Split(s, "\n") {
+			if n, v, ok := strings.Cut(l, ": "); ok {
+				out[n] = v
+			}
+		}
+		return out
+	}
+	hxVals, hlVals := values(hx.info), values(hl.info)
+	for _, n := range []string{"Nbproc", "Process_num", "CurrConns", "CumReq", "MaxSslConns", "CurrSslConns", "CumSslConns", "Stopping", "Jobs", "Listeners"} {
+		if hxVals[n] != hlVals[n] {
+			t.Errorf("show info %s: HAProxy %q, hitless %q", n, hxVals[n], hlVals[n])
+		}
+	}
 	// show info typed: each of hitless's lines has HAProxy's position, tags and type.
 	hxInfo := map[string]bool{}
 	for _, l := range strings.Split(hx.infoTyped, "\n") {
