@@ -82,8 +82,10 @@ func captureCLI(t *testing.T, useHAProxy bool) cliOutputs {
 		if !waitAccept(fe, 5*time.Second, nil) {
 			t.Fatal("haproxy did not listen")
 		}
+		waitSocket(t, sock) // as for hitless: one probe connection on the socket too
 	} else {
 		startHitless(t, text, fe) // like HAProxy's: one probe connection, on fe
+		waitSocket(t, sock)
 	}
 	for i := 0; i < 2; i++ {
 		get(t, "http://"+fe+"/")

@@ -28,6 +28,23 @@ func socat(t *testing.T, sock, line string) string {
 	return string(out)
 }
 
+// waitSocket waits until a stats socket answers: the HTTP listeners accept (in the
+// kernel) a moment before the stats sockets are in place.
+func waitSocket(t *testing.T, socks ...string) {
+	t.Helper()
+	for _, sock := range socks {
+		if !waitFor(5*time.Second, func() bool {
+			c, err := net.Dial("unix", sock)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		}) {
+			t.Fatalf("stats socket %s never answered", sock)
+		}
+	}
+}
+
 // levelsConfig has one stats socket per level, an HTTP frontend and a backend.
 const levelsConfig = `
 global
@@ -55,6 +72,7 @@ func TestRuntimeAPICommandsAtEachLevel(t *testing.T) {
 	dir := t.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	startHitless(t, fmt.Sprintf(levelsConfig, dir, addr, a.addr, b.addr), addr)
+	waitSocket(t, filepath.Join(dir, "user.sock"), filepath.Join(dir, "operator.sock"), filepath.Join(dir, "admin.sock"))
 	get(t, "http://"+addr+"/") // a session for the counters and show sess
 	rawExchange(t, addr, "GET / HTTP/1.1\r\nHo st: x\r\n\r\n", 2*time.Second)
 
@@ -150,6 +168,7 @@ func TestStalledSocketClientsNeverBlockTraffic(t *testing.T) {
 	cfg := fmt.Sprintf(levelsConfig, dir, addr, a.addr, a.addr) + servers.String()
 	startHitless(t, cfg, addr)
 	sock := filepath.Join(dir, "admin.sock")
+	waitSocket(t, sock)
 	var stalled []net.Conn
 	defer func() {
 		for _, c := range stalled {
@@ -224,6 +243,7 @@ func TestServerStateFileAcrossRestart(t *testing.T) {
 	sock := filepath.Join(dir, "admin.sock")
 
 	first := startHitless(t, cfg, addr)
+	waitSocket(t, sock)
 	warning := "Can't open global server state file '" + filepath.Join(dir, "state") + "': No such file or directory"
 	if !waitFor(3*time.Second, func() bool { return strings.Contains(first.out.String(), warning) }) {
 		t.Fatalf("no warning for the missing state file:\n%s", first.out.String())
@@ -239,6 +259,7 @@ func TestServerStateFileAcrossRestart(t *testing.T) {
 	first.stop(t)
 
 	startHitless(t, cfg, addr)
+	waitSocket(t, sock) // the first process's socket file may still be there, refusing
 	got := socketCommand(t, sock, "show servers state be")
 	if !strings.Contains(got, " be 1 a 127.0.0.1 2 0 9 1 ") || !strings.Contains(got, fmt.Sprintf(" - %d - ", c.port)) ||
 		!strings.Contains(got, " be 2 b 127.0.0.1 2 1 1 1 ") {
