@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/netip"
 	"strings"
 	"testing"
@@ -267,4 +268,37 @@ func TestShowInfoFormats(t *testing.T) {
 	if got := runCmd(t, cmds, LevelUser, "show info"); got != "Name: hitless\nPid: 42\n" {
 		t.Fatalf("plain: %q", got)
 	}
+}
+
+// FuzzCommands runs any line through every command (at the admin level, so that all
+// of them parse their arguments) against a small state: no line may panic.
+func FuzzCommands(f *testing.F) {
+	for _, s := range []string{
+		"show stat -1 4 -1 typed", "show stat fe 1 x json up", "set server b/s1 addr ::1 port 99999",
+		"set maxconn frontend #2 -5", "show errors fe response", "set weight b/s1 50%", "clear counters all",
+		"show servers state b", "disable frontend #", "show sess", "show info json", "set server b/s1 state drain",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		st := buildState(t, "frontend fe\n bind 127.0.0.1:1\n default_backend b\nbackend b\n server s1 127.0.0.1:2 check\n")
+		fe := st.Frontends[0]
+		l := &fakeLimits{feMax: map[*proxy.Frontend]int{fe: 100}, disabled: map[*proxy.Frontend]bool{}, global: 100}
+		ids := map[string]int{"fe": 2, "b": 3}
+		st.CaptureError(proxy.ErrorCapture{When: time.Now(), Frontend: fe, Buf: []byte(line), Pos: len(line) / 2})
+		srv := &Server{}
+		srv.Commands = append(BaseCommands(srv), ProcessCommands(fakeProcess{})...)
+		srv.Commands = append(srv.Commands, ServerCommands(st, ids)...)
+		srv.Commands = append(srv.Commands, StatCommand(st, ids, l))
+		srv.Commands = append(srv.Commands, FrontendCommands(st, ids, l)...)
+		srv.Commands = append(srv.Commands, SessionCommands(st, ids)...)
+		srv.Commands = append(srv.Commands, MiscCommands(st, "x")...)
+		w := bufio.NewWriter(io.Discard)
+		for _, cmd := range splitCommands(line) {
+			if words := splitWords(cmd); len(words) > 0 && words[0] == "_getsocks" {
+				continue
+			}
+			srv.run(&Session{Level: LevelAdmin}, cmd, w)
+		}
+	})
 }
