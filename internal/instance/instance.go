@@ -50,6 +50,10 @@ type Instance struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	// acceptCtx ends when the listeners close (soft or hard stop): the accept loops
+	// wait on it.
+	acceptCtx   context.Context
+	stopAccepts context.CancelFunc
 
 	// global bounds the connections of the whole process (global maxconn).
 	global *limit
@@ -113,6 +117,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 	in.pauseCh = make(chan struct{})
 	close(in.pauseCh)
 	in.ctx, in.cancel = context.WithCancel(context.Background())
+	in.acceptCtx, in.stopAccepts = context.WithCancel(in.ctx)
 
 	st, err := proxy.Build(cfg, ev, in.accessLogger)
 	if err != nil {
@@ -269,19 +274,21 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 			}
 		}
 		in.pauseMu.Unlock()
+		// Every wait ends when the listeners close (soft stop), not only at the hard
+		// stop: a paused or disabled frontend must not hold the old process.
 		for _, g := range []chan struct{}{gate, feGate} {
 			select {
 			case <-g:
-			case <-in.ctx.Done():
+			case <-in.acceptCtx.Done():
 				return
 			}
 		}
 		// Take a slot before accepting: beyond maxconn, new connections wait in the
 		// kernel's backlog instead of being refused.
-		if !bl.ctl.limit.acquire(in.ctx) {
+		if !bl.ctl.limit.acquire(in.acceptCtx) {
 			return
 		}
-		if !in.global.acquire(in.ctx) {
+		if !in.global.acquire(in.acceptCtx) {
 			bl.ctl.limit.release()
 			return
 		}
@@ -308,7 +315,8 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 		delay = 0
 		// The limits may have been lowered while Accept waited: this connection
 		// then waits for its turn as it would have in the kernel's queue.
-		if !bl.ctl.limit.hold(in.ctx) || !in.global.hold(in.ctx) {
+		// At a soft stop the held connection is served anyway: it was accepted.
+		if (!bl.ctl.limit.hold(in.acceptCtx) || !in.global.hold(in.acceptCtx)) && in.ctx.Err() != nil {
 			c.Close()
 			in.global.release()
 			bl.ctl.limit.release()
@@ -534,6 +542,7 @@ func (in *Instance) StateLines() []string {
 }
 
 func (in *Instance) closeListeners() {
+	in.stopAccepts()
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, bl := range in.listeners {

@@ -335,6 +335,7 @@ func (in *Instance) SoftStop(grace time.Duration) {
 		l.Close()
 	}
 	in.mu.Unlock()
+	in.stopAccepts()
 }
 
 // Stopping reports whether a soft stop began.

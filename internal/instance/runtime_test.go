@@ -181,3 +181,22 @@ backend c
 		t.Error("backend c loaded a state it should not")
 	}
 }
+
+// TestSoftStopEndsWithADisabledFrontend: the accept loop of a disabled frontend, or of
+// one at its maxconn, must not keep an old process alive after a soft stop.
+func TestSoftStopEndsWithADisabledFrontend(t *testing.T) {
+	in, _ := start(t)
+	fe := in.State.Frontends[0]
+	in.DisableFrontend(fe)
+	in.SetMaxConn(0)
+	in.SetFrontendMaxConn(fe, 0)
+	in.Pause()
+	in.SoftStop(0)
+	done := make(chan struct{})
+	go func() { in.Drain(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the accept loops did not end after the soft stop")
+	}
+}
