@@ -283,8 +283,13 @@ func TestSetServerAddrSurvivesReload(t *testing.T) {
 	if out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(true)).CombinedOutput(); err != nil {
 		t.Fatalf("reload: %v %s", err, out)
 	}
-	// The checks follow the new address too: c answers them, a is never asked.
 	if got := count(t, r.addr, 20, nil, nil); got["c"] != 20 {
 		t.Fatalf("traffic after the reload: %v", got)
+	}
+	// The health checks (every 100 ms) follow the address too: a is asked no more.
+	before := a.requests.Load()
+	time.Sleep(500 * time.Millisecond)
+	if n := a.requests.Load() - before; n != 0 {
+		t.Fatalf("a got %d more requests after its server moved", n)
 	}
 }
