@@ -239,6 +239,11 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		return master.Run(ctx, mo, cfg, src, nil)
 	}
 
+	// Signals are caught from here on: one sent as soon as the pidfile names this
+	// process (SIGTTOU, SIGUSR1) waits for the loop instead of killing it.
+	sigs := make(chan os.Signal, 8)
+	e.signals(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTTOU, syscall.SIGTTIN)
+
 	var inherited []*listener.Inherited
 	var states []runtimeapi.ServerState
 	if link != nil {
@@ -291,8 +296,6 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		signalPids(o.oldPids, syscall.SIGUSR1)
 	}
 	e.daemonReady(nil)
-	sigs := make(chan os.Signal, 4)
-	e.signals(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTTOU, syscall.SIGTTIN)
 	if link != nil {
 		link.Ready(nil)
 		go func() {

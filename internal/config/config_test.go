@@ -139,6 +139,11 @@ func TestKeywordErrors(t *testing.T) {
 		{"log facility", "global\n log 127.0.0.1 local9", "unknown log facility 'local9'"},
 		{"stats level", "global\n stats socket /tmp/x level root", "'level' only supports 'user', 'operator', and 'admin' (got 'root')"},
 		{"expose-fd", "global\n stats socket /tmp/x expose-fd all", "'expose-fd' only supports 'listeners' (got 'all')"},
+		{"server-state-file", "global\n server-state-file", "t.cfg:8: 'server-state-file' expect one argument: a file path."},
+		{"server-state-base", "global\n server-state-base", "t.cfg:8: 'server-state-base' expects one argument: a directory path."},
+		{"load-server-state-from-file", "defaults\n load-server-state-from-file foo", "t.cfg:8: 'load-server-state-from-file' expects 'global', 'local' or 'none'. Got 'foo'"},
+		{"load-server-state-from-file empty", "backend b\n load-server-state-from-file", "'load-server-state-from-file' expects 'global', 'local' or 'none'. Got ''"},
+		{"server-state-file-name", "backend b\n server-state-file-name a b", "t.cfg:8: 'server-state-file-name' cannot handle unexpected argument 'b'."},
 		{"lone endif", ".endif", "lone '.endif' with no matching '.if'."},
 		{"unterminated if", ".if 1", "non-terminated '.if' block."},
 		{"alert", `.alert "stop"`, "'stop'."},
@@ -150,6 +155,50 @@ func TestKeywordErrors(t *testing.T) {
 				t.Fatalf("err = %v\nwant it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestServerStateFiles checks which file each backend loads, with HAProxy's rules.
+func TestServerStateFiles(t *testing.T) {
+	cfg, err := LoadBytes("t.cfg", []byte(`
+global
+    server-state-base /var/state/
+    server-state-file all
+defaults
+    load-server-state-from-file global
+backend a
+backend b
+    load-server-state-from-file local
+backend c
+    load-server-state-from-file local
+    server-state-file-name /abs/c
+backend d
+    load-server-state-from-file local
+    server-state-file-name use-backend-name
+backend e
+    load-server-state-from-file none
+frontend f
+    bind 127.0.0.1:8080
+    load-server-state-from-file global
+    default_backend a
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a": "/var/state/all", "b": "/var/state/b", "c": "/abs/c", "d": "/var/state/d", "e": ""}
+	for _, p := range cfg.Proxies {
+		if w, ok := want[p.Name]; ok && cfg.StateFile(p) != w {
+			t.Errorf("backend %s loads %q, want %q", p.Name, cfg.StateFile(p), w)
+		}
+	}
+	warned := false
+	for _, w := range cfg.Warnings {
+		if w == "parsing [t.cfg:20] : 'load-server-state-from-file' ignored because frontend 'f' has no backend capability." {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Errorf("no warning for the frontend: %q", cfg.Warnings)
 	}
 }
 

@@ -39,7 +39,45 @@ func init() {
 		"http-request":    {"fbl", kwHTTPRequest},
 		"http-response":   {"fbl", kwHTTPResponse},
 		"stats":           {"dfbl", kwProxyStats},
+		// A frontend accepts them with a warning, as HAProxy does.
+		"load-server-state-from-file": {"dfbl", kwLoadServerState},
+		"server-state-file-name":      {"dfbl", kwServerStateFileName},
 	}
+}
+
+func kwLoadServerState(ps *parser, p *Proxy, a []string) error {
+	if p.Kind == "frontend" {
+		ps.warnf("'%s' ignored because frontend '%s' has no backend capability.", a[0], p.Name)
+		return nil
+	}
+	v := ""
+	if len(a) > 1 {
+		v = a[1]
+	}
+	switch v {
+	case "global", "local":
+		p.LoadServerState = v
+	case "none":
+		p.LoadServerState = ""
+	default:
+		return fmt.Errorf("'%s' expects 'global', 'local' or 'none'. Got '%s'", a[0], v)
+	}
+	return nil
+}
+
+func kwServerStateFileName(ps *parser, p *Proxy, a []string) error {
+	if p.Kind == "frontend" {
+		ps.warnf("'%s' ignored because frontend '%s' has no backend capability.", a[0], p.Name)
+		return nil
+	}
+	if len(a) > 2 {
+		return fmt.Errorf("'%s' cannot handle unexpected argument '%s'.", a[0], a[2])
+	}
+	p.ServerStateFileName = ""
+	if len(a) == 2 && a[1] != "use-backend-name" {
+		p.ServerStateFileName = a[1]
+	}
+	return nil
 }
 
 // globalKeywords is the keyword table of the global section.
@@ -100,6 +138,41 @@ var globalKeywords = map[string]func(ps *parser, g *Global, args []string) error
 		return intArg(a, 1<<30, &g.MworkerMaxReloads)
 	},
 	"stats": kwStats,
+	"server-state-file": func(ps *parser, g *Global, a []string) error {
+		if len(a) < 2 {
+			return fmt.Errorf("'server-state-file' expect one argument: a file path.")
+		}
+		g.ServerStateFile = a[1]
+		return nil
+	},
+	"server-state-base": func(ps *parser, g *Global, a []string) error {
+		if len(a) < 2 {
+			return fmt.Errorf("'server-state-base' expects one argument: a directory path.")
+		}
+		g.ServerStateBase = a[1]
+		return nil
+	},
+}
+
+// StateFile returns the server-state file a backend loads at start-up, or "" when it
+// loads none: `load-server-state-from-file global` reads `server-state-file`, `local`
+// reads `server-state-file-name` (the backend's name by default); a relative path is
+// taken from `server-state-base` when set.
+func (c *Config) StateFile(p *Proxy) string {
+	var f string
+	switch p.LoadServerState {
+	case "global":
+		f = c.Global.ServerStateFile
+	case "local":
+		f = p.ServerStateFileName
+		if f == "" {
+			f = p.Name
+		}
+	}
+	if f == "" || strings.HasPrefix(f, "/") || c.Global.ServerStateBase == "" {
+		return f
+	}
+	return strings.TrimSuffix(c.Global.ServerStateBase, "/") + "/" + f
 }
 
 func noArgs(a []string) error {

@@ -307,6 +307,8 @@ func inherit(p, d *Proxy) {
 	p.Retries = d.Retries
 	p.Redispatch = d.Redispatch
 	p.AllBackups = d.AllBackups
+	p.LoadServerState = d.LoadServerState
+	p.ServerStateFileName = d.ServerStateFileName
 	p.MaxConn = d.MaxConn
 	p.DefaultBackend = d.DefaultBackend
 	p.DefaultBackendPos = d.DefaultBackendPos

@@ -46,6 +46,10 @@ type Global struct {
 	// MworkerMaxReloadsSet tells an explicit `mworker-max-reloads` (0 is a valid
 	// limit) from none.
 	MworkerMaxReloadsSet bool
+	// ServerStateFile and ServerStateBase are `server-state-file` and
+	// `server-state-base`: where `load-server-state-from-file global|local` read.
+	ServerStateFile string
+	ServerStateBase string
 }
 
 // StatsSocket is one `stats socket` line of `global`.
@@ -125,6 +129,10 @@ type Proxy struct {
 	Redispatch    bool
 	AllBackups    bool
 	HTTPCheck     *HTTPCheck // `option httpchk`; nil = TCP connect checks
+	// LoadServerState is `load-server-state-from-file`: "global", "local" or ""
+	// (none); ServerStateFileName is `server-state-file-name` ("" = the backend's name).
+	LoadServerState     string
+	ServerStateFileName string
 
 	// Both sides.
 	Timeouts  Timeouts

@@ -31,6 +31,12 @@ type Config struct {
 	// Enabled, when set, is asked before each check: while it says false no check
 	// runs and the state stays as it is (`disable health`).
 	Enabled func() bool
+	// Target, when set, is asked before each check for the address to check instead
+	// of Addr (a server moved with `set server addr`).
+	Target func() string
+	// Observe, when set, receives every check's result and the health counter after
+	// it (0..rise+fall-1), from Run's goroutine.
+	Observe func(r Result, health int)
 }
 
 // Result is the outcome of one check, in HAProxy's words.
@@ -225,11 +231,18 @@ func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r R
 			timer.Reset(c.Inter)
 			continue
 		}
+		if c.Target != nil {
+			c.Addr = c.Target()
+		}
 		r := Once(ctx, c)
 		if ctx.Err() != nil {
 			return
 		}
-		if t.observe(r.OK) {
+		changed := t.observe(r.OK)
+		if c.Observe != nil {
+			c.Observe(r, t.health)
+		}
+		if changed {
 			onChange(t.up, r)
 		}
 		timer.Reset(t.interval(c))

@@ -26,6 +26,42 @@ var (
 
 func malformed(why string) error { return fmt.Errorf("%w: %s", ErrMalformed, why) }
 
+// SyntaxError is a malformed head with the place of the fault: Pos is the offset in
+// the head of the first byte found invalid (HAProxy's "error at position").
+type SyntaxError struct {
+	Why string
+	Pos int
+	at  []byte // the faulty part, a subslice of the head, until Pos is set
+}
+
+func (e *SyntaxError) Error() string { return ErrMalformed.Error() + ": " + e.Why }
+
+func (e *SyntaxError) Unwrap() error { return ErrMalformed }
+
+// malformedAt reports a fault that starts at the first byte of at, a subslice of the
+// head being parsed.
+func malformedAt(why string, at []byte) error { return &SyntaxError{Why: why, at: at} }
+
+// locate turns the faulty subslice of a SyntaxError into an offset in head: both
+// share head's array, so the difference of their capacities is the offset.
+func locate(err error, head []byte) error {
+	if se, ok := err.(*SyntaxError); ok && se.at != nil {
+		se.Pos = cap(head) - cap(se.at)
+		se.at = nil
+	}
+	return err
+}
+
+// ErrorPos returns the offset of the fault of a SyntaxError from ParseRequest or
+// ParseResponse, or -1.
+func ErrorPos(err error) int {
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		return se.Pos
+	}
+	return -1
+}
+
 // Header is one header field; both slices point into the read buffer.
 type Header struct {
 	Name, Value []byte
@@ -169,27 +205,32 @@ func headEnd(buf []byte, from int) int {
 func nextLine(b []byte) (line, rest []byte, err error) {
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
-		return nil, nil, malformed("missing line end")
+		return nil, nil, malformedAt("missing line end", b[len(b):])
 	}
 	line = b[:i]
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
-	if bytes.IndexByte(line, '\r') >= 0 {
-		return nil, nil, malformed("bare CR")
+	if j := bytes.IndexByte(line, '\r'); j >= 0 {
+		return nil, nil, malformedAt("bare CR", line[j:])
 	}
 	return line, b[i+1:], nil
 }
 
-// ParseRequest parses a head returned by ReadHead. Slices of r point into head.
+// ParseRequest parses a head returned by ReadHead. Slices of r point into head. A
+// malformed head gives a *SyntaxError.
 func ParseRequest(head []byte, r *Request) error {
+	return locate(parseRequest(head, r), head)
+}
+
+func parseRequest(head []byte, r *Request) error {
 	r.reset()
 	r.HeadLen = len(head)
 	b := head
 	// Skip empty lines before the request line.
 	for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
 		if b[0] == '\r' && (len(b) < 2 || b[1] != '\n') {
-			return malformed("bare CR")
+			return malformedAt("bare CR", b)
 		}
 		if b[0] == '\r' {
 			b = b[2:]
@@ -203,23 +244,23 @@ func ParseRequest(head []byte, r *Request) error {
 	}
 	sp1 := bytes.IndexByte(line, ' ')
 	if sp1 <= 0 {
-		return malformed("request line")
+		return malformedAt("request line", line[max(sp1, 0):])
 	}
 	r.Method = line[:sp1]
-	for _, c := range r.Method {
+	for i, c := range r.Method {
 		if !isToken(c) {
-			return malformed("method")
+			return malformedAt("method", line[i:])
 		}
 	}
 	line = line[sp1+1:]
 	sp2 := bytes.LastIndexByte(line, ' ')
 	if sp2 <= 0 {
-		return malformed("request line")
+		return malformedAt("request line", line[max(sp2, 0):])
 	}
 	r.Target = line[:sp2]
-	for _, c := range r.Target {
+	for i, c := range r.Target {
 		if c <= ' ' || c == 0x7f {
-			return malformed("request target")
+			return malformedAt("request target", line[i:])
 		}
 	}
 	if r.Minor, err = parseVersion(line[sp2+1:]); err != nil {
@@ -231,8 +272,12 @@ func ParseRequest(head []byte, r *Request) error {
 	return nil
 }
 
-// ParseResponse parses a response head.
+// ParseResponse parses a response head. A malformed head gives a *SyntaxError.
 func ParseResponse(head []byte, r *Response) error {
+	return locate(parseResponse(head, r), head)
+}
+
+func parseResponse(head []byte, r *Response) error {
 	r.reset()
 	r.HeadLen = len(head)
 	line, rest, err := nextLine(head)
@@ -240,25 +285,25 @@ func ParseResponse(head []byte, r *Response) error {
 		return err
 	}
 	if len(line) < 12 || line[8] != ' ' {
-		return malformed("status line")
+		return malformedAt("status line", line[min(len(line), 8):])
 	}
 	if r.Minor, err = parseVersion(line[:8]); err != nil {
 		return err
 	}
 	st := 0
-	for _, c := range line[9:12] {
+	for i, c := range line[9:12] {
 		if c < '0' || c > '9' {
-			return malformed("status code")
+			return malformedAt("status code", line[9+i:])
 		}
 		st = st*10 + int(c-'0')
 	}
 	if st < 100 {
-		return malformed("status code")
+		return malformedAt("status code", line[9:])
 	}
 	r.Status = st
 	if len(line) > 12 {
 		if line[12] != ' ' {
-			return malformed("status line")
+			return malformedAt("status line", line[12:])
 		}
 		r.Reason = line[13:]
 	}
@@ -267,7 +312,7 @@ func ParseResponse(head []byte, r *Response) error {
 
 func parseVersion(v []byte) (int, error) {
 	if len(v) != 8 || string(v[:7]) != "HTTP/1." || (v[7] != '0' && v[7] != '1') {
-		return 0, malformed("version")
+		return 0, malformedAt("version", v)
 	}
 	return int(v[7] - '0'), nil
 }
@@ -295,22 +340,25 @@ func (m *Message) parseHeaders(b []byte, isRequest bool) error {
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return malformed("obsolete line folding")
+			return malformedAt("obsolete line folding", line)
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return malformed("header without colon")
+		if colon == 0 {
+			return malformedAt("empty header name", line)
+		}
+		if colon < 0 {
+			return malformedAt("header without colon", line[len(line):])
 		}
 		name := line[:colon]
-		for _, c := range name {
+		for i, c := range name {
 			if !isToken(c) {
-				return malformed("invalid header name")
+				return malformedAt("invalid header name", line[i:])
 			}
 		}
 		value := trimOWS(line[colon+1:])
-		for _, c := range value {
+		for i, c := range value {
 			if c == 0 || (c < ' ' && c != '\t') || c == 0x7f {
-				return malformed("invalid header value")
+				return malformedAt("invalid header value", value[i:])
 			}
 		}
 		m.Headers = append(m.Headers, Header{Name: name, Value: value})
@@ -318,19 +366,19 @@ func (m *Message) parseHeaders(b []byte, isRequest bool) error {
 		case equalFoldLower(name, "content-length"):
 			n, err := parseContentLength(value)
 			if err != nil {
-				return err
+				return malformedAt("invalid Content-Length", value)
 			}
 			if sawCL && n != m.ContentLength {
-				return malformed("differing Content-Length")
+				return malformedAt("differing Content-Length", value)
 			}
 			sawCL, m.ContentLength = true, n
 		case equalFoldLower(name, "transfer-encoding"):
 			if sawTE {
-				return malformed("repeated Transfer-Encoding")
+				return malformedAt("repeated Transfer-Encoding", value)
 			}
 			sawTE = true
 			if !equalFoldLower(value, "chunked") {
-				return malformed("unsupported Transfer-Encoding")
+				return malformedAt("unsupported Transfer-Encoding", value)
 			}
 			m.Chunked = true
 		case equalFoldLower(name, "connection"):
@@ -340,10 +388,10 @@ func (m *Message) parseHeaders(b []byte, isRequest bool) error {
 		}
 	}
 	if sawTE && sawCL {
-		return malformed("both Content-Length and Transfer-Encoding")
+		return malformedAt("both Content-Length and Transfer-Encoding", b)
 	}
 	if m.Chunked && m.Minor == 0 && isRequest {
-		return malformed("chunked HTTP/1.0 request")
+		return malformedAt("chunked HTTP/1.0 request", b)
 	}
 	return nil
 }

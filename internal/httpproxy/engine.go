@@ -222,6 +222,10 @@ type session struct {
 	br  *bufio.Reader
 	bw  *bufio.Writer
 	ctx context.Context
+	// stream is this connection in `show sess`; nil when served outside an instance.
+	stream *proxy.Stream
+	be     *proxy.Backend // the backend of the request in flight, else nil
+	srv    *proxy.Server  // its server once chosen, else nil
 
 	src, dst netip.AddrPort
 	req      http1.Request
@@ -254,7 +258,7 @@ type edit struct {
 
 // Serve handles one client connection until it closes.
 func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
-	s := &session{e: e, fe: fe, c: c, ctx: ctx, bodyDone: make(chan error, 1)}
+	s := &session{e: e, fe: fe, c: c, ctx: ctx, bodyDone: make(chan error, 1), stream: proxy.StreamOf(ctx)}
 	s.reqTick, s.respTick = s.tickRequest, s.tickResponse
 	s.br = e.readers.Get().(*bufio.Reader)
 	s.br.Reset(c)
@@ -326,8 +330,18 @@ func (s *session) serveOne() bool {
 			if s.br.Buffered() > 0 || s.requests == 0 {
 				s.reject(page408Parse, 408, [2]byte{'c', 'R'})
 			}
-		case errors.Is(err, http1.ErrHeadTooLarge), errors.Is(err, io.ErrUnexpectedEOF):
+		case errors.Is(err, http1.ErrHeadTooLarge):
+			buf, _ := s.br.Peek(s.br.Buffered())
+			s.captureRequest(buf, len(buf))
 			s.reject(page400Parse, 400, [2]byte{'C', 'R'})
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			s.reject(page400Parse, 400, [2]byte{'C', 'R'})
+		case s.requests == 0:
+			// A connection closed before its first request: HAProxy counts it as
+			// an invalid request answered 400 (option http-ignore-probes aside),
+			// though the client is gone and nothing is sent.
+			s.countInvalid(start)
+			fe.Counters.AddResponse(400)
 		}
 		return false
 	}
@@ -336,11 +350,14 @@ func (s *session) serveOne() bool {
 		Frontend: fe.Name, TR: 0, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1}
 	s.reqLine = s.reqLine[:0]
 	if err := http1.ParseRequest(head, &s.req); err != nil {
+		fe.Counters.BytesIn.Add(uint64(len(head))) // HAProxy counts them in bin too
+		s.captureRequest(head, http1.ErrorPos(err))
 		s.reqLine = append(s.reqLine, "<BADREQ>"...)
 		s.reject(page400Parse, 400, [2]byte{'P', 'R'})
 		return false
 	}
 	fe.Counters.Requests.Add(1)
+	fe.Counters.ReqRate.Add(start.Unix())
 	fe.Counters.BytesIn.Add(uint64(len(head)))
 	req := &s.req
 	if s.e.draining.Load() {
@@ -396,6 +413,7 @@ func (s *session) applyRules(p *config.Proxy, head []byte) (done, keep bool) {
 		}
 		switch r.Action {
 		case "deny":
+			s.fe.Counters.Denied.Add(1)
 			if !s.skipBody(head) {
 				return true, false
 			}
@@ -475,8 +493,31 @@ func (s *session) expand(t config.Template) []byte {
 	return out
 }
 
+// captureRequest keeps an invalid request for `show errors`.
+func (s *session) captureRequest(buf []byte, pos int) {
+	s.fe.State.CaptureError(proxy.ErrorCapture{When: time.Now(), Frontend: s.fe, Src: s.src, Buf: buf, Pos: pos})
+}
+
+// target records where the request goes: for `show sess`, and for counting the
+// answers the proxy itself gives on the backend's behalf (502, 503, 504).
+func (s *session) target(b *proxy.Backend, srv *proxy.Server) {
+	s.be, s.srv = b, srv
+	if s.stream != nil {
+		s.stream.SetTarget(b, srv)
+	}
+}
+
+// countInvalid counts an invalid or timed-out request: HAProxy counts it in req_tot
+// and its rate as well as in ereq.
+func (s *session) countInvalid(now time.Time) {
+	s.fe.Counters.Requests.Add(1)
+	s.fe.Counters.ReqRate.Add(now.Unix())
+	s.fe.Counters.ReqErrors.Add(1)
+}
+
 // reject answers an invalid or timed-out request and closes.
 func (s *session) reject(page []byte, status int, term [2]byte) {
+	s.countInvalid(time.Now())
 	if s.entry.Frontend == "" {
 		s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: time.Now(),
 			Request: time.Now(), Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1}
@@ -505,6 +546,16 @@ func (s *session) answer(page []byte, status int, term [2]byte, keep bool) bool 
 	n := s.bw.Buffered()
 	err := s.bw.Flush()
 	s.fe.Counters.BytesOut.Add(uint64(n))
+	s.fe.Counters.AddResponse(status)
+	// An answer given on a backend's behalf (502, 503, 504) counts there too, and
+	// its bytes on the server that caused it, as in HAProxy.
+	if s.be != nil {
+		s.be.Counters.AddResponse(status)
+		s.be.Counters.BytesOut.Add(uint64(n))
+	}
+	if s.srv != nil {
+		s.srv.Counters.BytesOut.Add(uint64(n))
+	}
 	e := &s.entry
 	e.Status = status
 	e.Term = term

@@ -25,6 +25,8 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	req := &s.req
 	e := &s.entry
 	b.Counters.Requests.Add(1)
+	s.target(b, nil)
+	defer s.target(nil, nil)
 	hasBody := req.Chunked || req.ContentLength > 0
 	upgrade := req.ConnUpgrade && req.HasUpgrade
 	fo, bo := &fe.Cfg.Options, &b.Cfg.Options
@@ -71,6 +73,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		} else {
 			e.Tc = a.Connect
 		}
+		s.target(b, a.Server)
 		sc = s.e.wrap(a.Conn, a.Server)
 		s.cur = sc
 		s.inflight.Store(sc)
@@ -111,6 +114,9 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		if !released {
 			s.endServer(sc, false)
 		}
+		total := time.Since(start)
+		srv.Counters.AddTimes(e.Tw, e.Tc, e.Tr, total)
+		b.Counters.AddTimes(e.Tw, e.Tc, e.Tr, total)
 	}()
 	b.Counters.BytesIn.Add(uint64(len(head)))
 	srv.Counters.BytesIn.Add(uint64(len(head)))
@@ -162,7 +168,11 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	resp := &s.resp
 	for {
 		if err == nil {
-			err = http1.ParseResponse(rhead, resp)
+			if err = http1.ParseResponse(rhead, resp); err != nil {
+				s.captureResponse(b, srv, sc, http1.ErrorPos(err))
+			}
+		} else if errors.Is(err, http1.ErrHeadTooLarge) {
+			s.captureResponse(b, srv, sc, sc.br.Buffered())
 		}
 		if err != nil {
 			sc.Conn.Close()
@@ -179,6 +189,8 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 			// As HAProxy, the client connection survives a 502 or 504 when its request
 			// went whole (berr == nil); a body cut short leaves it unusable.
 			keep := berr == nil
+			srv.Counters.RespErrors.Add(1)
+			b.Counters.RespErrors.Add(1)
 			switch {
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				return s.answer(page504, 504, [2]byte{'s', 'H'}, keep)
@@ -199,6 +211,10 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	}
 	e.Tr = time.Since(sent)
 	e.Status = resp.Status
+	fe.Counters.AddResponse(resp.Status)
+	b.Counters.AddResponse(resp.Status)
+	srv.Counters.AddResponse(resp.Status)
+	srv.Counters.Requests.Add(1) // a server's req_tot counts the valid responses it gave
 
 	noBody := isHead || resp.Status == 204 || resp.Status == 304 || resp.Status < 200
 	switchProto := resp.Status == 101 && upgrade
@@ -224,6 +240,8 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		up, down, term := s.tunnel(sc, b)
 		e.Bytes = int64(n) + down
 		e.Term = term
+		srv.Counters.AddAbort(term[0])
+		b.Counters.AddAbort(term[0])
 		for _, c := range []*proxy.Counters{&fe.Counters, &b.Counters, &srv.Counters} {
 			c.BytesIn.Add(uint64(up))
 			c.BytesOut.Add(uint64(e.Bytes))
@@ -258,15 +276,27 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	switch {
 	case rerr != nil:
 		e.Term = s.relayTerm(rerr)
+		srv.Counters.AddAbort(e.Term[0])
+		b.Counters.AddAbort(e.Term[0])
 		s.log()
 		return false
 	case !bodyOK:
 		e.Term = [2]byte{'C', 'D'}
+		srv.Counters.AddAbort('C')
+		b.Counters.AddAbort('C')
 		s.log()
 		return false
 	}
 	s.log()
 	return clientKeep
+}
+
+// captureResponse keeps an invalid response for `show errors`: what the server sent
+// so far, as HAProxy keeps its buffer.
+func (s *session) captureResponse(b *proxy.Backend, srv *proxy.Server, sc *srvConn, pos int) {
+	buf, _ := sc.br.Peek(sc.br.Buffered())
+	s.fe.State.CaptureError(proxy.ErrorCapture{When: time.Now(), Response: true, Frontend: s.fe, Backend: b,
+		Server: srv, Src: s.src, Buf: buf, Pos: pos})
 }
 
 // endServer releases the server slot of the request and keeps its connection for

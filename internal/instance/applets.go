@@ -27,7 +27,7 @@ var services = map[string]func(in *Instance, stat runtimeapi.Command) httpproxy.
 // Runtime API's `show info` and `show stat`.
 func (in *Instance) applets(cfg *config.Config) httpproxy.Applets {
 	ids := proxyIDs(cfg)
-	stat := runtimeapi.StatCommand(in.State, ids, in.frontendMaxConn, in.Stopping)
+	stat := runtimeapi.StatCommand(in.State, ids, in)
 	a := httpproxy.Applets{Stats: map[*config.Proxy]httpproxy.Applet{}, Services: map[string]httpproxy.Applet{}}
 	proc := &statspage.Process{Version: in.version, State: in.State, ProxyIDs: ids, Info: in.Info, Stat: stat}
 	for _, p := range cfg.Proxies {

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -48,9 +50,15 @@ type Instance struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	// acceptCtx ends when the listeners close (soft or hard stop): the accept loops
+	// wait on it.
+	acceptCtx   context.Context
+	stopAccepts context.CancelFunc
 
 	// global bounds the connections of the whole process (global maxconn).
-	global chan struct{}
+	global *limit
+	// fronts holds the runtime controls of each frontend, by name.
+	fronts map[*proxy.Frontend]*frontendCtl
 
 	// mu guards listeners, stats and loggers.
 	mu        sync.Mutex
@@ -64,7 +72,11 @@ type Instance struct {
 	maxconn  int
 	adopted  int
 	stopping atomic.Bool
-	// paused gates the accept loops (SIGTTOU / SIGTTIN).
+	// cliTotal and cliCur count the runtime API sessions, for `show info`.
+	cliTotal atomic.Uint64
+	cliCur   atomic.Int64
+	// pauseMu guards pauseCh and the gate and disabled fields of every frontendCtl:
+	// the accept loops wait on both gates (SIGTTOU / SIGTTIN, `disable frontend`).
 	pauseMu sync.Mutex
 	pauseCh chan struct{} // closed while running; a fresh open one while paused
 
@@ -75,10 +87,21 @@ type Instance struct {
 
 type boundListener struct {
 	bind   config.Bind
+	id     int // the bind line's number in its frontend, from 1
 	fe     *proxy.Frontend
+	ctl    *frontendCtl
 	ln     net.Listener
-	sem    chan struct{} // frontend maxconn, shared by the frontend's listeners
-	closed bool          // guarded by Instance.mu
+	closed bool // guarded by Instance.mu
+}
+
+// frontendCtl is what the runtime API changes on a frontend: its maxconn (shared by
+// its listeners) and whether it accepts (`disable frontend`).
+type frontendCtl struct {
+	limit *limit
+	// gate is closed while the frontend accepts, open while it is disabled; guarded
+	// by Instance.pauseMu.
+	gate     chan struct{}
+	disabled bool
 }
 
 // Start builds the state for cfg, binds every listener and starts serving. On error
@@ -95,6 +118,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 	in.pauseCh = make(chan struct{})
 	close(in.pauseCh)
 	in.ctx, in.cancel = context.WithCancel(context.Background())
+	in.acceptCtx, in.stopAccepts = context.WithCancel(in.ctx)
 
 	st, err := proxy.Build(cfg, ev, in.accessLogger)
 	if err != nil {
@@ -112,16 +136,19 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 	if maxconn == 0 {
 		maxconn = defaultMaxConn()
 	}
-	in.global = make(chan struct{}, maxconn)
+	in.global = newLimit(maxconn)
 	in.maxconn = maxconn
+	in.fronts = map[*proxy.Frontend]*frontendCtl{}
 
 	for _, fe := range st.Frontends {
 		femax := fe.Cfg.MaxConn
 		if femax == 0 || femax > maxconn {
 			femax = maxconn
 		}
-		sem := make(chan struct{}, femax)
-		for _, b := range fe.Cfg.Binds {
+		ctl := &frontendCtl{limit: newLimit(femax), gate: make(chan struct{})}
+		close(ctl.gate)
+		in.fronts[fe] = ctl
+		for i, b := range fe.Cfg.Binds {
 			ln, adopted, err := listener.Adopt(b, opts.Inherited)
 			if adopted {
 				in.adopted++
@@ -134,7 +161,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 				in.closeLoggers()
 				return nil, fmt.Errorf("binding [%s] for frontend %s: %w", b.Pos, fe.Name, err)
 			}
-			in.listeners = append(in.listeners, &boundListener{bind: b, fe: fe, ln: ln, sem: sem})
+			in.listeners = append(in.listeners, &boundListener{bind: b, id: i + 1, fe: fe, ctl: ctl, ln: ln})
 		}
 	}
 	if err := in.startStats(cfg); err != nil {
@@ -147,16 +174,24 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		in.accepts.Add(1)
 		go in.acceptLoop(bl)
 	}
+	// HAProxy's state files first, then what the older process reported over -x:
+	// that is the state at the moment of the reload.
+	in.loadStateFiles(cfg)
 	in.applyServerStates(opts.ServerStates)
 	in.startChecks()
 	return in, nil
 }
 
+// stateChange is a server that applyServerStates turned UP or DOWN.
+type stateChange struct{ backend, server, state string }
+
 // applyServerStates keeps the state an older process had for servers that still
 // exist (matched by backend and server name): maintenance and drain set from the
-// runtime API, a changed weight (when the configured weight did not change), and
+// runtime API, a changed weight (when the configured weight did not change), the
+// address set with `set server addr` (HAProxy keeps it across reloads too), and
 // health, so that a server that was DOWN gets no traffic until its checks pass.
-func (in *Instance) applyServerStates(rows []runtimeapi.ServerState) {
+func (in *Instance) applyServerStates(rows []runtimeapi.ServerState) []stateChange {
+	var changes []stateChange
 	for _, r := range rows {
 		b := in.State.Backends[r.Backend]
 		if b == nil {
@@ -170,9 +205,22 @@ func (in *Instance) applyServerStates(rows []runtimeapi.ServerState) {
 			if r.IWeight == s.Cfg.Weight && r.UWeight >= 0 && r.UWeight <= 256 {
 				s.SetWeight(r.UWeight)
 			}
+			if ip, err := netip.ParseAddr(r.Addr); err == nil && r.Port > 0 && r.Port < 65536 {
+				if a := s.Address(); a.Host != ip.String() || a.Port != r.Port {
+					s.SetAddress(ip.String(), r.Port)
+				}
+			}
+			if s.Up() != r.Running {
+				state := "DOWN"
+				if r.Running {
+					state = "UP"
+				}
+				changes = append(changes, stateChange{b.Name, s.Name, state})
+			}
 			s.SetUp(r.Running)
 		}
 	}
+	return changes
 }
 
 // Adopted is the number of listeners taken over from an older process.
@@ -216,32 +264,40 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 	fe := bl.fe
 	var delay time.Duration
 	for {
-		// While paused (SIGTTOU), connections wait in the kernel's queue.
+		// While paused (SIGTTOU) or disabled (`disable frontend`), connections wait
+		// in the kernel's queue.
 		in.pauseMu.Lock()
-		gate := in.pauseCh
+		gate, feGate := in.pauseCh, bl.ctl.gate
+		if !in.pausedLocked() && !bl.ctl.disabled {
+			// Undo a wake-up deadline (Pause, disable frontend, a lowered limit):
+			// under pauseMu, so that a new Pause cannot be undone here.
+			if d, ok := bl.ln.(interface{ SetDeadline(time.Time) error }); ok {
+				d.SetDeadline(time.Time{})
+			}
+		}
 		in.pauseMu.Unlock()
-		select {
-		case <-gate:
-		case <-in.ctx.Done():
-			return
+		// Every wait ends when the listeners close (soft stop), not only at the hard
+		// stop: a paused or disabled frontend must not hold the old process.
+		for _, g := range []chan struct{}{gate, feGate} {
+			select {
+			case <-g:
+			case <-in.acceptCtx.Done():
+				return
+			}
 		}
 		// Take a slot before accepting: beyond maxconn, new connections wait in the
 		// kernel's backlog instead of being refused.
-		select {
-		case bl.sem <- struct{}{}:
-		case <-in.ctx.Done():
+		if !bl.ctl.limit.acquire(in.acceptCtx) {
 			return
 		}
-		select {
-		case in.global <- struct{}{}:
-		case <-in.ctx.Done():
-			<-bl.sem
+		if !in.global.acquire(in.acceptCtx) {
+			bl.ctl.limit.release()
 			return
 		}
 		c, err := bl.ln.Accept()
 		if err != nil {
-			<-in.global
-			<-bl.sem
+			in.global.release()
+			bl.ctl.limit.release()
 			if errors.Is(err, net.ErrClosed) || in.ctx.Err() != nil {
 				return
 			}
@@ -259,8 +315,16 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 			continue
 		}
 		delay = 0
-		fe.Counters.CurConns.Add(1)
-		fe.Counters.TotalConns.Add(1)
+		// The limits may have been lowered while Accept waited: this connection
+		// then waits for its turn as it would have in the kernel's queue.
+		// At a soft stop the held connection is served anyway: it was accepted.
+		if (!bl.ctl.limit.hold(in.acceptCtx) || !in.global.hold(in.acceptCtx)) && in.ctx.Err() != nil {
+			c.Close()
+			in.global.release()
+			bl.ctl.limit.release()
+			return
+		}
+		fe.Counters.AddConn(time.Now().Unix())
 		in.State.ActConns.Add(1)
 		in.conns.Add(1)
 		go in.serve(c, bl)
@@ -269,22 +333,39 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 
 func (in *Instance) serve(c net.Conn, bl *boundListener) {
 	fe := bl.fe
+	st := &proxy.Stream{Frontend: fe, Start: time.Now()}
+	st.Proto, st.Src = streamSource(c, bl.id)
+	in.State.Streams.Add(st)
 	defer func() {
 		if r := recover(); r != nil {
 			in.events.Error(fmt.Sprintf("frontend %s: connection handler failed: %v", fe.Name, r))
 			c.Close()
 		}
+		in.State.Streams.Remove(st)
 		fe.Counters.CurConns.Add(-1)
 		in.State.ActConns.Add(-1)
-		<-in.global
-		<-bl.sem
+		in.global.release()
+		bl.ctl.limit.release()
 		in.conns.Done()
 	}()
+	ctx := proxy.WithStream(in.ctx, st)
 	if fe.Cfg.Mode == config.ModeHTTP {
-		in.http.Serve(in.ctx, c, fe)
+		in.http.Serve(ctx, c, fe)
 	} else {
-		tcpproxy.Serve(in.ctx, c, fe)
+		tcpproxy.Serve(ctx, c, fe)
 	}
+}
+
+// streamSource names a connection's protocol and source as `show sess` prints them:
+// tcpv4 or tcpv6 and ip:port, or unix_stream and unix:<listener number>.
+func streamSource(c net.Conn, listenerID int) (proto, src string) {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		if a.IP.To4() != nil {
+			return "tcpv4", a.String()
+		}
+		return "tcpv6", a.String()
+	}
+	return "unix_stream", "unix:" + strconv.Itoa(listenerID)
 }
 
 // startChecks starts one health checker per server with `check`.
@@ -309,7 +390,8 @@ func (in *Instance) startChecks() {
 func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
 	t := b.Cfg.Timeouts
 	c := health.Config{
-		Addr:      s.Addr,
+		Addr:      s.Addr(),
+		Target:    s.Addr,
 		HTTP:      b.Cfg.HTTPCheck,
 		Inter:     s.Cfg.Inter,
 		FastInter: s.Cfg.FastInter,
@@ -317,6 +399,10 @@ func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
 		Rise:      s.Cfg.Rise,
 		Fall:      s.Cfg.Fall,
 		Enabled:   s.ChecksEnabled,
+		Observe: func(r health.Result, h int) {
+			s.Observe(proxy.CheckInfo{Status: r.Status, OK: r.OK, Desc: r.Reason, Info: r.Info, Code: r.Code,
+				Duration: r.Duration, At: time.Now(), Health: h})
+		},
 	}
 	// HAProxy: with `timeout check`, connect takes min(timeout connect, inter) and the
 	// response `timeout check`; without it, inter bounds both.
@@ -333,7 +419,6 @@ func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
 
 // serverChanged applies a health transition and logs it in HAProxy's words.
 func (in *Instance) serverChanged(b *proxy.Backend, s *proxy.Server, up bool, r health.Result) {
-	s.SetCheck(proxy.CheckInfo{Status: r.Status, OK: r.OK, Desc: r.Reason})
 	s.SetUp(up)
 	act, bck := b.UsableServers()
 	var msg string
@@ -459,6 +544,7 @@ func (in *Instance) StateLines() []string {
 }
 
 func (in *Instance) closeListeners() {
+	in.stopAccepts()
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, bl := range in.listeners {

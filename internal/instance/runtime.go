@@ -22,8 +22,8 @@ import (
 // startStats binds every `stats socket` and serves the Runtime API on it.
 func (in *Instance) startStats(cfg *config.Config) error {
 	ids := proxyIDs(cfg)
-	in.cli = in.cliServer(cfg, ids)
-	for _, ss := range cfg.Global.StatsSockets {
+	in.cli = in.cliServer(cfg, ids, nil)
+	for n, ss := range cfg.Global.StatsSockets {
 		b := config.Bind{Pos: ss.Pos, Addr: ss.Addr, Mode: ss.Mode, HasMode: ss.HasMode, UID: ss.UID, GID: ss.GID}
 		ln, err := listener.Listen(b, 16)
 		if err != nil {
@@ -33,7 +33,7 @@ func (in *Instance) startStats(cfg *config.Config) error {
 			return fmt.Errorf("binding [%s] for stats socket: %w", ss.Pos, err)
 		}
 		in.stats = append(in.stats, ln)
-		srv := in.cliServer(cfg, ids)
+		srv := in.cliServer(cfg, ids, in.trackCLI(n+1))
 		level, expose := runtimeapi.ParseLevel(ss.Level), ss.ExposeFD
 		in.loops.Add(1)
 		go func() {
@@ -45,11 +45,14 @@ func (in *Instance) startStats(cfg *config.Config) error {
 }
 
 // cliServer builds the Runtime API command table for this instance.
-func (in *Instance) cliServer(cfg *config.Config, ids map[string]int) *runtimeapi.Server {
-	srv := &runtimeapi.Server{Timeout: cfg.Global.StatsTimeout, Events: in.events}
+// track lists its sessions in `show sess` (nil: not listed).
+func (in *Instance) cliServer(cfg *config.Config, ids map[string]int, track func(net.Conn) func()) *runtimeapi.Server {
+	srv := &runtimeapi.Server{Timeout: cfg.Global.StatsTimeout, Events: in.events, Track: track}
 	srv.Commands = append(runtimeapi.BaseCommands(srv), runtimeapi.ProcessCommands(in)...)
 	srv.Commands = append(srv.Commands, runtimeapi.ServerCommands(in.State, ids)...)
-	srv.Commands = append(srv.Commands, runtimeapi.StatCommand(in.State, ids, in.frontendMaxConn, in.Stopping))
+	srv.Commands = append(srv.Commands, runtimeapi.StatCommand(in.State, ids, in))
+	srv.Commands = append(srv.Commands, runtimeapi.FrontendCommands(in.State, ids, in)...)
+	srv.Commands = append(srv.Commands, runtimeapi.SessionCommands(in.State, ids)...)
 	srv.Commands = append(srv.Commands, runtimeapi.MiscCommands(in.State, in.version)...)
 	return srv
 }
@@ -74,6 +77,22 @@ func proxyIDs(cfg *config.Config) map[string]int {
 		}
 	}
 	return ids
+}
+
+// trackCLI lists the sessions of the n-th stats socket in `show sess`, as HAProxy
+// lists its CLI streams (frontend GLOBAL, source unix:<n> for a unix socket).
+func (in *Instance) trackCLI(n int) func(c net.Conn) func() {
+	return func(c net.Conn) func() {
+		st := &proxy.Stream{Start: time.Now()}
+		st.Proto, st.Src = streamSource(c, n)
+		in.State.Streams.Add(st)
+		in.cliTotal.Add(1)
+		in.cliCur.Add(1)
+		return func() {
+			in.cliCur.Add(-1)
+			in.State.Streams.Remove(st)
+		}
+	}
 }
 
 // statsCtx ends with the instance: the stats socket stays up during a soft stop, so
@@ -134,14 +153,26 @@ func (in *Instance) Info() []runtimeapi.Field {
 	secs := int64(up / time.Second)
 	var lim syscall.Rlimit
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	// As HAProxy counts them: CumReq counts streams (valid HTTP requests, TCP sessions
+	// and runtime API sessions), Jobs the listeners and every open connection, the
+	// runtime API's included, CurrConns only the proxied ones.
 	var cum, req, bytesOut uint64
 	var cur int64
 	for _, fe := range in.State.Frontends {
 		cum += fe.Counters.TotalConns.Load()
-		req += fe.Counters.Requests.Load()
+		if fe.Cfg.Mode == config.ModeHTTP {
+			// Invalid requests get no stream in HAProxy (its HTTP parser answers them).
+			// Errors first: each is counted after its request, so none goes negative.
+			errs := fe.Counters.ReqErrors.Load()
+			req += fe.Counters.Requests.Load() - errs
+		} else {
+			req += fe.Counters.TotalConns.Load()
+		}
 		bytesOut += fe.Counters.BytesOut.Load()
 		cur += fe.Counters.CurConns.Load()
 	}
+	cum += in.cliTotal.Load()
+	req += in.cliTotal.Load()
 	host, _ := os.Hostname()
 	stopping := "0"
 	if in.stopping.Load() {
@@ -165,7 +196,7 @@ func (in *Instance) Info() []runtimeapi.Field {
 		f("Memmax_MB", "0"),
 		f("Ulimit-n", u(lim.Cur, 10)),
 		f("Maxsock", u(lim.Cur, 10)),
-		f("Maxconn", i(int64(in.maxconn))),
+		f("Maxconn", i(int64(in.global.get()))),
 		f("Hard_maxconn", i(int64(in.maxconn))),
 		f("CurrConns", i(cur)),
 		f("CumConns", u(cum, 10)),
@@ -175,7 +206,7 @@ func (in *Instance) Info() []runtimeapi.Field {
 		f("CumSslConns", "0"),
 		f("node", host),
 		f("Stopping", stopping),
-		f("Jobs", i(int64(nlisten)+cur)),
+		f("Jobs", i(int64(nlisten)+cur+in.cliCur.Load())),
 		f("Listeners", i(int64(nlisten))),
 		f("TotalBytesOut", u(bytesOut, 10)),
 		f("Build info", in.version),
@@ -183,48 +214,123 @@ func (in *Instance) Info() []runtimeapi.Field {
 	}
 }
 
-// frontendMaxConn is a frontend's effective maxconn (its own, capped by the global one).
-func (in *Instance) frontendMaxConn(fe *proxy.Frontend) int {
-	if m := fe.Cfg.MaxConn; m > 0 && m < in.maxconn {
-		return m
+// FrontendMaxConn is a frontend's connection limit: its own maxconn capped by the
+// global one, or what `set maxconn frontend` set.
+func (in *Instance) FrontendMaxConn(fe *proxy.Frontend) int { return in.fronts[fe].limit.get() }
+
+// SetFrontendMaxConn changes a frontend's connection limit; connections waiting in the
+// kernel's queue are accepted at once when it grows.
+func (in *Instance) SetFrontendMaxConn(fe *proxy.Frontend, n int) {
+	ctl := in.fronts[fe]
+	ctl.limit.set(n)
+	in.wakeAccepts(func(bl *boundListener) bool { return bl.ctl == ctl })
+}
+
+// wakeAccepts makes the matching accept loops that wait in Accept give their slot
+// back and take one again, so that a lowered limit holds at once.
+func (in *Instance) wakeAccepts(match func(*boundListener) bool) {
+	in.pauseMu.Lock()
+	defer in.pauseMu.Unlock()
+	in.setDeadlines(time.Unix(1, 0), match)
+}
+
+// MaxConn returns the global connection limit and the one it started with.
+func (in *Instance) MaxConn() (cur, initial int) { return in.global.get(), in.maxconn }
+
+// SetMaxConn changes the global connection limit (`set maxconn global`); 0 restores the
+// initial one.
+func (in *Instance) SetMaxConn(n int) {
+	if n == 0 {
+		n = in.maxconn
 	}
-	return in.maxconn
+	in.global.set(n)
+	in.wakeAccepts(func(*boundListener) bool { return true })
+}
+
+// FrontendStatus is a frontend's `status` in `show stat`: OPEN, PAUSED (SIGTTOU or
+// `disable frontend`) or STOP (soft stop).
+func (in *Instance) FrontendStatus(fe *proxy.Frontend) string {
+	if in.stopping.Load() {
+		return "STOP"
+	}
+	in.pauseMu.Lock()
+	defer in.pauseMu.Unlock()
+	if in.fronts[fe].disabled || in.pausedLocked() {
+		return "PAUSED"
+	}
+	return "OPEN"
+}
+
+// DisableFrontend stops accepting on a frontend's listeners without closing them: new
+// connections wait in the kernel's queue. It reports false when already disabled.
+func (in *Instance) DisableFrontend(fe *proxy.Frontend) bool {
+	in.pauseMu.Lock()
+	defer in.pauseMu.Unlock()
+	ctl := in.fronts[fe]
+	if ctl.disabled {
+		return false
+	}
+	ctl.disabled = true
+	ctl.gate = make(chan struct{})
+	in.setDeadlines(time.Unix(1, 0), func(bl *boundListener) bool { return bl.ctl == ctl })
+	return true
+}
+
+// EnableFrontend accepts again on a disabled frontend. It reports false when it was
+// not disabled.
+func (in *Instance) EnableFrontend(fe *proxy.Frontend) bool {
+	in.pauseMu.Lock()
+	defer in.pauseMu.Unlock()
+	ctl := in.fronts[fe]
+	if !ctl.disabled {
+		return false
+	}
+	ctl.disabled = false
+	close(ctl.gate) // its accept loops clear their wake-up deadline themselves
+	return true
+}
+
+// Must be called with pauseMu held.
+func (in *Instance) pausedLocked() bool {
+	select {
+	case <-in.pauseCh:
+		return false
+	default:
+		return true
+	}
 }
 
 // Pause stops accepting (SIGTTOU): new connections wait in the kernel's queues.
 func (in *Instance) Pause() {
 	in.pauseMu.Lock()
 	defer in.pauseMu.Unlock()
-	select {
-	case <-in.pauseCh:
-		in.pauseCh = make(chan struct{})
-	default:
+	if in.pausedLocked() {
 		return
 	}
+	in.pauseCh = make(chan struct{})
 	// Wake the accept loops blocked in Accept so that they see the gate.
-	in.setDeadlines(time.Unix(1, 0))
+	in.setDeadlines(time.Unix(1, 0), func(*boundListener) bool { return true })
 }
 
-func (in *Instance) setDeadlines(t time.Time) {
+// setDeadlines sets the deadline of the listeners that match.
+func (in *Instance) setDeadlines(t time.Time, match func(*boundListener) bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, bl := range in.listeners {
-		if d, ok := bl.ln.(interface{ SetDeadline(time.Time) error }); ok && !bl.closed {
+		if d, ok := bl.ln.(interface{ SetDeadline(time.Time) error }); ok && !bl.closed && match(bl) {
 			d.SetDeadline(t)
 		}
 	}
 }
 
-// Resume accepts again after Pause (SIGTTIN).
+// Resume accepts again after Pause (SIGTTIN); disabled frontends stay disabled.
 func (in *Instance) Resume() {
 	in.pauseMu.Lock()
 	defer in.pauseMu.Unlock()
-	select {
-	case <-in.pauseCh:
-	default:
-		in.setDeadlines(time.Time{})
-		close(in.pauseCh)
+	if !in.pausedLocked() {
+		return
 	}
+	close(in.pauseCh) // the accept loops clear their wake-up deadline themselves
 }
 
 // SoftStop is SIGUSR1: after grace, stop accepting and close this process's copy of
@@ -248,6 +354,7 @@ func (in *Instance) SoftStop(grace time.Duration) {
 		l.Close()
 	}
 	in.mu.Unlock()
+	in.stopAccepts()
 }
 
 // Stopping reports whether a soft stop began.

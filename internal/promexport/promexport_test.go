@@ -54,11 +54,11 @@ func source(t *testing.T) Source {
 	fe.Counters.BytesOut.Add(5678)
 	be.Counters.TotalConns.Add(5)
 	be.Servers[0].Counters.TotalConns.Add(5)
-	be.Servers[0].SetCheck(proxy.CheckInfo{Status: "L4OK", OK: true, Desc: "Layer4 check passed"})
+	be.Servers[0].Observe(proxy.CheckInfo{Status: "L4OK", OK: true, Desc: "Layer4 check passed"})
 	be.Servers[1].SetAdmin(proxy.AdminFDrain)
 	be.Servers[2].SetAdmin(proxy.AdminFMaint)
 	ids := map[string]int{"fe": 2, "be": 3}
-	cmd := runtimeapi.StatCommand(st, ids, func(*proxy.Frontend) int { return 100 }, func() bool { return false })
+	cmd := runtimeapi.StatCommand(st, ids, fixedLimits{})
 	return Source{
 		Info: func() []runtimeapi.Field {
 			return []runtimeapi.Field{{Name: "Name", Value: "hitless"}, {Name: "Version", Value: "1.2.3"}, {Name: "Nbthread", Value: "2"}, {Name: "Uptime_sec", Value: "61"},
@@ -206,3 +206,14 @@ func TestPromtool(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }
+
+// fixedLimits is a process with a maxconn of 100 for every frontend, all open.
+type fixedLimits struct{}
+
+func (fixedLimits) FrontendMaxConn(*proxy.Frontend) int     { return 100 }
+func (fixedLimits) SetFrontendMaxConn(*proxy.Frontend, int) {}
+func (fixedLimits) FrontendStatus(*proxy.Frontend) string   { return "OPEN" }
+func (fixedLimits) DisableFrontend(*proxy.Frontend) bool    { return false }
+func (fixedLimits) EnableFrontend(*proxy.Frontend) bool     { return false }
+func (fixedLimits) MaxConn() (cur, initial int)             { return 100, 100 }
+func (fixedLimits) SetMaxConn(int)                          {}

@@ -35,14 +35,196 @@ type AccessLogger interface {
 	Log(level int, msg []byte)
 }
 
-// Counters are the per-proxy figures kept on the hot path with atomics.
+// Counters are the per-proxy and per-server figures kept on the hot path with atomics
+// (no lock): `show stat` and `show info` read them.
 type Counters struct {
 	CurConns   atomic.Int64
+	MaxConns   atomic.Int64 // smax: highest CurConns since start or `clear counters`
 	TotalConns atomic.Uint64
 	Requests   atomic.Uint64
 	BytesIn    atomic.Uint64 // from clients
 	BytesOut   atomic.Uint64 // to clients
+	// Responses counts HTTP responses by class: 1xx..5xx, then other (hrsp_*).
+	Responses  [6]atomic.Uint64
+	ReqErrors  atomic.Uint64 // ereq: invalid requests (frontend)
+	ConnErrors atomic.Uint64 // econ: failed connections to a server
+	RespErrors atomic.Uint64 // eresp: invalid or missing responses from a server
+	Denied     atomic.Uint64 // dreq: requests denied by http-request rules
+	Retries    atomic.Uint64 // wretr: connection attempts retried
+	Redispatch atomic.Uint64 // wredis: retries sent to another server
+	CliAborts  atomic.Uint64 // cli_abrt: transfers the client aborted
+	SrvAborts  atomic.Uint64 // srv_abrt: transfers the server aborted
+	Connects   atomic.Uint64 // connect: connections established to servers
+	Reuses     atomic.Uint64 // reuse: idle server connections reused
+	LastSess   atomic.Int64  // unix time of the last connection to a server (lastsess)
+	ConnRate   Rate          // new connections (frontend) or sessions (backend, server) per second
+	ReqRate    Rate          // HTTP requests per second (frontend)
+	// Times are the sliding averages and maxima of a backend's or server's queue,
+	// connect, response and total times (qtime, ctime, rtime, ttime and their _max).
+	Times [4]Timing
+	// timed counts the samples of Times, for the averaging window.
+	timed atomic.Uint64
 }
+
+// The Times of Counters.
+const (
+	TimeQueue = iota
+	TimeConnect
+	TimeResponse
+	TimeTotal
+)
+
+// timeSamples is HAProxy's TIME_STATS_SAMPLES: the window of the time averages.
+const timeSamples = 512
+
+// Timing is a sliding average in milliseconds over the last timeSamples values, kept
+// as HAProxy's swrate does (sum -= sum/n; sum += v), and the highest value.
+type Timing struct {
+	sum atomic.Uint64
+	max atomic.Uint64
+}
+
+func (t *Timing) add(v, n uint64) {
+	for {
+		old := t.sum.Load()
+		if t.sum.CompareAndSwap(old, old-(old+n-1)/n+v) {
+			break
+		}
+	}
+	for m := t.max.Load(); v > m && !t.max.CompareAndSwap(m, v); m = t.max.Load() {
+	}
+}
+
+// AddTimes records one finished session's queue, connect, response and total times;
+// a negative one (not measured, as the response time in mode tcp) counts as 0.
+func (c *Counters) AddTimes(q, conn, resp, total time.Duration) {
+	n := min(c.timed.Add(1), timeSamples)
+	for i, d := range [4]time.Duration{q, conn, resp, total} {
+		c.Times[i].add(uint64(max(d, 0).Milliseconds()), n)
+	}
+}
+
+// Average returns the sliding average of Times[i] in milliseconds.
+func (c *Counters) Average(i int) uint64 {
+	n := min(c.timed.Load(), timeSamples)
+	if n == 0 {
+		return 0
+	}
+	return (c.Times[i].sum.Load() + n - 1) / n
+}
+
+// Max returns the highest value of Times[i] in milliseconds.
+func (c *Counters) Max(i int) uint64 { return c.Times[i].max.Load() }
+
+// AddConn counts a new connection at unix second now: current, maximum, total, rate.
+func (c *Counters) AddConn(now int64) {
+	n := c.CurConns.Add(1)
+	for m := c.MaxConns.Load(); n > m && !c.MaxConns.CompareAndSwap(m, n); m = c.MaxConns.Load() {
+	}
+	c.TotalConns.Add(1)
+	c.ConnRate.Add(now)
+}
+
+// AddAbort counts a transfer ended by the client (term 'C' or 'c') or the server.
+func (c *Counters) AddAbort(term byte) {
+	switch term {
+	case 'C', 'c':
+		c.CliAborts.Add(1)
+	case 'S', 's':
+		c.SrvAborts.Add(1)
+	}
+}
+
+// AddResponse counts one HTTP response by its status class.
+func (c *Counters) AddResponse(status int) {
+	i := status/100 - 1
+	if i < 0 || i > 4 {
+		i = 5
+	}
+	c.Responses[i].Add(1)
+}
+
+// ClearMax resets the maxima (`clear counters`).
+func (c *Counters) ClearMax() {
+	c.MaxConns.Store(c.CurConns.Load())
+	c.ConnRate.max.Store(0)
+	c.ReqRate.max.Store(0)
+	for i := range c.Times {
+		c.Times[i].max.Store(0)
+	}
+}
+
+// Clear zeroes every counter except the current connections (`clear counters all`).
+func (c *Counters) Clear() {
+	c.ClearMax()
+	for _, a := range []*atomic.Uint64{&c.TotalConns, &c.Requests, &c.BytesIn, &c.BytesOut, &c.ReqErrors,
+		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.Reuses, &c.Responses[0], &c.Responses[1], &c.Responses[2],
+		&c.Responses[3], &c.Responses[4], &c.Responses[5]} {
+		a.Store(0)
+	}
+	c.LastSess.Store(0)
+	c.timed.Store(0)
+	for i := range c.Times {
+		c.Times[i].sum.Store(0)
+	}
+}
+
+// Rate counts events per second as HAProxy's freq counters do: the count of the
+// current second, the one before, and the highest one-second count seen.
+type Rate struct {
+	cur  atomic.Uint64 // unix second << 32 | count in that second
+	prev atomic.Uint32 // count of the second before cur's
+	max  atomic.Uint32
+}
+
+// Add counts one event at unix second now.
+func (r *Rate) Add(now int64) {
+	for {
+		old := r.cur.Load()
+		sec, n := int64(old>>32), uint32(old)
+		var next uint64
+		if sec == now&0xffffffff {
+			next = old + 1
+			n++
+		} else {
+			next, n = uint64(now)<<32|1, 1
+		}
+		if !r.cur.CompareAndSwap(old, next) {
+			continue
+		}
+		if sec != now&0xffffffff {
+			var p uint32
+			if sec == (now-1)&0xffffffff {
+				p = uint32(old)
+			}
+			r.prev.Store(p)
+		}
+		for m := r.max.Load(); n > m && !r.max.CompareAndSwap(m, n); m = r.max.Load() {
+		}
+		return
+	}
+}
+
+// Per returns the events of the last second at time now: the current second's count
+// plus the previous second's weighted by the part of it still inside the window, as
+// HAProxy's read_freq_ctr does.
+func (r *Rate) Per(now time.Time) uint64 {
+	v := r.cur.Load()
+	sec, n := int64(v>>32), uint64(uint32(v))
+	unix := now.Unix() & 0xffffffff
+	switch {
+	case sec == unix:
+		rest := uint64(time.Second - time.Duration(now.Nanosecond()))
+		return n + uint64(r.prev.Load())*rest/uint64(time.Second)
+	case sec == unix-1:
+		rest := uint64(time.Second - time.Duration(now.Nanosecond()))
+		return n * rest / uint64(time.Second)
+	}
+	return 0
+}
+
+// Max is the highest one-second count.
+func (r *Rate) Max() uint64 { return uint64(r.max.Load()) }
 
 // State is everything one configuration runs with. It is immutable once built, except
 // for the atomic fields of its frontends, backends and servers.
@@ -52,6 +234,10 @@ type State struct {
 	Backends  map[string]*Backend
 	// ActConns counts the connections of the whole process (%ac in logs).
 	ActConns atomic.Int64
+	// Streams are the connections being served (`show sess`).
+	Streams Streams
+	// ErrorEvents counts the invalid messages captured (`show errors`).
+	ErrorEvents atomic.Uint64
 }
 
 // Frontend is a frontend or the frontend half of a listen section.
@@ -63,6 +249,8 @@ type Frontend struct {
 	Rules    []Rule   // use_backend rules in order
 	Log      AccessLogger
 	Counters Counters
+	// LastError is the last invalid request received (`show errors`).
+	LastError atomic.Pointer[ErrorCapture]
 }
 
 // Rule is one compiled use_backend line.
@@ -91,6 +279,19 @@ type Backend struct {
 	Log      AccessLogger // the proxy's loggers, for server state changes; may be nil
 	Events   *slog.Logger
 	Counters Counters
+	// LastError is the last invalid response received from a server (`show errors`).
+	LastError atomic.Pointer[ErrorCapture]
+	// maxQueued is the highest queue length seen (qmax).
+	maxQueued atomic.Int64
+
+	// downMu guards down, downs, downAt and downFor: whether no server is usable,
+	// how often that happened (chkdown), and the time spent so (downtime).
+	downMu  sync.Mutex
+	down    bool
+	downs   uint64
+	downAt  time.Time
+	downFor time.Duration
+	changed time.Time // last UP/DOWN change of the backend (lastchg)
 
 	active, backup tier
 	algo, balgo    balance.Algorithm
@@ -110,7 +311,12 @@ type Server struct {
 	Name    string
 	Backend *Backend
 	Cfg     *config.Server
-	Addr    string // host:port, ready for net.Dial
+
+	addr    atomic.Pointer[ServerAddr] // `set server addr` replaces it
+	chkFail atomic.Uint64              // failed checks (chkfail)
+	chkDown atomic.Uint64              // UP to DOWN transitions (chkdown)
+	downFor atomic.Int64               // seconds spent DOWN before the current state
+	downAt  atomic.Int64               // unix time of the last UP to DOWN transition
 
 	up       atomic.Bool   // health: true unless checks say otherwise
 	admin    atomic.Uint32 // AdminFMaint | AdminCMaint | AdminFDrain
@@ -132,9 +338,54 @@ const (
 
 // CheckInfo is the last health check outcome of a server, for the runtime API.
 type CheckInfo struct {
-	Status string // L4OK, L4CON, ...
-	OK     bool
-	Desc   string
+	Status   string // L4OK, L4CON, ...
+	OK       bool
+	Desc     string
+	Info     string        // the detail: "Connection refused", an HTTP reason
+	Code     int           // HTTP status of a layer 7 check, else 0
+	Duration time.Duration // how long the check took
+	At       time.Time     // when it ended
+	Health   int           // HAProxy's health counter after it: 0..rise+fall-1
+}
+
+// ServerAddr is where a server is: an IP (or the configured host name) and a port.
+type ServerAddr struct {
+	Host     string
+	Port     int
+	HostPort string // host:port, ready for net.Dial
+}
+
+func newServerAddr(host string, port int) *ServerAddr {
+	return &ServerAddr{Host: host, Port: port, HostPort: net.JoinHostPort(host, strconv.Itoa(port))}
+}
+
+// Addr returns host:port, ready for net.Dial.
+func (s *Server) Addr() string { return s.addr.Load().HostPort }
+
+// Address returns the server's current host and port.
+func (s *Server) Address() ServerAddr { return *s.addr.Load() }
+
+// SetAddress moves the server (`set server addr`): new connections and checks go there.
+func (s *Server) SetAddress(host string, port int) { s.addr.Store(newServerAddr(host, port)) }
+
+// Downtime is the total time the server spent DOWN (downtime).
+func (s *Server) Downtime() time.Duration {
+	d := s.downFor.Load()
+	if !s.up.Load() {
+		d += time.Now().Unix() - s.downAt.Load()
+	}
+	return time.Duration(d) * time.Second
+}
+
+// CheckFailures returns the number of failed checks and of UP to DOWN transitions.
+func (s *Server) CheckFailures() (failed, down uint64) { return s.chkFail.Load(), s.chkDown.Load() }
+
+// Observe records one health check outcome.
+func (s *Server) Observe(c CheckInfo) {
+	if !c.OK {
+		s.chkFail.Add(1)
+	}
+	s.check.Store(c)
 }
 
 // Admin returns the admin state flags.
@@ -146,6 +397,7 @@ func (s *Server) SetAdmin(flags uint32) {
 	if old != flags {
 		s.touch()
 		s.Backend.wake()
+		s.Backend.noteState()
 	}
 }
 
@@ -153,6 +405,7 @@ func (s *Server) SetAdmin(flags uint32) {
 func (s *Server) SetWeight(w int) {
 	s.weight.Store(int32(w))
 	s.Backend.wake()
+	s.Backend.noteState()
 }
 
 // MaxConn is the server's connection limit (0 = unlimited).
@@ -178,9 +431,6 @@ func (s *Server) LastChange() time.Time { return time.Unix(s.changed.Load(), 0) 
 
 func (s *Server) touch() { s.changed.Store(time.Now().Unix()) }
 
-// SetCheck records the last health check outcome.
-func (s *Server) SetCheck(c CheckInfo) { s.check.Store(c) }
-
 // Check returns the last health check outcome (zero before the first check).
 func (s *Server) Check() CheckInfo {
 	c, _ := s.check.Load().(CheckInfo)
@@ -193,10 +443,17 @@ func (s *Server) Up() bool { return s.up.Load() }
 // SetUp records a health transition.
 func (s *Server) SetUp(up bool) {
 	if s.up.Swap(up) != up {
+		if up {
+			s.downFor.Add(time.Now().Unix() - s.downAt.Load())
+		} else {
+			s.downAt.Store(time.Now().Unix())
+			s.chkDown.Add(1)
+		}
 		s.touch()
 		if up {
 			s.Backend.wake()
 		}
+		s.Backend.noteState()
 	}
 }
 
@@ -298,7 +555,9 @@ func (b *Backend) Acquire(ctx context.Context, r *balance.Request, avoid *Server
 		ch := make(chan struct{}, 1)
 		b.mu.Lock()
 		b.waiters = append(b.waiters, ch)
-		b.queued.Add(1)
+		if q := b.queued.Add(1); q > b.maxQueued.Load() {
+			b.maxQueued.Store(q) // under mu: no other writer
+		}
 		b.mu.Unlock()
 		// Re-check once queued: a slot may have been released in between.
 		if s, _ := b.tryAcquire(r, avoid); s != nil {
@@ -370,10 +629,11 @@ func (b *Backend) takeSlot(s *Server) bool {
 		s.conns.Add(-1)
 		return false
 	}
-	s.Counters.CurConns.Add(1)
-	s.Counters.TotalConns.Add(1)
-	b.Counters.CurConns.Add(1)
-	b.Counters.TotalConns.Add(1)
+	now := time.Now().Unix()
+	s.Counters.AddConn(now)
+	b.Counters.AddConn(now)
+	s.Counters.LastSess.Store(now)
+	b.Counters.LastSess.Store(now)
 	return true
 }
 
@@ -412,6 +672,47 @@ func (b *Backend) wake() {
 
 // Queued is the number of requests waiting for a server.
 func (b *Backend) Queued() int { return int(b.queued.Load()) }
+
+// MaxQueued is the highest number of requests that waited at once (qmax).
+func (b *Backend) MaxQueued() int { return int(b.maxQueued.Load()) }
+
+// ClearMaxQueued resets MaxQueued to the current queue length (`clear counters`).
+func (b *Backend) ClearMaxQueued() {
+	b.mu.Lock()
+	b.maxQueued.Store(b.queued.Load())
+	b.mu.Unlock()
+}
+
+// noteState records whether the backend has a usable server, after a server changed.
+func (b *Backend) noteState() {
+	act, bck := b.UsableServers()
+	down := act+bck == 0 && len(b.Servers) > 0
+	b.downMu.Lock()
+	defer b.downMu.Unlock()
+	if down == b.down {
+		return
+	}
+	now := time.Now()
+	b.down, b.changed = down, now
+	if down {
+		b.downs++
+		b.downAt = now
+	} else {
+		b.downFor += now.Sub(b.downAt)
+	}
+}
+
+// Downs returns how often the backend lost its last usable server, the total time
+// it had none, and when that last changed (start-up when it never did).
+func (b *Backend) Downs() (count uint64, downtime time.Duration, changed time.Time) {
+	b.downMu.Lock()
+	defer b.downMu.Unlock()
+	d := b.downFor
+	if b.down {
+		d += time.Since(b.downAt)
+	}
+	return b.downs, d, b.changed
+}
 
 // UsableServers counts the active and backup servers that can take traffic.
 func (b *Backend) UsableServers() (active, backup int) {
@@ -468,15 +769,19 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 		if idle != nil {
 			if c := idle(s); c != nil {
 				a.Conn, a.Reused = c, true
+				s.Counters.Reuses.Add(1)
+				b.Counters.Reuses.Add(1)
 				return a, nil
 			}
 		}
 		cstart := time.Now()
 		d := net.Dialer{Timeout: b.connectTimeout}
-		c, err := d.DialContext(ctx, "tcp", s.Addr)
+		c, err := d.DialContext(ctx, "tcp", s.Addr())
 		a.Connect = time.Since(cstart)
 		if err == nil {
 			a.Conn = c
+			s.Counters.Connects.Add(1)
+			b.Counters.Connects.Add(1)
 			return a, nil
 		}
 		s.Release()
@@ -484,12 +789,18 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 			return a, ctx.Err()
 		}
 		if try >= b.retries {
+			s.Counters.ConnErrors.Add(1)
+			b.Counters.ConnErrors.Add(1)
 			return a, fmt.Errorf("%w %s/%s after %s: %v", ErrConnect, b.Name, s.Name, time.Since(start).Round(time.Millisecond), err)
 		}
 		a.Retries++
+		s.Counters.Retries.Add(1)
+		b.Counters.Retries.Add(1)
 		// HAProxy retries on the same server; with `option redispatch` the last retry
 		// goes to another one.
 		if b.redispatch && try == b.retries-1 {
+			s.Counters.Redispatch.Add(1)
+			b.Counters.Redispatch.Add(1)
 			avoid, same = s, nil
 		} else {
 			avoid, same = nil, s
@@ -581,13 +892,14 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 	if b.queueTimeout == 0 {
 		b.queueTimeout = p.Timeouts.Connect
 	}
+	b.changed = time.Now()
 	for _, sc := range p.Servers {
 		s := &Server{
 			Name:    sc.Name,
 			Backend: b,
 			Cfg:     sc,
-			Addr:    net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
 		}
+		s.addr.Store(newServerAddr(sc.Host, sc.Port))
 		s.up.Store(true)
 		s.maxconn.Store(int64(sc.MaxConn))
 		if sc.Disabled {
@@ -603,6 +915,9 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 		}
 	}
 	b.backup.firstOnly = !p.AllBackups
+	if act, bck := b.UsableServers(); act+bck == 0 && len(b.Servers) > 0 {
+		b.down, b.downAt = true, b.changed
+	}
 	var err error
 	if b.algo, err = balance.New(p.Balance, len(b.active.servers)); err != nil {
 		return nil, fmt.Errorf("backend '%s': %w", p.Name, err)

@@ -26,12 +26,17 @@ func ProcessCommands(p Process) []Command {
 	return []Command{
 		{Words: []string{"show", "info"}, Level: LevelUser, Usage: Usage("show info [desc|json|typed|float]*", "report information about the running process"),
 			Run: func(s *Session, args []string, w *bufio.Writer) error {
-				for _, f := range p.Info() {
-					w.WriteString(f.Name)
-					w.WriteString(": ")
-					w.WriteString(f.Value)
-					w.WriteByte('\n')
+				format := ""
+				for _, a := range args {
+					switch a {
+					case "typed", "json":
+						format = a
+					case "desc", "float":
+						w.WriteString("'show info " + a + "' is not supported yet.\n")
+						return nil
+					}
 				}
+				writeInfo(w, p.Info(), format)
 				return nil
 			}},
 		// _getsocks is undocumented and has no level of its own, as in HAProxy: only

@@ -58,28 +58,25 @@ func MiscCommands(st *proxy.State, version string) []Command {
 				s.Timeout = time.Duration(n) * time.Second
 				return nil
 			}},
-		// hitless keeps no maxima yet, so `clear counters` has nothing to reset; `all`
-		// zeroes every proxy and server counter.
+		// `clear counters` resets the maxima (smax, qmax, rate maxima); `all` zeroes
+		// every proxy and server counter.
 		{Words: []string{"clear", "counters"}, Level: LevelOperator, Usage: Usage("clear counters [all]", "clear max statistics counters (or all counters)"),
 			Run: func(s *Session, args []string, w *bufio.Writer) error {
-				if len(args) == 0 || args[0] != "all" {
-					return nil
-				}
-				if s.Level < LevelAdmin {
+				all := len(args) > 0 && args[0] == "all"
+				if all && s.Level < LevelAdmin {
 					w.WriteString("Permission denied\n")
 					return nil
 				}
-				clear := func(c *proxy.Counters) {
-					c.TotalConns.Store(0)
-					c.Requests.Store(0)
-					c.BytesIn.Store(0)
-					c.BytesOut.Store(0)
+				clear := (*proxy.Counters).ClearMax
+				if all {
+					clear = (*proxy.Counters).Clear
 				}
 				for _, fe := range st.Frontends {
 					clear(&fe.Counters)
 				}
 				for _, b := range st.Backends {
 					clear(&b.Counters)
+					b.ClearMaxQueued()
 					for _, srv := range b.Servers {
 						clear(&srv.Counters)
 					}

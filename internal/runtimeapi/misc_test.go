@@ -5,21 +5,12 @@ import (
 	"bytes"
 	"testing"
 
-	"hitless/internal/config"
 	"hitless/internal/proxy"
 )
 
 func miscState(t *testing.T) *proxy.State {
 	t.Helper()
-	cfg, err := config.LoadBytes("t.cfg", []byte("listen l\n bind 127.0.0.1:1\n server s 127.0.0.1:2\n"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := proxy.Build(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return buildState(t, "listen l\n bind 127.0.0.1:1\n server s 127.0.0.1:2\n")
 }
 
 // runCmd runs one command line against a command table at a level.
@@ -34,16 +25,28 @@ func runCmd(t *testing.T, cmds []Command, level Level, line string) string {
 	return out.String()
 }
 
+// step is one command line at a level and the answer it must get.
+type step struct {
+	level      Level
+	line, want string
+}
+
+// runSteps runs the steps in order against a command table.
+func runSteps(t *testing.T, cmds []Command, steps []step) {
+	t.Helper()
+	for _, s := range steps {
+		if got := runCmd(t, cmds, s.level, s.line); got != s.want {
+			t.Errorf("%q at %v:\ngot  %q\nwant %q", s.line, s.level, got, s.want)
+		}
+	}
+}
+
 func TestMiscCommands(t *testing.T) {
 	st := miscState(t)
 	cmds := MiscCommands(st, "1.2.3")
 	t.Setenv("HITLESS_TEST_VAR", "x=y")
 	st.Frontends[0].Counters.TotalConns.Store(5)
-	tests := []struct {
-		level Level
-		line  string
-		want  string
-	}{
+	runSteps(t, cmds, []step{
 		{LevelOperator, "show env HITLESS_TEST_VAR", "HITLESS_TEST_VAR=x=y\n"},
 		{LevelOperator, "show env HITLESS_NO_SUCH_VAR", "Variable not found\n"},
 		{LevelUser, "show env HITLESS_TEST_VAR", "Permission denied\n"},
@@ -54,12 +57,7 @@ func TestMiscCommands(t *testing.T) {
 		{LevelUser, "set timeout cli -1", "Invalid timeout value.\n"},
 		{LevelOperator, "clear counters", ""},
 		{LevelOperator, "clear counters all", "Permission denied\n"},
-	}
-	for _, tt := range tests {
-		if got := runCmd(t, cmds, tt.level, tt.line); got != tt.want {
-			t.Errorf("%q at %v: got %q, want %q", tt.line, tt.level, got, tt.want)
-		}
-	}
+	})
 	if st.Frontends[0].Counters.TotalConns.Load() != 5 {
 		t.Fatal("counters cleared without the admin level")
 	}

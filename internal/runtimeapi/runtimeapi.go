@@ -76,6 +76,9 @@ type Server struct {
 	Commands []Command
 	Timeout  time.Duration // `stats timeout`; 10s when zero
 	Events   *slog.Logger
+	// Track, when set, is told of every session (`show sess` lists them, as HAProxy
+	// lists its CLI streams); the returned func is called when the session ends.
+	Track func(c net.Conn) (done func())
 
 	// mu guards conns.
 	mu    sync.Mutex
@@ -116,8 +119,13 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener, level Level, expo
 		srv.conns[c] = struct{}{}
 		srv.mu.Unlock()
 		srv.wg.Add(1)
+		untrack := func() {}
+		if srv.Track != nil {
+			untrack = srv.Track(c)
+		}
 		go func() {
 			defer srv.wg.Done()
+			defer untrack()
 			defer func() {
 				if r := recover(); r != nil && srv.Events != nil {
 					srv.Events.Error("runtime API session failed", "panic", r)
@@ -287,28 +295,39 @@ func equalWords(a, b []string) bool {
 	return true
 }
 
-// unknown answers an unknown command with the usage list, as HAProxy does.
+// unknown answers an unknown command with the usage list, as HAProxy does: the
+// candidates are the commands that share the most leading words with the line.
 func (srv *Server) unknown(words []string, w *bufio.Writer) {
+	best := 0
+	for _, c := range srv.Commands {
+		if c.Usage != "" && !isFixed(c.Words) {
+			best = max(best, leadingMatch(c.Words, words))
+		}
+	}
 	var cands []string
 	for _, c := range srv.Commands {
 		if c.Usage == "" || isFixed(c.Words) {
 			continue
 		}
-		if len(words) > 0 && c.Words[0] == words[0] {
+		if best == 0 || leadingMatch(c.Words, words) == best {
 			cands = append(cands, c.Usage)
 		}
 	}
-	if len(cands) > 0 {
+	if best > 0 {
 		w.WriteString("Unknown command, but maybe one of the following ones is a better match:\n")
 	} else {
 		w.WriteString("Unknown command. Please enter one of the following commands only:\n")
-		for _, c := range srv.Commands {
-			if c.Usage != "" && !isFixed(c.Words) {
-				cands = append(cands, c.Usage)
-			}
-		}
 	}
 	srv.usage(cands, w)
+}
+
+// leadingMatch counts the leading words of a command that the line repeats.
+func leadingMatch(cmd, words []string) int {
+	n := 0
+	for n < len(cmd) && n < len(words) && cmd[n] == words[n] {
+		n++
+	}
+	return n
 }
 
 func isFixed(words []string) bool {

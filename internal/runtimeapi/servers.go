@@ -3,6 +3,7 @@ package runtimeapi
 import (
 	"bufio"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -182,7 +183,9 @@ func ServerCommands(st *proxy.State, proxyIDs map[string]int) []Command {
 					default:
 						w.WriteString("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n")
 					}
-				case "addr", "agent", "agent-addr", "agent-port", "agent-send", "check-addr", "check-port", "fqdn", "ssl":
+				case "addr":
+					setAddr(srv, args[1:], w)
+				case "agent", "agent-addr", "agent-port", "agent-send", "check-addr", "check-port", "fqdn", "ssl":
 					fmt.Fprintf(w, "'set server %s' is not supported yet.\n", args[0])
 				default:
 					w.WriteString(usage)
@@ -230,8 +233,10 @@ func writeServerState(w *bufio.Writer, beID int, b *proxy.Backend, srvID int, s 
 		op = 0
 	}
 	c := s.Check()
-	result, health, checkState := 0, 0, 0
-	rise, fall := s.Cfg.Rise, s.Cfg.Fall
+	// Before its first check (or without checks) a server's check status is INI and
+	// its health counter starts at rise, as in HAProxy.
+	status, result, checkState := checkStatusCodes["INI"], 0, 0
+	health := serverHealth(s)
 	if s.Cfg.Check {
 		checkState = 6 // configured and enabled
 		if !s.ChecksEnabled() {
@@ -240,19 +245,61 @@ func writeServerState(w *bufio.Writer, beID int, b *proxy.Backend, srvID int, s 
 		if s.Maint() {
 			checkState |= 8 // paused
 		}
-		if s.Up() {
-			health = rise + fall - 1
-			result = 3
-		} else {
-			result = 2
-		}
-		if c.Status == "" {
-			result = 0
+		if !c.At.IsZero() {
+			status = checkStatusCodes[c.Status]
+			result = 2 // failed
+			if c.OK {
+				result = 3 // passed
+			}
 		}
 	}
+	addr := s.Address()
 	fmt.Fprintf(w, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d 0 0 0 - %d - 0 0 - - 0\n",
-		beID, b.Name, srvID, s.Name, s.Cfg.Host, op, s.Admin(), s.Weight(), s.Cfg.Weight,
-		int64(time.Since(s.LastChange())/time.Second), checkStatusCodes[c.Status], result, health, checkState, s.Cfg.Port)
+		beID, b.Name, srvID, s.Name, addr.Host, op, s.Admin(), s.Weight(), s.Cfg.Weight,
+		int64(time.Since(s.LastChange())/time.Second), status, result, health, checkState, addr.Port)
+}
+
+// setAddr is `set server B/S addr IP [port P]`, with HAProxy's report of what changed.
+func setAddr(s *proxy.Server, args []string, w *bufio.Writer) {
+	if len(args) == 0 || args[0] == "" {
+		w.WriteString("set server <b>/<s> addr requires an address and optionally a port.\n")
+		return
+	}
+	ip, err := netip.ParseAddr(args[0])
+	if err != nil || ip.Zone() != "" {
+		fmt.Fprintf(w, "Invalid addr '%s' by 'stats socket command'\n", args[0])
+		return
+	}
+	cur := s.Address()
+	host, port := ip.String(), cur.Port
+	var msg []string
+	if host != cur.Host {
+		msg = append(msg, fmt.Sprintf("IP changed from '%s' to '%s'", cur.Host, host))
+	} else {
+		msg = append(msg, "no need to change the addr")
+	}
+	if len(args) > 1 && args[1] == "port" {
+		p := ""
+		if len(args) > 2 {
+			p = args[2]
+		}
+		n, err := strconv.Atoi(p)
+		switch {
+		case err != nil:
+			msg = append(msg, fmt.Sprintf("problem converting port '%s' to an int", p))
+		case n&0xffff != cur.Port:
+			// HAProxy keeps the low 16 bits: 70000 becomes 4464.
+			port = n & 0xffff
+			msg = append(msg, fmt.Sprintf("port changed from '%d' to '%d'", cur.Port, port))
+		default:
+			msg = append(msg, "no need to change the port")
+		}
+	}
+	if host != cur.Host || port != cur.Port {
+		s.SetAddress(host, port)
+	}
+	w.WriteString(strings.Join(msg, ", "))
+	w.WriteString(" by 'stats socket command'\n")
 }
 
 // ServerState is one row of `show servers state`, as a newer process reads it from the
@@ -263,6 +310,8 @@ type ServerState struct {
 	Admin           uint32
 	UWeight         int
 	IWeight         int
+	Addr            string // srv_addr: an IP, or "-"
+	Port            int    // srv_port
 }
 
 // ParseServersState reads `show servers state` output (version 1); rows it cannot
@@ -285,7 +334,9 @@ func ParseServersState(text string) []ServerState {
 		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 			continue
 		}
-		out = append(out, ServerState{Backend: f[1], Server: f[3], Running: op != 0, Admin: uint32(admin), UWeight: uw, IWeight: iw})
+		port, _ := strconv.Atoi(f[18])
+		out = append(out, ServerState{Backend: f[1], Server: f[3], Running: op != 0, Admin: uint32(admin), UWeight: uw, IWeight: iw,
+			Addr: f[4], Port: port})
 	}
 	return out
 }

@@ -1,6 +1,9 @@
 package runtimeapi
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseWeight(t *testing.T) {
 	tests := []struct {
@@ -35,8 +38,8 @@ func TestParseServersState(t *testing.T) {
 		"garbage line\n\n"
 	got := ParseServersState(text)
 	want := []ServerState{
-		{Backend: "b", Server: "s1", Running: false, Admin: 1, UWeight: 1, IWeight: 1},
-		{Backend: "b", Server: "s2", Running: true, Admin: 8, UWeight: 20, IWeight: 50},
+		{Backend: "b", Server: "s1", Running: false, Admin: 1, UWeight: 1, IWeight: 1, Addr: "127.0.0.1", Port: 18091},
+		{Backend: "b", Server: "s2", Running: true, Admin: 8, UWeight: 20, IWeight: 50, Addr: "127.0.0.1", Port: 18092},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %+v", got)
@@ -49,4 +52,24 @@ func TestParseServersState(t *testing.T) {
 	if ParseServersState("2\n# x\n") != nil {
 		t.Error("accepted an unknown version")
 	}
+}
+
+// FuzzParseServersState feeds state files (`show servers state > file`, read at
+// start-up) of any content: rows are taken or skipped, never a crash, and every row
+// taken has a backend and a server name.
+func FuzzParseServersState(f *testing.F) {
+	f.Add("1\n" + ServersStateHeader + "\n3 b 1 s1 127.0.0.1 0 1 1 1 38 8 2 0 14 0 0 0 - 18091 - 0 0 - - 0\n")
+	f.Add("1\n3 b 1 s1 ::1 2 8 20 50 37 8 2 0 6 0 0 0 - x - 0 0 - - 0\n# x\n\n")
+	f.Add("2\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		rows := ParseServersState(text)
+		if len(rows) > strings.Count(text, "\n") {
+			t.Fatalf("%d rows from %d lines", len(rows), strings.Count(text, "\n"))
+		}
+		for _, r := range rows {
+			if r.Backend == "" || r.Server == "" {
+				t.Fatalf("row %+v", r)
+			}
+		}
+	})
 }

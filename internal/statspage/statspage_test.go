@@ -52,7 +52,7 @@ func build(t *testing.T, text string, ids map[string]int) (*Page, *proxy.State) 
 		Info: func() []runtimeapi.Field {
 			return []runtimeapi.Field{{Name: "Pid", Value: "42"}, {Name: "Uptime", Value: "0d 0h01m01s"}}
 		},
-		Stat: runtimeapi.StatCommand(st, ids, func(*proxy.Frontend) int { return 100 }, func() bool { return false })}
+		Stat: runtimeapi.StatCommand(st, ids, fixedLimits{})}
 	return New(cfg.Proxies[0], proc), st
 }
 
@@ -287,3 +287,14 @@ func BenchmarkPage(b *testing.B) {
 		})
 	}
 }
+
+// fixedLimits is a process with a maxconn of 100 for every frontend, all open.
+type fixedLimits struct{}
+
+func (fixedLimits) FrontendMaxConn(*proxy.Frontend) int     { return 100 }
+func (fixedLimits) SetFrontendMaxConn(*proxy.Frontend, int) {}
+func (fixedLimits) FrontendStatus(*proxy.Frontend) string   { return "OPEN" }
+func (fixedLimits) DisableFrontend(*proxy.Frontend) bool    { return false }
+func (fixedLimits) EnableFrontend(*proxy.Frontend) bool     { return false }
+func (fixedLimits) MaxConn() (cur, initial int)             { return 100, 100 }
+func (fixedLimits) SetMaxConn(int)                          {}

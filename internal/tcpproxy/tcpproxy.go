@@ -84,6 +84,9 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	}
 	e.Tc = a.Connect
 	srv := a.Server
+	if st := proxy.StreamOf(ctx); st != nil {
+		st.SetTarget(b, srv)
+	}
 	sc := a.Conn
 	defer srv.Release()
 	defer sc.Close()
@@ -105,6 +108,11 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	if ctx.Err() != nil {
 		e.Term = [2]byte{'K', 'D'}
 	}
+	srv.Counters.AddAbort(e.Term[0])
+	b.Counters.AddAbort(e.Term[0])
+	total := time.Since(start)
+	srv.Counters.AddTimes(a.Queue, a.Connect, -1, total)
+	b.Counters.AddTimes(a.Queue, a.Connect, -1, total)
 	srv.Counters.BytesIn.Add(uint64(toServer))
 	srv.Counters.BytesOut.Add(uint64(toClient))
 	b.Counters.BytesIn.Add(uint64(toServer))

@@ -1,0 +1,92 @@
+package instance
+
+import (
+	"context"
+	"sync"
+)
+
+// limit is a connection limit (global or frontend maxconn) that `set maxconn` can
+// change while accept loops wait on it. An accept loop takes a slot before accepting,
+// so that beyond the limit connections wait in the kernel's backlog.
+type limit struct {
+	// mu guards n, max, waiting and wake.
+	mu      sync.Mutex
+	n, max  int
+	waiting int
+	wake    chan struct{} // closed and replaced when a slot frees or max changes
+}
+
+func newLimit(max int) *limit { return &limit{max: max, wake: make(chan struct{})} }
+
+// acquire takes a slot, waiting while the limit is reached; false when ctx ended.
+func (l *limit) acquire(ctx context.Context) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.waitLocked(ctx, func() bool { return l.n < l.max }) {
+		return false
+	}
+	l.n++
+	return true
+}
+
+// hold waits, with a slot taken, until the slot is within the limit again: a limit
+// lowered while an accept loop waited in Accept holds for the connection it got.
+// It returns false when ctx ended.
+func (l *limit) hold(ctx context.Context) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.waitLocked(ctx, func() bool { return l.n <= l.max })
+}
+
+// waitLocked waits until ok holds or ctx ends. Must be called with mu held; mu is
+// released while waiting.
+func (l *limit) waitLocked(ctx context.Context, ok func() bool) bool {
+	for !ok() {
+		w := l.wake
+		l.waiting++
+		l.mu.Unlock()
+		var done bool
+		select {
+		case <-w:
+		case <-ctx.Done():
+			done = true
+		}
+		l.mu.Lock()
+		l.waiting--
+		if done {
+			return false
+		}
+	}
+	return true
+}
+
+// release gives a slot back.
+func (l *limit) release() {
+	l.mu.Lock()
+	l.n--
+	l.wakeLocked()
+	l.mu.Unlock()
+}
+
+// set changes the limit; waiting accept loops re-check it at once.
+func (l *limit) set(max int) {
+	l.mu.Lock()
+	l.max = max
+	l.wakeLocked()
+	l.mu.Unlock()
+}
+
+// get returns the limit.
+func (l *limit) get() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.max
+}
+
+// Must be called with mu held.
+func (l *limit) wakeLocked() {
+	if l.waiting > 0 {
+		close(l.wake)
+		l.wake = make(chan struct{})
+	}
+}

@@ -1,0 +1,115 @@
+package proxy
+
+import (
+	"context"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stream is one client connection being served, as `show sess` lists it. The instance
+// package creates it per accepted connection and registers it in State.Streams; the
+// engines record the backend and server they chose with SetTarget.
+type Stream struct {
+	ID       uint64
+	Frontend *Frontend // nil for a runtime API session
+	Proto    string    // tcpv4, tcpv6 or unix_stream, as HAProxy names them
+	Src      string    // ip:port, or unix:<listener number>
+	Start    time.Time
+
+	backend atomic.Pointer[Backend]
+	server  atomic.Pointer[Server]
+}
+
+// SetTarget records where the stream's current request goes (nil, nil when none).
+func (s *Stream) SetTarget(b *Backend, srv *Server) {
+	s.backend.Store(b)
+	s.server.Store(srv)
+}
+
+// Target returns the backend and server of the stream's current request.
+func (s *Stream) Target() (*Backend, *Server) { return s.backend.Load(), s.server.Load() }
+
+// Streams is the set of live streams of a State.
+type Streams struct {
+	next atomic.Uint64
+	// mu guards m; it is taken once when a connection starts and once when it ends.
+	mu sync.Mutex
+	m  map[*Stream]struct{}
+}
+
+// Add registers s and gives it its id.
+func (r *Streams) Add(s *Stream) {
+	s.ID = r.next.Add(1)
+	r.mu.Lock()
+	if r.m == nil {
+		r.m = map[*Stream]struct{}{}
+	}
+	r.m[s] = struct{}{}
+	r.mu.Unlock()
+}
+
+// Remove forgets s.
+func (r *Streams) Remove(s *Stream) {
+	r.mu.Lock()
+	delete(r.m, s)
+	r.mu.Unlock()
+}
+
+// List returns the live streams, oldest first.
+func (r *Streams) List() []*Stream {
+	r.mu.Lock()
+	out := make([]*Stream, 0, len(r.m))
+	for s := range r.m {
+		out = append(out, s)
+	}
+	r.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+type streamKey struct{}
+
+// WithStream returns a context that carries s to the engine serving its connection.
+func WithStream(ctx context.Context, s *Stream) context.Context {
+	return context.WithValue(ctx, streamKey{}, s)
+}
+
+// StreamOf returns the stream carried by ctx, or nil.
+func StreamOf(ctx context.Context) *Stream {
+	s, _ := ctx.Value(streamKey{}).(*Stream)
+	return s
+}
+
+// MaxCapture bounds the bytes kept of an invalid message (HAProxy's buffer size).
+const MaxCapture = 16 << 10
+
+// ErrorCapture is the last invalid request of a frontend or invalid response of a
+// backend, as `show errors` prints it.
+type ErrorCapture struct {
+	When     time.Time
+	Response bool
+	Frontend *Frontend // the frontend that received the request
+	Backend  *Backend  // nil for a request error before routing
+	Server   *Server   // nil for a request error
+	Src      netip.AddrPort
+	Event    uint64 // the process-wide number of this capture
+	Buf      []byte // the message as received, at most MaxCapture bytes
+	Pos      int    // offset of the first invalid byte in Buf
+}
+
+// CaptureError keeps a copy of an invalid message: a request on its frontend, a
+// response on its backend. It runs only on errors, never on the normal path.
+func (st *State) CaptureError(c ErrorCapture) {
+	c.Buf = append([]byte(nil), c.Buf[:min(len(c.Buf), MaxCapture)]...)
+	c.Event = st.ErrorEvents.Add(1) - 1
+	if c.Response {
+		if c.Backend != nil {
+			c.Backend.LastError.Store(&c)
+		}
+		return
+	}
+	c.Frontend.LastError.Store(&c)
+}
