@@ -67,8 +67,10 @@ type Master struct {
 	cli        []cliListener // master CLI
 	crashes    []time.Time   // recent crashes of the current worker
 	stopping   bool
-	exitCode   int     // 130 after SIGINT, as HAProxy's master
-	lastError  string  // why the last reload failed, while failed > 0
+	exitCode   int    // 130 after SIGINT, as HAProxy's master
+	lastError  string // why the last reload failed, while failed > 0
+	stopPipe   int    // during a re-execution: where a stop signal goes (else -1)
+	stopSignal syscall.Signal
 	last       startup // what the current worker started from
 	maxReloads int     // -1: no limit
 	restartAt  time.Time
@@ -96,6 +98,7 @@ func Run(ctx context.Context, opts Options, cfg *config.Config, src []config.Sou
 		reload:     make(chan struct{}, 1),
 		stopped:    make(chan struct{}, 1),
 		maxReloads: -1,
+		stopPipe:   -1,
 	}
 	if m.events == nil {
 		m.events = slog.New(slog.DiscardHandler)
@@ -157,6 +160,12 @@ func Run(ctx context.Context, opts Options, cfg *config.Config, src []config.Sou
 			return 1
 		}
 		m.restore(st)
+		if m.stopping {
+			// Stopped during the hand-over: pass the signal on, load nothing.
+			m.events.Warn("Exiting Master process...")
+			m.signalAll(m.stopSignal)
+			return m.loop(ctx, sigs)
+		}
 		if cfgErr == nil {
 			m.setLimits(cfg)
 			cfgErr = m.load(cfg, src)
@@ -257,6 +266,9 @@ func (m *Master) doReload() {
 		return
 	}
 	err := m.reexec()
+	if errors.Is(err, errStopping) {
+		return
+	}
 	m.events.Warn(fmt.Sprintf("Failed to reexecute the master process [%d]: %v", os.Getpid(), err))
 	m.loadFailed(errors.New("re-execution failed"))
 	m.notify("READY=1\nSTATUS=" + m.status())
@@ -496,6 +508,9 @@ func (m *Master) stop(sig syscall.Signal) {
 	m.stopping = true
 	if sig == syscall.SIGINT {
 		m.exitCode = 130
+	}
+	if m.stopPipe >= 0 {
+		unix.Write(m.stopPipe, []byte{byte(sig)})
 	}
 	m.mu.Unlock()
 	if first {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -19,6 +20,9 @@ import (
 
 	"hitless/internal/runtimeapi"
 )
+
+// errStopping ends a reload that a stop overtook.
+var errStopping = errors.New("the master is stopping")
 
 // precheckTimeout bounds the check of a new binary and configuration.
 const precheckTimeout = 30 * time.Second
@@ -52,8 +56,28 @@ func (m *Master) precheck() error {
 // reexec replaces the master's image with the binary on disk, handing over every
 // descriptor it holds and its process list. It returns only on failure.
 func (m *Master) reexec() error {
+	// A stop that arrives from now on must reach the next image: the stop handler
+	// writes the signal into this pipe, whose read end the next image inherits.
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return err
+	}
+	defer unix.Close(pipe[0])
 	m.mu.Lock()
+	if m.stopping {
+		m.mu.Unlock()
+		unix.Close(pipe[1])
+		return errStopping
+	}
+	m.stopPipe = pipe[1]
+	defer func() {
+		m.mu.Lock()
+		m.stopPipe = -1
+		m.mu.Unlock()
+		unix.Close(pipe[1])
+	}()
 	st := &savedState{
+		StopFD:  pipe[0],
 		Started: m.started.UnixMilli(),
 		Reloads: m.reloads,
 		Failed:  m.failed,
@@ -65,7 +89,7 @@ func (m *Master) reexec() error {
 	if m.current != nil {
 		st.Current = m.current.pid
 	}
-	var fds []int
+	fds := []int{pipe[0]}
 	for _, p := range m.procs {
 		fd := connFD(p.ipc)
 		st.Procs = append(st.Procs, savedProc{Pid: p.pid, IPC: fd, Reloads: p.reloads, Started: p.started.UnixMilli(), Version: p.version})
@@ -133,6 +157,17 @@ func connFD(c syscall.Conn) int {
 func (m *Master) restore(st *savedState) {
 	m.binary = st.Binary
 	m.started = time.UnixMilli(st.Started)
+	if st.StopFD > 0 {
+		// A stop signal that came while the previous image was handing over.
+		var b [1]byte
+		if n, _ := unix.Read(st.StopFD, b[:]); n == 1 {
+			m.stopping, m.stopSignal = true, syscall.Signal(b[0])
+			if m.stopSignal == syscall.SIGINT {
+				m.exitCode = 130
+			}
+		}
+		unix.Close(st.StopFD)
+	}
 	m.reloads, m.failed = st.Reloads, st.Failed
 	m.listeners = st.Listeners
 	for _, fd := range st.Listeners {

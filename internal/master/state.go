@@ -47,6 +47,9 @@ type savedState struct {
 	// Last is a memfd holding what the current worker started from, -1 when none:
 	// the next image replaces a crashed worker with it even when its own load failed.
 	Last int `json:"last"`
+	// StopFD is the read end of a pipe that holds a stop signal received during the
+	// hand-over (0 when absent).
+	StopFD int `json:"stop,omitempty"`
 }
 
 func (s *savedState) encode() string {

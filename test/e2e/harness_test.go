@@ -157,7 +157,7 @@ func (p *proc) stop(t testing.TB) {
 	case <-time.After(3 * time.Second):
 		p.cmd.Process.Kill()
 		<-p.done
-		t.Errorf("hitless did not stop within 3s of SIGTERM")
+		t.Errorf("hitless did not stop within 3s of SIGTERM; output:\n%s", p.out.String())
 	}
 }
 

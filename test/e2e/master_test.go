@@ -540,3 +540,24 @@ func TestMasterWorkerKeepsServerState(t *testing.T) {
 		t.Fatalf("state after the reload:\n%s", state)
 	}
 }
+
+// TestMasterStopDuringReload: SIGTERM right behind SIGUSR2 still stops the master and
+// every worker, whichever image of the master receives it.
+func TestMasterStopDuringReload(t *testing.T) {
+	be := newBackend(t, "ok", nil)
+	for _, delay := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
+		s := startMaster(t, "", "", be.addr)
+		_, cur, _ := s.procs(t)
+		s.reload(t)
+		time.Sleep(delay)
+		s.p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.p.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("delay %v: the master did not stop:\n%s", delay, s.p.out.String())
+		}
+		if !waitFor(5*time.Second, func() bool { return !alive(cur) }) {
+			t.Fatalf("delay %v: worker %d outlived the master", delay, cur)
+		}
+	}
+}
