@@ -24,6 +24,7 @@ import (
 	"hitless/internal/instance"
 	"hitless/internal/listener"
 	"hitless/internal/logging"
+	"hitless/internal/privilege"
 	"hitless/internal/runtimeapi"
 )
 
@@ -203,24 +204,29 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	if inherited != nil {
 		states = fetchServerStates(o.sockPath)
 	}
+	// Once everything is bound and every log target open, before serving: the pidfile
+	// (written while still privileged), then chroot, setgid, setuid.
+	beforeServe := func() error {
+		if pidfile != "" && writePidfile(pidfile, e.pid) != nil {
+			return fmt.Errorf("[%s.main()] Cannot create pidfile %s", argv[0], pidfile)
+		}
+		g := cfg.Global
+		return privilege.Drop(privilege.Settings{Chroot: g.Chroot, UID: g.UID, GID: g.GID})
+	}
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
-		Version: version, ServerStates: states}, o.oldPids)
+		Version: version, ServerStates: states, BeforeServe: beforeServe}, o.oldPids)
 	listener.CloseInherited(inherited)
+	if bs := (*instance.BeforeServeError)(nil); errors.As(err, &bs) {
+		alert(bs.Error())
+		signalPids(o.oldPids, syscall.SIGTTIN)
+		e.daemonReady(err)
+		return 1
+	}
 	if err != nil {
 		alert(err.Error())
 		alert(fmt.Sprintf("[%s.main()] Some protocols failed to start their listeners! Exiting.", argv[0]))
 		e.daemonReady(err)
 		return 1
-	}
-	if pidfile != "" {
-		if err := writePidfile(pidfile, e.pid); err != nil {
-			alert(fmt.Sprintf("[%s.main()] Cannot create pidfile %s", argv[0], pidfile))
-			signalPids(o.oldPids, syscall.SIGTTIN)
-			in.Stop()
-			in.Wait(5 * time.Second)
-			e.daemonReady(err)
-			return 1
-		}
 	}
 	// Every listener is ready: only now are the old processes told to leave.
 	if o.terminate {

@@ -38,6 +38,8 @@ func init() {
 		"retries":         {"dbl", kwRetries},
 		"http-request":    {"fbl", kwHTTPRequest},
 		"http-response":   {"fbl", kwHTTPResponse},
+		"errorfile":       {"dfbl", kwErrorFile},
+		"errorfiles":      {"dfbl", kwErrorFiles},
 	}
 }
 

@@ -43,6 +43,19 @@ type Global struct {
 	StatsTimeout      time.Duration // 0 = unset (HAProxy's default is 10s)
 	MasterWorker      bool
 	MworkerMaxReloads int // 0 = unset
+
+	// Process settings (process.go): applied once every socket is open.
+	UID, GID    int    // 0 = unchanged (as in HAProxy); `user`/`group` fill them too
+	User, Group string // names when given as `user`/`group`
+	Chroot      string // "" = none
+	CABase      string
+	CRTBase     string
+	SSLBind     SSLDefaults // ssl-default-bind-*
+	SSLServer   SSLDefaults // ssl-default-server-*
+	// TuneBufSize and TuneMaxRewrite are 0 when unset (HAProxy's defaults are 16384
+	// and 1024).
+	TuneBufSize, TuneMaxRewrite int
+	Node, Description           string
 }
 
 // StatsSocket is one `stats socket` line of `global`.
@@ -129,7 +142,11 @@ type Proxy struct {
 	Logs      []LogTarget // `log` lines of the proxy, or the global ones when `log global`
 	LogGlobal bool
 
-	pendingExpect int // `http-check expect status` seen before `option httpchk`
+	// ErrorFiles are the `errorfile`/`errorfiles` answers by status; nil when none.
+	ErrorFiles map[int]*ErrorFile
+
+	pendingExpect int            // `http-check expect status` seen before `option httpchk`
+	errDirectives []errDirective // errorfile/errorfiles lines in order, resolved by finish
 }
 
 // Timeouts holds every `timeout` of a proxy; 0 means unset.

@@ -64,7 +64,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 			if errors.Is(err, proxy.ErrQueueTimeout) {
 				term = [2]byte{'s', 'Q'}
 			}
-			return s.answer(page503, 503, term, s.skipBody(head))
+			return s.fail(page503, 503, term, s.skipBody(head))
 		}
 		if a.Reused {
 			e.Tc = 0
@@ -169,7 +169,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 			berr := waitBody()
 			switch {
 			case errors.Is(berr, http1.ErrMalformed):
-				return s.answer(page400Parse, 400, [2]byte{'C', 'D'}, false)
+				return s.fail(page400Parse, 400, [2]byte{'C', 'D'}, false)
 			case berr != nil && !errors.Is(berr, net.ErrClosed):
 				// The client went away or stalled while sending its body.
 				e.Term = [2]byte{'C', 'D'}
@@ -181,11 +181,11 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 			keep := berr == nil
 			switch {
 			case errors.Is(err, os.ErrDeadlineExceeded):
-				return s.answer(page504, 504, [2]byte{'s', 'H'}, keep)
+				return s.fail(page504, 504, [2]byte{'s', 'H'}, keep)
 			case s.ctx.Err() != nil:
-				return s.answer(page502, 502, [2]byte{'K', 'H'}, false)
+				return s.fail(page502, 502, [2]byte{'K', 'H'}, false)
 			}
-			return s.answer(page502, 502, [2]byte{'S', 'H'}, keep)
+			return s.fail(page502, 502, [2]byte{'S', 'H'}, keep)
 		}
 		if resp.Status >= 200 || resp.Status == 101 {
 			break

@@ -30,6 +30,9 @@ type Options struct {
 // queueLen bounds each target's queue: beyond it lines are dropped, never waited for.
 const queueLen = 4096
 
+// openTimeout bounds the connection New makes to each socket target.
+const openTimeout = 500 * time.Millisecond
+
 // writeTimeout bounds one write (or connect) to a stream or socket target, so that a
 // stuck reader only makes its own queue overflow.
 const writeTimeout = time.Second
@@ -90,6 +93,13 @@ func New(targets []config.LogTarget, opts Options) (*Logger, error) {
 			t.out = os.Stdout
 		case "stderr":
 			t.out = os.Stderr
+		default:
+			// Open the socket now, while the process may still see the path (before
+			// a chroot) and has its privileges; a failure is retried at each line.
+			d := net.Dialer{Timeout: openTimeout}
+			if c, err := d.Dial(t.cfg.Network, t.cfg.Address); err == nil {
+				t.conn = c
+			}
 		}
 		l.wg.Add(1)
 		go l.drain(t)
