@@ -22,24 +22,28 @@ var proxyKeywords map[string]kw
 
 func init() {
 	proxyKeywords = map[string]kw{
-		"mode":            {"dfbl", kwMode},
-		"bind":            {"fl", kwBind},
-		"default_backend": {"dfl", kwDefaultBackend},
-		"use_backend":     {"fl", kwUseBackend},
-		"acl":             {"fbl", kwACL},
-		"server":          {"bl", kwServer},
-		"default-server":  {"dbl", kwDefaultServer},
-		"balance":         {"dbl", kwBalance},
-		"option":          {"dfbl", kwOption},
-		"http-check":      {"dbl", kwHTTPCheck},
-		"log":             {"dfbl", kwLog},
-		"timeout":         {"dfbl", kwTimeout},
-		"maxconn":         {"dfl", kwMaxConn},
-		"retries":         {"dbl", kwRetries},
-		"http-request":    {"fbl", kwHTTPRequest},
-		"http-response":   {"fbl", kwHTTPResponse},
-		"errorfile":       {"dfbl", kwErrorFile},
-		"errorfiles":      {"dfbl", kwErrorFiles},
+		"mode":             {"dfbl", kwMode},
+		"bind":             {"fl", kwBind},
+		"default_backend":  {"dfl", kwDefaultBackend},
+		"use_backend":      {"fl", kwUseBackend},
+		"acl":              {"fbl", kwACL},
+		"server":           {"bl", kwServer},
+		"default-server":   {"dbl", kwDefaultServer},
+		"balance":          {"dbl", kwBalance},
+		"option":           {"dfbl", kwOption},
+		"http-check":       {"dbl", kwHTTPCheck},
+		"log":              {"dfbl", kwLog},
+		"timeout":          {"dfbl", kwTimeout},
+		"maxconn":          {"dfl", kwMaxConn},
+		"retries":          {"dbl", kwRetries},
+		"http-request":     {"fbl", kwHTTPRequest},
+		"http-response":    {"fbl", kwHTTPResponse},
+		"errorfile":        {"dfbl", kwErrorFile},
+		"errorfiles":       {"dfbl", kwErrorFiles},
+		"log-format":       {"dfl", kwLogFormat},
+		"log-format-sd":    {"dfl", kwLogFormat},
+		"unique-id-format": {"dfl", kwLogFormat},
+		"unique-id-header": {"dfl", kwUniqueIDHeader},
 	}
 }
 
@@ -721,15 +725,17 @@ func kwBalance(ps *parser, p *Proxy, a []string) error {
 
 // options is the table of `option` names hitless implements, with the flag each sets.
 var options = map[string]func(p *Proxy, on bool, args []string) error{
-	"forwardfor":        flagOpt(func(p *Proxy) *bool { return &p.Options.ForwardFor }),
-	"http-server-close": flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPServerClose }),
-	"http-keep-alive":   flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPKeepAlive }),
-	"httpclose":         flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPClose }),
-	"httplog":           flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPLog }),
-	"tcplog":            flagOpt(func(p *Proxy) *bool { return &p.Options.TCPLog }),
-	"dontlognull":       flagOpt(func(p *Proxy) *bool { return &p.Options.DontLogNull }),
-	"redispatch":        flagOpt(func(p *Proxy) *bool { return &p.Redispatch }),
-	"allbackups":        flagOpt(func(p *Proxy) *bool { return &p.AllBackups }),
+	"forwardfor":          flagOpt(func(p *Proxy) *bool { return &p.Options.ForwardFor }),
+	"http-server-close":   flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPServerClose }),
+	"http-keep-alive":     flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPKeepAlive }),
+	"httpclose":           flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPClose }),
+	"httplog":             flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPLog }),
+	"tcplog":              flagOpt(func(p *Proxy) *bool { return &p.Options.TCPLog }),
+	"dontlognull":         flagOpt(func(p *Proxy) *bool { return &p.Options.DontLogNull }),
+	"log-separate-errors": flagOpt(func(p *Proxy) *bool { return &p.Options.LogSeparateErrors }),
+	"logasap":             flagOpt(func(p *Proxy) *bool { return &p.Options.LogASAP }),
+	"redispatch":          flagOpt(func(p *Proxy) *bool { return &p.Redispatch }),
+	"allbackups":          flagOpt(func(p *Proxy) *bool { return &p.AllBackups }),
 	"httpchk": func(p *Proxy, on bool, args []string) error {
 		if !on {
 			p.HTTPCheck = nil
@@ -802,8 +808,10 @@ func setOption(ps *parser, p *Proxy, a []string, on bool) error {
 			p.Options.HTTPServerClose, p.Options.HTTPClose = false, false
 		case "httplog":
 			p.Options.TCPLog = false
+			p.Formats.Log = nil
 		case "tcplog":
 			p.Options.HTTPLog = false
+			p.Formats.Log = nil
 		}
 	}
 	return nil

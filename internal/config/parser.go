@@ -322,6 +322,7 @@ func inherit(p, d *Proxy) {
 	p.DefaultBackendPos = d.DefaultBackendPos
 	p.DefaultServer = d.DefaultServer
 	p.LogGlobal = d.LogGlobal
+	p.Formats = d.Formats
 	p.pendingExpect = d.pendingExpect
 	p.Logs = append([]LogTarget(nil), d.Logs...)
 	p.errDirectives = append([]errDirective(nil), d.errDirectives...)
@@ -344,6 +345,7 @@ func (ps *parser) finish(files []string) (*Config, error) {
 	}
 	for _, p := range cfg.Proxies {
 		ps.resolveErrorFiles(p)
+		ps.checkFormatModes(p)
 		// `log global` takes the global targets as they are once every file is read.
 		if p.LogGlobal {
 			var own []LogTarget

@@ -210,3 +210,54 @@ func FuzzCheckErrorFile(f *testing.F) {
 		_ = CheckErrorFile(raw, 15360)
 	})
 }
+
+// TestLogFormatKeywords checks log-format, log-format-sd, unique-id-format,
+// unique-id-header and the two log options, with HAProxy 2.6's messages.
+func TestLogFormatKeywords(t *testing.T) {
+	tests := []struct {
+		name, cfg string
+		check     func(p *Proxy) bool
+		err       string
+	}{
+		{"log-format", `frontend f
+ log-format "%ci:%cp %{+Q}r"`, func(p *Proxy) bool { return p.Formats.Log != nil && p.Formats.Log.Source == "%ci:%cp %{+Q}r" }, ""},
+		{"log-format replaces httplog", "frontend f\n option httplog\n log-format %ci", func(p *Proxy) bool { return !p.Options.HTTPLog && p.Formats.Log != nil }, ""},
+		{"httplog replaces log-format", "frontend f\n log-format %ci\n option httplog", func(p *Proxy) bool { return p.Options.HTTPLog && p.Formats.Log == nil }, ""},
+		{"from defaults", "defaults\n log-format %ci\n unique-id-format %rt\n unique-id-header X-ID\nfrontend f",
+			func(p *Proxy) bool {
+				return p.Formats.Log != nil && p.Formats.UniqueID != nil && p.Formats.UniqueIDHeader == "X-ID"
+			}, ""},
+		{"log-format-sd", `frontend f
+ log-format-sd %{+Q,+E}o\ [x@1\ a=%ci]`, func(p *Proxy) bool { return p.Formats.SD != nil }, ""},
+		{"options", "frontend f\n option log-separate-errors\n option logasap", func(p *Proxy) bool {
+			return p.Options.LogSeparateErrors && p.Options.LogASAP
+		}, ""},
+		{"no option", "defaults\n option logasap\nfrontend f\n no option logasap", func(p *Proxy) bool { return !p.Options.LogASAP }, ""},
+		{"spaces", "frontend f\n log-format %ci %cp", nil, "t.cfg:8: log-format expects only one argument, don't forget to escape spaces!"},
+		{"no argument", "frontend f\n log-format", nil, "log-format expects an argument."},
+		{"unknown variable", "frontend f\n log-format %zz", nil, "t.cfg:8: failed to parse log-format : no such format variable 'zz'."},
+		{"header fetch", "frontend f\n log-format %[req.hdr(host)]", nil, "may not be reliably used here because it needs 'HTTP request headers'"},
+		{"http variable in tcp", "frontend f\n mode tcp\n log-format %HM", nil, "t.cfg:9: failed to parse log-format : format variable 'HM' is reserved for HTTP mode."},
+		{"unique-id-format", "frontend f\n unique-id-format %{+X", nil, "failed to parse unique-id-format : truncated line after '+X'."},
+		{"unique-id-header", "frontend f\n unique-id-header", nil, "unique-id-header expects an argument."},
+		{"unique-id-header name", "frontend f\n unique-id-header X:Y", nil, "unique-id-header : "},
+		{"not in backend", "backend f\n log-format %ci", nil, "'log-format' not allowed in 'backend' section."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadBytes("t.cfg", []byte(base+tt.cfg+"\n"), nil)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(cfg.Proxies[0]) {
+				t.Fatalf("not set: %+v %+v", cfg.Proxies[0].Formats, cfg.Proxies[0].Options)
+			}
+		})
+	}
+}

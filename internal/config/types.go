@@ -141,6 +141,7 @@ type Proxy struct {
 	Options   Options
 	Logs      []LogTarget // `log` lines of the proxy, or the global ones when `log global`
 	LogGlobal bool
+	Formats   LogFormats // log-format, log-format-sd, unique-id-format, unique-id-header
 
 	// ErrorFiles are the `errorfile`/`errorfiles` answers by status; nil when none.
 	ErrorFiles map[int]*ErrorFile
@@ -158,13 +159,15 @@ type Timeouts struct {
 
 // Options holds the `option` flags of a proxy.
 type Options struct {
-	ForwardFor      bool
-	HTTPServerClose bool
-	HTTPKeepAlive   bool
-	HTTPClose       bool
-	HTTPLog         bool
-	TCPLog          bool
-	DontLogNull     bool
+	ForwardFor        bool
+	HTTPServerClose   bool
+	HTTPKeepAlive     bool
+	HTTPClose         bool
+	HTTPLog           bool
+	TCPLog            bool
+	DontLogNull       bool
+	LogSeparateErrors bool // errors are logged at level err instead of info
+	LogASAP           bool // log when the response head is sent, not at the end
 }
 
 // Bind is one address of a `bind` line (a comma list or a port range yields several).

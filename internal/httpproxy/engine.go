@@ -50,6 +50,8 @@ type Engine struct {
 	// answers caches the bytes of each `http-request return` rule
 	// (*config.HTTPRule → []byte): built once, then shared read-only.
 	answers sync.Map
+	pid     int    // %pid
+	host    string // %H
 }
 
 // returnPage is the cached answer of an `http-request return` rule.
@@ -71,7 +73,8 @@ func New(st *proxy.State, events *slog.Logger) *Engine {
 	if events == nil {
 		events = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{st: st, events: events}
+	e := &Engine{st: st, events: events, pid: os.Getpid()}
+	e.host, _ = os.Hostname()
 	e.readers.New = func() any { return bufio.NewReaderSize(nil, bufSize) }
 	e.writers.New = func() any { return bufio.NewWriterSize(nil, bufSize) }
 	return e
@@ -228,10 +231,14 @@ type session struct {
 	redits   []edit
 	scratch  []byte
 	logBuf   []byte
+	sdBuf    []byte
 	reqLine  []byte
 	entry    logging.Entry
 	requests int
 	be       *proxy.Backend // the request's backend once chosen (error files), else nil
+	logged   bool           // the request was logged already (option logasap)
+	reqBody  int64          // request body bytes relayed, set by the relay goroutine
+	uid      []byte         // the request's unique id (unique-id-format)
 
 	// Per-request state kept here so that a request allocates nothing.
 	breq balance.Request
@@ -278,7 +285,7 @@ func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		s.bw.Reset(nil)
 		e.writers.Put(s.bw)
 	}()
-	if fe.Log != nil && !fe.Cfg.Options.HTTPLog && !fe.Cfg.Options.TCPLog {
+	if fe.Log != nil && !fe.Cfg.Options.HTTPLog && !fe.Cfg.Options.TCPLog && fe.Cfg.Formats.Log == nil {
 		fe.Log.Log(6, logging.AppendConnectLog(nil, s.src, s.dst, fe.Name, true))
 	}
 	for s.serveOne() {
@@ -316,7 +323,7 @@ func deadline(d time.Duration) time.Time {
 func (s *session) serveOne() bool {
 	fe := s.fe
 	s.entry.Frontend = "" // a new exchange: reject() starts a fresh log entry
-	s.be = nil
+	s.be, s.logged, s.reqBody = nil, false, 0
 	s.c.SetReadDeadline(deadline(s.headTimeout()))
 	head, err := http1.ReadHead(s.br)
 	start := time.Now()
@@ -333,7 +340,8 @@ func (s *session) serveOne() bool {
 	}
 	e := &s.entry
 	*e = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: start, Request: start,
-		Frontend: fe.Name, TR: 0, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1}
+		Frontend: fe.Name, TR: 0, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1, FrontendAddr: s.dst,
+		ReqCounter: fe.State.ReqCounter.Add(1) - 1, PID: s.e.pid, Host: s.e.host, BytesIn: int64(len(head))}
 	s.reqLine = s.reqLine[:0]
 	if err := http1.ParseRequest(head, &s.req); err != nil {
 		s.reqLine = append(s.reqLine, "<BADREQ>"...)
@@ -348,6 +356,15 @@ func (s *session) serveOne() bool {
 	}
 	s.reqLine = appendRequestLine(s.reqLine[:0], req)
 	s.edits, s.redits = s.edits[:0], s.redits[:0]
+	if f := fe.Cfg.Formats.UniqueID; f != nil {
+		e.RequestLine = bstr(s.reqLine)
+		s.uid = f.Append(s.uid[:0], e)
+		e.RequestLine = ""
+		e.UniqueID = s.uid
+		if h := fe.Cfg.Formats.UniqueIDHeader; h != "" {
+			s.edits = append(s.edits, edit{add: true, name: h, value: s.uid})
+		}
+	}
 
 	// Frontend rules, then routing, then the backend's rules.
 	if done, keep := s.applyRules(fe.Cfg.HTTPRequest, head); done {
@@ -471,7 +488,8 @@ func (s *session) expand(t config.Template) []byte {
 func (s *session) reject(page []byte, status int, term [2]byte) {
 	if s.entry.Frontend == "" {
 		s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: time.Now(),
-			Request: time.Now(), Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1}
+			Request: time.Now(), Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1,
+			FrontendAddr: s.dst, PID: s.e.pid, Host: s.e.host}
 		s.reqLine = append(s.reqLine[:0], "<BADREQ>"...)
 	}
 	s.fail(page, status, term, false)
@@ -576,7 +594,8 @@ func (s *session) lingerClose() {
 
 func (s *session) log() {
 	fe := s.fe
-	if fe.Log == nil || !fe.Cfg.Options.HTTPLog {
+	format := fe.Cfg.Formats.Log
+	if fe.Log == nil || s.logged || (format == nil && !fe.Cfg.Options.HTTPLog) {
 		return
 	}
 	e := &s.entry
@@ -589,8 +608,22 @@ func (s *session) log() {
 	if e.RequestLine == "" {
 		e.RequestLine = bstr(s.reqLine)
 	}
-	s.logBuf = logging.AppendHTTPLog(s.logBuf[:0], e)
+	if format != nil {
+		s.logBuf = format.Append(s.logBuf[:0], e)
+	} else {
+		s.logBuf = logging.AppendHTTPLog(s.logBuf[:0], e)
+	}
 	e.RequestLine = ""
 	level := 6
+	if fe.Cfg.Options.LogSeparateErrors && logging.IsError(e, true) {
+		level = 3
+	}
+	if sd := fe.Cfg.Formats.SD; sd != nil {
+		if l, ok := fe.Log.(logging.SDLogger); ok {
+			s.sdBuf = sd.Append(s.sdBuf[:0], e)
+			l.LogSD(level, s.logBuf, s.sdBuf)
+			return
+		}
+	}
 	fe.Log.Log(level, s.logBuf)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -72,6 +73,8 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 			e.Tc = a.Connect
 		}
 		sc = s.e.wrap(a.Conn, a.Server)
+		e.ServerAddr, _ = netip.ParseAddrPort(a.Server.Addr)
+		e.BackendSrc = addrPort(sc.Conn.LocalAddr())
 		s.cur = sc
 		s.inflight.Store(sc)
 		if s.ctx.Err() != nil {
@@ -210,6 +213,12 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	s.c.SetWriteDeadline(deadline(fe.Cfg.Timeouts.Client))
 	n := s.writeResponseHead(resp, switchProto, clientKeep, req.Minor == 0, dechunk)
 	sc.br.Discard(len(rhead))
+	if fe.Cfg.Options.LogASAP {
+		// option logasap: log now, with the head's size and '+' before %Tt and %B.
+		e.Bytes, e.Ta, e.Partial = int64(n), time.Since(start), true
+		s.log()
+		s.logged = true
+	}
 	var body int64
 	var rerr error
 	switch {
@@ -241,6 +250,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		body, rerr = http1.CopyAll(s.bw, sc.br, s.respTick)
 	}
 	bodyOK := waitBody() == nil
+	e.BytesIn += s.reqBody
 	if rerr == nil {
 		// The exchange with the server is over: hand its connection back before the
 		// last bytes reach the client, so that the client's next request finds it.
@@ -440,6 +450,7 @@ func (s *session) copyRequestBody(sc *srvConn) error {
 			}
 		}
 	}
+	s.reqBody = n // read by forward once the relay has reported
 	s.fe.Counters.BytesIn.Add(uint64(n))
 	sc.srv.Backend.Counters.BytesIn.Add(uint64(n))
 	sc.srv.Counters.BytesIn.Add(uint64(n))

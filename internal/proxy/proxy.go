@@ -52,6 +52,8 @@ type State struct {
 	Backends  map[string]*Backend
 	// ActConns counts the connections of the whole process (%ac in logs).
 	ActConns atomic.Int64
+	// ReqCounter counts HTTP requests and TCP sessions (%rt in log formats).
+	ReqCounter atomic.Uint64
 }
 
 // Frontend is a frontend or the frontend half of a listen section.
