@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,4 +160,107 @@ func readBack(t *testing.T, msg string) *logformat.Entry {
 	}
 	e.ReqCounter = rt
 	return e
+}
+
+// TestTCPFramingMatchesHAProxy checks how lines travel over a `log tcp@` target:
+// HAProxy 2.6 writes each syslog line ended by a newline, without the octet count of
+// RFC 6587 framing, and so does hitless.
+func TestTCPFramingMatchesHAProxy(t *testing.T) {
+	bin := "/usr/sbin/haproxy"
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("haproxy is not installed")
+	}
+	if testing.Short() {
+		t.Skip("runs haproxy")
+	}
+	framing := regexp.MustCompile(`^(<\d+>[^\n]+\n)+$`)
+	read := func(ln net.Listener, lines int) string {
+		ln.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatalf("no syslog connection: %v", err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var got []byte
+		buf := make([]byte, 4096)
+		for strings.Count(string(got), "\n") < lines {
+			n, err := c.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		return string(got)
+	}
+	hln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hln.Close()
+	port := freePorts(t, 1)[0]
+	path := filepath.Join(t.TempDir(), "h.cfg")
+	cfg := fmt.Sprintf("defaults\n mode tcp\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n"+
+		"frontend fe\n bind 127.0.0.1:%d\n log tcp@%s local0\n option tcplog\n", port, hln.Addr())
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-db", "-f", path)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	go func() {
+		for sent := 0; sent < 2; {
+			c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			c.Close()
+			sent++
+		}
+	}()
+	if got := read(hln, 2); !framing.MatchString(got) {
+		t.Fatalf("haproxy's tcp syslog stream %q is not newline-framed lines", got)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	l, err := New([]config.LogTarget{{Network: "tcp", Address: ln.Addr().String(), Facility: 16, Level: 7, Len: 1024}}, Options{Tag: "hitless", PID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Log(6, []byte("first line"))
+	l.Log(6, []byte("second line"))
+	if got := read(ln, 2); !framing.MatchString(got) || !strings.HasSuffix(got, "hitless[1]: second line\n") {
+		t.Fatalf("hitless's tcp syslog stream %q", got)
+	}
+}
+
+// TestRFC5424StructuredData writes a line with log-format-sd's structured data as
+// HAProxy 2.6.12 sent it (captured over UDP from `log ... format rfc5424` with
+// log-format-sd %{+Q,+E}o\ [x@1\ a=%ft]).
+func TestRFC5424StructuredData(t *testing.T) {
+	const haproxy = "<134>1 2026-11-25T10:04:11.824935+00:00 - haproxy 9546 - [x@1 a=\"fe\"] 127.0.0.1 msg\n"
+	stamp, err := time.Parse(isoLayout, "2026-11-25T10:04:11.824935+00:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := logformat.Parse(`%{+Q,+E}o [x@1 a=%ft]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &logformat.Entry{Frontend: "fe"}
+	tg := &target{cfg: config.LogTarget{Facility: 16, Len: 1024, Format: "rfc5424"}, opts: Options{Tag: "haproxy", PID: 9546}}
+	if got := string(tg.formatSD(nil, stamp, 6, []byte("127.0.0.1 msg"), sd.Append(nil, e))); got != haproxy {
+		t.Errorf("got  %q\nwant %q", got, haproxy)
+	}
 }
