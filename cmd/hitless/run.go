@@ -187,6 +187,13 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		return 0
 	}
 
+	g := cfg.Global
+	drop := privilege.Settings{Chroot: g.Chroot, UID: g.UID, GID: g.GID}
+	if err := privilege.Check(drop); err != nil {
+		alert(err.Error())
+		e.daemonReady(err)
+		return 1
+	}
 	var inherited []*listener.Inherited
 	if o.sockPath != "" && o.sockPath != "/dev/null" {
 		var err error
@@ -210,8 +217,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		if pidfile != "" && writePidfile(pidfile, e.pid) != nil {
 			return fmt.Errorf("[%s.main()] Cannot create pidfile %s", argv[0], pidfile)
 		}
-		g := cfg.Global
-		return privilege.Drop(privilege.Settings{Chroot: g.Chroot, UID: g.UID, GID: g.GID})
+		return privilege.Drop(drop)
 	}
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
 		Version: version, ServerStates: states, BeforeServe: beforeServe}, o.oldPids)

@@ -6,6 +6,7 @@ package privilege
 
 import (
 	"fmt"
+	"os"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,9 @@ type sys struct {
 	setgroups func(gids []int) error
 	setgid    func(gid int) error
 	setuid    func(uid int) error
+	geteuid   func() int
+	getgid    func() int
+	isDir     func(path string) bool
 }
 
 var realSys = sys{
@@ -33,6 +37,35 @@ var realSys = sys{
 	setgroups: syscall.Setgroups,
 	setgid:    syscall.Setgid,
 	setuid:    syscall.Setuid,
+	geteuid:   syscall.Geteuid,
+	getgid:    syscall.Getgid,
+	isDir: func(p string) bool {
+		st, err := os.Stat(p)
+		return err == nil && st.IsDir()
+	},
+}
+
+// Check reports now what would make Drop fail, so that the caller can refuse to start
+// before it writes the pidfile or tells an older process to leave: a missing jail, or
+// a change of user, group or root that needs root while the process is not root.
+func Check(s Settings) error { return check(realSys, s) }
+
+func check(os sys, s Settings) error {
+	if s.Chroot != "" && !os.isDir(s.Chroot) {
+		return fmt.Errorf("Cannot chroot(%s): no such directory", s.Chroot)
+	}
+	if os.geteuid() == 0 {
+		return nil
+	}
+	switch {
+	case s.Chroot != "":
+		return fmt.Errorf("Cannot chroot(%s): only root can, and this process runs as uid %d", s.Chroot, os.geteuid())
+	case s.GID != 0 && s.GID != os.getgid():
+		return fmt.Errorf("Cannot set gid %d: only root can, and this process runs as uid %d", s.GID, os.geteuid())
+	case s.UID != 0 && s.UID != os.geteuid():
+		return fmt.Errorf("Cannot set uid %d: only root can, and this process runs as uid %d", s.UID, os.geteuid())
+	}
+	return nil
 }
 
 // Drop applies s: chroot and chdir("/"), then setgroups (none), setgid, setuid, in
@@ -51,6 +84,9 @@ func drop(os sys, s Settings) error {
 		if err := os.chdir("/"); err != nil {
 			return fmt.Errorf("Cannot chroot(%s): %w", s.Chroot, err)
 		}
+	}
+	if os.geteuid() != 0 {
+		return nil // Check refused any change that needs root; nothing to do
 	}
 	if s.GID != 0 {
 		if err := os.setgroups([]int{}); err != nil {

@@ -10,10 +10,13 @@ import (
 	"testing"
 )
 
-// recorder is a sys that records each call and fails the one named in fail.
+// recorder is a sys that records each call and fails the one named in fail; it runs
+// as euid (0 unless set) with the directories in dirs.
 type recorder struct {
 	calls []string
 	fail  string
+	euid  int
+	dirs  map[string]bool
 }
 
 func (r *recorder) sys() sys {
@@ -30,8 +33,11 @@ func (r *recorder) sys() sys {
 		setgroups: func(g []int) error {
 			return rec("setgroups", strconv.Itoa(len(g)))
 		},
-		setgid: func(g int) error { return rec("setgid", strconv.Itoa(g)) },
-		setuid: func(u int) error { return rec("setuid", strconv.Itoa(u)) },
+		setgid:  func(g int) error { return rec("setgid", strconv.Itoa(g)) },
+		setuid:  func(u int) error { return rec("setuid", strconv.Itoa(u)) },
+		geteuid: func() int { return r.euid },
+		getgid:  func() int { return 1000 },
+		isDir:   func(p string) bool { return r.dirs[p] },
 	}
 }
 
@@ -66,6 +72,37 @@ func TestDropOrderAndErrors(t *testing.T) {
 				t.Errorf("error does not wrap the cause: %v", err)
 			}
 		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		name string
+		euid int
+		s    Settings
+		err  string
+	}{
+		{"root, jail exists", 0, Settings{Chroot: "/jail", UID: 65534, GID: 65534}, ""},
+		{"root, no jail", 0, Settings{Chroot: "/nope"}, "Cannot chroot(/nope): no such directory"},
+		{"user, nothing asked", 1000, Settings{}, ""},
+		{"user, same ids", 1000, Settings{UID: 1000, GID: 1000}, ""},
+		{"user, chroot", 1000, Settings{Chroot: "/jail"}, "Cannot chroot(/jail): only root can, and this process runs as uid 1000"},
+		{"user, other gid", 1000, Settings{GID: 33}, "Cannot set gid 33: only root can"},
+		{"user, other uid", 1000, Settings{UID: 33}, "Cannot set uid 33: only root can"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := &recorder{euid: c.euid, dirs: map[string]bool{"/jail": true}}
+			err := check(r.sys(), c.s)
+			if (err == nil) != (c.err == "") || err != nil && !strings.HasPrefix(err.Error(), c.err) {
+				t.Errorf("err %v, want %q", err, c.err)
+			}
+		})
+	}
+	// Not root and nothing to change: Drop makes no call that would fail.
+	r := &recorder{euid: 1000}
+	if err := drop(r.sys(), Settings{UID: 1000, GID: 1000}); err != nil || len(r.calls) != 0 {
+		t.Errorf("drop as the same user: %v, calls %q", err, r.calls)
 	}
 }
 
