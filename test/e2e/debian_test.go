@@ -149,3 +149,26 @@ func TestDebianDefaultConfigServesAsUnprivilegedUser(t *testing.T) {
 		t.Errorf("dead backend answered %q\nwant /etc/haproxy/errors/503.http: %q", got, page)
 	}
 }
+
+// TestDebianExampleChecks runs `hitless -c` on examples/debian/hitless.cfg with its
+// error files where the example installs them replaced by the copies in examples/, and
+// its user by nobody (the hitless user exists only once installed).
+func TestDebianExampleChecks(t *testing.T) {
+	errors, err := filepath.Abs("../../examples/debian/errors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile("../../examples/debian/hitless.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.NewReplacer("/etc/hitless/errors", errors, "user hitless", "user nobody", "group hitless", "group nogroup").
+		Replace(string(text))
+	if n := strings.Count(cfg, errors); n != 7 {
+		t.Fatalf("%d error files in the example, want 7", n)
+	}
+	stdout, stderr, code := runHitless(t, "-c", "-f", writeConfig(t, cfg))
+	if code != 0 || !strings.Contains(stdout, "Configuration file is valid") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+}
