@@ -65,6 +65,14 @@ func TestDebianDefaultConfigServesAsUnprivilegedUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "admin.sock")
+	// /dev/log becomes a socket the test reads, outside the jail: the daemon opens it
+	// before the chroot and keeps sending to it afterwards.
+	logPath := filepath.Join(dir, "log")
+	logs, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: logPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
 	text, err := os.ReadFile(debianCfg)
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +80,7 @@ func TestDebianDefaultConfigServesAsUnprivilegedUser(t *testing.T) {
 	cfg := strings.NewReplacer(
 		"chroot /var/lib/haproxy", "chroot "+jail,
 		"stats socket /run/haproxy/admin.sock", "stats socket "+sock,
+		"log /dev/log", "log "+logPath,
 		"user haproxy", "user nobody",
 		"group haproxy", "group nogroup",
 	).Replace(string(text))
@@ -128,6 +137,17 @@ func TestDebianDefaultConfigServesAsUnprivilegedUser(t *testing.T) {
 	// It serves.
 	if code, body, _ := get(t, "http://"+www+"/"); code != 200 || body != "app1" {
 		t.Fatalf("GET through Debian's config: %d %q", code, body)
+	}
+	// The access log (option httplog, local0 info) reaches the socket outside the jail.
+	logs.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := logs.Read(buf)
+	if err != nil {
+		t.Fatalf("no access log line on %s after the chroot: %v", logPath, err)
+	}
+	if line := string(buf[:n]); !strings.HasPrefix(line, "<134>") || !strings.Contains(line, " www app/app1 ") ||
+		!strings.HasSuffix(line, "\"GET / HTTP/1.1\"\n") {
+		t.Errorf("access log line %q", line)
 	}
 	// The runtime API answers on the socket bound before the chroot.
 	c, err := net.DialTimeout("unix", sock, 2*time.Second)
