@@ -329,7 +329,8 @@ func TestTakesListenersOverFromHAProxy(t *testing.T) {
 		t.Fatal("haproxy did not listen")
 	}
 	h := r.start(t, "-d", "-sf", strconv.Itoa(hpid), "-x", r.sock)
-	if !strings.Contains(h.out.String(), "(1 listeners taken over)") {
+	// HAProxy's listener accepts before hitless has said anything: wait for the line.
+	if !waitFor(5*time.Second, func() bool { return strings.Contains(h.out.String(), "(1 listeners taken over)") }) {
 		t.Fatalf("hitless did not adopt HAProxy's listener:\n%s", h.out.String())
 	}
 	if !waitFor(5*time.Second, func() bool { return !alive(hpid) }) {
