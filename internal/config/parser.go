@@ -403,8 +403,13 @@ func missingTimeouts(p *Proxy) bool {
 	return false
 }
 
-// HasListener reports whether an enabled frontend or listen section binds an address.
+// HasListener reports whether an enabled frontend or listen section binds an address,
+// or a `stats socket` is declared: HAProxy 2.6 counts its CLI as a listener, so that
+// Debian's default haproxy.cfg (no frontend) is valid and runs.
 func (c *Config) HasListener() bool {
+	if len(c.Global.StatsSockets) > 0 {
+		return true
+	}
 	for _, p := range c.Proxies {
 		if p.IsFrontend() && len(p.Binds) > 0 {
 			return true

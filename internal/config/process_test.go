@@ -261,3 +261,22 @@ func TestLogFormatKeywords(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsSocketIsAListener follows HAProxy 2.6: `-c` on a file whose only listener is
+// the stats socket (Debian's default) is valid.
+func TestStatsSocketIsAListener(t *testing.T) {
+	for text, want := range map[string]bool{
+		"global\n log /dev/log local0\n":              false,
+		"global\n stats socket /run/x.sock\n":         true,
+		"frontend f\n bind 127.0.0.1:8080\n":          true,
+		"frontend f\nbackend b\n server s 1.2.3.4:80": false,
+	} {
+		cfg, err := LoadBytes("t.cfg", []byte(text+"\n"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.HasListener(); got != want {
+			t.Errorf("%q: HasListener %v, want %v", text, got, want)
+		}
+	}
+}
