@@ -43,6 +43,9 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		Frontend: fe.Name, Tw: -1, Tc: -1, Tt: -1, FrontendAddr: dst,
 		ReqCounter: fe.State.ReqCounter.Add(1) - 1, PID: pid, Host: host,
 	}
+	if f := fe.Cfg.Formats.UniqueID; f != nil {
+		e.UniqueID = f.Append(nil, &e) // %ID; headers are for mode http
+	}
 	format := fe.Cfg.Formats.Log
 	logged := false
 	logLine := func() {
