@@ -24,6 +24,7 @@ import (
 	"hitless/internal/listener"
 	"hitless/internal/logging"
 	"hitless/internal/master"
+	"hitless/internal/privilege"
 	"hitless/internal/runtimeapi"
 )
 
@@ -233,6 +234,14 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		return 0
 	}
 
+	g := cfg.Global
+	drop := privilege.Settings{Chroot: g.Chroot, UID: g.UID, GID: g.GID}
+	if err := privilege.Check(drop); err != nil {
+		alert(err.Error())
+		e.daemonReady(err)
+		return 1
+	}
+
 	if isMaster {
 		mo := masterOpts()
 		mo.Pidfile = pidfile
@@ -267,9 +276,23 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	if inherited != nil && link == nil {
 		states = fetchServerStates(o.sockPath)
 	}
+	// Once everything is bound and every log target open, before serving: the pidfile
+	// (written while still privileged), then chroot, setgid, setuid.
+	beforeServe := func() error {
+		if pidfile != "" && master.WritePidfile(pidfile, e.pid) != nil {
+			return fmt.Errorf("[%s.main()] Cannot create pidfile %s", argv[0], pidfile)
+		}
+		return privilege.Drop(drop)
+	}
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
-		Version: version, ServerStates: states}, o.oldPids)
+		Version: version, ServerStates: states, BeforeServe: beforeServe}, o.oldPids)
 	listener.CloseInherited(inherited)
+	if bs := (*instance.BeforeServeError)(nil); errors.As(err, &bs) {
+		alert(bs.Error())
+		signalPids(o.oldPids, syscall.SIGTTIN)
+		e.daemonReady(err)
+		return 1
+	}
 	if err != nil {
 		alert(err.Error())
 		alert(fmt.Sprintf("[%s.main()] Some protocols failed to start their listeners! Exiting.", argv[0]))
@@ -278,16 +301,6 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 			link.Ready(err)
 		}
 		return 1
-	}
-	if pidfile != "" {
-		if err := master.WritePidfile(pidfile, e.pid); err != nil {
-			alert(fmt.Sprintf("[%s.main()] Cannot create pidfile %s", argv[0], pidfile))
-			signalPids(o.oldPids, syscall.SIGTTIN)
-			in.Stop()
-			in.Wait(5 * time.Second)
-			e.daemonReady(err)
-			return 1
-		}
 	}
 	// Every listener is ready: only now are the old processes told to leave.
 	if o.terminate {

@@ -42,6 +42,12 @@ func init() {
 		// A frontend accepts them with a warning, as HAProxy does.
 		"load-server-state-from-file": {"dfbl", kwLoadServerState},
 		"server-state-file-name":      {"dfbl", kwServerStateFileName},
+		"errorfile":                   {"dfbl", kwErrorFile},
+		"errorfiles":                  {"dfbl", kwErrorFiles},
+		"log-format":                  {"dfl", kwLogFormat},
+		"log-format-sd":               {"dfl", kwLogFormat},
+		"unique-id-format":            {"dfl", kwLogFormat},
+		"unique-id-header":            {"dfl", kwUniqueIDHeader},
 	}
 }
 
@@ -797,15 +803,17 @@ func kwBalance(ps *parser, p *Proxy, a []string) error {
 
 // options is the table of `option` names hitless implements, with the flag each sets.
 var options = map[string]func(p *Proxy, on bool, args []string) error{
-	"forwardfor":        flagOpt(func(p *Proxy) *bool { return &p.Options.ForwardFor }),
-	"http-server-close": flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPServerClose }),
-	"http-keep-alive":   flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPKeepAlive }),
-	"httpclose":         flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPClose }),
-	"httplog":           flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPLog }),
-	"tcplog":            flagOpt(func(p *Proxy) *bool { return &p.Options.TCPLog }),
-	"dontlognull":       flagOpt(func(p *Proxy) *bool { return &p.Options.DontLogNull }),
-	"redispatch":        flagOpt(func(p *Proxy) *bool { return &p.Redispatch }),
-	"allbackups":        flagOpt(func(p *Proxy) *bool { return &p.AllBackups }),
+	"forwardfor":          flagOpt(func(p *Proxy) *bool { return &p.Options.ForwardFor }),
+	"http-server-close":   flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPServerClose }),
+	"http-keep-alive":     flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPKeepAlive }),
+	"httpclose":           flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPClose }),
+	"httplog":             flagOpt(func(p *Proxy) *bool { return &p.Options.HTTPLog }),
+	"tcplog":              flagOpt(func(p *Proxy) *bool { return &p.Options.TCPLog }),
+	"dontlognull":         flagOpt(func(p *Proxy) *bool { return &p.Options.DontLogNull }),
+	"log-separate-errors": flagOpt(func(p *Proxy) *bool { return &p.Options.LogSeparateErrors }),
+	"logasap":             flagOpt(func(p *Proxy) *bool { return &p.Options.LogASAP }),
+	"redispatch":          flagOpt(func(p *Proxy) *bool { return &p.Redispatch }),
+	"allbackups":          flagOpt(func(p *Proxy) *bool { return &p.AllBackups }),
 	"httpchk": func(p *Proxy, on bool, args []string) error {
 		if !on {
 			p.HTTPCheck = nil
@@ -878,8 +886,10 @@ func setOption(ps *parser, p *Proxy, a []string, on bool) error {
 			p.Options.HTTPServerClose, p.Options.HTTPClose = false, false
 		case "httplog":
 			p.Options.TCPLog = false
+			p.Formats.Log = nil
 		case "tcplog":
 			p.Options.HTTPLog = false
+			p.Formats.Log = nil
 		}
 	}
 	return nil

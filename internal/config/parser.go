@@ -33,6 +33,9 @@ type parser struct {
 
 	// httpOnly lists what needs `mode http`, checked once the proxy's mode is final.
 	httpOnly []httpOnly
+
+	httpErrs map[string]*httpErrors // http-errors sections by name
+	httpErr  *httpErrors            // the http-errors section being read
 }
 
 type httpOnly struct {
@@ -60,6 +63,7 @@ func newParser(lookupEnv func(string) (string, bool)) *parser {
 		defaults:  map[string]*Proxy{},
 		acls:      map[*Proxy]map[string][]*acl.Def{},
 		seen:      map[string]*Proxy{},
+		httpErrs:  map[string]*httpErrors{},
 	}
 }
 
@@ -85,7 +89,7 @@ func (ps *parser) endSection() {
 // sectionKinds are HAProxy's section keywords; the first five are supported.
 var sectionKinds = map[string]bool{
 	"global": true, "defaults": true, "frontend": true, "backend": true, "listen": true,
-	"userlist": false, "peers": false, "mailers": false, "resolvers": false, "http-errors": false,
+	"userlist": false, "peers": false, "mailers": false, "resolvers": false, "http-errors": true,
 	"program": false, "cache": false, "ring": false, "log-forward": false, "fcgi-app": false,
 	"namespace_list": false, "crt-store": false, "traces": false,
 }
@@ -105,6 +109,10 @@ func (ps *parser) line(w []string) {
 			ps.section, ps.px = "skip", nil
 			return
 		}
+		if w[0] == "http-errors" {
+			ps.startHTTPErrors(w)
+			return
+		}
 		ps.startSection(w)
 		return
 	}
@@ -115,6 +123,8 @@ func (ps *parser) line(w []string) {
 		// Inside an unsupported section: its error was already reported.
 	case "global":
 		ps.globalKeyword(w)
+	case "http-errors":
+		ps.httpErrorsKeyword(w)
 	default:
 		ps.proxyKeyword(w)
 	}
@@ -314,9 +324,11 @@ func inherit(p, d *Proxy) {
 	p.DefaultBackendPos = d.DefaultBackendPos
 	p.DefaultServer = d.DefaultServer
 	p.LogGlobal = d.LogGlobal
+	p.Formats = d.Formats
 	p.pendingExpect = d.pendingExpect
 	p.Logs = append([]LogTarget(nil), d.Logs...)
 	p.Stats = copyStats(d.Stats)
+	p.errDirectives = append([]errDirective(nil), d.errDirectives...)
 	if d.HTTPCheck != nil {
 		hc := *d.HTTPCheck
 		p.HTTPCheck = &hc
@@ -335,6 +347,8 @@ func (ps *parser) finish(files []string) (*Config, error) {
 		}
 	}
 	for _, p := range cfg.Proxies {
+		ps.resolveErrorFiles(p)
+		ps.checkFormatModes(p)
 		// `log global` takes the global targets as they are once every file is read.
 		if p.LogGlobal {
 			var own []LogTarget
@@ -398,8 +412,13 @@ func missingTimeouts(p *Proxy) bool {
 	return false
 }
 
-// HasListener reports whether an enabled frontend or listen section binds an address.
+// HasListener reports whether an enabled frontend or listen section binds an address,
+// or a `stats socket` is declared: HAProxy 2.6 counts its CLI as a listener, so that
+// Debian's default haproxy.cfg (no frontend) is valid and runs.
 func (c *Config) HasListener() bool {
+	if len(c.Global.StatsSockets) > 0 {
+		return true
+	}
 	for _, p := range c.Proxies {
 		if p.IsFrontend() && len(p.Binds) > 0 {
 			return true

@@ -50,6 +50,19 @@ type Global struct {
 	// `server-state-base`: where `load-server-state-from-file global|local` read.
 	ServerStateFile string
 	ServerStateBase string
+
+	// Process settings (process.go): applied once every socket is open.
+	UID, GID    int    // 0 = unchanged (as in HAProxy); `user`/`group` fill them too
+	User, Group string // names when given as `user`/`group`
+	Chroot      string // "" = none
+	CABase      string
+	CRTBase     string
+	SSLBind     SSLDefaults // ssl-default-bind-*
+	SSLServer   SSLDefaults // ssl-default-server-*
+	// TuneBufSize and TuneMaxRewrite are 0 when unset (HAProxy's defaults are 16384
+	// and 1024).
+	TuneBufSize, TuneMaxRewrite int
+	Node, Description           string
 }
 
 // StatsSocket is one `stats socket` line of `global`.
@@ -140,8 +153,13 @@ type Proxy struct {
 	Logs      []LogTarget // `log` lines of the proxy, or the global ones when `log global`
 	LogGlobal bool
 	Stats     *StatsPage `json:",omitempty"` // `stats` keywords; nil = no stats page
+	Formats   LogFormats // log-format, log-format-sd, unique-id-format, unique-id-header
 
-	pendingExpect int // `http-check expect status` seen before `option httpchk`
+	// ErrorFiles are the `errorfile`/`errorfiles` answers by status; nil when none.
+	ErrorFiles map[int]*ErrorFile
+
+	pendingExpect int            // `http-check expect status` seen before `option httpchk`
+	errDirectives []errDirective // errorfile/errorfiles lines in order, resolved by finish
 }
 
 // Timeouts holds every `timeout` of a proxy; 0 means unset.
@@ -153,13 +171,15 @@ type Timeouts struct {
 
 // Options holds the `option` flags of a proxy.
 type Options struct {
-	ForwardFor      bool
-	HTTPServerClose bool
-	HTTPKeepAlive   bool
-	HTTPClose       bool
-	HTTPLog         bool
-	TCPLog          bool
-	DontLogNull     bool
+	ForwardFor        bool
+	HTTPServerClose   bool
+	HTTPKeepAlive     bool
+	HTTPClose         bool
+	HTTPLog           bool
+	TCPLog            bool
+	DontLogNull       bool
+	LogSeparateErrors bool // errors are logged at level err instead of info
+	LogASAP           bool // log when the response head is sent, not at the end
 }
 
 // Bind is one address of a `bind` line (a comma list or a port range yields several).

@@ -17,7 +17,7 @@ import (
 
 // rawBackend answers every request of a keep-alive connection with a fixed 2-byte
 // response, parsing just enough to stay in step (the same cost for both proxies).
-func rawBackend(b *testing.B) string {
+func rawBackend(b testing.TB) string {
 	be := startBackend(b, func(c net.Conn) {
 		br := bufio.NewReaderSize(c, 16<<10)
 		resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")

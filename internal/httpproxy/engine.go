@@ -52,6 +52,8 @@ type Engine struct {
 	answers sync.Map
 	// applets are the stats pages and services; set once before the first Serve.
 	applets Applets
+	pid     int    // %pid
+	host    string // %H
 }
 
 // returnPage is the cached answer of an `http-request return` rule.
@@ -73,7 +75,8 @@ func New(st *proxy.State, events *slog.Logger) *Engine {
 	if events == nil {
 		events = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{st: st, events: events}
+	e := &Engine{st: st, events: events, pid: os.Getpid()}
+	e.host, _ = os.Hostname()
 	e.readers.New = func() any { return bufio.NewReaderSize(nil, bufSize) }
 	e.writers.New = func() any { return bufio.NewWriterSize(nil, bufSize) }
 	return e
@@ -234,9 +237,13 @@ type session struct {
 	redits   []edit
 	scratch  []byte
 	logBuf   []byte
+	sdBuf    []byte
 	reqLine  []byte
 	entry    logging.Entry
 	requests int
+	logged   bool           // the request was logged already (option logasap)
+	reqBody  int64          // request body bytes relayed, set by the relay goroutine
+	uid      []byte         // the request's unique id (unique-id-format)
 
 	// Per-request state kept here so that a request allocates nothing.
 	breq balance.Request
@@ -283,7 +290,7 @@ func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		s.bw.Reset(nil)
 		e.writers.Put(s.bw)
 	}()
-	if fe.Log != nil && !fe.Cfg.Options.HTTPLog && !fe.Cfg.Options.TCPLog {
+	if fe.Log != nil && !fe.Cfg.Options.HTTPLog && !fe.Cfg.Options.TCPLog && fe.Cfg.Formats.Log == nil {
 		fe.Log.Log(6, logging.AppendConnectLog(nil, s.src, s.dst, fe.Name, true))
 	}
 	for s.serveOne() {
@@ -321,6 +328,7 @@ func deadline(d time.Duration) time.Time {
 func (s *session) serveOne() bool {
 	fe := s.fe
 	s.entry.Frontend = "" // a new exchange: reject() starts a fresh log entry
+	s.be, s.logged, s.reqBody = nil, false, 0
 	s.c.SetReadDeadline(deadline(s.headTimeout()))
 	head, err := http1.ReadHead(s.br)
 	start := time.Now()
@@ -347,7 +355,8 @@ func (s *session) serveOne() bool {
 	}
 	e := &s.entry
 	*e = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: start, Request: start,
-		Frontend: fe.Name, TR: 0, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1}
+		Frontend: fe.Name, TR: 0, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1, FrontendAddr: s.dst,
+		ReqCounter: fe.State.ReqCounter.Add(1) - 1, PID: s.e.pid, Host: s.e.host, BytesIn: int64(len(head))}
 	s.reqLine = s.reqLine[:0]
 	if err := http1.ParseRequest(head, &s.req); err != nil {
 		fe.Counters.BytesIn.Add(uint64(len(head))) // HAProxy counts them in bin too
@@ -365,6 +374,15 @@ func (s *session) serveOne() bool {
 	}
 	s.reqLine = appendRequestLine(s.reqLine[:0], req)
 	s.edits, s.redits = s.edits[:0], s.redits[:0]
+	if f := fe.Cfg.Formats.UniqueID; f != nil {
+		e.RequestLine = bstr(s.reqLine)
+		s.uid = f.Append(s.uid[:0], e)
+		e.RequestLine = ""
+		e.UniqueID = s.uid
+		if h := fe.Cfg.Formats.UniqueIDHeader; h != "" {
+			s.edits = append(s.edits, edit{add: true, name: h, value: s.uid})
+		}
+	}
 
 	// Frontend rules, then routing, then the backend's rules.
 	if done, keep := s.applyRules(fe.Cfg, head); done {
@@ -376,9 +394,10 @@ func (s *session) serveOne() bool {
 	b := fe.Route(s)
 	if b == nil {
 		// HAProxy answers 503 and keeps the connection when the body could be skipped.
-		return s.answer(page503, 503, [2]byte{'S', 'C'}, s.skipBody(head))
+		return s.fail(page503, 503, [2]byte{'S', 'C'}, s.skipBody(head))
 	}
 	e.Backend = b.Name
+	s.be = b
 	if b.Cfg != fe.Cfg {
 		if done, keep := s.applyRules(b.Cfg, head); done {
 			return keep
@@ -418,7 +437,7 @@ func (s *session) applyRules(p *config.Proxy, head []byte) (done, keep bool) {
 				return true, false
 			}
 			// HAProxy closes after a denial with 400 or 408, keeps the connection otherwise.
-			return true, s.answer(denyPage(r.Status), r.Status, [2]byte{'P', 'R'}, r.Status != 400 && r.Status != 408)
+			return true, s.fail(denyPage(r.Status), r.Status, [2]byte{'P', 'R'}, r.Status != 400 && r.Status != 408)
 		case "return":
 			if !s.skipBody(head) {
 				return true, false
@@ -520,18 +539,44 @@ func (s *session) reject(page []byte, status int, term [2]byte) {
 	s.countInvalid(time.Now())
 	if s.entry.Frontend == "" {
 		s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: time.Now(),
-			Request: time.Now(), Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1}
+			Request: time.Now(), Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1,
+			FrontendAddr: s.dst, PID: s.e.pid, Host: s.e.host}
 		s.reqLine = append(s.reqLine[:0], "<BADREQ>"...)
 	}
-	s.answer(page, status, term, false)
+	s.fail(page, status, term, false)
+}
+
+// errorFile returns the `errorfile` for status of the request's backend, else of the
+// frontend (HAProxy's order), or nil.
+func (s *session) errorFile(status int) *config.ErrorFile {
+	if s.be != nil {
+		if f := s.be.Cfg.ErrorFiles[status]; f != nil {
+			return f
+		}
+	}
+	return s.fe.Cfg.ErrorFiles[status]
+}
+
+// fail answers an error: the configured error file for status, sent verbatim and
+// followed by a close (its framing is the file's business), else the built-in page.
+func (s *session) fail(builtin []byte, status int, term [2]byte, keep bool) bool {
+	if f := s.errorFile(status); f != nil {
+		return s.write(f.Raw, status, term, false, true)
+	}
+	return s.answer(builtin, status, term, keep)
 }
 
 // answer writes a response generated by the proxy; keep says whether the connection
 // may carry another request (the client's wishes permitting).
 func (s *session) answer(page []byte, status int, term [2]byte, keep bool) bool {
+	return s.write(page, status, term, keep, false)
+}
+
+// write sends page; verbatim pages (error files) are sent as they are.
+func (s *session) write(page []byte, status int, term [2]byte, keep, verbatim bool) bool {
 	s.c.SetWriteDeadline(deadline(s.fe.Cfg.Timeouts.Client))
 	keep = keep && s.req.KeepAlive() && !s.fe.Cfg.Options.HTTPClose
-	if !keep && !hasClose(page) {
+	if !keep && !verbatim && !hasClose(page) {
 		// Insert Connection: close before the end of the head.
 		if i := indexHeadEnd(page); i > 0 {
 			s.bw.Write(page[:i+2])
@@ -610,7 +655,8 @@ func (s *session) lingerClose() {
 
 func (s *session) log() {
 	fe := s.fe
-	if fe.Log == nil || !fe.Cfg.Options.HTTPLog {
+	format := fe.Cfg.Formats.Log
+	if fe.Log == nil || s.logged || (format == nil && !fe.Cfg.Options.HTTPLog) {
 		return
 	}
 	e := &s.entry
@@ -623,8 +669,22 @@ func (s *session) log() {
 	if e.RequestLine == "" {
 		e.RequestLine = bstr(s.reqLine)
 	}
-	s.logBuf = logging.AppendHTTPLog(s.logBuf[:0], e)
+	if format != nil {
+		s.logBuf = format.Append(s.logBuf[:0], e)
+	} else {
+		s.logBuf = logging.AppendHTTPLog(s.logBuf[:0], e)
+	}
 	e.RequestLine = ""
 	level := 6
+	if fe.Cfg.Options.LogSeparateErrors && logging.IsError(e, true) {
+		level = 3
+	}
+	if sd := fe.Cfg.Formats.SD; sd != nil {
+		if l, ok := fe.Log.(logging.SDLogger); ok {
+			s.sdBuf = sd.Append(s.sdBuf[:0], e)
+			l.LogSD(level, s.logBuf, s.sdBuf)
+			return
+		}
+	}
 	fe.Log.Log(level, s.logBuf)
 }

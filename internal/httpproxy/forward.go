@@ -66,7 +66,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 			if errors.Is(err, proxy.ErrQueueTimeout) {
 				term = [2]byte{'s', 'Q'}
 			}
-			return s.answer(page503, 503, term, s.skipBody(head))
+			return s.fail(page503, 503, term, s.skipBody(head))
 		}
 		if a.Reused {
 			e.Tc = 0
@@ -75,6 +75,8 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		}
 		s.target(b, a.Server)
 		sc = s.e.wrap(a.Conn, a.Server)
+		e.ServerAddr = addrPort(sc.Conn.RemoteAddr())
+		e.BackendSrc = addrPort(sc.Conn.LocalAddr())
 		s.cur = sc
 		s.inflight.Store(sc)
 		if s.ctx.Err() != nil {
@@ -179,7 +181,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 			berr := waitBody()
 			switch {
 			case errors.Is(berr, http1.ErrMalformed):
-				return s.answer(page400Parse, 400, [2]byte{'C', 'D'}, false)
+				return s.fail(page400Parse, 400, [2]byte{'C', 'D'}, false)
 			case berr != nil && !errors.Is(berr, net.ErrClosed):
 				// The client went away or stalled while sending its body.
 				e.Term = [2]byte{'C', 'D'}
@@ -193,11 +195,11 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 			b.Counters.RespErrors.Add(1)
 			switch {
 			case errors.Is(err, os.ErrDeadlineExceeded):
-				return s.answer(page504, 504, [2]byte{'s', 'H'}, keep)
+				return s.fail(page504, 504, [2]byte{'s', 'H'}, keep)
 			case s.ctx.Err() != nil:
-				return s.answer(page502, 502, [2]byte{'K', 'H'}, false)
+				return s.fail(page502, 502, [2]byte{'K', 'H'}, false)
 			}
-			return s.answer(page502, 502, [2]byte{'S', 'H'}, keep)
+			return s.fail(page502, 502, [2]byte{'S', 'H'}, keep)
 		}
 		if resp.Status >= 200 || resp.Status == 101 {
 			break
@@ -226,6 +228,12 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	s.c.SetWriteDeadline(deadline(fe.Cfg.Timeouts.Client))
 	n := s.writeResponseHead(resp, switchProto, clientKeep, req.Minor == 0, dechunk)
 	sc.br.Discard(len(rhead))
+	if fe.Cfg.Options.LogASAP {
+		// option logasap: log now, with the head's size and '+' before %Tt and %B.
+		e.Bytes, e.Ta, e.Partial = int64(n), time.Since(start), true
+		s.log()
+		s.logged = true
+	}
 	var body int64
 	var rerr error
 	switch {
@@ -259,6 +267,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		body, rerr = http1.CopyAll(s.bw, sc.br, s.respTick)
 	}
 	bodyOK := waitBody() == nil
+	e.BytesIn += s.reqBody
 	if rerr == nil {
 		// The exchange with the server is over: hand its connection back before the
 		// last bytes reach the client, so that the client's next request finds it.
@@ -470,6 +479,7 @@ func (s *session) copyRequestBody(sc *srvConn) error {
 			}
 		}
 	}
+	s.reqBody = n // read by forward once the relay has reported
 	s.fe.Counters.BytesIn.Add(uint64(n))
 	sc.srv.Backend.Counters.BytesIn.Add(uint64(n))
 	sc.srv.Counters.BytesIn.Add(uint64(n))

@@ -140,12 +140,20 @@ type testEngine struct {
 // before the first connection (to install applets).
 func serveEngine(t testing.TB, cfgText string, setup ...func(e *Engine, st *proxy.State)) *testEngine {
 	t.Helper()
+	logs := &logCapture{}
+	te := serveEngineLog(t, cfgText, logs, setup...)
+	te.logs = logs
+	return te
+}
+
+// serveEngineLog is serveEngine with the given access logger.
+func serveEngineLog(t testing.TB, cfgText string, log proxy.AccessLogger, setup ...func(e *Engine, st *proxy.State)) *testEngine {
+	t.Helper()
 	cfg, err := config.LoadBytes("t.cfg", []byte(cfgText), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logCapture{}
-	st, err := proxy.Build(cfg, nil, func(*config.Proxy) (proxy.AccessLogger, error) { return logs, nil })
+	st, err := proxy.Build(cfg, nil, func(*config.Proxy) (proxy.AccessLogger, error) { return log, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +166,7 @@ func serveEngine(t testing.TB, cfgText string, setup ...func(e *Engine, st *prox
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	te := &testEngine{addr: ln.Addr().String(), st: st, e: e, logs: logs, cancel: cancel}
+	te := &testEngine{addr: ln.Addr().String(), st: st, e: e, cancel: cancel}
 	var wg sync.WaitGroup
 	t.Cleanup(func() {
 		cancel()

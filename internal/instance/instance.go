@@ -39,6 +39,10 @@ type Options struct {
 	// ServerStates is what an older process reported with `show servers state`:
 	// maintenance, drain, weights and health carry over to the matching servers.
 	ServerStates []runtimeapi.ServerState
+	// BeforeServe, when set, runs once every listener and stats socket is bound and
+	// every log target open, before anything is accepted or checked: the place to write
+	// the pidfile and drop privileges. An error stops the start.
+	BeforeServe func() error
 }
 
 // Instance is a running configuration. Its lifetime: Start, then Stop (hard stop), then
@@ -169,6 +173,13 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		in.closeLoggers()
 		return nil, err
 	}
+	if opts.BeforeServe != nil {
+		if err := opts.BeforeServe(); err != nil {
+			in.Stop()
+			in.Wait(time.Second)
+			return nil, &BeforeServeError{Err: err}
+		}
+	}
 	for _, bl := range in.listeners {
 		in.loops.Add(1)
 		in.accepts.Add(1)
@@ -222,6 +233,12 @@ func (in *Instance) applyServerStates(rows []runtimeapi.ServerState) []stateChan
 	}
 	return changes
 }
+
+// BeforeServeError is Start's error when Options.BeforeServe failed.
+type BeforeServeError struct{ Err error }
+
+func (e *BeforeServeError) Error() string { return e.Err.Error() }
+func (e *BeforeServeError) Unwrap() error { return e.Err }
 
 // Adopted is the number of listeners taken over from an older process.
 func (in *Instance) Adopted() int { return in.adopted }

@@ -30,6 +30,9 @@ type Options struct {
 // queueLen bounds each target's queue: beyond it lines are dropped, never waited for.
 const queueLen = 4096
 
+// openTimeout bounds the connection New makes to each socket target.
+const openTimeout = 500 * time.Millisecond
+
 // writeTimeout bounds one write (or connect) to a stream or socket target, so that a
 // stuck reader only makes its own queue overflow.
 const writeTimeout = time.Second
@@ -90,6 +93,13 @@ func New(targets []config.LogTarget, opts Options) (*Logger, error) {
 			t.out = os.Stdout
 		case "stderr":
 			t.out = os.Stderr
+		default:
+			// Open the socket now, while the process may still see the path (before
+			// a chroot) and has its privileges; a failure is retried at each line.
+			d := net.Dialer{Timeout: openTimeout}
+			if c, err := d.Dial(t.cfg.Network, t.cfg.Address); err == nil {
+				t.conn = c
+			}
 		}
 		l.wg.Add(1)
 		go l.drain(t)
@@ -143,7 +153,17 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 // Log formats msg at a syslog level (0 emerg .. 7 debug) for each target whose level
 // accepts it (a level more severe than the target's minimum is raised to it) and
 // queues it. It never blocks: a full queue drops the line and counts it in Dropped.
-func (l *Logger) Log(level int, msg []byte) {
+func (l *Logger) Log(level int, msg []byte) { l.LogSD(level, msg, nil) }
+
+// SDLogger is implemented by loggers that can carry rfc5424 structured data
+// (log-format-sd) next to the message.
+type SDLogger interface {
+	LogSD(level int, msg, sd []byte)
+}
+
+// LogSD is Log with the structured-data part of rfc5424 lines (nil or empty: "-");
+// the other formats ignore sd.
+func (l *Logger) LogSD(level int, msg, sd []byte) {
 	if l == nil || l.closed.Load() {
 		return
 	}
@@ -158,7 +178,7 @@ func (l *Logger) Log(level int, msg []byte) {
 			now = time.Now()
 		}
 		bp := bufPool.Get().(*[]byte)
-		*bp = t.format((*bp)[:0], now, lv, msg)
+		*bp = t.formatSD((*bp)[:0], now, lv, msg, sd)
 		select {
 		case t.q <- bp:
 		default:
@@ -284,6 +304,11 @@ const isoLayout = "2006-01-02T15:04:05.000000-07:00"
 //	iso      2006-01-02T15:04:05.000000+00:00 msg
 //	raw      msg
 func (t *target) format(b []byte, now time.Time, level int, msg []byte) []byte {
+	return t.formatSD(b, now, level, msg, nil)
+}
+
+// formatSD is format with rfc5424 structured data.
+func (t *target) formatSD(b []byte, now time.Time, level int, msg, sd []byte) []byte {
 	pri := t.cfg.Facility*8 + level
 	tag := t.opts.Tag
 	if tag == "" {
@@ -316,7 +341,13 @@ func (t *target) format(b []byte, now time.Time, level int, msg []byte) []byte {
 		b = append(b, tag...)
 		b = append(b, ' ')
 		b = strconv.AppendInt(b, int64(t.opts.PID), 10)
-		b = append(b, " - - "...)
+		if len(sd) == 0 {
+			b = append(b, " - - "...)
+		} else {
+			b = append(b, " - "...)
+			b = append(b, sd...)
+			b = append(b, ' ')
+		}
 	default: // rfc3164, local
 		b = appendPri(b, pri)
 		b = appendStamp(b, now)

@@ -238,6 +238,8 @@ type State struct {
 	Streams Streams
 	// ErrorEvents counts the invalid messages captured (`show errors`).
 	ErrorEvents atomic.Uint64
+	// ReqCounter counts HTTP requests and TCP sessions (%rt in log formats).
+	ReqCounter atomic.Uint64
 }
 
 // Frontend is a frontend or the frontend half of a listen section.

@@ -40,9 +40,32 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	dst := addrPort(c.LocalAddr())
 	e := logging.Entry{
 		ClientIP: src.Addr(), ClientPort: int(src.Port()), Accept: start,
-		Frontend: fe.Name, Tw: -1, Tc: -1, Tt: -1,
+		Frontend: fe.Name, Tw: -1, Tc: -1, Tt: -1, FrontendAddr: dst,
+		ReqCounter: fe.State.ReqCounter.Add(1) - 1, PID: pid, Host: host,
 	}
-	if fe.Log != nil && !fe.Cfg.Options.TCPLog && !fe.Cfg.Options.HTTPLog {
+	if f := fe.Cfg.Formats.UniqueID; f != nil {
+		e.UniqueID = f.Append(nil, &e) // %ID; headers are for mode http
+	}
+	format := fe.Cfg.Formats.Log
+	logged := false
+	logLine := func() {
+		if fe.Log == nil || logged || (format == nil && !fe.Cfg.Options.TCPLog) {
+			return
+		}
+		logged = true
+		e.ActConn = int(fe.State.ActConns.Load())
+		e.FeConn = int(fe.Counters.CurConns.Load())
+		level := 6
+		if fe.Cfg.Options.LogSeparateErrors && logging.IsError(&e, false) {
+			level = 3
+		}
+		if format != nil {
+			fe.Log.Log(level, format.Append(make([]byte, 0, 256), &e))
+		} else {
+			fe.Log.Log(level, logging.AppendTCPLog(make([]byte, 0, 256), &e))
+		}
+	}
+	if fe.Log != nil && !fe.Cfg.Options.TCPLog && !fe.Cfg.Options.HTTPLog && fe.Cfg.Formats.Log == nil {
 		fe.Log.Log(6, logging.AppendConnectLog(nil, src, dst, fe.Name, false))
 	}
 	smp := &sample{src: src.Addr(), dstPort: int(dst.Port())}
@@ -53,10 +76,8 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		e.Bytes = toClient
 		fe.Counters.BytesIn.Add(uint64(toServer))
 		fe.Counters.BytesOut.Add(uint64(toClient))
-		if fe.Log != nil && fe.Cfg.Options.TCPLog && !(fe.Cfg.Options.DontLogNull && toServer == 0 && toClient == 0) {
-			e.ActConn = int(fe.State.ActConns.Load())
-			e.FeConn = int(fe.Counters.CurConns.Load())
-			fe.Log.Log(6, logging.AppendTCPLog(make([]byte, 0, 256), &e))
+		if !(fe.Cfg.Options.DontLogNull && toServer == 0 && toClient == 0) {
+			logLine()
 		}
 	}()
 	if b == nil {
@@ -92,6 +113,13 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	defer sc.Close()
 	e.BeConn = int(b.Counters.CurConns.Load())
 	e.SrvConn = srv.Conns()
+	e.ServerAddr = addrPort(sc.RemoteAddr())
+	e.BackendSrc = addrPort(sc.LocalAddr())
+	if fe.Cfg.Options.LogASAP {
+		// option logasap: log once connected, '+' before %Tt and %B.
+		e.Tt, e.Partial = time.Since(start), true
+		logLine()
+	}
 
 	t := fe.Cfg.Timeouts
 	bt := b.Cfg.Timeouts
@@ -118,6 +146,12 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	b.Counters.BytesIn.Add(uint64(toServer))
 	b.Counters.BytesOut.Add(uint64(toClient))
 }
+
+// pid and host are %pid and %H of log formats.
+var (
+	pid     = os.Getpid()
+	host, _ = os.Hostname()
+)
 
 func addrPort(a net.Addr) netip.AddrPort {
 	if t, ok := a.(*net.TCPAddr); ok {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,11 +44,21 @@ func echoServer(t *testing.T) string {
 // listener; it returns the listener's address.
 func frontend(t *testing.T, cfgText string) string {
 	t.Helper()
+	return frontendLog(t, cfgText, nil)
+}
+
+// frontendLog is frontend with an access logger.
+func frontendLog(t *testing.T, cfgText string, log proxy.AccessLogger) string {
+	t.Helper()
 	cfg, err := config.LoadBytes("t.cfg", []byte(cfgText), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := proxy.Build(cfg, nil, nil)
+	var logs func(*config.Proxy) (proxy.AccessLogger, error)
+	if log != nil {
+		logs = func(*config.Proxy) (proxy.AccessLogger, error) { return log, nil }
+	}
+	st, err := proxy.Build(cfg, nil, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,5 +161,62 @@ func TestNoServerClosesClient(t *testing.T) {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if n, err := c.Read(make([]byte, 1)); err == nil {
 		t.Fatalf("read %d bytes", n)
+	}
+}
+
+// lineLog keeps "level line" for each access-log line.
+type lineLog struct {
+	mu    sync.Mutex // guards lines
+	lines []string
+}
+
+func (l *lineLog) Log(level int, msg []byte) {
+	l.mu.Lock()
+	l.lines = append(l.lines, fmt.Sprintf("%d %s", level, msg))
+	l.mu.Unlock()
+}
+
+func (l *lineLog) wait(t *testing.T, n int) []string {
+	t.Helper()
+	for i := 0; i < 300; i++ {
+		l.mu.Lock()
+		got := append([]string(nil), l.lines...)
+		l.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d log lines", n)
+	return nil
+}
+
+// TestLogFormatInTCPMode checks a custom log-format with %ID in mode tcp, option
+// logasap (logged once connected, '+' before %Tt and %B) and log-separate-errors
+// (a refused connection is logged at level err).
+func TestLogFormatInTCPMode(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := ln.Addr().String()
+	ln.Close()
+	for _, c := range []struct {
+		server, extra, want string
+	}{
+		{echoServer(t), "option logasap", `^6 127\.0\.0\.1 id-0 \+\d+ \+0 -- l/s1$`},
+		{dead, "option log-separate-errors\n    retries 0", `^3 127\.0\.0\.1 id-0 \d+ 0 SC l/s1$`},
+	} {
+		log := &lineLog{}
+		addr := frontendLog(t, cfgFor(c.server, "unique-id-format id-%rt\n    log-format \"%ci %ID %Tt %B %ts %b/%s\"\n    "+c.extra), log)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		conn.Write([]byte("x"))
+		conn.(*net.TCPConn).CloseWrite()
+		io.ReadAll(conn)
+		conn.Close()
+		if got := log.wait(t, 1); len(got) != 1 || !regexp.MustCompile(c.want).MatchString(got[0]) {
+			t.Errorf("%s: lines %q, want %s", c.extra, got, c.want)
+		}
 	}
 }
