@@ -561,3 +561,43 @@ func TestMasterStopDuringReload(t *testing.T) {
 		}
 	}
 }
+
+// TestMasterWorkerWorkersDropPrivileges: run as root with `user`, `group` and `chroot`,
+// the master keeps root (it re-executes itself and binds new addresses on reload) and
+// every worker, the first and the reloaded ones, runs as nobody/nogroup in the jail.
+func TestMasterWorkerWorkersDropPrivileges(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to change user")
+	}
+	jail := t.TempDir()
+	os.Chmod(jail, 0o755)
+	be := newBackend(t, "ok", nil)
+	s := startMaster(t, "", fmt.Sprintf("    user nobody\n    group nogroup\n    chroot %s", jail), be.addr)
+	check := func(pid int, uid, root string) {
+		t.Helper()
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "Uid:"); ok && strings.Fields(v)[0] != uid {
+				t.Errorf("pid %d runs as uid %s, want %s", pid, strings.Fields(v)[0], uid)
+			}
+		}
+		if r, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", pid)); r != root {
+			t.Errorf("pid %d has root %q, want %q", pid, r, root)
+		}
+	}
+	_, first, _ := s.procs(t)
+	check(s.masterPid(), "0", "/")
+	check(first, "65534", jail)
+	s.reload(t)
+	second := s.waitNewWorker(t, first)
+	check(second, "65534", jail)
+	if info := s.cli(t, "@1 show info"); !strings.Contains(info, fmt.Sprintf("Pid: %d\n", second)) {
+		t.Fatalf("the jailed worker's Runtime API over the master: %q", info)
+	}
+	if code, body, _ := get(t, "http://"+s.addr+"/"); code != 200 || body != "ok" {
+		t.Fatalf("got %d %q", code, body)
+	}
+}
