@@ -241,9 +241,9 @@ type session struct {
 	reqLine  []byte
 	entry    logging.Entry
 	requests int
-	logged   bool           // the request was logged already (option logasap)
-	reqBody  int64          // request body bytes relayed, set by the relay goroutine
-	uid      []byte         // the request's unique id (unique-id-format)
+	logged   bool   // the request was logged already (option logasap)
+	reqBody  int64  // request body bytes relayed, set by the relay goroutine
+	uid      []byte // the request's unique id (unique-id-format)
 
 	// Per-request state kept here so that a request allocates nothing.
 	breq balance.Request
