@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -227,18 +226,7 @@ func (s *cliSession) dispatch(target, cmd string) bool {
 // forward sends one command to a worker's Runtime API at the session's level and
 // copies the answer.
 func (s *cliSession) forward(p *proc, cmd string) error {
-	c, err := p.dial(s.level)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Minute))
-	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
-		return err
-	}
-	c.(*net.UnixConn).CloseWrite()
-	_, err = io.Copy(s.w, c)
-	return err
+	return p.run(s.level, cmd, s.w, time.Minute)
 }
 
 // find resolves a routing prefix (without '@'): "1" is the current worker, "!PID" a

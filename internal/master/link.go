@@ -40,16 +40,9 @@ func Attach() (*Link, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fds.ipc), "master-ipc")
-	c, err := net.FileConn(f)
-	f.Close()
+	uc, err := unixConn(fds.ipc)
 	if err != nil {
 		return nil, fmt.Errorf("master socket: %v", err)
-	}
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		c.Close()
-		return nil, fmt.Errorf("master socket is not a unix socket")
 	}
 	l := &Link{ipc: uc}
 	if fds.state >= 0 {

@@ -221,16 +221,39 @@ func (p *proc) dial(level runtimeapi.Level) (net.Conn, error) {
 
 // ask runs one Runtime API command on the worker and returns its whole answer.
 func (p *proc) ask(level runtimeapi.Level, cmd string, timeout time.Duration) (string, error) {
+	var b strings.Builder
+	err := p.run(level, cmd, &limitedWriter{w: &b, n: 64 << 20}, timeout)
+	return b.String(), err
+}
+
+// run sends one Runtime API command to the worker and copies its answer to w.
+func (p *proc) run(level runtimeapi.Level, cmd string, w io.Writer, timeout time.Duration) error {
 	c, err := p.dial(level)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(timeout))
 	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
-		return "", err
+		return err
 	}
 	c.(*net.UnixConn).CloseWrite()
-	b, err := io.ReadAll(io.LimitReader(c, 64<<20))
-	return string(b), err
+	_, err = io.Copy(w, c)
+	return err
+}
+
+// limitedWriter keeps at most n bytes and drops the rest.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(b []byte) (int, error) {
+	if len(b) > l.n {
+		l.w.Write(b[:l.n])
+		l.n = 0
+		return len(b), nil
+	}
+	l.n -= len(b)
+	return l.w.Write(b)
 }
