@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -96,6 +95,7 @@ type boundListener struct {
 	ctl    *frontendCtl
 	ln     net.Listener
 	closed bool // guarded by Instance.mu
+	woken  bool // a wake-up deadline is set on ln; guarded by Instance.pauseMu
 }
 
 // frontendCtl is what the runtime API changes on a frontend: its maxconn (shared by
@@ -285,12 +285,13 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 		// in the kernel's queue.
 		in.pauseMu.Lock()
 		gate, feGate := in.pauseCh, bl.ctl.gate
-		if !in.pausedLocked() && !bl.ctl.disabled {
+		if bl.woken && !in.pausedLocked() && !bl.ctl.disabled {
 			// Undo a wake-up deadline (Pause, disable frontend, a lowered limit):
 			// under pauseMu, so that a new Pause cannot be undone here.
 			if d, ok := bl.ln.(interface{ SetDeadline(time.Time) error }); ok {
 				d.SetDeadline(time.Time{})
 			}
+			bl.woken = false
 		}
 		in.pauseMu.Unlock()
 		// Every wait ends when the listeners close (soft stop), not only at the hard
@@ -350,8 +351,7 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 
 func (in *Instance) serve(c net.Conn, bl *boundListener) {
 	fe := bl.fe
-	st := &proxy.Stream{Frontend: fe, Start: time.Now()}
-	st.Proto, st.Src = streamSource(c, bl.id)
+	st := &proxy.Stream{Frontend: fe, Start: time.Now(), Remote: c.RemoteAddr(), Listener: bl.id}
 	in.State.Streams.Add(st)
 	defer func() {
 		if r := recover(); r != nil {
@@ -371,18 +371,6 @@ func (in *Instance) serve(c net.Conn, bl *boundListener) {
 	} else {
 		tcpproxy.Serve(ctx, c, fe)
 	}
-}
-
-// streamSource names a connection's protocol and source as `show sess` prints them:
-// tcpv4 or tcpv6 and ip:port, or unix_stream and unix:<listener number>.
-func streamSource(c net.Conn, listenerID int) (proto, src string) {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		if a.IP.To4() != nil {
-			return "tcpv4", a.String()
-		}
-		return "tcpv6", a.String()
-	}
-	return "unix_stream", "unix:" + strconv.Itoa(listenerID)
 }
 
 // startChecks starts one health checker per server with `check`.

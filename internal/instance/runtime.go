@@ -83,8 +83,7 @@ func proxyIDs(cfg *config.Config) map[string]int {
 // lists its CLI streams (frontend GLOBAL, source unix:<n> for a unix socket).
 func (in *Instance) trackCLI(n int) func(c net.Conn) func() {
 	return func(c net.Conn) func() {
-		st := &proxy.Stream{Start: time.Now()}
-		st.Proto, st.Src = streamSource(c, n)
+		st := &proxy.Stream{Start: time.Now(), Remote: c.RemoteAddr(), Listener: n}
 		in.State.Streams.Add(st)
 		in.cliTotal.Add(1)
 		in.cliCur.Add(1)
@@ -312,13 +311,15 @@ func (in *Instance) Pause() {
 	in.setDeadlines(time.Unix(1, 0), func(*boundListener) bool { return true })
 }
 
-// setDeadlines sets the deadline of the listeners that match.
+// setDeadlines sets a wake-up deadline on the listeners that match; the accept loops
+// clear it once they may accept again. Must be called with pauseMu held.
 func (in *Instance) setDeadlines(t time.Time, match func(*boundListener) bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, bl := range in.listeners {
 		if d, ok := bl.ln.(interface{ SetDeadline(time.Time) error }); ok && !bl.closed && match(bl) {
 			d.SetDeadline(t)
+			bl.woken = true
 		}
 	}
 }

@@ -468,8 +468,8 @@ func (s *Server) Weight() int { return int(s.weight.Load()) }
 // Conns is the number of connections currently held on the server.
 func (s *Server) Conns() int { return int(s.conns.Load()) }
 
-// usable reports whether the server may take traffic, ignoring maxconn.
-func (s *Server) usable() bool {
+// Usable reports whether the server may take traffic, ignoring maxconn.
+func (s *Server) Usable() bool {
 	return s.up.Load() && s.admin.Load() == 0 && s.weight.Load() > 0
 }
 
@@ -501,12 +501,12 @@ func (t *tier) Len() int { return len(t.servers) }
 
 func (t *tier) Weight(i int) int {
 	s := t.servers[i]
-	if !s.usable() || s.full() || s == t.avoid {
+	if !s.Usable() || s.full() || s == t.avoid {
 		return 0
 	}
 	if t.firstOnly {
 		for _, o := range t.servers[:i] {
-			if o.usable() && o != t.avoid {
+			if o.Usable() && o != t.avoid {
 				return 0
 			}
 		}
@@ -520,7 +520,7 @@ func (t *tier) Conns(i int) int { return int(t.servers[i].conns.Load()) }
 // whether at least one of those is not full.
 func (t *tier) anyUsable() (usable, free bool) {
 	for _, s := range t.servers {
-		if s.usable() && s != t.avoid {
+		if s.Usable() && s != t.avoid {
 			usable = true
 			if !s.full() {
 				return true, true
@@ -623,7 +623,7 @@ func (b *Backend) tryAcquire(r *balance.Request, avoid *Server) (s *Server, wait
 // takeSlot takes a slot on s directly (a retry on the same server) when s is usable
 // and below its maxconn.
 func (b *Backend) takeSlot(s *Server) bool {
-	if !s.usable() {
+	if !s.Usable() {
 		return false
 	}
 	n := s.conns.Add(1)
@@ -719,12 +719,12 @@ func (b *Backend) Downs() (count uint64, downtime time.Duration, changed time.Ti
 // UsableServers counts the active and backup servers that can take traffic.
 func (b *Backend) UsableServers() (active, backup int) {
 	for _, s := range b.active.servers {
-		if s.usable() {
+		if s.Usable() {
 			active++
 		}
 	}
 	for _, s := range b.backup.servers {
-		if s.usable() {
+		if s.Usable() {
 			backup++
 		}
 	}

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,12 +17,26 @@ import (
 type Stream struct {
 	ID       uint64
 	Frontend *Frontend // nil for a runtime API session
-	Proto    string    // tcpv4, tcpv6 or unix_stream, as HAProxy names them
-	Src      string    // ip:port, or unix:<listener number>
+	// Remote is the client's address; Listener the number of the listener that
+	// accepted it, which names a unix client. Source formats them only when asked.
+	Remote   net.Addr
+	Listener int
 	Start    time.Time
 
 	backend atomic.Pointer[Backend]
 	server  atomic.Pointer[Server]
+}
+
+// Source names the stream's protocol and source as `show sess` prints them: tcpv4 or
+// tcpv6 and ip:port, or unix_stream and unix:<listener number>.
+func (s *Stream) Source() (proto, src string) {
+	if a, ok := s.Remote.(*net.TCPAddr); ok {
+		if a.IP.To4() != nil {
+			return "tcpv4", a.String()
+		}
+		return "tcpv6", a.String()
+	}
+	return "unix_stream", "unix:" + strconv.Itoa(s.Listener)
 }
 
 // SetTarget records where the stream's current request goes (nil, nil when none).

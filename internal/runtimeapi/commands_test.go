@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -190,8 +191,8 @@ func TestShowErrorsLayout(t *testing.T) {
 // a server and one still routing.
 func TestShowSess(t *testing.T) {
 	st := buildState(t, "frontend fe\n bind 127.0.0.1:1\n default_backend b\nbackend b\n server s1 127.0.0.1:2\n")
-	a := &proxy.Stream{Frontend: st.Frontends[0], Proto: "tcpv4", Src: "127.0.0.1:5000", Start: time.Now().Add(-65 * time.Second)}
-	b := &proxy.Stream{Frontend: st.Frontends[0], Proto: "tcpv6", Src: "[::1]:5001", Start: time.Now()}
+	a := &proxy.Stream{Frontend: st.Frontends[0], Remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}, Start: time.Now().Add(-65 * time.Second)}
+	b := &proxy.Stream{Frontend: st.Frontends[0], Remote: &net.TCPAddr{IP: net.IPv6loopback, Port: 5001}, Start: time.Now()}
 	st.Streams.Add(a)
 	st.Streams.Add(b)
 	a.SetTarget(st.Backends["b"], st.Backends["b"].Servers[0])

@@ -46,9 +46,10 @@ func writeStream(w *bufio.Writer, x *proxy.Stream, now time.Time) {
 			srv = sv.Name
 		}
 	}
+	proto, src := x.Source()
 	fmt.Fprintf(w, "%#x: proto=%s src=%s fe=%s be=%s srv=%s ts=00 epoch=0 age=%s calls=1 rate=0 cpu=0 lat=0 "+
 		"rq[f=808000h,i=0,an=00h,rx=,wx=,ax=] rp[f=80008000h,i=0,an=00h,rx=,wx=,ax=] scf=[8,0h,fd=-1] scb=[8,1h,fd=-1] exp= rc=0 c_exp=\n",
-		x.ID, x.Proto, x.Src, fe, be, srv, humanAge(now.Sub(x.Start)))
+		x.ID, proto, src, fe, be, srv, humanAge(now.Sub(x.Start)))
 }
 
 // humanAge formats a duration as HAProxy's human_time: "0s", "1m5s", "2h3m", "4d5h".

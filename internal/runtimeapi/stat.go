@@ -61,7 +61,7 @@ func (o *statOut) row(r statRow) {
 	switch o.format {
 	case "csv":
 		for _, v := range r {
-			w.WriteString(v)
+			writeCSVField(w, v)
 			w.WriteByte(',')
 		}
 		w.WriteByte('\n')
@@ -351,7 +351,7 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 				var weight int64
 				var act, bck int64
 				for i, srv := range b.Servers {
-					usable := srv.Up() && srv.Admin() == 0 && srv.Weight() > 0
+					usable := srv.Usable()
 					if usable {
 						weight += int64(srv.Weight())
 						if srv.Cfg.Backup {
@@ -591,4 +591,17 @@ func serverStatus(s *proxy.Server) string {
 		return "DOWN " + strconv.Itoa(c.Health) + "/" + strconv.Itoa(rise)
 	}
 	return "DOWN"
+}
+
+// writeCSVField writes one CSV value, quoted only when it holds a separator, a quote
+// or a line break (a check's reason phrase comes from the server), as HAProxy encodes
+// its string fields.
+func writeCSVField(w *bufio.Writer, v string) {
+	if !strings.ContainsAny(v, ",\"\r\n") {
+		w.WriteString(v)
+		return
+	}
+	w.WriteByte('"')
+	w.WriteString(strings.ReplaceAll(v, `"`, `""`))
+	w.WriteByte('"')
 }

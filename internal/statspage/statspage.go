@@ -10,6 +10,7 @@ package statspage
 import (
 	"bytes"
 	"crypto/subtle"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -198,7 +199,7 @@ const maxForm = 16 << 10
 // names) and returns HAProxy's outcome code for the `;st=` redirect.
 func (p *Page) adminAction(r *http.Request) string {
 	body := make([]byte, maxForm+1)
-	n, _ := readFull(r, body)
+	n, _ := io.ReadFull(r.Body, body)
 	if n > maxForm {
 		return "EXCD"
 	}
@@ -236,18 +237,6 @@ func (p *Page) adminAction(r *http.Request) string {
 		return "ERRP"
 	}
 	return "PART"
-}
-
-func readFull(r *http.Request, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := r.Body.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // backend finds the form's backend by name or "#id".
