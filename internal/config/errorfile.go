@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,10 +48,8 @@ func parseCode(s string) (int, error) {
 	if err != nil {
 		n = 0
 	}
-	for _, c := range ErrorCodes {
-		if c == n {
-			return n, nil
-		}
+	if slices.Contains(ErrorCodes, n) {
+		return n, nil
 	}
 	return 0, fmt.Errorf("status code '%d' not handled.", n)
 }
@@ -205,7 +204,7 @@ func (ps *parser) resolveErrorFiles(p *Proxy) {
 			continue
 		}
 		for code, f := range sec.files {
-			if d.codes != nil && !containsInt(d.codes, code) {
+			if d.codes != nil && !slices.Contains(d.codes, code) {
 				continue
 			}
 			if p.ErrorFiles == nil {
@@ -214,13 +213,4 @@ func (ps *parser) resolveErrorFiles(p *Proxy) {
 			p.ErrorFiles[code] = f
 		}
 	}
-}
-
-func containsInt(list []int, n int) bool {
-	for _, v := range list {
-		if v == n {
-			return true
-		}
-	}
-	return false
 }

@@ -536,10 +536,11 @@ func (s *session) countInvalid(now time.Time) {
 
 // reject answers an invalid or timed-out request and closes.
 func (s *session) reject(page []byte, status int, term [2]byte) {
-	s.countInvalid(time.Now())
+	now := time.Now()
+	s.countInvalid(now)
 	if s.entry.Frontend == "" {
-		s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: time.Now(),
-			Request: time.Now(), Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1,
+		s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: now,
+			Request: now, Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1,
 			FrontendAddr: s.dst, PID: s.e.pid, Host: s.e.host}
 		s.reqLine = append(s.reqLine[:0], "<BADREQ>"...)
 	}

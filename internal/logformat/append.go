@@ -3,6 +3,7 @@ package logformat
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -223,7 +224,7 @@ func appendPartial(b []byte, partial bool, n int64) []byte {
 // requestPart cuts a part out of "METHOD URI VERSION" as %HM, %HU, %HP, %HPO, %HQ and
 // %HV show it.
 func requestPart(line string, v varID) string {
-	sp1 := indexByte(line, ' ')
+	sp1 := strings.IndexByte(line, ' ')
 	if sp1 < 0 {
 		if v == vHM {
 			return line
@@ -232,10 +233,9 @@ func requestPart(line string, v varID) string {
 	}
 	method, rest := line[:sp1], line[sp1+1:]
 	uri, version := rest, ""
-	if sp2 := lastIndexByte(rest, ' '); sp2 >= 0 {
+	if sp2 := strings.LastIndexByte(rest, ' '); sp2 >= 0 {
 		uri, version = rest[:sp2], rest[sp2+1:]
 	}
-	q := indexByte(uri, '?')
 	switch v {
 	case vHM:
 		return method
@@ -243,6 +243,9 @@ func requestPart(line string, v varID) string {
 		return uri
 	case vHV:
 		return version
+	}
+	q := strings.IndexByte(uri, '?')
+	switch v {
 	case vHQ:
 		if q < 0 {
 			return ""
@@ -255,9 +258,9 @@ func requestPart(line string, v varID) string {
 	}
 	if v == vHPO && len(path) > 0 && path[0] != '/' {
 		// Absolute form: drop "scheme://authority".
-		if i := indexString(path, "://"); i >= 0 {
+		if i := strings.Index(path, "://"); i >= 0 {
 			path = path[i+3:]
-			if j := indexByte(path, '/'); j >= 0 {
+			if j := strings.IndexByte(path, '/'); j >= 0 {
 				path = path[j:]
 			} else {
 				path = ""
@@ -265,33 +268,6 @@ func requestPart(line string, v varID) string {
 		}
 	}
 	return path
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func lastIndexByte(s string, c byte) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func indexString(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 // appendText writes a string variable: "-" when empty ("" when quoted), quoted with
