@@ -12,39 +12,21 @@ func append2(b []byte, n int) []byte {
 	return append(b, byte('0'+n/10), byte('0'+n%10))
 }
 
+// httpLog and tcpLog are `option httplog` and `option tcplog`: the same formats a
+// log-format line would give, so that both always write the same bytes.
+var httpLog, tcpLog = mustParse(HTTPLog), mustParse(TCPLog)
+
+func mustParse(s string) *Format {
+	f, err := Parse(s)
+	if err != nil {
+		panic("logformat: " + s + ": " + err.Error())
+	}
+	return f
+}
+
 // AppendHTTPLog formats `option httplog`:
 // %ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %{+Q}r
-func AppendHTTPLog(b []byte, e *Entry) []byte {
-	b = appendClient(b, e)
-	b = append(b, " ["...)
-	t := e.Request
-	if t.IsZero() {
-		t = e.Accept
-	}
-	b = appendDate(b, t)
-	b = append(b, "] "...)
-	b = appendNames(b, e)
-	b = appendMS(b, e.TR)
-	b = append(b, '/')
-	b = appendMS(b, e.Tw)
-	b = append(b, '/')
-	b = appendMS(b, e.Tc)
-	b = append(b, '/')
-	b = appendMS(b, e.Tr)
-	b = append(b, '/')
-	b = appendMS(b, e.Ta)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, int64(e.Status), 10)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, e.Bytes, 10)
-	b = append(b, " - - "...)
-	b = appendTerm(b, e.Term)
-	b = append(b, "--"...)
-	b = appendConns(b, e)
-	b = append(b, " \""...)
-	b = appendEscaped(b, e.RequestLine)
-	return append(b, '"')
-}
+func AppendHTTPLog(b []byte, e *Entry) []byte { return httpLog.Append(b, e) }
 
 const hexDigits = "0123456789ABCDEF"
 
@@ -65,23 +47,7 @@ func appendEscaped(b []byte, s string) []byte {
 
 // AppendTCPLog formats `option tcplog`:
 // %ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq
-func AppendTCPLog(b []byte, e *Entry) []byte {
-	b = appendClient(b, e)
-	b = append(b, " ["...)
-	b = appendDate(b, e.Accept)
-	b = append(b, "] "...)
-	b = appendNames(b, e)
-	b = appendMS(b, e.Tw)
-	b = append(b, '/')
-	b = appendMS(b, e.Tc)
-	b = append(b, '/')
-	b = appendMS(b, e.Tt)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, e.Bytes, 10)
-	b = append(b, ' ')
-	b = appendTerm(b, e.Term)
-	return appendConns(b, e)
-}
+func AppendTCPLog(b []byte, e *Entry) []byte { return tcpLog.Append(b, e) }
 
 // AppendConnectLog formats the line HAProxy logs per connection when a proxy has a
 // logger but no log format: "Connect from 127.0.0.1:4242 to 127.0.0.1:80 (fe/HTTP)".
@@ -98,47 +64,6 @@ func AppendConnectLog(b []byte, src, dst netip.AddrPort, fe string, http bool) [
 		b = append(b, "/TCP)"...)
 	}
 	return b
-}
-
-func appendClient(b []byte, e *Entry) []byte {
-	if e.ClientIP.IsValid() {
-		b = e.ClientIP.Unmap().AppendTo(b)
-	} else {
-		b = append(b, '-')
-	}
-	b = append(b, ':')
-	return strconv.AppendInt(b, int64(e.ClientPort), 10)
-}
-
-func appendNames(b []byte, e *Entry) []byte {
-	b = append(b, e.Frontend...)
-	b = append(b, ' ')
-	if e.Backend == "" {
-		b = append(b, e.Frontend...)
-	} else {
-		b = append(b, e.Backend...)
-	}
-	b = append(b, '/')
-	if e.Server == "" {
-		b = append(b, "<NOSRV>"...)
-	} else {
-		b = append(b, e.Server...)
-	}
-	return append(b, ' ')
-}
-
-func appendConns(b []byte, e *Entry) []byte {
-	b = append(b, ' ')
-	for i, n := range [...]int{e.ActConn, e.FeConn, e.BeConn, e.SrvConn, e.Retries} {
-		if i > 0 {
-			b = append(b, '/')
-		}
-		b = strconv.AppendInt(b, int64(n), 10)
-	}
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, int64(e.SrvQueue), 10)
-	b = append(b, '/')
-	return strconv.AppendInt(b, int64(e.BeQueue), 10)
 }
 
 func appendTerm(b []byte, t [2]byte) []byte {
