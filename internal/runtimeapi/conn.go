@@ -11,6 +11,12 @@ import (
 func (srv *Server) ServeConn(ctx context.Context, c net.Conn, level Level, exposeFD bool) {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
+	srv.serveSession(c, level, exposeFD)
+}
+
+// serveSession runs one session and closes its connection; a panic in a command ends
+// that session only.
+func (srv *Server) serveSession(c net.Conn, level Level, exposeFD bool) {
 	defer func() {
 		if r := recover(); r != nil && srv.Events != nil {
 			srv.Events.Error("runtime API session failed", "panic", r)

@@ -127,15 +127,11 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener, level Level, expo
 			defer srv.wg.Done()
 			defer untrack()
 			defer func() {
-				if r := recover(); r != nil && srv.Events != nil {
-					srv.Events.Error("runtime API session failed", "panic", r)
-				}
-				c.Close()
 				srv.mu.Lock()
 				delete(srv.conns, c)
 				srv.mu.Unlock()
 			}()
-			srv.session(&Session{Conn: c, Level: level, ExposeFD: exposeFD})
+			srv.serveSession(c, level, exposeFD)
 		}()
 	}
 }
