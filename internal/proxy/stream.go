@@ -48,40 +48,53 @@ func (s *Stream) SetTarget(b *Backend, srv *Server) {
 // Target returns the backend and server of the stream's current request.
 func (s *Stream) Target() (*Backend, *Server) { return s.backend.Load(), s.server.Load() }
 
-// Streams is the set of live streams of a State.
+// Streams is the set of live streams of a State. It is split in shards by stream id,
+// so that connections starting and ending on different cores rarely share a lock.
 type Streams struct {
-	next atomic.Uint64
-	// mu guards m; it is taken once when a connection starts and once when it ends.
-	mu sync.Mutex
+	next   atomic.Uint64
+	shards [streamShards]streamShard
+}
+
+const streamShards = 16
+
+type streamShard struct {
+	mu sync.Mutex // guards m
 	m  map[*Stream]struct{}
 }
+
+func (r *Streams) shard(s *Stream) *streamShard { return &r.shards[s.ID%streamShards] }
 
 // Add registers s and gives it its id.
 func (r *Streams) Add(s *Stream) {
 	s.ID = r.next.Add(1)
-	r.mu.Lock()
-	if r.m == nil {
-		r.m = map[*Stream]struct{}{}
+	sh := r.shard(s)
+	sh.mu.Lock()
+	if sh.m == nil {
+		sh.m = map[*Stream]struct{}{}
 	}
-	r.m[s] = struct{}{}
-	r.mu.Unlock()
+	sh.m[s] = struct{}{}
+	sh.mu.Unlock()
 }
 
 // Remove forgets s.
 func (r *Streams) Remove(s *Stream) {
-	r.mu.Lock()
-	delete(r.m, s)
-	r.mu.Unlock()
+	sh := r.shard(s)
+	sh.mu.Lock()
+	delete(sh.m, s)
+	sh.mu.Unlock()
 }
 
 // List returns the live streams, oldest first.
 func (r *Streams) List() []*Stream {
-	r.mu.Lock()
-	out := make([]*Stream, 0, len(r.m))
-	for s := range r.m {
-		out = append(out, s)
+	var out []*Stream
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for s := range sh.m {
+			out = append(out, s)
+		}
+		sh.mu.Unlock()
 	}
-	r.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
