@@ -42,6 +42,26 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// statSources looks at every Go source of the module, so that `go test` keeps a cached
+// result of this package only while none of the sources the binary is built from
+// changed (the build runs in a child process, which the cache does not see). It runs
+// once, from the first test that runs the binary: file accesses in TestMain are not
+// recorded.
+var statSources = sync.OnceFunc(func() {
+	filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != "../.." {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && (strings.HasSuffix(path, ".go") || d.Name() == "go.mod" || d.Name() == "go.sum") {
+			os.Stat(path)
+		}
+		return nil
+	})
+})
+
 // freePort returns a loopback TCP port that was free a moment ago (configs refuse
 // port 0, as HAProxy does).
 func freePort(t testing.TB) int {
@@ -107,6 +127,7 @@ func startHitless(t testing.TB, cfg string, ready ...string) *proc {
 // launch starts the binary with args; the process is stopped when the test ends.
 func launch(t testing.TB, cfgPath string, args ...string) *proc {
 	t.Helper()
+	statSources()
 	p := &proc{out: &syncBuffer{}, done: make(chan struct{}), cfg: cfgPath}
 	p.cmd = exec.Command(binPath, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -194,6 +215,7 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // runHitless runs the binary to completion and returns its output and exit code.
 func runHitless(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	statSources()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binPath, args...)
