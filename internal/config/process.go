@@ -62,6 +62,17 @@ var processKeywords = map[string]func(ps *parser, g *Global, args []string) erro
 	"tune.maxrewrite": func(ps *parser, g *Global, a []string) error {
 		return tuneArg(a, &g.TuneMaxRewrite)
 	},
+	"tune.http.maxhdr": func(ps *parser, g *Global, a []string) error {
+		if len(a) < 2 || a[1] == "" {
+			return fmt.Errorf("'%s' expects an integer argument.", a[0])
+		}
+		n, err := strconv.Atoi(a[1])
+		if err != nil || n < 1 || n > 32767 {
+			return fmt.Errorf("'%s' expects a numeric value between 1 and 32767", a[0])
+		}
+		g.TuneMaxHdr = n
+		return nil
+	},
 	"node": func(ps *parser, g *Global, a []string) error {
 		if len(a) < 2 || a[1] == "" || strings.IndexFunc(a[1], func(c rune) bool {
 			return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_')

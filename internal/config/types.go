@@ -62,7 +62,10 @@ type Global struct {
 	// TuneBufSize and TuneMaxRewrite are 0 when unset (HAProxy's defaults are 16384
 	// and 1024).
 	TuneBufSize, TuneMaxRewrite int
-	Node, Description           string
+	// TuneMaxHdr is tune.http.maxhdr, 0 when unset (HAProxy's default is 101): a
+	// message may carry TuneMaxHdr-1 header fields.
+	TuneMaxHdr        int
+	Node, Description string
 }
 
 // StatsSocket is one `stats socket` line of `global`.

@@ -54,6 +54,7 @@ type Engine struct {
 	applets Applets
 	pid     int    // %pid
 	host    string // %H
+	maxHdr  int    // header fields a message may carry (tune.http.maxhdr - 1)
 }
 
 // returnPage is the cached answer of an `http-request return` rule.
@@ -75,7 +76,10 @@ func New(st *proxy.State, events *slog.Logger) *Engine {
 	if events == nil {
 		events = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{st: st, events: events, pid: os.Getpid()}
+	e := &Engine{st: st, events: events, pid: os.Getpid(), maxHdr: http1.DefaultMaxHeaders}
+	if st != nil && st.Config != nil && st.Config.Global.TuneMaxHdr > 0 {
+		e.maxHdr = st.Config.Global.TuneMaxHdr - 1
+	}
 	e.host, _ = os.Hostname()
 	e.readers.New = func() any { return bufio.NewReaderSize(nil, bufSize) }
 	e.writers.New = func() any { return bufio.NewWriterSize(nil, bufSize) }
@@ -261,12 +265,21 @@ type edit struct {
 	name  string // header name
 	value []byte // value to add (nil for del-header)
 	add   bool
+	// endToEnd is false for a framing or hop-by-hop name: hitless writes those
+	// from what it parsed, so a rule cannot add them (see writeAdds).
+	endToEnd bool
+}
+
+// newEdit returns the edit of a rule on header name.
+func newEdit(name string, value []byte, del, add bool) edit {
+	return edit{del: del, add: add, name: name, value: value, endToEnd: http1.EndToEndName(name)}
 }
 
 // Serve handles one client connection until it closes.
 func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	s := &session{e: e, fe: fe, c: c, ctx: ctx, bodyDone: make(chan error, 1), stream: proxy.StreamOf(ctx)}
 	s.reqTick, s.respTick = s.tickRequest, s.tickResponse
+	s.req.MaxHeaders, s.resp.MaxHeaders = max(e.maxHdr, 1), max(e.maxHdr, 1)
 	s.br = e.readers.Get().(*bufio.Reader)
 	s.br.Reset(c)
 	s.bw = e.writers.Get().(*bufio.Writer)
@@ -380,7 +393,7 @@ func (s *session) serveOne() bool {
 		e.RequestLine = ""
 		e.UniqueID = s.uid
 		if h := fe.Cfg.Formats.UniqueIDHeader; h != "" {
-			s.edits = append(s.edits, edit{add: true, name: h, value: s.uid})
+			s.edits = append(s.edits, newEdit(h, s.uid, false, true))
 		}
 	}
 
@@ -446,11 +459,11 @@ func (s *session) applyRules(p *config.Proxy, head []byte) (done, keep bool) {
 		case "use-service":
 			return true, s.service(p, r.Service, head)
 		case "set-header":
-			s.edits = append(s.edits, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
+			s.edits = append(s.edits, newEdit(r.Header, s.expand(r.Value), true, true))
 		case "add-header":
-			s.edits = append(s.edits, edit{add: true, name: r.Header, value: s.expand(r.Value)})
+			s.edits = append(s.edits, newEdit(r.Header, s.expand(r.Value), false, true))
 		case "del-header":
-			s.edits = append(s.edits, edit{del: true, name: r.Header})
+			s.edits = append(s.edits, newEdit(r.Header, nil, true, false))
 		}
 	}
 	return false, false

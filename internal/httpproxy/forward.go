@@ -28,7 +28,9 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	s.target(b, nil)
 	defer s.target(nil, nil)
 	hasBody := req.Chunked || req.ContentLength > 0
-	upgrade := req.ConnUpgrade && req.HasUpgrade
+	upgrade := req.IsUpgrade()
+	// A CONNECT answered 2xx becomes a tunnel (RFC 9110 §9.3.6), as in HAProxy.
+	connect := req.Form == http1.AuthorityForm
 	fo, bo := &fe.Cfg.Options, &b.Cfg.Options
 	closeSrv := fo.HTTPServerClose || fo.HTTPClose || bo.HTTPServerClose || bo.HTTPClose
 	forwardFor := fo.ForwardFor || bo.ForwardFor
@@ -51,7 +53,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	var bodyDone chan error
 	for attempt := 0; ; attempt++ {
 		var idle proxy.IdleFunc
-		if attempt == 0 && !upgrade {
+		if attempt == 0 && !upgrade && !connect {
 			idle = s.e.getIdle
 		}
 		a, err = b.Connect(s.ctx, &s.breq, idle)
@@ -170,7 +172,10 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	resp := &s.resp
 	for {
 		if err == nil {
-			if err = http1.ParseResponse(rhead, resp); err != nil {
+			if err = http1.ParseResponse(rhead, resp); err == nil {
+				err = resp.CheckSwitch(req)
+			}
+			if err != nil {
 				s.captureResponse(b, srv, sc, http1.ErrorPos(err))
 			}
 		} else if errors.Is(err, http1.ErrHeadTooLarge) {
@@ -218,15 +223,15 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	srv.Counters.AddResponse(resp.Status)
 	srv.Counters.Requests.Add(1) // a server's req_tot counts the valid responses it gave
 
-	noBody := isHead || resp.Status == 204 || resp.Status == 304 || resp.Status < 200
-	switchProto := resp.Status == 101 && upgrade
+	switchProto := resp.Status == 101 || (connect && resp.Status/100 == 2) // CheckSwitch passed a 101
+	noBody := isHead || resp.Status == 204 || resp.Status == 304 || resp.Status < 200 || switchProto
 	dechunk := resp.Chunked && req.Minor == 0 && !noBody
 	framed := noBody || resp.Chunked || resp.ContentLength >= 0
 	clientKeep := req.KeepAlive() && framed && !dechunk && !fo.HTTPClose && !bo.HTTPClose && !switchProto
 	srvKeep := resp.KeepAlive() && framed && !closeSrv && !switchProto
 
 	s.c.SetWriteDeadline(deadline(fe.Cfg.Timeouts.Client))
-	n := s.writeResponseHead(resp, switchProto, clientKeep, req.Minor == 0, dechunk)
+	n := s.writeResponseHead(resp, switchProto && !connect, switchProto, clientKeep, req.Minor == 0, dechunk)
 	sc.br.Discard(len(rhead))
 	if fe.Cfg.Options.LogASAP {
 		// option logasap: log now, with the head's size and '+' before %Tt and %B.
@@ -348,11 +353,11 @@ func (s *session) responseEdits(out []edit, rules []config.HTTPRule) []edit {
 		}
 		switch r.Action {
 		case "set-header":
-			out = append(out, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
+			out = append(out, newEdit(r.Header, s.expand(r.Value), true, true))
 		case "add-header":
-			out = append(out, edit{add: true, name: r.Header, value: s.expand(r.Value)})
+			out = append(out, newEdit(r.Header, s.expand(r.Value), false, true))
 		case "del-header":
-			out = append(out, edit{del: true, name: r.Header})
+			out = append(out, newEdit(r.Header, nil, true, false))
 		}
 	}
 	return out
@@ -378,27 +383,34 @@ func redone(name string, edits []edit) bool {
 }
 
 // writeAdds writes the headers rules add, but not one that a later rule deletes or
-// sets again (the backend's rules run before or after the frontend's).
+// sets again (the backend's rules run before or after the frontend's). A rule never
+// writes a framing or hop-by-hop field (hitless writes those from what it parsed), nor
+// a value that holds a line break or another control byte (a value built from
+// request data, a decoded URL say, must not split the head).
 func writeAdds(w *bufio.Writer, edits []edit) int {
 	n := 0
 	for i := range edits {
-		if edits[i].add && !redone(edits[i].name, edits[i+1:]) {
-			w.WriteString(edits[i].name)
-			w.WriteString(": ")
-			w.Write(edits[i].value)
-			w.WriteString("\r\n")
-			n += len(edits[i].name) + len(edits[i].value) + 4
+		e := &edits[i]
+		if !e.add || redone(e.name, edits[i+1:]) || !e.endToEnd || !http1.ValidFieldValue(e.value) {
+			continue
 		}
+		w.WriteString(e.name)
+		w.WriteString(": ")
+		w.Write(e.value)
+		w.WriteString("\r\n")
+		n += len(e.name) + len(e.value) + 4
 	}
 	return n
 }
 
 // writeHeaders forwards a message's end-to-end headers (Upgrade too when upgrading),
-// without the ones rules delete, then the ones rules add.
+// without the ones rules delete, then the ones rules add. Framing fields are never
+// copied: the caller writes the framing hitless parsed (http1.WriteFraming), so that
+// what the next hop reads is what hitless read.
 func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit) {
 	for i := range m.Headers {
 		h := &m.Headers[i]
-		if m.IsHopByHop(h.Name) && !(upgrade && equalFold(h.Name, "upgrade")) {
+		if !m.IsEndToEnd(h.Name) && !(upgrade && equalFold(h.Name, "upgrade")) {
 			continue
 		}
 		if deleted(h.Name, edits) {
@@ -412,13 +424,19 @@ func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit)
 	writeAdds(w, edits)
 }
 
-// writeRequestHead writes the request head as the server must see it.
+// writeRequestHead writes the request head as the server must see it: the request's
+// own version (an HTTP/1.0 request stays one, as HAProxy forwards it, asking to keep
+// the connection), its end-to-end headers, and the framing hitless parsed.
 func (s *session) writeRequestHead(w *bufio.Writer, upgrade, closeSrv, forwardFor bool) {
 	req := &s.req
 	w.Write(req.Method)
 	w.WriteByte(' ')
 	w.Write(req.Target)
-	w.WriteString(" HTTP/1.1\r\n")
+	if req.Minor == 0 {
+		w.WriteString(" HTTP/1.0\r\n")
+	} else {
+		w.WriteString(" HTTP/1.1\r\n")
+	}
 	writeHeaders(w, &req.Message, upgrade, s.edits)
 	if forwardFor {
 		w.WriteString("x-forwarded-for: ")
@@ -426,20 +444,34 @@ func (s *session) writeRequestHead(w *bufio.Writer, upgrade, closeSrv, forwardFo
 		w.Write(s.scratch)
 		w.WriteString("\r\n")
 	}
-	if req.Chunked {
-		w.WriteString("transfer-encoding: chunked\r\n")
-	}
+	http1.WriteFraming(w, req.Chunked, req.ContentLength)
 	switch {
 	case upgrade:
 		w.WriteString("connection: upgrade\r\n")
 	case closeSrv:
 		w.WriteString("connection: close\r\n")
+	case req.Minor == 0:
+		w.WriteString("connection: keep-alive\r\n")
 	}
 	w.WriteString("\r\n")
 }
 
+// responseFraming is the framing a response head carries to the client, from what
+// hitless parsed: none for 1xx and 204 (RFC 9110 §8.6 forbids a length there), the
+// length or chunking as parsed otherwise, and for HEAD and 304 answers, which have no
+// body, the metadata the server sent. dechunk (a chunked body for an HTTP/1.0 client,
+// delimited by the close) drops it.
+func responseFraming(resp *http1.Response, dechunk bool) (chunked bool, n int64) {
+	if dechunk || resp.Status < 200 || resp.Status == 204 {
+		return false, -1
+	}
+	return resp.Chunked, resp.ContentLength
+}
+
 // writeResponseHead writes the response head for the client; it returns its length.
-func (s *session) writeResponseHead(resp *http1.Response, switchProto, keep, http10, dechunk bool) int {
+// switchProto is a 101 that upgrades the connection, tunnel any answer after which
+// the connection becomes a tunnel (a 101, or a 2xx to CONNECT).
+func (s *session) writeResponseHead(resp *http1.Response, switchProto, tunnel, keep, http10, dechunk bool) int {
 	w := s.bw
 	n := w.Buffered()
 	w.WriteString("HTTP/1.1 ")
@@ -449,12 +481,14 @@ func (s *session) writeResponseHead(resp *http1.Response, switchProto, keep, htt
 	w.Write(resp.Reason)
 	w.WriteString("\r\n")
 	writeHeaders(w, &resp.Message, switchProto, s.redits)
-	if resp.Chunked && !dechunk {
-		w.WriteString("transfer-encoding: chunked\r\n")
+	if !tunnel {
+		chunked, length := responseFraming(resp, dechunk)
+		http1.WriteFraming(w, chunked, length)
 	}
 	switch {
 	case switchProto:
 		w.WriteString("connection: upgrade\r\n")
+	case tunnel:
 	case !keep:
 		w.WriteString("connection: close\r\n")
 	case http10:

@@ -15,22 +15,13 @@ func bstr(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// Path is the request path without the query string (acl.Sample).
+// Path is the request path without the query string (acl.Sample): of an
+// absolute-form target ("ftp://host/admin"), whatever its scheme, only the path, as
+// HAProxy's `path` reads it.
 func (s *session) Path() string {
-	t := s.req.Target
+	t := s.req.Path
 	if i := bytes.IndexByte(t, '?'); i >= 0 {
 		t = t[:i]
-	}
-	// An absolute-form target ("http://host/path") keeps only its path.
-	if len(t) > 7 && (t[0] == 'h' || t[0] == 'H') {
-		if i := bytes.Index(t, []byte("://")); i > 0 {
-			t = t[i+3:]
-			if j := bytes.IndexByte(t, '/'); j >= 0 {
-				t = t[j:]
-			} else {
-				t = nil
-			}
-		}
 	}
 	return bstr(t)
 }
