@@ -303,14 +303,22 @@ func TestHardStopAfterEndsStuckOldProcess(t *testing.T) {
 
 // haproxy returns the path of HAProxy 2.6, or skips.
 func haproxy(t *testing.T) string {
-	p, err := exec.LookPath("haproxy")
+	p, err := lookHAProxy()
 	if err != nil {
-		if _, err := os.Stat("/usr/sbin/haproxy"); err == nil {
-			return "/usr/sbin/haproxy"
-		}
 		t.Skip("haproxy is not installed (.ci/run installs Debian's package)")
 	}
 	return p
+}
+
+// lookHAProxy finds HAProxy's binary on PATH or where Debian installs it.
+func lookHAProxy() (string, error) {
+	p, err := exec.LookPath("haproxy")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/haproxy"); serr == nil {
+			return "/usr/sbin/haproxy", nil
+		}
+	}
+	return p, err
 }
 
 // TestTakesListenersOverFromHAProxy: hitless -x on HAProxy's stats socket adopts its
