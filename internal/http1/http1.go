@@ -239,7 +239,11 @@ func ReadHead(br *bufio.Reader) ([]byte, error) {
 	scanned := 0
 	for {
 		buf, _ := br.Peek(br.Buffered())
-		// Leading empty lines before a request are tolerated (RFC 9112 §2.2).
+		// Empty lines before a message are skipped (RFC 9112 §2.2).
+		if skip := leadingEmptyLines(buf); skip > 0 {
+			br.Discard(skip)
+			buf = buf[skip:]
+		}
 		if end := headEnd(buf, scanned); end > 0 {
 			return buf[:end], nil
 		}
@@ -255,6 +259,21 @@ func ReadHead(br *bufio.Reader) ([]byte, error) {
 				return nil, ErrHeadTooLarge
 			}
 			return nil, err
+		}
+	}
+}
+
+// leadingEmptyLines is the length of the CRLF and LF lines that start buf.
+func leadingEmptyLines(buf []byte) int {
+	n := 0
+	for {
+		switch {
+		case n < len(buf) && buf[n] == '\n':
+			n++
+		case n+1 < len(buf) && buf[n] == '\r' && buf[n+1] == '\n':
+			n += 2
+		default:
+			return n
 		}
 	}
 }

@@ -280,6 +280,12 @@ type clientAnswer struct {
 // response until the proxy closes (or d passes). The responses are read with a
 // parser that follows each answer's framing; what is left unparsed is returned too.
 func exchange(t testing.TB, addr, raw string, d time.Duration) ([]clientAnswer, string) {
+	return exchangeOpt(t, addr, raw, d, true)
+}
+
+// exchangeOpt is exchange, with the half-close optional: without it, the last
+// request of raw should ask to close.
+func exchangeOpt(t testing.TB, addr, raw string, d time.Duration, halfClose bool) ([]clientAnswer, string) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -288,7 +294,9 @@ func exchange(t testing.TB, addr, raw string, d time.Duration) ([]clientAnswer, 
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(d))
 	io.WriteString(c, raw)
-	c.(*net.TCPConn).CloseWrite()
+	if halfClose {
+		c.(*net.TCPConn).CloseWrite()
+	}
 	all, _ := io.ReadAll(c)
 	return parseAnswers(all, methods(raw))
 }
