@@ -93,9 +93,6 @@ func runBoth(t *testing.T, h harnessSide, x *harnessSide, raw string) (outcome, 
 	return ho, xo
 }
 
-// forwarded is the number of requests the backend read.
-func (o outcome) forwarded() int { return len(o.reqs) }
-
 // fromBackend lists the X-Seq of the answers the client got from the backend.
 func (o outcome) fromBackend() []int {
 	var s []int
