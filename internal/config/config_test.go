@@ -445,3 +445,21 @@ func TestParseMasterCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestFramingHeaderRulesWarn: a rule on a framing or connection field cannot change
+// what hitless forwards (it writes those fields from what it parsed); -c says so.
+func TestFramingHeaderRulesWarn(t *testing.T) {
+	cfg, err := LoadBytes("t.cfg", []byte("defaults\n mode http\n timeout client 1s\nfrontend fe\n bind :80\n http-request set-header Content-Length 5\n http-response del-header Transfer-Encoding\n http-request set-header X-Ok 1\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w, "has no effect") {
+			got = append(got, w)
+		}
+	}
+	if len(got) != 2 || !strings.HasPrefix(got[0], "parsing [t.cfg:6] : 'http-request set-header Content-Length' has no effect") {
+		t.Fatalf("warnings %q", got)
+	}
+}

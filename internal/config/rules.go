@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"hitless/internal/http1"
 )
 
 // splitCond separates a rule's words from its trailing `if|unless` condition.
@@ -132,6 +134,9 @@ func parseHTTPRule(ps *parser, p *Proxy, a []string, allowed map[string]bool) (H
 			return r, fmt.Errorf("'%s del-header' : %v", a[0], err)
 		}
 		r.Header = args[0]
+	}
+	if r.Header != "" && !http1.EndToEndName(r.Header) {
+		ps.warnf("'%s %s %s' has no effect: hitless writes the framing and connection fields of every message it forwards from what it parsed.", a[0], action, r.Header)
 	}
 	if cond != nil {
 		c, err := ps.cond(p, cond)
