@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // MaxHead is the largest message head accepted (HAProxy's default tune.bufsize).
@@ -165,10 +166,17 @@ var protectedHeaders = []string{"content-length", "transfer-encoding", "host"}
 // EndToEndName reports whether a header name may be written by a rule: it is neither
 // a framing nor a hop-by-hop field, which hitless writes itself from what it parsed.
 func EndToEndName(name string) bool {
-	return !inTable(name, hopHeaders) && !inTable(name, framingHeaders)
+	for _, t := range [][]string{hopHeaders, framingHeaders} {
+		for _, h := range t {
+			if strings.EqualFold(name, h) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
-func inTable[T string | []byte](name T, table []string) bool {
+func inTable(name []byte, table []string) bool {
 	for _, h := range table {
 		if equalFoldLower(name, h) {
 			return true
@@ -206,7 +214,7 @@ func ValidFieldValue(v []byte) bool {
 }
 
 // equalFoldLower compares b with a lower-case ASCII string, ignoring b's case.
-func equalFoldLower[T string | []byte](b T, lower string) bool {
+func equalFoldLower(b []byte, lower string) bool {
 	if len(b) != len(lower) {
 		return false
 	}
