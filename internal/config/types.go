@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/pattern"
 )
 
 // Pos is where a directive was read: a file name and a 1-based line number.
@@ -24,6 +25,9 @@ type Config struct {
 	// Frontends, Backends and Listens are kept in one list in file order. A `listen`
 	// section is one Proxy with both capabilities.
 	Proxies []*Proxy
+	// Patterns are the pattern and map files that ACLs and map converters read
+	// (`-f FILE`, `map(FILE)`), each read once; the Runtime API edits them.
+	Patterns *pattern.Registry `json:"-"`
 	// Warnings are non-fatal findings (for example missing timeouts), each already
 	// formatted as HAProxy words it, without the "[WARNING] (pid) : config : " prefix.
 	Warnings []string

@@ -30,6 +30,7 @@ import (
 	"hitless/internal/http1"
 	"hitless/internal/logging"
 	"hitless/internal/proxy"
+	"hitless/internal/sample"
 )
 
 const (
@@ -253,6 +254,12 @@ type session struct {
 	bodyDone chan error // the request-body relay's result (capacity 1)
 	reqTick  func()     // s.tickRequest, bound once
 	respTick func()     // s.tickResponse, bound once
+
+	// smp evaluates samples (ACLs, rules, templates) for this session; vars holds
+	// its variables; hasResp is set once the response head is parsed.
+	smp     sample.Ctx
+	vars    sample.Vars
+	hasResp bool
 }
 
 // edit is a header change decided by http-request/http-response rules.
@@ -267,6 +274,9 @@ type edit struct {
 func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	s := &session{e: e, fe: fe, c: c, ctx: ctx, bodyDone: make(chan error, 1), stream: proxy.StreamOf(ctx)}
 	s.reqTick, s.respTick = s.tickRequest, s.tickResponse
+	if fe.State != nil {
+		s.vars.Proc = fe.State.Vars
+	}
 	s.br = e.readers.Get().(*bufio.Reader)
 	s.br.Reset(c)
 	s.bw = e.writers.Get().(*bufio.Writer)
@@ -328,7 +338,8 @@ func deadline(d time.Duration) time.Time {
 func (s *session) serveOne() bool {
 	fe := s.fe
 	s.entry.Frontend = "" // a new exchange: reject() starts a fresh log entry
-	s.be, s.logged, s.reqBody = nil, false, 0
+	s.be, s.logged, s.reqBody, s.hasResp = nil, false, 0, false
+	s.vars.EndTxn()
 	s.c.SetReadDeadline(deadline(s.headTimeout()))
 	head, err := http1.ReadHead(s.br)
 	start := time.Now()
@@ -369,6 +380,7 @@ func (s *session) serveOne() bool {
 	fe.Counters.ReqRate.Add(start.Unix())
 	fe.Counters.BytesIn.Add(uint64(len(head)))
 	req := &s.req
+	s.smp.Reset(s)
 	if s.e.draining.Load() {
 		req.ConnClose = true
 	}
@@ -391,7 +403,7 @@ func (s *session) serveOne() bool {
 	if done, keep := s.stats(fe.Cfg, head); done {
 		return keep
 	}
-	b := fe.Route(s)
+	b := fe.Route(&s.smp)
 	if b == nil {
 		// HAProxy answers 503 and keeps the connection when the body could be skipped.
 		return s.fail(page503, 503, [2]byte{'S', 'C'}, s.skipBody(head))
@@ -427,7 +439,7 @@ func (s *session) applyRules(p *config.Proxy, head []byte) (done, keep bool) {
 	rules := p.HTTPRequest
 	for i := range rules {
 		r := &rules[i]
-		if r.Cond != nil && !r.Cond.Eval(s) {
+		if r.Cond != nil && !r.Cond.Eval(&s.smp) {
 			continue
 		}
 		switch r.Action {

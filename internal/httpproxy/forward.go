@@ -343,7 +343,7 @@ var errRelayPanic = errors.New("request body relay panicked")
 func (s *session) responseEdits(out []edit, rules []config.HTTPRule) []edit {
 	for i := range rules {
 		r := &rules[i]
-		if r.Cond != nil && !r.Cond.Eval(s) {
+		if r.Cond != nil && !r.Cond.Eval(&s.smp) {
 			continue
 		}
 		switch r.Action {

@@ -78,7 +78,6 @@ func init() {
 		&Fetch{Name: "res.cook_cnt", Args: "|s", Out: TInt, Use: SrcHResHdr, Fn: cookCntFetch(true)},
 		&Fetch{Name: "res.cook_val", Args: "|s", Out: TInt, Use: SrcHResHdr, Multi: true, Fn: castFetch(cookFetch(true), TInt)},
 		&Fetch{Name: "req.hdrs", Out: TStr, Use: SrcHReqHdr, Fn: fetchHdrs},
-		&Fetch{Name: "http_first_req", Out: TBool, Use: SrcHReqHdr, Fn: nil},
 	)
 	// Aliases HAProxy keeps: the same rows under older names.
 	alias := func(old, cur string) {
@@ -105,7 +104,6 @@ func init() {
 	alias("scook_cnt", "res.cook_cnt")
 	alias("scook_val", "res.cook_val")
 	alias("urlp", "url_param")
-	delete(fetches, "http_first_req")
 }
 
 var versions = [2][]byte{[]byte("1.0"), []byte("1.1")}
@@ -545,4 +543,14 @@ func fetchHdrs(c *Ctx, a []Arg, v *Value) bool {
 	c.buf = append(c.buf, "\r\n"...)
 	*v = Str(c.grab(start))
 	return true
+}
+
+func init() {
+	addFetches(&Fetch{Name: "req.proto_http", Out: TBool, Use: SrcReqBuf, Fn: func(c *Ctx, a []Arg, v *Value) bool {
+		*v = Bool(c.In.Request() != nil)
+		return true
+	}})
+	f := *fetches["url_param"]
+	f.Name, f.Out, f.Fn = "urlp_val", TInt, castFetch(fetchURLParam, TInt)
+	fetches["urlp_val"] = &f
 }

@@ -155,7 +155,7 @@ func convHTTPDate(c *Ctx, a []Arg, v *Value) bool {
 // The HAProxy 2.6 fetches and converters hitless does not have yet: they get "not
 // supported yet" rather than "unknown".
 var unsupportedFetches = setOf("base32 base32+src req.body req.body_len req.body_size req.body_param " +
-	"req.len req_len req.payload req.payload_lv req.proto_http req.rdp_cookie req.rdp_cookie_cnt rdp_cookie " +
+	"req.len req_len req.payload req.payload_lv req.rdp_cookie req.rdp_cookie_cnt rdp_cookie " +
 	"req.ssl_sni req_ssl_sni req.ssl_ver req_ssl_ver req.ssl_hello_type req.ssl_st_ext req.ssl_ec_ext req.ssl_alpn " +
 	"http_auth http_auth_group http_auth_pass http_auth_type http_auth_user http_first_req capture.req.hdr " +
 	"capture.res.hdr capture.req.method capture.req.uri capture.req.ver capture.res.ver sc_http_req_rate " +
