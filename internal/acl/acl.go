@@ -85,7 +85,8 @@ func defaultMethod(f *sample.Fetch) pattern.Method {
 
 // parseFetch compiles the keyword of an ACL: a fetch (with converters) or a
 // derivative such as path_beg.
-func parseFetch(kw string) (*sample.Expr, pattern.Method, bool, error) {
+func parseFetch(kw string, files Files) (*sample.Expr, pattern.Method, bool, error) {
+	p := &sample.Parser{Files: files}
 	name := kw
 	if i := strings.IndexAny(kw, "(,"); i >= 0 {
 		name = kw[:i]
@@ -96,14 +97,14 @@ func parseFetch(kw string) (*sample.Expr, pattern.Method, bool, error) {
 			if !ok || sample.LookupFetch(base) == nil || sample.LookupFetch(base).Out != sample.TStr {
 				continue
 			}
-			e, err := sample.Parse(base + kw[len(name):])
+			e, err := p.Parse(base + kw[len(name):])
 			if err != nil {
 				return nil, 0, false, aclErr(err, kw)
 			}
 			return e, m, true, nil
 		}
 	}
-	e, err := sample.Parse(kw)
+	e, err := p.Parse(kw)
 	if err != nil {
 		return nil, 0, false, aclErr(err, kw)
 	}
@@ -125,7 +126,7 @@ func parseExpr(args []string, files Files) (*Def, error) {
 		return nil, errors.New("missing fetch method in ACL expression ''")
 	}
 	kw := args[0]
-	e, m, _, err := parseFetch(kw)
+	e, m, _, err := parseFetch(kw, files)
 	if err != nil {
 		return nil, err
 	}

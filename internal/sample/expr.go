@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"hitless/internal/pattern"
 )
 
 // Fetch is one row of the fetch table.
@@ -35,6 +37,8 @@ type Conv struct {
 	Out   Type
 	Fn    func(c *Ctx, a []Arg, v *Value) bool
 	Check func(a []Arg) error
+	// Load resolves arguments that name files (map converters); may be nil.
+	Load func(p *Parser, a []Arg) error
 }
 
 // Arg is one parsed argument of a fetch or converter.
@@ -107,9 +111,25 @@ func (e *Expr) FetchArg(i int) string {
 	return ""
 }
 
+// Files loads the pattern and map files converters name (a *pattern.Registry).
+type Files interface {
+	Load(path string, isMap bool, m pattern.Method, fold bool) (*pattern.Ref, error)
+}
+
+// Parser compiles expressions; Files serves map*() converters (nil: none can load).
+type Parser struct {
+	Files Files
+}
+
+// Parse compiles a whole expression with no map files.
+func Parse(s string) (*Expr, error) { return (&Parser{}).Parse(s) }
+
+// ParsePrefix compiles an expression at the start of s with no map files.
+func ParsePrefix(s string, end byte) (*Expr, int, error) { return (&Parser{}).ParsePrefix(s, end) }
+
 // Parse compiles a whole expression such as `req.hdr(host),lower,map(hosts.map)`.
-func Parse(s string) (*Expr, error) {
-	e, n, err := ParsePrefix(s, 0)
+func (p *Parser) Parse(s string) (*Expr, error) {
+	e, n, err := p.ParsePrefix(s, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +155,7 @@ func (e *Expr) lastName() string {
 
 // ParsePrefix compiles the expression at the start of s, ending at the byte end (0 =
 // the end of s, ']' inside `%[...]`), and returns how many bytes it used.
-func ParsePrefix(s string, end byte) (*Expr, int, error) {
+func (p *Parser) ParsePrefix(s string, end byte) (*Expr, int, error) {
 	i := 0
 	name := ""
 	for i < len(s) && s[i] != '(' && s[i] != ',' && (end == 0 || s[i] != end) {
@@ -194,6 +214,11 @@ func ParsePrefix(s string, end byte) (*Expr, int, error) {
 		}
 		if c.Check != nil {
 			if err := c.Check(cargs); err != nil {
+				return nil, 0, fmt.Errorf("invalid args in converter '%s' : %v", cname, err)
+			}
+		}
+		if c.Load != nil {
+			if err := c.Load(p, cargs); err != nil {
 				return nil, 0, fmt.Errorf("invalid args in converter '%s' : %v", cname, err)
 			}
 		}

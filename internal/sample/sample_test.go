@@ -1,8 +1,12 @@
 package sample
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"hitless/internal/pattern"
 )
 
 const testReq = "GET /api/v1/Users.json?id=42&name=Bob&id=7 HTTP/1.1\r\nHost: Example.COM\r\n" +
@@ -138,7 +142,7 @@ func TestParseErrors(t *testing.T) {
 		{"var(foo.x)", "invalid variable name 'foo.x'"},
 		{"method,ipmask(8)", "converter 'ipmask' cannot be applied"},
 		{"base32", "fetch method 'base32' is not supported yet"},
-		{"str(a),map(x)", "converter 'map' is not supported yet"},
+		{"str(a),map(x)", "invalid args in converter 'map' : failed to open pattern file <x>"},
 		{"str(a),digest(nope)", "invalid args in converter 'digest'"},
 	}
 	for _, tt := range tests {
@@ -290,5 +294,45 @@ func TestAllocsEach(t *testing.T) {
 		if n := testing.AllocsPerRun(100, run); n != 0 {
 			t.Errorf("%s: %v allocations", s, n)
 		}
+	}
+}
+
+func TestMaps(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	hosts := write("hosts.map", "example.com be_main\nstatic.example.com be_static\n")
+	paths := write("paths.map", "/api be_api\n/api/v2 be_v2\n/ be_root\n")
+	nets := write("nets.map", "10.0.0.0/8 private\n10.1.0.0/16 lab\n")
+	ints := write("ports.map", "80 http\n443 https\n")
+	regs := write("re.map", "^/u/[0-9]+$ user\n")
+	doms := write("dom.map", "example.com 1\n")
+	p := &Parser{Files: pattern.NewRegistry()}
+	in := newTestInput("GET /api/v2/x HTTP/1.1\r\nHost: static.example.com\r\n\r\n", "")
+	for _, tt := range []struct{ expr, want string }{
+		{"req.hdr(host),map(" + hosts + ")", "be_static"}, {"req.hdr(host),map_str(" + hosts + ")", "be_static"},
+		{"str(nope),map(" + hosts + ",be_default)", "be_default"}, {"path,map_beg(" + paths + ")", "be_api"},
+		{"src,map_ip(" + nets + ")", "lab"}, {"dst_port,map_int(" + ints + ",none)", "none"}, {"int(443),map_int(" + ints + ")", "https"},
+		{"str(/u/12),map_reg(" + regs + ")", "user"}, {"req.hdr(host),map_dom_int(" + doms + ")", "1"},
+		{"str(zz),map_str_int(" + hosts + ",7),add(1)", "8"}, {"str(/api),map_end(" + paths + ")", "be_api"},
+	} {
+		e, err := p.Parse(tt.expr)
+		if err != nil {
+			t.Errorf("%s: %v", tt.expr, err)
+			continue
+		}
+		c := NewCtx(in)
+		got, ok := e.AppendString(c, nil)
+		if !ok || string(got) != tt.want {
+			t.Errorf("%s = %q (%v), want %q", tt.expr, got, ok, tt.want)
+		}
+	}
+	if _, err := p.Parse("str(a),map_int_int(" + hosts + ",x)"); err == nil {
+		t.Error("a default that is not an integer is accepted")
 	}
 }
