@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"hitless/internal/logformat"
+	"hitless/internal/sample"
 )
 
 // splitCond separates a rule's words from its trailing `if|unless` condition.
@@ -105,7 +108,7 @@ func parseHTTPRule(ps *parser, p *Proxy, a []string, allowed map[string]bool) (H
 		if err := validHeaderName(args[0]); err != nil {
 			return r, fmt.Errorf("'%s %s' : %v", a[0], action, err)
 		}
-		t, err := parseTemplate(args[1])
+		t, err := ps.parseTemplate(p, a[0], args[1])
 		if err != nil {
 			return r, fmt.Errorf("'%s %s' : %v", a[0], action, err)
 		}
@@ -156,74 +159,43 @@ func validHeaderName(h string) error {
 	return nil
 }
 
-// templateFetches maps the fetches a header value may embed.
-var templateFetches = map[string]string{
-	"src": "src", "src_port": "src_port", "dst": "dst", "dst_port": "dst_port", "path": "path", "method": "method",
+// where is the evaluation point of a rule of kind ("http-request", "http-response",
+// "tcp-request connection", ...) in p: a listen section runs its rules at the
+// frontend's and the backend's point at once.
+func where(p *Proxy, kind string) sample.Where {
+	var w sample.Where
+	fe, be := p.Cap&CapFrontend != 0 || p.Kind == "defaults", p.Cap&CapBackend != 0 || p.Kind == "defaults"
+	pick := func(f, b sample.Where) {
+		if fe {
+			w |= f
+		}
+		if be {
+			w |= b
+		}
+	}
+	switch kind {
+	case "http-request":
+		pick(sample.AtFEHReq, sample.AtBEHReq)
+	case "http-response":
+		pick(sample.AtFEHRes, sample.AtBEHRes)
+	case "http-after-response":
+		w = sample.AtAfterRes
+	case "tcp-request connection":
+		w = sample.AtFEConn
+	case "tcp-request session":
+		w = sample.AtFESess
+	case "tcp-request content":
+		pick(sample.AtFEContent, sample.AtBEContent)
+	case "use_backend":
+		w = sample.AtFESetBack
+	case "use-server":
+		w = sample.AtBESetSrv
+	}
+	return w
 }
 
-var templateAliases = map[string]string{"ci": "src", "cp": "src_port", "fi": "dst", "fp": "dst_port"}
-
-// parseTemplate parses a header value: literal text, %[fetch], %ci/%cp/%fi/%fp and %%.
-func parseTemplate(s string) (Template, error) {
-	var t Template
-	var lit strings.Builder
-	flush := func() {
-		if lit.Len() > 0 {
-			t = append(t, TemplatePart{Lit: lit.String()})
-			lit.Reset()
-		}
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '%' {
-			lit.WriteByte(c)
-			continue
-		}
-		if i+1 >= len(s) {
-			return nil, fmt.Errorf("unexpected '%%' at the end of '%s'", s)
-		}
-		switch {
-		case s[i+1] == '%':
-			lit.WriteByte('%')
-			i++
-		case s[i+1] == '[':
-			end := strings.IndexByte(s[i:], ']')
-			if end < 0 {
-				return nil, fmt.Errorf("missing ']' in '%s'", s)
-			}
-			expr := s[i+2 : i+end]
-			f, ok := templateFetches[expr]
-			if !ok {
-				for _, pfx := range []string{"req.hdr(", "hdr("} {
-					if strings.HasPrefix(expr, pfx) && strings.HasSuffix(expr, ")") {
-						name := expr[len(pfx) : len(expr)-1]
-						if name != "" && !strings.Contains(name, ",") {
-							f, ok = "hdr("+strings.ToLower(name)+")", true
-						}
-					}
-				}
-			}
-			if !ok {
-				return nil, fmt.Errorf("sample fetch '%%[%s]' is not supported yet in header values", expr)
-			}
-			flush()
-			t = append(t, TemplatePart{Fetch: f})
-			i += end
-		default:
-			j := i + 1
-			for j < len(s) && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z') {
-				j++
-			}
-			name := s[i+1 : j]
-			f, ok := templateAliases[name]
-			if !ok {
-				return nil, fmt.Errorf("log-format variable '%%%s' is not supported yet in header values", name)
-			}
-			flush()
-			t = append(t, TemplatePart{Fetch: f})
-			i = j - 1
-		}
-	}
-	flush()
-	return t, nil
+// parseTemplate parses a header value or lf-string: a log-format string whose
+// %[...] expressions run where the rule runs.
+func (ps *parser) parseTemplate(p *Proxy, kind, s string) (*logformat.Format, error) {
+	return logformat.ParseAt(s, where(p, kind), &sample.Parser{Files: ps.cfg.Patterns})
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/logformat"
 	"hitless/internal/pattern"
 )
 
@@ -226,22 +227,10 @@ type HTTPRule struct {
 	Body        string // `return string S`
 	// header actions
 	Header string
-	Value  Template
+	Value  *logformat.Format // a log-format string: text, %[expr], %ci, ...
 	// use-service
 	Service string    `json:",omitempty"` // "prometheus-exporter"
 	Cond    *acl.Cond // nil = always
-}
-
-// Template is a header value of `http-request set-header` and friends: literal text and
-// the sample fetches it embeds (`%[src]`, `%ci`), in order.
-type Template []TemplatePart
-
-// TemplatePart is literal text (Fetch empty) or one fetch. Fetch is one of "src",
-// "src_port", "dst", "dst_port", "path", "method", "hdr(NAME)" (NAME lower-cased);
-// `%ci`, `%cp`, `%fi`, `%fp` are stored as "src", "src_port", "dst", "dst_port".
-type TemplatePart struct {
-	Lit   string
-	Fetch string
 }
 
 // Server is one `server` line (default-server settings already applied).

@@ -8,6 +8,7 @@ package httpproxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +17,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,6 +28,7 @@ import (
 	"hitless/internal/balance"
 	"hitless/internal/config"
 	"hitless/internal/http1"
+	"hitless/internal/logformat"
 	"hitless/internal/logging"
 	"hitless/internal/proxy"
 	"hitless/internal/sample"
@@ -260,6 +261,13 @@ type session struct {
 	smp     sample.Ctx
 	vars    sample.Vars
 	hasResp bool
+	arena   []byte // header values computed by rules for the request in flight
+	// reqCopy and resCopy make the fetches read logReq and logRes, copies that
+	// outlive the buffers of the request and response heads: the request's once its
+	// body went through the buffer, both while the log line is written.
+	reqCopy, resCopy bool
+	logReq           http1.Request
+	logRes           http1.Response
 }
 
 // edit is a header change decided by http-request/http-response rules.
@@ -338,7 +346,7 @@ func deadline(d time.Duration) time.Time {
 func (s *session) serveOne() bool {
 	fe := s.fe
 	s.entry.Frontend = "" // a new exchange: reject() starts a fresh log entry
-	s.be, s.logged, s.reqBody, s.hasResp = nil, false, 0, false
+	s.be, s.logged, s.reqBody, s.hasResp, s.reqCopy = nil, false, 0, false, false
 	s.vars.EndTxn()
 	s.c.SetReadDeadline(deadline(s.headTimeout()))
 	head, err := http1.ReadHead(s.br)
@@ -381,6 +389,8 @@ func (s *session) serveOne() bool {
 	fe.Counters.BytesIn.Add(uint64(len(head)))
 	req := &s.req
 	s.smp.Reset(s)
+	s.arena = s.arena[:0]
+	e.Smp = &s.smp
 	if s.e.draining.Load() {
 		req.ConnClose = true
 	}
@@ -490,38 +500,15 @@ func (s *session) skipBody(head []byte) bool {
 	return true
 }
 
-// expand evaluates a header template for this request.
-func (s *session) expand(t config.Template) []byte {
-	var out []byte
-	for _, p := range t {
-		if p.Fetch == "" {
-			out = append(out, p.Lit...)
-			continue
-		}
-		switch p.Fetch {
-		case "src":
-			out = s.src.Addr().Unmap().AppendTo(out)
-		case "src_port":
-			out = strconv.AppendInt(out, int64(s.src.Port()), 10)
-		case "dst":
-			out = s.dst.Addr().Unmap().AppendTo(out)
-		case "dst_port":
-			out = strconv.AppendInt(out, int64(s.dst.Port()), 10)
-		case "path":
-			out = append(out, s.Path()...)
-		case "method":
-			out = append(out, s.req.Method...)
-		default: // hdr(name)
-			name := p.Fetch[4 : len(p.Fetch)-1]
-			if v, ok := s.req.Get(name); ok {
-				out = append(out, v...)
-			}
-		}
-	}
-	if out == nil {
-		out = []byte{}
-	}
-	return out
+// expand evaluates a header value for this request into the session's arena: the
+// slice stays valid until the next request.
+func (s *session) expand(f *logformat.Format) []byte {
+	start := len(s.arena)
+	s.entry.Smp = &s.smp
+	s.entry.RequestLine = bstr(s.reqLine)
+	s.arena = f.Append(s.arena, &s.entry)
+	s.entry.RequestLine = ""
+	return s.arena[start:len(s.arena):len(s.arena)]
 }
 
 // captureRequest keeps an invalid request for `show errors`.
@@ -682,6 +669,10 @@ func (s *session) log() {
 	if e.RequestLine == "" {
 		e.RequestLine = bstr(s.reqLine)
 	}
+	s.copyRequest()
+	s.logRes.Status, s.logRes.Minor, s.logRes.Headers = s.resp.Status, s.resp.Minor, nil
+	s.resCopy = true
+	defer func() { s.resCopy = false }()
 	if format != nil {
 		s.logBuf = format.Append(s.logBuf[:0], e)
 	} else {
@@ -700,4 +691,20 @@ func (s *session) log() {
 		}
 	}
 	fe.Log.Log(level, s.logBuf)
+}
+
+// copyRequest points the request fetches at a copy of the request line (kept for
+// the log), which stays valid once the head's buffer is reused by the body.
+func (s *session) copyRequest() {
+	line := s.reqLine
+	r := &s.logReq
+	r.Method, r.Target, r.Headers, r.Minor = nil, nil, nil, s.req.Minor
+	if i := bytes.IndexByte(line, ' '); i > 0 {
+		r.Method = line[:i]
+		rest := line[i+1:]
+		if j := bytes.LastIndexByte(rest, ' '); j >= 0 {
+			r.Target = rest[:j]
+		}
+	}
+	s.reqCopy = true
 }

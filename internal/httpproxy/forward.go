@@ -33,13 +33,6 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	closeSrv := fo.HTTPServerClose || fo.HTTPClose || bo.HTTPServerClose || bo.HTTPClose
 	forwardFor := fo.ForwardFor || bo.ForwardFor
 
-	// Response rules only read the request: decide them now, while the request head
-	// is still in the buffer (the body may overwrite it).
-	s.redits = s.redits[:0]
-	s.redits = s.responseEdits(s.redits, b.Cfg.HTTPResponse)
-	if b.Cfg != fe.Cfg {
-		s.redits = s.responseEdits(s.redits, fe.Cfg.HTTPResponse)
-	}
 	isHead := string(req.Method) == "HEAD"
 
 	s.breq = balance.Request{Src: s.src.Addr().Unmap(), URI: bstr(req.Target), Header: s}
@@ -212,6 +205,15 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		rhead, err = http1.ReadHead(sc.br)
 	}
 	e.Tr = time.Since(sent)
+	// The response rules run on the parsed head: the backend's, then the frontend's.
+	s.hasResp = true
+	if hasBody {
+		s.copyRequest() // the body went through the head's buffer
+	}
+	s.redits = s.responseEdits(s.redits[:0], b.Cfg.HTTPResponse)
+	if b.Cfg != fe.Cfg {
+		s.redits = s.responseEdits(s.redits, fe.Cfg.HTTPResponse)
+	}
 	e.Status = resp.Status
 	fe.Counters.AddResponse(resp.Status)
 	b.Counters.AddResponse(resp.Status)

@@ -23,14 +23,25 @@ func bstr(b []byte) string {
 func (s *session) Src() netip.AddrPort        { return s.src }
 func (s *session) Dst() netip.AddrPort        { return s.dst }
 func (s *session) Frontend() sample.ProxyInfo { return s.fe.Info() }
-func (s *session) Request() *http1.Request    { return &s.req }
-func (s *session) Vars() *sample.Vars         { return &s.vars }
-func (s *session) TLS() sample.TLS            { return nil }
+
+func (s *session) Vars() *sample.Vars { return &s.vars }
+func (s *session) TLS() sample.TLS    { return nil }
+
+// Request is the request head (a copy of its first line while logging).
+func (s *session) Request() *http1.Request {
+	if s.reqCopy {
+		return &s.logReq
+	}
+	return &s.req
+}
 
 // Response is the response head once one is parsed.
 func (s *session) Response() *http1.Response {
-	if !s.hasResp {
+	switch {
+	case !s.hasResp:
 		return nil
+	case s.resCopy:
+		return &s.logRes
 	}
 	return &s.resp
 }

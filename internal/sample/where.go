@@ -115,6 +115,10 @@ func (e *Expr) Check(w Where) error {
 	return nil
 }
 
+// Missing returns the first source the expression reads that is not available at
+// w, or 0.
+func (e *Expr) Missing(w Where) Src { return Missing(e.fetch.Use, w) }
+
 // NeedsHTTP reports whether the expression reads an HTTP message.
 func (e *Expr) NeedsHTTP() bool { return e.fetch.Use&(SrcHReqHdr|SrcHReq|SrcHResHdr|SrcHRes) != 0 }
 
