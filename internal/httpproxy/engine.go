@@ -268,6 +268,7 @@ type session struct {
 	reqCopy, resCopy bool
 	logReq           http1.Request
 	logRes           http1.Response
+	logLevel         int // set-log-level: -2 = unset, -1 = silent
 }
 
 // edit is a header change decided by http-request/http-response rules.
@@ -308,6 +309,13 @@ func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		s.bw.Reset(nil)
 		e.writers.Put(s.bw)
 	}()
+	if fe.Cfg != nil && len(fe.Cfg.TCPRequest) > 0 {
+		s.smp.Reset(s)
+		if !connectionRules(&s.smp, fe.Cfg) {
+			fe.Counters.Denied.Add(1)
+			return
+		}
+	}
 	if fe.Log != nil && !fe.Cfg.Options.HTTPLog && !fe.Cfg.Options.TCPLog && fe.Cfg.Formats.Log == nil {
 		fe.Log.Log(6, logging.AppendConnectLog(nil, s.src, s.dst, fe.Name, true))
 	}
@@ -346,7 +354,7 @@ func deadline(d time.Duration) time.Time {
 func (s *session) serveOne() bool {
 	fe := s.fe
 	s.entry.Frontend = "" // a new exchange: reject() starts a fresh log entry
-	s.be, s.logged, s.reqBody, s.hasResp, s.reqCopy = nil, false, 0, false, false
+	s.be, s.logged, s.reqBody, s.hasResp, s.reqCopy, s.logLevel = nil, false, 0, false, false, -2
 	s.vars.EndTxn()
 	s.c.SetReadDeadline(deadline(s.headTimeout()))
 	head, err := http1.ReadHead(s.br)
@@ -406,7 +414,10 @@ func (s *session) serveOne() bool {
 		}
 	}
 
-	// Frontend rules, then routing, then the backend's rules.
+	// The monitor URI, the frontend's rules, then routing, then the backend's rules.
+	if done, keep := s.monitor(head); done {
+		return keep
+	}
 	if done, keep := s.applyRules(fe.Cfg, head); done {
 		return keep
 	}
@@ -443,36 +454,31 @@ func appendRequestLine(b []byte, r *http1.Request) []byte {
 	return append(b, " HTTP/1.1"...)
 }
 
-// applyRules runs the http-request rules of p. done reports that a rule answered the
-// request; keep then says whether the connection stays open.
+// applyRules runs the tcp-request content, http-request and legacy redirect rules of
+// p. done reports that a rule answered the request; keep then says whether the
+// connection stays open.
 func (s *session) applyRules(p *config.Proxy, head []byte) (done, keep bool) {
-	rules := p.HTTPRequest
-	for i := range rules {
-		r := &rules[i]
-		if r.Cond != nil && !r.Cond.Eval(&s.smp) {
-			continue
-		}
-		switch r.Action {
-		case "deny":
-			s.fe.Counters.Denied.Add(1)
-			if !s.skipBody(head) {
-				return true, false
+	if !runTCPRules(&s.smp, p.TCPRequest, "content") {
+		s.fe.Counters.Denied.Add(1)
+		s.entry.Term = [2]byte{'P', 'R'}
+		return true, false
+	}
+	for _, rules := range [2][]config.HTTPRule{p.HTTPRequest, p.Redirects} {
+		for i := range rules {
+			r := &rules[i]
+			if r.Cond != nil && !r.Cond.Eval(&s.smp) {
+				continue
 			}
-			// HAProxy closes after a denial with 400 or 408, keeps the connection otherwise.
-			return true, s.fail(denyPage(r.Status), r.Status, [2]byte{'P', 'R'}, r.Status != 400 && r.Status != 408)
-		case "return":
-			if !s.skipBody(head) {
-				return true, false
+			act := requestActions[r.Action]
+			if act == nil {
+				continue
 			}
-			return true, s.answer(s.e.returnPage(r), r.Status, [2]byte{'P', 'R'}, true)
-		case "use-service":
-			return true, s.service(p, r.Service, head)
-		case "set-header":
-			s.edits = append(s.edits, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
-		case "add-header":
-			s.edits = append(s.edits, edit{add: true, name: r.Header, value: s.expand(r.Value)})
-		case "del-header":
-			s.edits = append(s.edits, edit{del: true, name: r.Header})
+			switch res, keep := act(s, p, r, head); res {
+			case ruleAnswered:
+				return true, keep
+			case ruleStop:
+				return false, false
+			}
 		}
 	}
 	return false, false
@@ -682,6 +688,12 @@ func (s *session) log() {
 	level := 6
 	if fe.Cfg.Options.LogSeparateErrors && logging.IsError(e, true) {
 		level = 3
+	}
+	switch {
+	case s.logLevel == -1:
+		return // set-log-level silent
+	case s.logLevel >= 0:
+		level = s.logLevel
 	}
 	if sd := fe.Cfg.Formats.SD; sd != nil {
 		if l, ok := fe.Log.(logging.SDLogger); ok {

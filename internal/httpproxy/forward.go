@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"hitless/internal/balance"
-	"hitless/internal/config"
 	"hitless/internal/http1"
 	"hitless/internal/proxy"
 	"hitless/internal/tcpproxy"
@@ -31,7 +30,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	upgrade := req.ConnUpgrade && req.HasUpgrade
 	fo, bo := &fe.Cfg.Options, &b.Cfg.Options
 	closeSrv := fo.HTTPServerClose || fo.HTTPClose || bo.HTTPServerClose || bo.HTTPClose
-	forwardFor := fo.ForwardFor || bo.ForwardFor
+	forwardFor := s.forwardFor(fe.Cfg, b.Cfg)
 
 	isHead := string(req.Method) == "HEAD"
 
@@ -210,9 +209,19 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	if hasBody {
 		s.copyRequest() // the body went through the head's buffer
 	}
-	s.redits = s.responseEdits(s.redits[:0], b.Cfg.HTTPResponse)
-	if b.Cfg != fe.Cfg {
-		s.redits = s.responseEdits(s.redits, fe.Cfg.HTTPResponse)
+	s.redits = s.redits[:0]
+	denied := s.responseRules(b.Cfg.HTTPResponse)
+	if denied == nil && b.Cfg != fe.Cfg {
+		denied = s.responseRules(fe.Cfg.HTTPResponse)
+	}
+	if denied == nil {
+		denied = s.responseRules(fe.Cfg.HTTPAfterResponse)
+	}
+	if denied != nil {
+		sc.Conn.Close()
+		keep := waitBody() == nil
+		fe.Counters.Denied.Add(1)
+		return s.fail(denyPage(denied.Status), denied.Status, [2]byte{'P', 'H'}, keep)
 	}
 	e.Status = resp.Status
 	fe.Counters.AddResponse(resp.Status)
@@ -340,25 +349,6 @@ func (s *session) relayTerm(err error) [2]byte {
 
 // errRelayPanic stands for a request-body relay that panicked.
 var errRelayPanic = errors.New("request body relay panicked")
-
-// responseEdits decides the http-response rules for this request.
-func (s *session) responseEdits(out []edit, rules []config.HTTPRule) []edit {
-	for i := range rules {
-		r := &rules[i]
-		if r.Cond != nil && !r.Cond.Eval(&s.smp) {
-			continue
-		}
-		switch r.Action {
-		case "set-header":
-			out = append(out, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
-		case "add-header":
-			out = append(out, edit{add: true, name: r.Header, value: s.expand(r.Value)})
-		case "del-header":
-			out = append(out, edit{del: true, name: r.Header})
-		}
-	}
-	return out
-}
 
 func deleted(name []byte, edits []edit) bool {
 	for i := range edits {

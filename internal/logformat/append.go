@@ -35,7 +35,7 @@ func (f *Format) Append(b []byte, e *Entry) []byte {
 			}
 		case kExpr:
 			before := len(b)
-			b = appendExpr(b, n, e)
+			b = f.appendExpr(b, n, e)
 			if len(b) != before {
 				lastSpace = false
 			}
@@ -185,7 +185,7 @@ func appendVar(b []byte, n *node, e *Entry) []byte {
 
 // appendExpr writes a sample expression's value: numbers and addresses as they are
 // (X writes them in hexadecimal), strings as text (Q quotes them), "-" when absent.
-func appendExpr(b []byte, n *node, e *Entry) []byte {
+func (f *Format) appendExpr(b []byte, n *node, e *Entry) []byte {
 	if e.Smp == nil {
 		return appendText(b, "", n.opts)
 	}
@@ -193,6 +193,9 @@ func appendExpr(b []byte, n *node, e *Entry) []byte {
 	defer e.Smp.Release(mark)
 	v, ok := n.expr.Eval(e.Smp)
 	if !ok {
+		if f.bare {
+			return b
+		}
 		return appendText(b, "", n.opts)
 	}
 	switch v.Type {

@@ -63,6 +63,9 @@ type Format struct {
 	Source string
 	nodes  []node
 	http   string // the first variable that needs mode http, "" when none
+	// bare: an absent sample prints nothing (header values, lf-strings) rather than
+	// "-" (log lines).
+	bare bool
 }
 
 // NeedsHTTP names the first variable that only mode http provides ("%HM"), or "".
@@ -192,11 +195,16 @@ func Parse(s string) (*Format, error) { return ParseAt(s, sample.AtLog, nil) }
 // points w (a log line, a header value of an http-request rule, ...), with map
 // files from p (nil: none). Errors are worded as HAProxy words them after "failed to
 // parse log-format : ".
-func ParseAt(s string, w sample.Where, p *sample.Parser) (*Format, error) {
+func ParseAt(s string, w sample.Where, p *sample.Parser) (f *Format, err error) {
 	if p == nil {
 		p = &sample.Parser{}
 	}
-	f := &Format{Source: s}
+	defer func() {
+		if f != nil {
+			f.bare = w&sample.AtLog == 0
+		}
+	}()
+	f = &Format{Source: s}
 	var def opts // flags set by %o for the variables that follow
 	text := strings.Builder{}
 	flush := func() {

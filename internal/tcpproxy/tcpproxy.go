@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"hitless/internal/balance"
+	"hitless/internal/config"
 	"hitless/internal/http1"
 	"hitless/internal/logging"
 	"hitless/internal/proxy"
@@ -118,6 +119,12 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	in.vars.Proc = fe.State.Vars
 	var smp sample.Ctx
 	smp.Reset(in)
+	if !TCPRules(&smp, fe.Cfg.TCPRequest, "connection") || !TCPRules(&smp, fe.Cfg.TCPRequest, "session") ||
+		!TCPRules(&smp, fe.Cfg.TCPRequest, "content") {
+		fe.Counters.Denied.Add(1)
+		logged = true // a rejected connection is not logged, as in HAProxy
+		return
+	}
 	b := fe.Route(&smp)
 	var toClient, toServer int64
 	defer func() {
@@ -313,4 +320,31 @@ func closeWrite(c net.Conn) {
 		return
 	}
 	c.Close()
+}
+
+// TCPRules runs the tcp-request rules of one kind ("connection", "session",
+// "content"); it reports false when one rejects. Content rules are evaluated at once:
+// no fetch reads the payload yet, so there is nothing to wait for.
+func TCPRules(c *sample.Ctx, rules []config.TCPRule, kind string) bool {
+	for i := range rules {
+		r := &rules[i]
+		if r.Kind != kind || (r.Cond != nil && !r.Cond.Eval(c)) {
+			continue
+		}
+		switch r.Action {
+		case "accept":
+			return true
+		case "reject":
+			return false
+		case "set-var":
+			m := c.Mark()
+			if v, ok := r.Expr.Eval(c); ok {
+				c.In.Vars().Set(r.Var, v)
+			}
+			c.Release(m)
+		case "unset-var":
+			c.In.Vars().Unset(r.Var)
+		}
+	}
+	return true
 }
