@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/pattern"
 )
 
 // parser holds the state of one Load: the configuration being built and the section
@@ -59,7 +60,7 @@ func newParser(lookupEnv func(string) (string, bool)) *parser {
 	}
 	return &parser{
 		lookupEnv: lookupEnv,
-		cfg:       &Config{},
+		cfg:       &Config{Patterns: pattern.NewRegistry()},
 		defaults:  map[string]*Proxy{},
 		acls:      map[*Proxy]map[string][]*acl.Def{},
 		seen:      map[string]*Proxy{},

@@ -1,10 +1,15 @@
 package config
 
 import (
+	"net/netip"
+	"regexp"
 	"strconv"
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/logformat"
+	"hitless/internal/pattern"
+	"hitless/internal/sample"
 )
 
 // Pos is where a directive was read: a file name and a 1-based line number.
@@ -24,6 +29,9 @@ type Config struct {
 	// Frontends, Backends and Listens are kept in one list in file order. A `listen`
 	// section is one Proxy with both capabilities.
 	Proxies []*Proxy
+	// Patterns are the pattern and map files that ACLs and map converters read
+	// (`-f FILE`, `map(FILE)`), each read once; the Runtime API edits them.
+	Patterns *pattern.Registry `json:"-"`
 	// Warnings are non-fatal findings (for example missing timeouts), each already
 	// formatted as HAProxy words it, without the "[WARNING] (pid) : config : " prefix.
 	Warnings []string
@@ -129,13 +137,20 @@ type Proxy struct {
 
 	// Frontend side.
 	Binds             []Bind
-	DefaultBackend    string       // name; "" when unset
-	DefaultBackendPos Pos          // where default_backend was set
-	UseBackends       []UseBackend // in order
-	ACLs              []*acl.Def   // named ACLs, in order
-	MaxConn           int          // 0 = unset (inherits global)
-	HTTPRequest       []HTTPRule   // `http-request` rules, in order
-	HTTPResponse      []HTTPRule   // `http-response` rules, in order
+	DefaultBackend    string        // name; "" when unset
+	DefaultBackendPos Pos           // where default_backend was set
+	UseBackends       []UseBackend  // in order
+	ACLs              []*acl.Def    // named ACLs, in order
+	MaxConn           int           // 0 = unset (inherits global)
+	HTTPRequest       []HTTPRule    // `http-request` rules, in order
+	HTTPResponse      []HTTPRule    // `http-response` rules, in order
+	HTTPAfterResponse []HTTPRule    // `http-after-response` rules, in order
+	Redirects         []HTTPRule    // legacy `redirect` lines: after the http-request rules
+	TCPRequest        []TCPRule     // `tcp-request connection|session|content` rules, in order
+	InspectDelay      time.Duration // `tcp-request inspect-delay`
+	MonitorURI        string        // `monitor-uri`
+	MonitorFail       []*acl.Cond   // `monitor fail if|unless COND`
+	ForwardFor        ForwardFor    // `option forwardfor` details
 
 	// Backend side.
 	Servers       []*Server
@@ -170,6 +185,14 @@ type Timeouts struct {
 	Connect, Client, Server                    time.Duration
 	HTTPRequest, HTTPKeepAlive                 time.Duration
 	Queue, Tunnel, Check, ClientFin, ServerFin time.Duration
+	Tarpit                                     time.Duration
+}
+
+// ForwardFor is `option forwardfor [except NET] [header NAME] [if-none]`.
+type ForwardFor struct {
+	Except netip.Prefix `json:",omitempty"` // no header for clients in this network
+	Header string       `json:",omitempty"` // default x-forwarded-for
+	IfNone bool         `json:",omitempty"` // only when the request has none
 }
 
 // Options holds the `option` flags of a proxy.
@@ -215,32 +238,52 @@ type UseBackend struct {
 	Cond    *acl.Cond // nil = always
 }
 
-// HTTPRule is one `http-request` or `http-response` rule.
+// HTTPRule is one `http-request`, `http-response` or `http-after-response` rule, or
+// a legacy `redirect` line; its Action names a row of the action table (actions.go).
 type HTTPRule struct {
 	Pos    Pos
-	Action string // "return", "deny", "set-header", "add-header", "del-header", "use-service"
-	// return / deny
-	Status      int    // `return status N` (default 200) / `deny deny_status N` (default 403)
-	ContentType string // `return content-type T`
-	Body        string // `return string S`
+	Action string // "return", "deny", "set-header", "redirect", "set-var", ...
+	// return / deny / set-status
+	Status      int               // `return status N` (default 200) / `deny deny_status N` (default 403)
+	Reason      string            `json:",omitempty"` // set-status N reason TEXT
+	ContentType string            // `return content-type T`
+	Body        string            // `return string S`
+	BodyFormat  *logformat.Format `json:",omitempty"` // `return lf-string S`
+	// redirect
+	Redirect *Redirect `json:",omitempty"`
+	// set-var, unset-var, set-log-level
+	Var   sample.VarRef `json:",omitempty"`
+	Expr  *sample.Expr  `json:",omitempty"`
+	Level int           `json:",omitempty"` // set-log-level: 0..7, -1 = silent
+	// replace-header, replace-value, replace-path, replace-uri
+	Regex *regexp.Regexp `json:",omitempty"`
 	// header actions
 	Header string
-	Value  Template
+	Value  *logformat.Format // a log-format string: text, %[expr], %ci, ...
 	// use-service
 	Service string    `json:",omitempty"` // "prometheus-exporter"
 	Cond    *acl.Cond // nil = always
 }
 
-// Template is a header value of `http-request set-header` and friends: literal text and
-// the sample fetches it embeds (`%[src]`, `%ci`), in order.
-type Template []TemplatePart
+// Redirect is the answer of a redirect rule.
+type Redirect struct {
+	Type        string            // "location", "prefix" or "scheme"
+	Value       *logformat.Format // the location, prefix or scheme (a log-format string)
+	Code        int               // 301, 302 (default), 303, 307 or 308
+	DropQuery   bool
+	AppendSlash bool
+	SetCookie   string // NAME=VALUE
+	ClearCookie string // NAME
+}
 
-// TemplatePart is literal text (Fetch empty) or one fetch. Fetch is one of "src",
-// "src_port", "dst", "dst_port", "path", "method", "hdr(NAME)" (NAME lower-cased);
-// `%ci`, `%cp`, `%fi`, `%fp` are stored as "src", "src_port", "dst", "dst_port".
-type TemplatePart struct {
-	Lit   string
-	Fetch string
+// TCPRule is one `tcp-request connection|session|content` rule.
+type TCPRule struct {
+	Pos    Pos
+	Kind   string        // "connection", "session" or "content"
+	Action string        // "accept", "reject", "set-var", "unset-var"
+	Var    sample.VarRef `json:",omitempty"`
+	Expr   *sample.Expr  `json:",omitempty"`
+	Cond   *acl.Cond     // nil = always
 }
 
 // Server is one `server` line (default-server settings already applied).

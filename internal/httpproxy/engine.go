@@ -8,6 +8,7 @@ package httpproxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +17,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,8 +28,10 @@ import (
 	"hitless/internal/balance"
 	"hitless/internal/config"
 	"hitless/internal/http1"
+	"hitless/internal/logformat"
 	"hitless/internal/logging"
 	"hitless/internal/proxy"
+	"hitless/internal/sample"
 )
 
 const (
@@ -257,6 +259,20 @@ type session struct {
 	bodyDone chan error // the request-body relay's result (capacity 1)
 	reqTick  func()     // s.tickRequest, bound once
 	respTick func()     // s.tickResponse, bound once
+
+	// smp evaluates samples (ACLs, rules, templates) for this session; vars holds
+	// its variables; hasResp is set once the response head is parsed.
+	smp     sample.Ctx
+	vars    sample.Vars
+	hasResp bool
+	arena   []byte // header values computed by rules for the request in flight
+	// reqCopy and resCopy make the fetches read logReq and logRes, copies that
+	// outlive the buffers of the request and response heads: the request's once its
+	// body went through the buffer, both while the log line is written.
+	reqCopy, resCopy bool
+	logReq           http1.Request
+	logRes           http1.Response
+	logLevel         int // set-log-level: -2 = unset, -1 = silent
 }
 
 // edit is a header change decided by http-request/http-response rules.
@@ -265,14 +281,6 @@ type edit struct {
 	name  string // header name
 	value []byte // value to add (nil for del-header)
 	add   bool
-	// endToEnd is false for a framing or hop-by-hop name: hitless writes those
-	// from what it parsed, so a rule cannot add them (see writeAdds).
-	endToEnd bool
-}
-
-// newEdit returns the edit of a rule on header name.
-func newEdit(name string, value []byte, del, add bool) edit {
-	return edit{del: del, add: add, name: name, value: value, endToEnd: http1.EndToEndName(name)}
 }
 
 // Serve handles one client connection until it closes.
@@ -280,6 +288,9 @@ func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	s := &session{e: e, fe: fe, c: c, ctx: ctx, bodyDone: make(chan error, 1), stream: proxy.StreamOf(ctx)}
 	s.reqTick, s.respTick = s.tickRequest, s.tickResponse
 	s.req.MaxHeaders, s.resp.MaxHeaders = max(e.maxHdr, 1), max(e.maxHdr, 1)
+	if fe.State != nil {
+		s.vars.Proc = fe.State.Vars
+	}
 	s.br = e.readers.Get().(*bufio.Reader)
 	s.br.Reset(c)
 	s.bw = e.writers.Get().(*bufio.Writer)
@@ -303,6 +314,13 @@ func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		s.bw.Reset(nil)
 		e.writers.Put(s.bw)
 	}()
+	if fe.Cfg != nil && len(fe.Cfg.TCPRequest) > 0 {
+		s.smp.Reset(s)
+		if !connectionRules(&s.smp, fe.Cfg) {
+			fe.Counters.Denied.Add(1)
+			return
+		}
+	}
 	if fe.Log != nil && !fe.Cfg.Options.HTTPLog && !fe.Cfg.Options.TCPLog && fe.Cfg.Formats.Log == nil {
 		fe.Log.Log(6, logging.AppendConnectLog(nil, s.src, s.dst, fe.Name, true))
 	}
@@ -341,7 +359,8 @@ func deadline(d time.Duration) time.Time {
 func (s *session) serveOne() bool {
 	fe := s.fe
 	s.entry.Frontend = "" // a new exchange: reject() starts a fresh log entry
-	s.be, s.logged, s.reqBody = nil, false, 0
+	s.be, s.logged, s.reqBody, s.hasResp, s.reqCopy, s.logLevel = nil, false, 0, false, false, -2
+	s.vars.EndTxn()
 	s.c.SetReadDeadline(deadline(s.headTimeout()))
 	head, err := http1.ReadHead(s.br)
 	start := time.Now()
@@ -382,6 +401,9 @@ func (s *session) serveOne() bool {
 	fe.Counters.ReqRate.Add(start.Unix())
 	fe.Counters.BytesIn.Add(uint64(len(head)))
 	req := &s.req
+	s.smp.Reset(s)
+	s.arena = s.arena[:0]
+	e.Smp = &s.smp
 	if s.e.draining.Load() {
 		req.ConnClose = true
 	}
@@ -393,18 +415,21 @@ func (s *session) serveOne() bool {
 		e.RequestLine = ""
 		e.UniqueID = s.uid
 		if h := fe.Cfg.Formats.UniqueIDHeader; h != "" {
-			s.edits = append(s.edits, newEdit(h, s.uid, false, true))
+			s.edits = append(s.edits, edit{add: true, name: h, value: s.uid})
 		}
 	}
 
-	// Frontend rules, then routing, then the backend's rules.
+	// The monitor URI, the frontend's rules, then routing, then the backend's rules.
+	if done, keep := s.monitor(head); done {
+		return keep
+	}
 	if done, keep := s.applyRules(fe.Cfg, head); done {
 		return keep
 	}
 	if done, keep := s.stats(fe.Cfg, head); done {
 		return keep
 	}
-	b := fe.Route(s)
+	b := fe.Route(&s.smp)
 	if b == nil {
 		// HAProxy answers 503 and keeps the connection when the body could be skipped.
 		return s.fail(page503, 503, [2]byte{'S', 'C'}, s.skipBody(head))
@@ -434,36 +459,31 @@ func appendRequestLine(b []byte, r *http1.Request) []byte {
 	return append(b, " HTTP/1.1"...)
 }
 
-// applyRules runs the http-request rules of p. done reports that a rule answered the
-// request; keep then says whether the connection stays open.
+// applyRules runs the tcp-request content, http-request and legacy redirect rules of
+// p. done reports that a rule answered the request; keep then says whether the
+// connection stays open.
 func (s *session) applyRules(p *config.Proxy, head []byte) (done, keep bool) {
-	rules := p.HTTPRequest
-	for i := range rules {
-		r := &rules[i]
-		if r.Cond != nil && !r.Cond.Eval(s) {
-			continue
-		}
-		switch r.Action {
-		case "deny":
-			s.fe.Counters.Denied.Add(1)
-			if !s.skipBody(head) {
-				return true, false
+	if !runTCPRules(&s.smp, p.TCPRequest, "content") {
+		s.fe.Counters.Denied.Add(1)
+		s.entry.Term = [2]byte{'P', 'R'}
+		return true, false
+	}
+	for _, rules := range [2][]config.HTTPRule{p.HTTPRequest, p.Redirects} {
+		for i := range rules {
+			r := &rules[i]
+			if r.Cond != nil && !r.Cond.Eval(&s.smp) {
+				continue
 			}
-			// HAProxy closes after a denial with 400 or 408, keeps the connection otherwise.
-			return true, s.fail(denyPage(r.Status), r.Status, [2]byte{'P', 'R'}, r.Status != 400 && r.Status != 408)
-		case "return":
-			if !s.skipBody(head) {
-				return true, false
+			act := requestActions[r.Action]
+			if act == nil {
+				continue
 			}
-			return true, s.answer(s.e.returnPage(r), r.Status, [2]byte{'P', 'R'}, true)
-		case "use-service":
-			return true, s.service(p, r.Service, head)
-		case "set-header":
-			s.edits = append(s.edits, newEdit(r.Header, s.expand(r.Value), true, true))
-		case "add-header":
-			s.edits = append(s.edits, newEdit(r.Header, s.expand(r.Value), false, true))
-		case "del-header":
-			s.edits = append(s.edits, newEdit(r.Header, nil, true, false))
+			switch res, keep := act(s, p, r, head); res {
+			case ruleAnswered:
+				return true, keep
+			case ruleStop:
+				return false, false
+			}
 		}
 	}
 	return false, false
@@ -491,38 +511,15 @@ func (s *session) skipBody(head []byte) bool {
 	return true
 }
 
-// expand evaluates a header template for this request.
-func (s *session) expand(t config.Template) []byte {
-	var out []byte
-	for _, p := range t {
-		if p.Fetch == "" {
-			out = append(out, p.Lit...)
-			continue
-		}
-		switch p.Fetch {
-		case "src":
-			out = s.src.Addr().Unmap().AppendTo(out)
-		case "src_port":
-			out = strconv.AppendInt(out, int64(s.src.Port()), 10)
-		case "dst":
-			out = s.dst.Addr().Unmap().AppendTo(out)
-		case "dst_port":
-			out = strconv.AppendInt(out, int64(s.dst.Port()), 10)
-		case "path":
-			out = append(out, s.Path()...)
-		case "method":
-			out = append(out, s.req.Method...)
-		default: // hdr(name)
-			name := p.Fetch[4 : len(p.Fetch)-1]
-			if v, ok := s.req.Get(name); ok {
-				out = append(out, v...)
-			}
-		}
-	}
-	if out == nil {
-		out = []byte{}
-	}
-	return out
+// expand evaluates a header value for this request into the session's arena: the
+// slice stays valid until the next request.
+func (s *session) expand(f *logformat.Format) []byte {
+	start := len(s.arena)
+	s.entry.Smp = &s.smp
+	s.entry.RequestLine = bstr(s.reqLine)
+	s.arena = f.Append(s.arena, &s.entry)
+	s.entry.RequestLine = ""
+	return s.arena[start:len(s.arena):len(s.arena)]
 }
 
 // captureRequest keeps an invalid request for `show errors`.
@@ -683,6 +680,10 @@ func (s *session) log() {
 	if e.RequestLine == "" {
 		e.RequestLine = bstr(s.reqLine)
 	}
+	s.copyRequest()
+	s.logRes.Status, s.logRes.Minor, s.logRes.Headers = s.resp.Status, s.resp.Minor, nil
+	s.resCopy = true
+	defer func() { s.resCopy = false }()
 	if format != nil {
 		s.logBuf = format.Append(s.logBuf[:0], e)
 	} else {
@@ -693,6 +694,12 @@ func (s *session) log() {
 	if fe.Cfg.Options.LogSeparateErrors && logging.IsError(e, true) {
 		level = 3
 	}
+	switch {
+	case s.logLevel == -1:
+		return // set-log-level silent
+	case s.logLevel >= 0:
+		level = s.logLevel
+	}
 	if sd := fe.Cfg.Formats.SD; sd != nil {
 		if l, ok := fe.Log.(logging.SDLogger); ok {
 			s.sdBuf = sd.Append(s.sdBuf[:0], e)
@@ -701,4 +708,20 @@ func (s *session) log() {
 		}
 	}
 	fe.Log.Log(level, s.logBuf)
+}
+
+// copyRequest points the request fetches at a copy of the request line (kept for
+// the log), which stays valid once the head's buffer is reused by the body.
+func (s *session) copyRequest() {
+	line := s.reqLine
+	r := &s.logReq
+	r.Method, r.Target, r.Headers, r.Minor = nil, nil, nil, s.req.Minor
+	if i := bytes.IndexByte(line, ' '); i > 0 {
+		r.Method = line[:i]
+		rest := line[i+1:]
+		if j := bytes.LastIndexByte(rest, ' '); j >= 0 {
+			r.Target = rest[:j]
+		}
+	}
+	s.reqCopy = true
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"hitless/internal/balance"
-	"hitless/internal/config"
 	"hitless/internal/http1"
 	"hitless/internal/proxy"
 	"hitless/internal/tcpproxy"
@@ -33,15 +32,8 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	connect := req.Form == http1.AuthorityForm
 	fo, bo := &fe.Cfg.Options, &b.Cfg.Options
 	closeSrv := fo.HTTPServerClose || fo.HTTPClose || bo.HTTPServerClose || bo.HTTPClose
-	forwardFor := fo.ForwardFor || bo.ForwardFor
+	forwardFor := s.forwardFor(fe.Cfg, b.Cfg)
 
-	// Response rules only read the request: decide them now, while the request head
-	// is still in the buffer (the body may overwrite it).
-	s.redits = s.redits[:0]
-	s.redits = s.responseEdits(s.redits, b.Cfg.HTTPResponse)
-	if b.Cfg != fe.Cfg {
-		s.redits = s.responseEdits(s.redits, fe.Cfg.HTTPResponse)
-	}
 	isHead := string(req.Method) == "HEAD"
 
 	s.breq = balance.Request{Src: s.src.Addr().Unmap(), URI: bstr(req.Target), Header: s}
@@ -217,6 +209,25 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		rhead, err = http1.ReadHead(sc.br)
 	}
 	e.Tr = time.Since(sent)
+	// The response rules run on the parsed head: the backend's, then the frontend's.
+	s.hasResp = true
+	if hasBody {
+		s.copyRequest() // the body went through the head's buffer
+	}
+	s.redits = s.redits[:0]
+	denied := s.responseRules(b.Cfg.HTTPResponse)
+	if denied == nil && b.Cfg != fe.Cfg {
+		denied = s.responseRules(fe.Cfg.HTTPResponse)
+	}
+	if denied == nil {
+		denied = s.responseRules(fe.Cfg.HTTPAfterResponse)
+	}
+	if denied != nil {
+		sc.Conn.Close()
+		keep := waitBody() == nil
+		fe.Counters.Denied.Add(1)
+		return s.fail(denyPage(denied.Status), denied.Status, [2]byte{'P', 'H'}, keep)
+	}
 	e.Status = resp.Status
 	fe.Counters.AddResponse(resp.Status)
 	b.Counters.AddResponse(resp.Status)
@@ -344,25 +355,6 @@ func (s *session) relayTerm(err error) [2]byte {
 // errRelayPanic stands for a request-body relay that panicked.
 var errRelayPanic = errors.New("request body relay panicked")
 
-// responseEdits decides the http-response rules for this request.
-func (s *session) responseEdits(out []edit, rules []config.HTTPRule) []edit {
-	for i := range rules {
-		r := &rules[i]
-		if r.Cond != nil && !r.Cond.Eval(s) {
-			continue
-		}
-		switch r.Action {
-		case "set-header":
-			out = append(out, newEdit(r.Header, s.expand(r.Value), true, true))
-		case "add-header":
-			out = append(out, newEdit(r.Header, s.expand(r.Value), false, true))
-		case "del-header":
-			out = append(out, newEdit(r.Header, nil, true, false))
-		}
-	}
-	return out
-}
-
 func deleted(name []byte, edits []edit) bool {
 	for i := range edits {
 		if edits[i].del && equalFold(name, edits[i].name) {
@@ -391,7 +383,7 @@ func writeAdds(w *bufio.Writer, edits []edit) int {
 	n := 0
 	for i := range edits {
 		e := &edits[i]
-		if !e.add || redone(e.name, edits[i+1:]) || !e.endToEnd || !http1.ValidFieldValue(e.value) {
+		if !e.add || redone(e.name, edits[i+1:]) || !http1.EndToEndName(e.name) || !http1.ValidFieldValue(e.value) {
 			continue
 		}
 		w.WriteString(e.name)

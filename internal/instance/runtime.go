@@ -63,21 +63,8 @@ func (in *Instance) ServeCLI(c net.Conn, level runtimeapi.Level) {
 	in.cli.ServeConn(in.ctx, c, level, true)
 }
 
-// proxyIDs numbers the proxies as HAProxy does: declaration order, after the internal
-// CLI proxy's slot when a stats socket exists.
-func proxyIDs(cfg *config.Config) map[string]int {
-	ids := map[string]int{}
-	first := 1
-	if len(cfg.Global.StatsSockets) > 0 {
-		first = 2
-	}
-	for i, p := range cfg.Proxies {
-		if _, dup := ids[p.Name]; !dup || p.IsBackend() {
-			ids[p.Name] = first + i
-		}
-	}
-	return ids
-}
+// proxyIDs numbers the proxies as HAProxy does.
+func proxyIDs(cfg *config.Config) map[string]int { return proxy.IDs(cfg) }
 
 // trackCLI lists the sessions of the n-th stats socket in `show sess`, as HAProxy
 // lists its CLI streams (frontend GLOBAL, source unix:<n> for a unix socket).

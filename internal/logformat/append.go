@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unsafe"
+
+	"hitless/internal/sample"
 )
 
 // Append writes e with the format, as HAProxy 2.6's sess_build_logline does: a
@@ -28,6 +30,12 @@ func (f *Format) Append(b []byte, e *Entry) []byte {
 		case kVar:
 			before := len(b)
 			b = appendVar(b, n, e)
+			if len(b) != before {
+				lastSpace = false
+			}
+		case kExpr:
+			before := len(b)
+			b = f.appendExpr(b, n, e)
 			if len(b) != before {
 				lastSpace = false
 			}
@@ -171,14 +179,35 @@ func appendVar(b []byte, n *node, e *Entry) []byte {
 		return appendTerm(b, e.Term)
 	case vtsc:
 		return append(appendTerm(b, e.Term), "--"...)
-	case fSrc:
-		return appendIP(b, e.ClientIP, o)
-	case fDstPort:
-		return strconv.AppendInt(b, int64(e.FrontendAddr.Port()), 10)
-	case fMethod:
-		return appendRequestText(b, requestPart(e.RequestLine, vHM), o)
 	}
 	return b
+}
+
+// appendExpr writes a sample expression's value: numbers and addresses as they are
+// (X writes them in hexadecimal), strings as text (Q quotes them), "-" when absent.
+func (f *Format) appendExpr(b []byte, n *node, e *Entry) []byte {
+	if e.Smp == nil {
+		return appendText(b, "", n.opts)
+	}
+	mark := e.Smp.Mark()
+	defer e.Smp.Release(mark)
+	v, ok := n.expr.Eval(e.Smp)
+	if !ok {
+		if f.bare {
+			return b
+		}
+		return appendText(b, "", n.opts)
+	}
+	switch v.Type {
+	case sample.TIPv4, sample.TIPv6, sample.TAddr:
+		return appendIP(b, v.Addr, n.opts)
+	case sample.TInt, sample.TBool:
+		if n.opts&optX != 0 {
+			return appendHex(b, uint64(v.Int), 8)
+		}
+		return strconv.AppendInt(b, v.Int, 10)
+	}
+	return appendBytesText(b, v.B, n.opts)
 }
 
 func requestTime(e *Entry) time.Time {

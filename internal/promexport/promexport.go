@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"hitless/internal/acl"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/sample"
 )
 
 // Source is where the exporter reads at scrape time.
@@ -39,7 +39,7 @@ var scopes = map[string]bool{"global": true, "frontend": true, "backend": true, 
 // ServeApplet answers one scrape. As in HAProxy, `?scope=frontend&scope=server`
 // limits the output to those kinds ("*" or no scope for all), and `?no-maint` leaves
 // out servers in maintenance.
-func (x *Exporter) ServeApplet(w http.ResponseWriter, r *http.Request, _ acl.Sample) {
+func (x *Exporter) ServeApplet(w http.ResponseWriter, r *http.Request, _ *sample.Ctx) {
 	q := r.URL.Query()
 	c := &collector{src: x.src, scopes: map[string]bool{}, noMaint: q.Has("no-maint")}
 	for _, s := range q["scope"] {

@@ -18,6 +18,7 @@ import (
 	"hitless/internal/acl"
 	"hitless/internal/balance"
 	"hitless/internal/config"
+	"hitless/internal/sample"
 )
 
 // Errors returned by Acquire and Connect. The engines map them to 503 (or a closed
@@ -238,6 +239,8 @@ type State struct {
 	Streams Streams
 	// ErrorEvents counts the invalid messages captured (`show errors`).
 	ErrorEvents atomic.Uint64
+	// Vars holds the process-wide variables (scope proc, `set-var` in global).
+	Vars *sample.Store
 	// ReqCounter counts HTTP requests and TCP sessions (%rt in log formats).
 	ReqCounter atomic.Uint64
 }
@@ -245,6 +248,7 @@ type State struct {
 // Frontend is a frontend or the frontend half of a listen section.
 type Frontend struct {
 	Name     string
+	ID       int // HAProxy's proxy id (fe_id, iid)
 	Cfg      *config.Proxy
 	State    *State
 	Default  *Backend // nil when none
@@ -263,7 +267,7 @@ type Rule struct {
 
 // Route returns the backend for a connection or request: the first use_backend rule
 // whose condition holds, else the default backend; nil when there is none.
-func (f *Frontend) Route(s acl.Sample) *Backend {
+func (f *Frontend) Route(s *sample.Ctx) *Backend {
 	for i := range f.Rules {
 		r := &f.Rules[i]
 		if r.Cond == nil || r.Cond.Eval(s) {
@@ -276,6 +280,7 @@ func (f *Frontend) Route(s acl.Sample) *Backend {
 // Backend is a backend or the backend half of a listen section.
 type Backend struct {
 	Name     string
+	ID       int // HAProxy's proxy id (be_id, iid)
 	Cfg      *config.Proxy
 	Servers  []*Server
 	Log      AccessLogger // the proxy's loggers, for server state changes; may be nil
@@ -833,7 +838,8 @@ func isRefused(err error) bool {
 
 // Build turns a validated configuration into live state. Nothing listens yet.
 func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (AccessLogger, error)) (*State, error) {
-	st := &State{Config: cfg, Backends: map[string]*Backend{}}
+	st := &State{Config: cfg, Backends: map[string]*Backend{}, Vars: sample.NewStore()}
+	ids := IDs(cfg)
 	for _, p := range cfg.Proxies {
 		if !p.IsBackend() {
 			continue
@@ -842,6 +848,7 @@ func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (
 		if err != nil {
 			return nil, err
 		}
+		b.ID = ids[p.Name]
 		if logs != nil {
 			if b.Log, err = logs(p); err != nil {
 				return nil, err
@@ -853,7 +860,7 @@ func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (
 		if !p.IsFrontend() {
 			continue
 		}
-		f := &Frontend{Name: p.Name, Cfg: p, State: st}
+		f := &Frontend{Name: p.Name, Cfg: p, State: st, ID: ids[p.Name]}
 		if p.IsBackend() {
 			f.Default = st.Backends[p.Name]
 		}
@@ -928,4 +935,77 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 		return nil, fmt.Errorf("backend '%s': %w", p.Name, err)
 	}
 	return b, nil
+}
+
+// IDs numbers the proxies as HAProxy does: declaration order, after the internal CLI
+// proxy's slot when a stats socket exists.
+func IDs(cfg *config.Config) map[string]int {
+	ids := map[string]int{}
+	first := 1
+	if len(cfg.Global.StatsSockets) > 0 {
+		first = 2
+	}
+	for i, p := range cfg.Proxies {
+		if _, dup := ids[p.Name]; !dup || p.IsBackend() {
+			ids[p.Name] = first + i
+		}
+	}
+	return ids
+}
+
+// Info is what the sample fetches read about a frontend (fe_*).
+func (f *Frontend) Info() sample.ProxyInfo {
+	return sample.ProxyInfo{Found: true, Name: f.Name, ID: f.ID, Conns: int(f.Counters.CurConns.Load()),
+		SessRate: int(f.Counters.ConnRate.Per(time.Now()))}
+}
+
+// Info is what the sample fetches read about a backend (nbsrv, be_conn, queue,
+// connslots, ...).
+func (b *Backend) Info() sample.ProxyInfo {
+	act, bck := b.UsableServers()
+	usable := act
+	if act == 0 {
+		usable = bck
+	}
+	slots := 0
+	for _, s := range b.Servers {
+		if !s.Usable() {
+			continue
+		}
+		if s.MaxConn() == 0 {
+			slots = -1
+			break
+		}
+		slots += s.MaxConn() - s.Conns()
+		if q := s.Cfg.MaxQueue; q > 0 {
+			slots += q
+		}
+	}
+	return sample.ProxyInfo{Found: true, Name: b.Name, ID: b.ID, Usable: usable, Conns: int(b.Counters.CurConns.Load()),
+		Queue: b.Queued(), Slots: slots, SessRate: int(b.Counters.ConnRate.Per(time.Now()))}
+}
+
+// ServerInfo is what the sample fetches read about a server (srv_*); i is its
+// position in the backend.
+func (b *Backend) ServerInfo(name string) sample.ServerInfo {
+	for i, s := range b.Servers {
+		if s.Name == name {
+			return s.info(i + 1)
+		}
+	}
+	return sample.ServerInfo{}
+}
+
+func (s *Server) info(id int) sample.ServerInfo {
+	return sample.ServerInfo{Found: true, Name: s.Name, ID: id, Up: s.Usable(), Conns: s.Conns()}
+}
+
+// Info is what the sample fetches read about a server.
+func (s *Server) Info() sample.ServerInfo {
+	for i, o := range s.Backend.Servers {
+		if o == s {
+			return s.info(i + 1)
+		}
+	}
+	return s.info(0)
 }

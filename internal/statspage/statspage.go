@@ -18,10 +18,10 @@ import (
 	"strings"
 	"time"
 
-	"hitless/internal/acl"
 	"hitless/internal/config"
 	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/sample"
 )
 
 // Process is what every page reads from the running process.
@@ -96,7 +96,7 @@ func (p *Page) options(r *http.Request) options {
 const unauthorized = "<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n"
 
 // ServeApplet answers one request for the page.
-func (p *Page) ServeApplet(w http.ResponseWriter, r *http.Request, s acl.Sample) {
+func (p *Page) ServeApplet(w http.ResponseWriter, r *http.Request, s *sample.Ctx) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache")
 	if !p.authorized(r) {

@@ -13,20 +13,17 @@ import (
 	"hitless/internal/config"
 	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/sample"
 )
 
-// sample is a request's fetches for the `stats admin` condition: only the source.
-type sample struct{ src netip.Addr }
-
-func (s sample) Path() string                          { return "/" }
-func (s sample) Method() string                        { return "GET" }
-func (s sample) Header(string, func(string) bool) bool { return false }
-func (s sample) Src() netip.Addr                       { return s.src }
-func (s sample) DstPort() int                          { return 80 }
+// srcOf is a request's fetches for the `stats admin` condition: only the source.
+func srcOf(a string) *sample.Ctx {
+	return sample.NewCtx(&sample.Static{SrcAddr: netip.AddrPortFrom(netip.MustParseAddr(a), 1234)})
+}
 
 var (
-	local  = sample{netip.MustParseAddr("127.0.0.1")}
-	remote = sample{netip.MustParseAddr("192.0.2.1")}
+	local  = srcOf("127.0.0.1")
+	remote = srcOf("192.0.2.1")
 )
 
 const defaults = `
@@ -71,7 +68,7 @@ backend be
 `, map[string]int{"fe": 2, "be": 3})
 }
 
-func serve(p *Page, method, uri, cred, body string, s sample) *httptest.ResponseRecorder {
+func serve(p *Page, method, uri, cred, body string, s *sample.Ctx) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, uri, strings.NewReader(body))
 	if u, pw, ok := strings.Cut(cred, ":"); ok {
 		r.SetBasicAuth(u, pw)
@@ -155,7 +152,7 @@ func TestCSVIsShowStat(t *testing.T) {
 func TestAdminActions(t *testing.T) {
 	tests := []struct {
 		name, body string
-		s          sample
+		s          *sample.Ctx
 		st         string
 		check      func(st *proxy.State) bool
 	}{

@@ -16,21 +16,68 @@ import (
 	"time"
 
 	"hitless/internal/balance"
+	"hitless/internal/config"
+	"hitless/internal/http1"
 	"hitless/internal/logging"
 	"hitless/internal/proxy"
+	"hitless/internal/sample"
 )
 
-// sample answers ACL fetches for a TCP connection; HTTP fetches find nothing.
-type sample struct {
-	src     netip.Addr
-	dstPort int
+// input answers sample fetches for a TCP connection; HTTP fetches find nothing.
+type input struct {
+	src, dst netip.AddrPort
+	fe       *proxy.Frontend
+	be       *proxy.Backend
+	srv      *proxy.Server
+	vars     sample.Vars
 }
 
-func (s *sample) Path() string                          { return "" }
-func (s *sample) Method() string                        { return "" }
-func (s *sample) Header(string, func(string) bool) bool { return false }
-func (s *sample) Src() netip.Addr                       { return s.src }
-func (s *sample) DstPort() int                          { return s.dstPort }
+func (in *input) Src() netip.AddrPort        { return in.src }
+func (in *input) Dst() netip.AddrPort        { return in.dst }
+func (in *input) Frontend() sample.ProxyInfo { return in.fe.Info() }
+func (in *input) Request() *http1.Request    { return nil }
+func (in *input) Response() *http1.Response  { return nil }
+func (in *input) Vars() *sample.Vars         { return &in.vars }
+func (in *input) TLS() sample.TLS            { return nil }
+func (in *input) Backend(name string) sample.ProxyInfo {
+	return BackendInfo(in.fe, in.be, name)
+}
+func (in *input) Server(be, name string) sample.ServerInfo {
+	return ServerInfo(in.fe, in.srv, be, name)
+}
+
+// BackendInfo answers the backend fetches of a session of fe whose backend is cur
+// (nil before routing): the named backend, else cur, else fe's own backend half.
+func BackendInfo(fe *proxy.Frontend, cur *proxy.Backend, name string) sample.ProxyInfo {
+	if name != "" {
+		if b := fe.State.Backends[name]; b != nil {
+			return b.Info()
+		}
+		return sample.ProxyInfo{}
+	}
+	if cur == nil {
+		cur = fe.State.Backends[fe.Name]
+	}
+	if cur == nil {
+		return sample.ProxyInfo{}
+	}
+	return cur.Info()
+}
+
+// ServerInfo answers the server fetches: the named server of the named backend, or
+// the session's server cur.
+func ServerInfo(fe *proxy.Frontend, cur *proxy.Server, be, name string) sample.ServerInfo {
+	if be == "" && name == "" {
+		if cur == nil {
+			return sample.ServerInfo{}
+		}
+		return cur.Info()
+	}
+	if b := fe.State.Backends[be]; b != nil {
+		return b.ServerInfo(name)
+	}
+	return sample.ServerInfo{}
+}
 
 // Serve handles one client connection until both directions are done or ctx ends.
 func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
@@ -68,8 +115,17 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	if fe.Log != nil && !fe.Cfg.Options.TCPLog && !fe.Cfg.Options.HTTPLog && fe.Cfg.Formats.Log == nil {
 		fe.Log.Log(6, logging.AppendConnectLog(nil, src, dst, fe.Name, false))
 	}
-	smp := &sample{src: src.Addr(), dstPort: int(dst.Port())}
-	b := fe.Route(smp)
+	in := &input{src: src, dst: dst, fe: fe}
+	in.vars.Proc = fe.State.Vars
+	var smp sample.Ctx
+	smp.Reset(in)
+	if !TCPRules(&smp, fe.Cfg.TCPRequest, "connection") || !TCPRules(&smp, fe.Cfg.TCPRequest, "session") ||
+		!TCPRules(&smp, fe.Cfg.TCPRequest, "content") {
+		fe.Counters.Denied.Add(1)
+		logged = true // a rejected connection is not logged, as in HAProxy
+		return
+	}
+	b := fe.Route(&smp)
 	var toClient, toServer int64
 	defer func() {
 		e.Tt = time.Since(start)
@@ -105,6 +161,7 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	}
 	e.Tc = a.Connect
 	srv := a.Server
+	in.be, in.srv = b, srv
 	if st := proxy.StreamOf(ctx); st != nil {
 		st.SetTarget(b, srv)
 	}
@@ -263,4 +320,31 @@ func closeWrite(c net.Conn) {
 		return
 	}
 	c.Close()
+}
+
+// TCPRules runs the tcp-request rules of one kind ("connection", "session",
+// "content"); it reports false when one rejects. Content rules are evaluated at once:
+// no fetch reads the payload yet, so there is nothing to wait for.
+func TCPRules(c *sample.Ctx, rules []config.TCPRule, kind string) bool {
+	for i := range rules {
+		r := &rules[i]
+		if r.Kind != kind || (r.Cond != nil && !r.Cond.Eval(c)) {
+			continue
+		}
+		switch r.Action {
+		case "accept":
+			return true
+		case "reject":
+			return false
+		case "set-var":
+			m := c.Mark()
+			if v, ok := r.Expr.Eval(c); ok {
+				c.In.Vars().Set(r.Var, v)
+			}
+			c.Release(m)
+		case "unset-var":
+			c.In.Vars().Unset(r.Var)
+		}
+	}
+	return true
 }
