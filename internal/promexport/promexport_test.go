@@ -54,9 +54,9 @@ func source(t *testing.T) Source {
 	fe.Counters.BytesOut.Add(5678)
 	be.Counters.TotalConns.Add(5)
 	be.Servers[0].Counters.TotalConns.Add(5)
-	be.Servers[0].Observe(proxy.CheckInfo{Status: "L4OK", OK: true, Desc: "Layer4 check passed"})
-	be.Servers[1].SetAdmin(proxy.AdminFDrain)
-	be.Servers[2].SetAdmin(proxy.AdminFMaint)
+	be.Servers[0].Observe(proxy.CheckInfo{Status: "L4OK", OK: true, Desc: "Layer4 check passed"}, 4)
+	be.Servers[1].SetDrain(proxy.ByCLI)
+	be.Servers[2].SetMaint(proxy.ByCLI)
 	ids := map[string]int{"fe": 2, "be": 3}
 	cmd := runtimeapi.StatCommand(st, ids, fixedLimits{})
 	return Source{

@@ -316,12 +316,13 @@ type Server struct {
 
 	addr    atomic.Pointer[ServerAddr] // `set server addr` replaces it
 	chkFail atomic.Uint64              // failed checks (chkfail)
-	chkDown atomic.Uint64              // UP to DOWN transitions (chkdown)
-	downFor atomic.Int64               // seconds spent DOWN before the current state
-	downAt  atomic.Int64               // unix time of the last UP to DOWN transition
+	chkDown atomic.Uint64              // transitions to STOPPED (chkdown)
+	downFor atomic.Int64               // seconds spent STOPPED before the current state
+	downAt  atomic.Int64               // unix time of the last transition to STOPPED
 
-	up       atomic.Bool   // health: true unless checks say otherwise
-	admin    atomic.Uint32 // AdminFMaint | AdminCMaint | AdminFDrain
+	// state is the admin flags, operational state and health counter in one word,
+	// changed only by compare-and-swap (see serverstate.go).
+	state    atomic.Uint32
 	weight   atomic.Int32
 	conns    atomic.Int64
 	changed  atomic.Int64 // unix time of the last state change
@@ -330,13 +331,6 @@ type Server struct {
 	check    atomic.Value // last health check outcome (CheckInfo)
 	Counters Counters
 }
-
-// Admin state flags, with HAProxy's values (`show servers state` prints them).
-const (
-	AdminFMaint = 0x01 // maintenance set from the runtime API
-	AdminCMaint = 0x04 // `disabled` in the configuration
-	AdminFDrain = 0x08 // drain set from the runtime API
-)
 
 // CheckInfo is the last health check outcome of a server, for the runtime API.
 type CheckInfo struct {
@@ -347,7 +341,6 @@ type CheckInfo struct {
 	Code     int           // HTTP status of a layer 7 check, else 0
 	Duration time.Duration // how long the check took
 	At       time.Time     // when it ended
-	Health   int           // HAProxy's health counter after it: 0..rise+fall-1
 }
 
 // ServerAddr is where a server is: an IP (or the configured host name) and a port.
@@ -369,39 +362,6 @@ func (s *Server) Address() ServerAddr { return *s.addr.Load() }
 
 // SetAddress moves the server (`set server addr`): new connections and checks go there.
 func (s *Server) SetAddress(host string, port int) { s.addr.Store(newServerAddr(host, port)) }
-
-// Downtime is the total time the server spent DOWN (downtime).
-func (s *Server) Downtime() time.Duration {
-	d := s.downFor.Load()
-	if !s.up.Load() {
-		d += time.Now().Unix() - s.downAt.Load()
-	}
-	return time.Duration(d) * time.Second
-}
-
-// CheckFailures returns the number of failed checks and of UP to DOWN transitions.
-func (s *Server) CheckFailures() (failed, down uint64) { return s.chkFail.Load(), s.chkDown.Load() }
-
-// Observe records one health check outcome.
-func (s *Server) Observe(c CheckInfo) {
-	if !c.OK {
-		s.chkFail.Add(1)
-	}
-	s.check.Store(c)
-}
-
-// Admin returns the admin state flags.
-func (s *Server) Admin() uint32 { return s.admin.Load() }
-
-// SetAdmin replaces the admin state flags.
-func (s *Server) SetAdmin(flags uint32) {
-	old := s.admin.Swap(flags)
-	if old != flags {
-		s.touch()
-		s.Backend.wake()
-		s.Backend.noteState()
-	}
-}
 
 // SetWeight changes the current weight (0-256).
 func (s *Server) SetWeight(w int) {
@@ -425,9 +385,6 @@ func (s *Server) ChecksEnabled() bool { return !s.noChecks.Load() }
 // SetChecksEnabled starts or stops the server's health checks; its state stays as it is.
 func (s *Server) SetChecksEnabled(on bool) { s.noChecks.Store(!on) }
 
-// Drain reports whether the server is draining (no new balanced traffic).
-func (s *Server) Drain() bool { return s.admin.Load()&AdminFDrain != 0 }
-
 // LastChange is the time of the last state change.
 func (s *Server) LastChange() time.Time { return time.Unix(s.changed.Load(), 0) }
 
@@ -439,39 +396,11 @@ func (s *Server) Check() CheckInfo {
 	return c
 }
 
-// Up reports whether health checks consider the server operational.
-func (s *Server) Up() bool { return s.up.Load() }
-
-// SetUp records a health transition.
-func (s *Server) SetUp(up bool) {
-	if s.up.Swap(up) != up {
-		if up {
-			s.downFor.Add(time.Now().Unix() - s.downAt.Load())
-		} else {
-			s.downAt.Store(time.Now().Unix())
-			s.chkDown.Add(1)
-		}
-		s.touch()
-		if up {
-			s.Backend.wake()
-		}
-		s.Backend.noteState()
-	}
-}
-
-// Maint reports whether the server is in maintenance.
-func (s *Server) Maint() bool { return s.admin.Load()&(AdminFMaint|AdminCMaint) != 0 }
-
 // Weight is the server's current weight.
 func (s *Server) Weight() int { return int(s.weight.Load()) }
 
 // Conns is the number of connections currently held on the server.
 func (s *Server) Conns() int { return int(s.conns.Load()) }
-
-// Usable reports whether the server may take traffic, ignoring maxconn.
-func (s *Server) Usable() bool {
-	return s.up.Load() && s.admin.Load() == 0 && s.weight.Load() > 0
-}
 
 func (s *Server) full() bool {
 	m := s.maxconn.Load()
@@ -685,14 +614,15 @@ func (b *Backend) ClearMaxQueued() {
 	b.mu.Unlock()
 }
 
-// noteState records whether the backend has a usable server, after a server changed.
-func (b *Backend) noteState() {
+// noteState records whether the backend has a usable server, after a server changed,
+// and reports whether it just lost its last one.
+func (b *Backend) noteState() (lost bool) {
 	act, bck := b.UsableServers()
 	down := act+bck == 0 && len(b.Servers) > 0
 	b.downMu.Lock()
 	defer b.downMu.Unlock()
 	if down == b.down {
-		return
+		return false
 	}
 	now := time.Now()
 	b.down, b.changed = down, now
@@ -702,6 +632,7 @@ func (b *Backend) noteState() {
 	} else {
 		b.downFor += now.Sub(b.downAt)
 	}
+	return down
 }
 
 // Downs returns how often the backend lost its last usable server, the total time
@@ -902,11 +833,8 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 			Cfg:     sc,
 		}
 		s.addr.Store(newServerAddr(sc.Host, sc.Port))
-		s.up.Store(true)
 		s.maxconn.Store(int64(sc.MaxConn))
-		if sc.Disabled {
-			s.admin.Store(AdminCMaint)
-		}
+		s.state.Store(uint32(initialState(sc)))
 		s.touch()
 		s.weight.Store(int32(sc.Weight))
 		b.Servers = append(b.Servers, s)

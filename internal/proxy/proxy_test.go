@@ -39,7 +39,7 @@ func backendOf(t *testing.T, p *config.Proxy) *Backend {
 
 func TestAcquireSkipsDownAndMaint(t *testing.T) {
 	b := backendOf(t, &config.Proxy{Servers: []*config.Server{{Name: "a"}, {Name: "b"}, {Name: "c", Disabled: true}}})
-	b.Servers[0].SetUp(false)
+	b.Servers[0].SetHealth(OpStopped, ByCLI)
 	for range 5 {
 		s, err := b.Acquire(context.Background(), &balance.Request{}, nil)
 		if err != nil {
@@ -50,7 +50,7 @@ func TestAcquireSkipsDownAndMaint(t *testing.T) {
 		}
 		s.Release()
 	}
-	b.Servers[1].SetUp(false)
+	b.Servers[1].SetHealth(OpStopped, ByCLI)
 	if _, err := b.Acquire(context.Background(), &balance.Request{}, nil); !errors.Is(err, ErrNoServer) {
 		t.Fatalf("err = %v, want ErrNoServer", err)
 	}
@@ -82,7 +82,7 @@ func TestBackupOnlyWhenNoActive(t *testing.T) {
 					t.Fatalf("with the active server up, picked %s", got)
 				}
 			}
-			b.Servers[0].SetUp(false)
+			b.Servers[0].SetHealth(OpStopped, ByCLI)
 			seen := map[string]bool{}
 			for range 10 {
 				seen[pick()] = true

@@ -385,24 +385,27 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 						r.set("bck", "0")
 					}
 					r.unum("lbtot", srv.Counters.TotalConns.Load())
-					if srv.Cfg.Check {
-						c := srv.Check()
+					// Check figures only while checks run; in maintenance (checks
+					// paused) only chkfail, chkdown and downtime, as in HAProxy.
+					if srv.Cfg.Check && srv.ChecksEnabled() {
 						failed, down := srv.CheckFailures()
 						r.unum("chkfail", failed)
 						r.unum("chkdown", down)
 						r.num("downtime", int64(srv.Downtime()/time.Second))
-						r.set("check_status", c.Status)
-						if c.Code != 0 {
-							r.num("check_code", int64(c.Code))
+						if c := srv.Check(); !srv.Maint() {
+							r.set("check_status", c.Status)
+							if c.Code != 0 {
+								r.num("check_code", int64(c.Code))
+							}
+							if !c.At.IsZero() {
+								r.num("check_duration", c.Duration.Milliseconds())
+							}
+							r.set("last_chk", c.Info)
+							r.set("check_desc", c.Desc)
+							r.num("check_rise", int64(srv.Cfg.Rise))
+							r.num("check_fall", int64(srv.Cfg.Fall))
+							r.num("check_health", int64(srv.Health()))
 						}
-						if !c.At.IsZero() {
-							r.num("check_duration", c.Duration.Milliseconds())
-						}
-						r.set("last_chk", c.Info)
-						r.set("check_desc", c.Desc)
-						r.num("check_rise", int64(srv.Cfg.Rise))
-						r.num("check_fall", int64(srv.Cfg.Fall))
-						r.num("check_health", int64(serverHealth(srv)))
 					}
 					if s.Level >= LevelOperator {
 						r.set("addr", srv.Addr())
@@ -547,18 +550,6 @@ func fullConn(st *proxy.State, b *proxy.Backend, l Limits) int64 {
 	return (sum + 9) / 10
 }
 
-// serverHealth is HAProxy's health counter of a server: the last check's, else rise
-// when up (HAProxy's starting value) and 0 when down.
-func serverHealth(s *proxy.Server) int {
-	if c := s.Check(); !c.At.IsZero() {
-		return c.Health
-	}
-	if s.Up() {
-		return s.Cfg.Rise
-	}
-	return 0
-}
-
 func hasFrontend(st *proxy.State, name string) bool {
 	for _, fe := range st.Frontends {
 		if fe.Name == name {
@@ -568,29 +559,35 @@ func hasFrontend(st *proxy.State, name string) bool {
 	return false
 }
 
-// serverStatus is a server's `status` column.
+// serverStatus is a server's `status` column: MAINT, DRAIN, NOLB, UP or DOWN, "no
+// check" for a running server without checks, and while checks move a server
+// towards the other state, how far: "UP i/n" (failing: i = health-rise+1 of fall)
+// or "DOWN i/n" (passing: i of rise).
 func serverStatus(s *proxy.Server) string {
-	switch {
+	checks := s.Cfg.Check && s.ChecksEnabled()
+	h, rise, fall := s.Health(), max(s.Cfg.Rise, 1), max(s.Cfg.Fall, 1)
+	var name string
+	switch op := s.OpState(); {
 	case s.Maint():
 		return "MAINT"
+	case op == proxy.OpStopped:
+		if checks && h > 0 {
+			return "DOWN " + strconv.Itoa(h) + "/" + strconv.Itoa(rise)
+		}
+		return "DOWN"
 	case s.Drain():
-		return "DRAIN"
-	case (!s.Cfg.Check || !s.ChecksEnabled()) && s.Up(): // `disable health` shows "no check" too, as in HAProxy
+		name = "DRAIN"
+	case op == proxy.OpStopping:
+		name = "NOLB"
+	case !checks: // `disable health` shows "no check" too, as in HAProxy
 		return "no check"
+	default:
+		name = "UP"
 	}
-	// While checks move a server towards the other state, HAProxy shows how far:
-	// "UP i/n" (failing: i = health-rise+1 of fall) or "DOWN i/n" (passing: i of rise).
-	c := s.Check()
-	rise, fall := max(s.Cfg.Rise, 1), max(s.Cfg.Fall, 1)
-	switch {
-	case s.Up() && !c.At.IsZero() && c.Health < rise+fall-1:
-		return "UP " + strconv.Itoa(c.Health-rise+1) + "/" + strconv.Itoa(fall)
-	case s.Up():
-		return "UP"
-	case !c.At.IsZero() && c.Health > 0:
-		return "DOWN " + strconv.Itoa(c.Health) + "/" + strconv.Itoa(rise)
+	if checks && h < rise+fall-1 {
+		return name + " " + strconv.Itoa(h-rise+1) + "/" + strconv.Itoa(fall)
 	}
-	return "DOWN"
+	return name
 }
 
 // writeCSVField writes one CSV value, quoted only when it holds a separator, a quote

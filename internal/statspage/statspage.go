@@ -175,13 +175,14 @@ var adminActions = []struct {
 	value, label string
 	apply        func(s *proxy.Server)
 }{
-	{"ready", "Set state to READY", func(s *proxy.Server) { s.SetAdmin(0) }},
-	{"drain", "Set state to DRAIN", func(s *proxy.Server) { s.SetAdmin(proxy.AdminFDrain) }},
-	{"maint", "Set state to MAINT", func(s *proxy.Server) { s.SetAdmin(s.Admin()&^proxy.AdminFDrain | proxy.AdminFMaint) }},
+	{"ready", "Set state to READY", func(s *proxy.Server) { s.SetReady(proxy.ByWeb) }},
+	{"drain", "Set state to DRAIN", func(s *proxy.Server) { s.SetDrain(proxy.ByWeb) }},
+	{"maint", "Set state to MAINT", func(s *proxy.Server) { s.SetMaint(proxy.ByWeb) }},
 	{"dhlth", "Health: disable checks", checked(func(s *proxy.Server) { s.SetChecksEnabled(false) })},
 	{"ehlth", "Health: enable checks", checked(func(s *proxy.Server) { s.SetChecksEnabled(true) })},
-	{"hrunn", "Health: force UP", checked(func(s *proxy.Server) { s.SetUp(true) })},
-	{"hdown", "Health: force DOWN", checked(func(s *proxy.Server) { s.SetUp(false) })},
+	{"hrunn", "Health: force UP", checked(func(s *proxy.Server) { s.SetHealth(proxy.OpRunning, proxy.ByWeb) })},
+	{"hnolb", "Health: force NOLB", checked(func(s *proxy.Server) { s.SetHealth(proxy.OpStopping, proxy.ByWeb) })},
+	{"hdown", "Health: force DOWN", checked(func(s *proxy.Server) { s.SetHealth(proxy.OpStopped, proxy.ByWeb) })},
 }
 
 func checked(f func(s *proxy.Server)) func(s *proxy.Server) {

@@ -106,7 +106,7 @@ func TestAuth(t *testing.T) {
 
 func TestViews(t *testing.T) {
 	p, st := newPage(t, "    stats refresh 5s\n    stats hide-version\n    stats show-node eu-1\n    stats show-desc main site")
-	st.Backends["be"].Servers[1].SetAdmin(proxy.AdminFMaint)
+	st.Backends["be"].Servers[1].SetMaint(proxy.ByCLI)
 	tests := []struct {
 		uri, ctype, refresh string
 		has, hasNot         []string
@@ -179,7 +179,7 @@ func TestAdminActions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, st := newPage(t, "    stats uri /st\n    stats admin if { src 127.0.0.1 }")
-			st.Backends["be"].Servers[2].SetAdmin(proxy.AdminFMaint)
+			st.Backends["be"].Servers[2].SetMaint(proxy.ByCLI)
 			w := serve(p, "POST", "/st", "", tt.body, tt.s)
 			if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/st;st="+tt.st {
 				t.Fatalf("%d %q, want 303 to /st;st=%s", w.Code, w.Header().Get("Location"), tt.st)
