@@ -56,7 +56,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		}
 		a, err = b.Connect(s.ctx, &s.breq, idle)
 		e.Tw = a.Queue
-		e.Retries = a.Retries
+		e.Retries, e.Redispatched = a.Retries, a.Redispatched
 		if a.Server != nil {
 			e.Server = a.Server.Name
 		}

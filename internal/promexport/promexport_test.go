@@ -54,6 +54,8 @@ func source(t *testing.T) Source {
 	fe.Counters.BytesOut.Add(5678)
 	be.Counters.TotalConns.Add(5)
 	be.Servers[0].Counters.TotalConns.Add(5)
+	be.Counters.LBTotal.Add(5)
+	be.Servers[0].Counters.LBTotal.Add(5)
 	be.Servers[0].Observe(proxy.CheckInfo{Status: "L4OK", OK: true, Desc: "Layer4 check passed"}, 4)
 	be.Servers[1].SetDrain(proxy.ByCLI)
 	be.Servers[2].SetMaint(proxy.ByCLI)

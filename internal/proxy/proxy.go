@@ -54,7 +54,8 @@ type Counters struct {
 	Redispatch atomic.Uint64 // wredis: retries sent to another server
 	CliAborts  atomic.Uint64 // cli_abrt: transfers the client aborted
 	SrvAborts  atomic.Uint64 // srv_abrt: transfers the server aborted
-	Connects   atomic.Uint64 // connect: connections established to servers
+	Connects   atomic.Uint64 // connect: connection attempts to servers
+	LBTotal    atomic.Uint64 // lbtot: times the balancing algorithm picked a server
 	Reuses     atomic.Uint64 // reuse: idle server connections reused
 	LastSess   atomic.Int64  // unix time of the last connection to a server (lastsess)
 	ConnRate   Rate          // new connections (frontend) or sessions (backend, server) per second
@@ -158,7 +159,7 @@ func (c *Counters) ClearMax() {
 func (c *Counters) Clear() {
 	c.ClearMax()
 	for _, a := range []*atomic.Uint64{&c.TotalConns, &c.Requests, &c.BytesIn, &c.BytesOut, &c.ReqErrors,
-		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.Reuses, &c.Responses[0], &c.Responses[1], &c.Responses[2],
+		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.LBTotal, &c.Reuses, &c.Responses[0], &c.Responses[1], &c.Responses[2],
 		&c.Responses[3], &c.Responses[4], &c.Responses[5]} {
 		a.Store(0)
 	}
@@ -407,11 +408,17 @@ func (s *Server) full() bool {
 	return m > 0 && s.conns.Load() >= m
 }
 
-// Release gives back the slot taken by Acquire or Connect and lets a queued request in.
+// Release gives back the slot taken by Connect, ends the backend's session and lets a
+// queued request in.
 func (s *Server) Release() {
+	s.Backend.Counters.CurConns.Add(-1)
+	s.release()
+}
+
+// release gives back a server slot taken by takeSlot.
+func (s *Server) release() {
 	s.conns.Add(-1)
 	s.Counters.CurConns.Add(-1)
-	s.Backend.Counters.CurConns.Add(-1)
 	if s.Backend.queued.Load() > 0 {
 		s.Backend.wake()
 	}
@@ -462,8 +469,8 @@ func (t *tier) anyUsable() (usable, free bool) {
 // Acquire picks a server for one connection or request and takes a slot on it. When
 // every usable server is at its maxconn it waits in the backend's queue, up to
 // `timeout queue` (else `timeout connect`). avoid, when not nil, is skipped unless it is
-// the only choice (redispatch). The caller must call Release on the returned server.
-func (b *Backend) Acquire(ctx context.Context, r *balance.Request, avoid *Server) (*Server, error) {
+// the only choice (redispatch). The caller must call release on the returned server.
+func (b *Backend) acquire(ctx context.Context, r *balance.Request, avoid *Server) (*Server, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -515,20 +522,17 @@ func (b *Backend) Acquire(ctx context.Context, r *balance.Request, avoid *Server
 }
 
 // tryAcquire attempts one pick. waitable reports that usable servers exist but all are
-// full, so queueing makes sense.
+// full, so queueing makes sense. An avoided server the algorithm picks is passed
+// over and the algorithm asked again, so that, as in HAProxy's round robin, a
+// redispatch takes the next server in turn and the turns go on from there.
 func (b *Backend) tryAcquire(r *balance.Request, avoid *Server) (s *Server, waitable bool) {
 	t, algo := &b.active, b.algo
-	usable, free := t.anyUsable()
-	if avoid != nil {
-		t = &tier{servers: b.active.servers, avoid: avoid}
-		usable, free = t.anyUsable()
-	}
+	at := &tier{servers: b.active.servers, avoid: avoid}
+	usable, free := at.anyUsable()
 	if !usable {
 		t, algo = &b.backup, b.balgo
-		if avoid != nil {
-			t = &tier{servers: b.backup.servers, avoid: avoid, firstOnly: b.backup.firstOnly}
-		}
-		usable, free = t.anyUsable()
+		at = &tier{servers: b.backup.servers, avoid: avoid, firstOnly: b.backup.firstOnly}
+		usable, free = at.anyUsable()
 	}
 	if !usable {
 		return nil, false
@@ -536,13 +540,24 @@ func (b *Backend) tryAcquire(r *balance.Request, avoid *Server) (s *Server, wait
 	if !free {
 		return nil, true
 	}
-	for tries := 0; tries < 4; tries++ {
-		i := algo.Pick(t, r)
+	for tries := 0; tries < 4+len(t.servers); tries++ {
+		pool := t
+		if tries >= len(t.servers) {
+			// The algorithm keeps choosing the avoided server (a hash): choose
+			// among the others.
+			pool = at
+		}
+		i := algo.Pick(pool, r)
 		if i < 0 {
 			return nil, true
 		}
 		s := t.servers[i]
+		if s == avoid {
+			continue
+		}
 		if b.takeSlot(s) {
+			s.Counters.LBTotal.Add(1)
+			b.Counters.LBTotal.Add(1)
 			return s, false
 		}
 	}
@@ -562,7 +577,6 @@ func (b *Backend) takeSlot(s *Server) bool {
 	}
 	now := time.Now().Unix()
 	s.Counters.AddConn(now)
-	b.Counters.AddConn(now)
 	s.Counters.LastSess.Store(now)
 	b.Counters.LastSess.Store(now)
 	return true
@@ -669,22 +683,40 @@ type Attempt struct {
 	Queue   time.Duration // time spent waiting for a server slot (%Tw)
 	Connect time.Duration // time of the successful connect (%Tc)
 	Retries int           // %rc
-	Reused  bool          // the connection came from idle
+	// Redispatched is set when a retry went to another server (the '+' of %rc).
+	Redispatched bool
+	Reused       bool // the connection came from idle
 }
 
 // IdleFunc returns an idle connection to s that can be reused, or nil.
 type IdleFunc func(s *Server) net.Conn
 
-// Connect picks a server and connects to it: `timeout connect` per attempt, up to
-// `retries` more attempts after a failure with a turn-around pause of min(timeout
-// connect, 1s) as HAProxy does, the last one on another server when `option
-// redispatch` is set. idle, when not nil, is asked first for a reusable connection.
-// On success the server's slot is held: the caller must call a.Server.Release.
-// On failure the returned Attempt still carries the timings and the last server tried.
+// Connect picks a server and connects to it as HAProxy 2.6 does: `timeout connect`
+// per attempt, up to `retries` more attempts after a failure. A retry stays on the
+// same server, except with `option redispatch` when the server is not running, on
+// the last retry, or on every retry when the algorithm is round-robin-like and more
+// than one active server is usable: then the algorithm picks another one. A failed
+// connect (not a timeout) waits HAProxy's turn-around, min(timeout connect, 1s),
+// before a retry on the same server (or when the algorithm is not round-robin-like,
+// or fewer than two active servers are usable); a redispatch goes at once. idle,
+// when not nil, is asked first for a reusable connection.
+//
+// Counters as HAProxy keeps them: the backend counts one session per Connect, a
+// server one per attempt on it; lbtot counts the algorithm's picks, connect every
+// connection attempt, wretr a retry on the same server, wredis one that went to
+// another server (counted on the server it left), econ the final failure.
+//
+// On success the server's slot is held: the caller must call a.Server.Release. On
+// failure the returned Attempt still carries the timings and the last server tried.
 func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc) (*Attempt, error) {
 	a := &Attempt{}
 	start := time.Now()
-	var avoid, same *Server
+	b.Counters.AddConn(start.Unix())
+	fail := func(err error) (*Attempt, error) {
+		b.Counters.CurConns.Add(-1)
+		return a, err
+	}
+	var avoid, same, prev *Server
 	for try := 0; ; try++ {
 		var s *Server
 		if same != nil && b.takeSlot(same) {
@@ -692,10 +724,21 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 		} else {
 			qstart := time.Now()
 			var err error
-			s, err = b.Acquire(ctx, r, avoid)
+			s, err = b.acquire(ctx, r, avoid)
 			a.Queue += time.Since(qstart)
 			if err != nil {
-				return a, err
+				return fail(err)
+			}
+		}
+		if prev != nil {
+			// A retry: on the same server, or redispatched to another one.
+			if s == prev {
+				prev.Counters.Retries.Add(1)
+				b.Counters.Retries.Add(1)
+			} else {
+				prev.Counters.Redispatch.Add(1)
+				b.Counters.Redispatch.Add(1)
+				a.Redispatched = true
 			}
 		}
 		a.Server = s
@@ -708,58 +751,63 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 			}
 		}
 		cstart := time.Now()
+		s.Counters.Connects.Add(1)
+		b.Counters.Connects.Add(1)
 		d := net.Dialer{Timeout: b.connectTimeout}
 		c, err := d.DialContext(ctx, "tcp", s.Addr())
 		a.Connect = time.Since(cstart)
 		if err == nil {
 			a.Conn = c
-			s.Counters.Connects.Add(1)
-			b.Counters.Connects.Add(1)
 			return a, nil
 		}
-		s.Release()
+		s.release()
 		if ctx.Err() != nil {
-			return a, ctx.Err()
+			return fail(ctx.Err())
 		}
 		if try >= b.retries {
 			s.Counters.ConnErrors.Add(1)
 			b.Counters.ConnErrors.Add(1)
-			return a, fmt.Errorf("%w %s/%s after %s: %v", ErrConnect, b.Name, s.Name, time.Since(start).Round(time.Millisecond), err)
+			return fail(fmt.Errorf("%w %s/%s after %s: %v", ErrConnect, b.Name, s.Name, time.Since(start).Round(time.Millisecond), err))
 		}
 		a.Retries++
-		s.Counters.Retries.Add(1)
-		b.Counters.Retries.Add(1)
-		// HAProxy retries on the same server; with `option redispatch` the last retry
-		// goes to another one.
-		if b.redispatch && try == b.retries-1 {
-			s.Counters.Redispatch.Add(1)
-			b.Counters.Redispatch.Add(1)
+		prev = s
+		act, _ := b.UsableServers()
+		rrLike := b.rrLike()
+		if b.redispatch && (s.OpState() != OpRunning || try == b.retries-1 || rrLike && act > 1) {
 			avoid, same = s, nil
 		} else {
 			avoid, same = nil, s
 		}
-		pause := time.Second
-		if b.connectTimeout > 0 && b.connectTimeout < pause {
-			pause = b.connectTimeout
-		}
-		if isRefused(err) {
+		if !isTimeout(err) && (same != nil || !rrLike || act <= 1) {
+			pause := time.Second
+			if b.connectTimeout > 0 && b.connectTimeout < pause {
+				pause = b.connectTimeout
+			}
 			t := time.NewTimer(pause)
 			select {
 			case <-t.C:
 			case <-ctx.Done():
 				t.Stop()
-				return a, ctx.Err()
+				return fail(ctx.Err())
 			}
 		}
 	}
 }
 
-func isRefused(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && !op.Timeout() {
+// rrLike reports whether the backend's algorithm is of HAProxy's round-robin kind
+// (roundrobin, static-rr, random), with which a redispatch goes to another server
+// at once.
+func (b *Backend) rrLike() bool {
+	switch b.Cfg.Balance.Algorithm {
+	case "", "roundrobin", "static-rr", "random":
 		return true
 	}
 	return false
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // Build turns a validated configuration into live state. Nothing listens yet.

@@ -384,7 +384,7 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 						r.set("act", "1")
 						r.set("bck", "0")
 					}
-					r.unum("lbtot", srv.Counters.TotalConns.Load())
+					r.unum("lbtot", srv.Counters.LBTotal.Load())
 					// Check figures only while checks run; in maintenance (checks
 					// paused) only chkfail, chkdown and downtime, as in HAProxy.
 					if srv.Cfg.Check && srv.ChecksEnabled() {
@@ -438,7 +438,7 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 				r.num("weight", weight)
 				r.num("act", act)
 				r.num("bck", bck)
-				r.unum("lbtot", b.Counters.TotalConns.Load())
+				r.unum("lbtot", b.Counters.LBTotal.Load())
 				if http {
 					r.zero("cache_lookups", "cache_hits")
 				}

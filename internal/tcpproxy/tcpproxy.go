@@ -87,7 +87,7 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	e.Backend = b.Name
 	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr()}, nil)
 	e.Tw = a.Queue
-	e.Retries = a.Retries
+	e.Retries, e.Redispatched = a.Retries, a.Redispatched
 	e.BeQueue = b.Queued()
 	if a.Server != nil {
 		e.Server = a.Server.Name

@@ -251,3 +251,98 @@ func compareStatRows(t *testing.T, label, hx, hl string, xPorts, lPorts []string
 		}
 	}
 }
+
+// retryConfig has a redispatching backend with a dead and a live server, a backend
+// whose single server is dead, and one that retries on its dead server.
+const retryConfig = `
+global
+    stats socket %[1]s mode 600 level admin
+    log %[2]s local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 200ms
+    timeout client 5s
+    timeout server 5s
+frontend fa
+    bind %[3]s
+    use_backend b if { path_beg /b }
+    use_backend c if { path_beg /c }
+    default_backend a
+backend a
+    retries 1
+    option redispatch
+    server dead %[4]s
+    server live %[5]s
+backend b
+    retries 3
+    server dead %[4]s
+backend c
+    retries 3
+    server dead %[4]s
+    server live %[5]s
+`
+
+// TestRetriesMatchHAProxy sends the same requests through HAProxy 2.6 and hitless to
+// a dead and a live server: a redispatch goes at once (HAProxy: all in a few ms), a
+// retry on the same server waits the turn-around of min(timeout connect, 1s); the
+// log lines carry the retries with the '+' of a redispatch, and the counters (stot,
+// lbtot, connect, wretr, wredis, econ, ...) are HAProxy's.
+func TestRetriesMatchHAProxy(t *testing.T) {
+	haproxy(t)
+	live := newBackend(t, "live", nil)
+	dead := refusingAddr(t)
+	sides := []*side{startSide(t, true, retryConfig, dead, live.addr), startSide(t, false, retryConfig, dead, live.addr)}
+	paths := []string{"/", "/", "/", "/", "/", "/", "/b", "/c", "/c"}
+	var took [2][]time.Duration
+	for i, s := range sides {
+		for _, p := range paths {
+			start := time.Now()
+			get(t, "http://"+s.fe+p)
+			took[i] = append(took[i], time.Since(start))
+		}
+	}
+	for i, p := range paths {
+		x, l := took[0][i], took[1][i]
+		fast := x < 100*time.Millisecond
+		if fast != (l < 100*time.Millisecond) || !fast && (l < x-100*time.Millisecond || l > x+200*time.Millisecond) {
+			t.Errorf("request %d (%s): HAProxy %v, hitless %v", i, p, x, l)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // the last log datagrams
+	if x, l := accessLines(sides[0]), accessLines(sides[1]); !slices.Equal(x, l) {
+		t.Errorf("access log lines:\nHAProxy:\n%s\nhitless:\n%s", strings.Join(x, "\n"), strings.Join(l, "\n"))
+	}
+	stats := func(s *side) string {
+		return s.cli(t, "show stat -1 6 -1") // backends and servers
+	}
+	compareStatRows(t, "after the requests", stats(sides[0]), stats(sides[1]), nil, nil)
+}
+
+// accessLines are the side's access log lines with the client port, the date and
+// the timers' values masked (which timers are -1 is kept).
+func accessLines(s *side) []string {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	line := regexp.MustCompile(`^<\d+>.*?\]: 127\.0\.0\.1:\d+ \[[^]]+\] (\S+ \S+) (\S+) (.*)$`)
+	var out []string
+	for _, l := range s.logs.lines {
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		timers := regexp.MustCompile(`\d+`).ReplaceAllString(m[2], "N")
+		rest := m[3]
+		// actconn and feconn depend on when each side sees the previous connection
+		// end. Until %B, beconn/srv_conn and <BADREQ> lines are HAProxy's, they are
+		// masked too.
+		rest = regexp.MustCompile(`^(\d+) (\d+) `).ReplaceAllString(rest, "$1 B ")
+		rest = regexp.MustCompile(` \d+/\d+/\d+/\d+/(\+?\d+) `).ReplaceAllString(rest, " a/f/b/s/$1 ")
+		if strings.HasSuffix(rest, `"<BADREQ>"`) {
+			continue
+		}
+		out = append(out, m[1]+" "+timers+" "+rest)
+	}
+	return out
+}
