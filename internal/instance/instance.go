@@ -72,6 +72,7 @@ type Instance struct {
 
 	version  string
 	started  time.Time
+	sampler  *procSampler // Idle_pct and BytesOutRate for `show info`
 	maxconn  int
 	adopted  int
 	stopping atomic.Bool
@@ -119,6 +120,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		runtime.GOMAXPROCS(n)
 	}
 	in := &Instance{events: ev, loggers: map[string]*logging.Logger{}, version: opts.Version, started: time.Now()}
+	in.sampler = newProcSampler(in.started)
 	in.pauseCh = make(chan struct{})
 	close(in.pauseCh)
 	in.ctx, in.cancel = context.WithCancel(context.Background())
@@ -339,7 +341,9 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 			bl.ctl.limit.release()
 			return
 		}
-		fe.Counters.AddConn(time.Now().Unix())
+		now := time.Now().Unix()
+		fe.Counters.AddConn(now)
+		in.State.ConnRate.Add(now)
 		in.State.ActConns.Add(1)
 		in.conns.Add(1)
 		go in.serve(c, bl)

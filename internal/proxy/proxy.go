@@ -235,6 +235,8 @@ type State struct {
 	Backends  map[string]*Backend
 	// ActConns counts the connections of the whole process (%ac in logs).
 	ActConns atomic.Int64
+	// ConnRate counts the connections the process accepts (ConnRate in `show info`).
+	ConnRate Rate
 	// Streams are the connections being served (`show sess`).
 	Streams Streams
 	// ErrorEvents counts the invalid messages captured (`show errors`).

@@ -147,7 +147,7 @@ func TestRuntimeAPIOutputsMatchHAProxy(t *testing.T) {
 	}
 	golden.Check(t, "help.golden", hl.help)
 
-	// show info: names only.
+	// show info: every field of HAProxy's, in its order.
 	names := func(s string) []string {
 		var out []string
 		for _, l := range strings.Split(s, "\n") {
@@ -167,6 +167,9 @@ func TestRuntimeAPIOutputsMatchHAProxy(t *testing.T) {
 			break
 		}
 	}
+	if !slices.Equal(names(hl.info), hxNames) {
+		t.Errorf("show info fields:\nHAProxy %q\nhitless %q", hxNames, names(hl.info))
+	}
 	golden.Check(t, "show_info_fields.golden", strings.Join(names(hl.info), "\n")+"\n")
 	// Values that the same traffic makes equal.
 	values := func(s string) map[string]string {
@@ -179,7 +182,11 @@ func TestRuntimeAPIOutputsMatchHAProxy(t *testing.T) {
 		return out
 	}
 	hxVals, hlVals := values(hx.info), values(hl.info)
-	for _, n := range []string{"Nbproc", "Process_num", "CurrConns", "CumReq", "MaxSslConns", "CurrSslConns", "CumSslConns", "Stopping", "Jobs", "Listeners"} {
+	for _, n := range []string{"Nbproc", "Process_num", "CurrConns", "CumReq", "MaxSslConns", "CurrSslConns", "CumSslConns", "Stopping", "Jobs", "Listeners",
+		"Memmax_MB", "PoolFailed", "Maxpipes", "PipesUsed", "PipesFree", "ConnRateLimit", "SessRateLimit", "SslRate", "SslRateLimit", "MaxSslRate",
+		"SslFrontendKeyRate", "SslFrontendMaxKeyRate", "SslFrontendSessionReuse_pct", "SslBackendKeyRate", "SslBackendMaxKeyRate", "SslCacheLookups",
+		"SslCacheMisses", "CompressBpsIn", "CompressBpsOut", "CompressBpsRateLim", "Unstoppable Jobs", "ActivePeers", "ConnectedPeers", "DroppedLogs",
+		"BusyPolling", "FailedResolutions", "TotalSplicdedBytesOut", "DebugCommandsIssued", "CumRecvLogs", "Memmax_bytes", "Tainted"} {
 		if hxVals[n] != hlVals[n] {
 			t.Errorf("show info %s: HAProxy %q, hitless %q", n, hxVals[n], hlVals[n])
 		}
