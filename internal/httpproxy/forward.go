@@ -122,8 +122,6 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	}()
 	b.Counters.BytesIn.Add(uint64(len(head)))
 	srv.Counters.BytesIn.Add(uint64(len(head)))
-	e.BeConn = int(b.Counters.CurConns.Load())
-	e.SrvConn = srv.Conns()
 	s.br.Discard(len(head))
 	if hasBody {
 		bodyDone = s.bodyDone
@@ -379,23 +377,23 @@ func redone(name string, edits []edit) bool {
 
 // writeAdds writes the headers rules add, but not one that a later rule deletes or
 // sets again (the backend's rules run before or after the frontend's).
-func writeAdds(w *bufio.Writer, edits []edit) int {
-	n := 0
+func writeAdds(w *bufio.Writer, edits []edit) (headers int) {
 	for i := range edits {
 		if edits[i].add && !redone(edits[i].name, edits[i+1:]) {
 			w.WriteString(edits[i].name)
 			w.WriteString(": ")
 			w.Write(edits[i].value)
 			w.WriteString("\r\n")
-			n += len(edits[i].name) + len(edits[i].value) + 4
+			headers += len(edits[i].name) + len(edits[i].value)
 		}
 	}
-	return n
+	return headers
 }
 
 // writeHeaders forwards a message's end-to-end headers (Upgrade too when upgrading),
-// without the ones rules delete, then the ones rules add.
-func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit) {
+// without the ones rules delete, then the ones rules add. It returns the sum of the
+// written headers' name and value lengths.
+func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit) (headers int) {
 	for i := range m.Headers {
 		h := &m.Headers[i]
 		if m.IsHopByHop(h.Name) && !(upgrade && equalFold(h.Name, "upgrade")) {
@@ -408,8 +406,9 @@ func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit)
 		w.WriteString(": ")
 		w.Write(h.Value)
 		w.WriteString("\r\n")
+		headers += len(h.Name) + len(h.Value)
 	}
-	writeAdds(w, edits)
+	return headers + writeAdds(w, edits)
 }
 
 // writeRequestHead writes the request head as the server must see it.
@@ -438,19 +437,20 @@ func (s *session) writeRequestHead(w *bufio.Writer, upgrade, closeSrv, forwardFo
 	w.WriteString("\r\n")
 }
 
-// writeResponseHead writes the response head for the client; it returns its length.
+// writeResponseHead writes the response head for the client; it returns the size
+// HAProxy counts for it in %B and bout (see countedSize).
 func (s *session) writeResponseHead(resp *http1.Response, switchProto, keep, http10, dechunk bool) int {
 	w := s.bw
-	n := w.Buffered()
 	w.WriteString("HTTP/1.1 ")
 	s.scratch = strconv.AppendInt(s.scratch[:0], int64(resp.Status), 10)
 	w.Write(s.scratch)
 	w.WriteByte(' ')
 	w.Write(resp.Reason)
 	w.WriteString("\r\n")
-	writeHeaders(w, &resp.Message, switchProto, s.redits)
+	headers := writeHeaders(w, &resp.Message, switchProto, s.redits)
 	if resp.Chunked && !dechunk {
 		w.WriteString("transfer-encoding: chunked\r\n")
+		headers += len("transfer-encoding") + len("chunked")
 	}
 	switch {
 	case switchProto:
@@ -461,7 +461,11 @@ func (s *session) writeResponseHead(resp *http1.Response, switchProto, keep, htt
 		w.WriteString("connection: keep-alive\r\n")
 	}
 	w.WriteString("\r\n")
-	return w.Buffered() - n
+	n := htxHeadSize(len("HTTP/1.1"), len(s.scratch), len(resp.Reason), headers)
+	if resp.Chunked {
+		n += htxEndOfTrailers // the server's message was chunked, whatever the client gets
+	}
+	return n
 }
 
 // copyRequestBody relays the request body to the server.

@@ -140,7 +140,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		maxconn = cfg.Global.MaxConn
 	}
 	if maxconn == 0 {
-		maxconn = defaultMaxConn()
+		maxconn = defaultMaxConn(fdLimit(), gomaxprocs(), socketEaters(cfg))
 	}
 	in.global = newLimit(maxconn)
 	in.maxconn = maxconn
@@ -243,14 +243,40 @@ func (e *BeforeServeError) Unwrap() error { return e.Err }
 func (in *Instance) Adopted() int { return in.adopted }
 
 // defaultMaxConn derives the global maxconn from the file-descriptor limit as HAProxy
-// does: two descriptors per proxied connection, a reserve for everything else.
-func defaultMaxConn() int {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == 0 {
+// 2.6 does: of the limit, 20 descriptors are kept, 3 per thread (its poller and
+// wake-up pipe), one per listener and health check (eaters), and two go to each
+// proxied connection (measured against HAProxy with 1, 2 and 4 threads, 1 to 6
+// listeners and 0 to 3 checks).
+func defaultMaxConn(limit, threads, eaters int) int {
+	if limit <= 0 {
 		return 1024
 	}
-	n := (int(min(lim.Cur, 1<<22)) - 100) / 2
+	n := (min(limit, 1<<22) - 20 - 3*threads - eaters) / 2
 	return max(n, 100)
+}
+
+// fdLimit is the soft limit on open files, 0 when unknown.
+func fdLimit() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	return int(min(lim.Cur, 1<<30))
+}
+
+// socketEaters counts what holds a descriptor for the whole run in HAProxy's
+// accounting: each listener (bind lines and stats sockets) and each health check.
+func socketEaters(cfg *config.Config) int {
+	n := len(cfg.Global.StatsSockets)
+	for _, p := range cfg.Proxies {
+		n += len(p.Binds)
+		for _, s := range p.Servers {
+			if s.Check {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // accessLogger returns the logger for a proxy's `log` lines, shared between proxies

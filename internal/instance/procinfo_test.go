@@ -41,3 +41,16 @@ func TestRuntimeFigures(t *testing.T) {
 		t.Fatalf("release date %q", d)
 	}
 }
+
+// TestDefaultMaxConnIsHAProxys: the global maxconn HAProxy 2.6.12 derived from a
+// limit of 20000 open files, by threads and listeners plus checks (measured).
+func TestDefaultMaxConnIsHAProxys(t *testing.T) {
+	for _, c := range []struct{ threads, eaters, want int }{
+		{2, 2, 9986}, {2, 3, 9985}, {2, 5, 9984}, {2, 6, 9984}, {2, 9, 9982},
+		{1, 2, 9987}, {4, 2, 9983},
+	} {
+		if got := defaultMaxConn(20000, c.threads, c.eaters); got != c.want {
+			t.Errorf("%d threads, %d listeners and checks: %d, HAProxy %d", c.threads, c.eaters, got, c.want)
+		}
+	}
+}

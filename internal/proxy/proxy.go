@@ -57,9 +57,12 @@ type Counters struct {
 	Connects   atomic.Uint64 // connect: connection attempts to servers
 	LBTotal    atomic.Uint64 // lbtot: times the balancing algorithm picked a server
 	Reuses     atomic.Uint64 // reuse: idle server connections reused
-	LastSess   atomic.Int64  // unix time of the last connection to a server (lastsess)
-	ConnRate   Rate          // new connections (frontend) or sessions (backend, server) per second
-	ReqRate    Rate          // HTTP requests per second (frontend)
+	// Intercepted counts the requests a frontend answered itself (http-request
+	// return, use-service).
+	Intercepted atomic.Uint64
+	LastSess    atomic.Int64 // unix time of the last connection to a server (lastsess)
+	ConnRate    Rate         // new connections (frontend) or sessions (backend, server) per second
+	ReqRate     Rate         // HTTP requests per second (frontend)
 	// Times are the sliding averages and maxima of a backend's or server's queue,
 	// connect, response and total times (qtime, ctime, rtime, ttime and their _max).
 	Times [4]Timing
@@ -159,7 +162,7 @@ func (c *Counters) ClearMax() {
 func (c *Counters) Clear() {
 	c.ClearMax()
 	for _, a := range []*atomic.Uint64{&c.TotalConns, &c.Requests, &c.BytesIn, &c.BytesOut, &c.ReqErrors,
-		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.LBTotal, &c.Reuses, &c.Responses[0], &c.Responses[1], &c.Responses[2],
+		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.LBTotal, &c.Reuses, &c.Intercepted, &c.Responses[0], &c.Responses[1], &c.Responses[2],
 		&c.Responses[3], &c.Responses[4], &c.Responses[5]} {
 		a.Store(0)
 	}

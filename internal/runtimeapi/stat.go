@@ -340,7 +340,7 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 					r.unum("conn_tot", fe.Counters.TotalConns.Load())
 					r.zero("comp_in", "comp_out", "comp_byp", "comp_rsp", "dcon", "dses")
 					if http {
-						r.set("intercepted", "0")
+						r.unum("intercepted", fe.Counters.Intercepted.Load())
 					}
 					out.row(r)
 				}

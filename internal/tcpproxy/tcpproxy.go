@@ -48,6 +48,10 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	}
 	format := fe.Cfg.Formats.Log
 	logged := false
+	// The backend and server once connected: %bc and %sc are read when the line is
+	// logged, as in HAProxy (after the server's slot is given back at the end).
+	var logBackend *proxy.Backend
+	var logServer *proxy.Server
 	logLine := func() {
 		if fe.Log == nil || logged || (format == nil && !fe.Cfg.Options.TCPLog) {
 			return
@@ -55,6 +59,9 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		logged = true
 		e.ActConn = int(fe.State.ActConns.Load())
 		e.FeConn = int(fe.Counters.CurConns.Load())
+		if logServer != nil {
+			e.BeConn, e.SrvConn = int(logBackend.Counters.CurConns.Load()), logServer.Conns()
+		}
 		level := 6
 		if fe.Cfg.Options.LogSeparateErrors && logging.IsError(&e, false) {
 			level = 3
@@ -111,8 +118,7 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	sc := a.Conn
 	defer srv.Release()
 	defer sc.Close()
-	e.BeConn = int(b.Counters.CurConns.Load())
-	e.SrvConn = srv.Conns()
+	logBackend, logServer = b, srv
 	e.ServerAddr = addrPort(sc.RemoteAddr())
 	e.BackendSrc = addrPort(sc.LocalAddr())
 	if fe.Cfg.Options.LogASAP {
