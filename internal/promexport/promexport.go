@@ -2,8 +2,8 @@
 // prometheus-exporter`): the haproxy_process_*, haproxy_frontend_*, haproxy_backend_*
 // and haproxy_server_* metrics with HAProxy 2.6's names, HELP texts, types and labels,
 // written by the Prometheus client library. It keeps no counters of its own: each
-// scrape reads `show info` and `show stat` (package runtimeapi), and exports a metric
-// only where hitless fills the matching field. The instance package builds one
+// scrape reads `show info` (package runtimeapi) and the rows of package stats
+// directly, and exports a metric only where hitless fills the matching field. The instance package builds one
 // Exporter; the http engine runs it as an applet.
 package promexport
 
@@ -17,12 +17,13 @@ import (
 
 	"hitless/internal/acl"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/stats"
 )
 
 // Source is where the exporter reads at scrape time.
 type Source struct {
-	Info func() []runtimeapi.Field   // `show info`
-	Stat func() []runtimeapi.StatRow // `show stat`, every proxy and server
+	Info func() []runtimeapi.Field // `show info`
+	Stat func() []*stats.Row       // the statistics of every proxy and server
 }
 
 // Exporter answers scrapes; it implements the http engine's Applet.
@@ -212,28 +213,28 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, r := range c.src.Stat() {
-		px := r.Get("pxname")
-		switch r.Get("type") {
+		px := r.Text("pxname")
+		switch r.Text("type") {
 		case "0":
 			if c.in("frontend") {
 				c.row(ch, r, "frontend", []string{"proxy"}, px)
-				c.state(ch, "haproxy_frontend_status", statusHelp, frontendStates, frontendState(r.Get("status")), []string{"proxy"}, px)
+				c.state(ch, "haproxy_frontend_status", statusHelp, frontendStates, frontendState(r.Text("status")), []string{"proxy"}, px)
 			}
 		case "1":
 			if c.in("backend") {
 				c.row(ch, r, "backend", []string{"proxy"}, px)
-				c.state(ch, "haproxy_backend_status", statusHelp, frontendStates, backendState(r.Get("status")), []string{"proxy"}, px)
+				c.state(ch, "haproxy_backend_status", statusHelp, frontendStates, backendState(r.Text("status")), []string{"proxy"}, px)
 			}
 		case "2":
-			st := serverState(r.Get("status"))
+			st := serverState(r.Text("status"))
 			if !c.in("server") || (c.noMaint && st == "MAINT") {
 				continue
 			}
 			labels := []string{"proxy", "server"}
-			c.row(ch, r, "server", labels, px, r.Get("svname"))
-			c.state(ch, "haproxy_server_status", statusHelp, serverStates, st, labels, px, r.Get("svname"))
-			if cs := strings.TrimPrefix(r.Get("check_status"), "* "); cs != "" {
-				c.state(ch, "haproxy_server_check_status", checkHelp, checkStates, cs, labels, px, r.Get("svname"))
+			c.row(ch, r, "server", labels, px, r.Text("svname"))
+			c.state(ch, "haproxy_server_status", statusHelp, serverStates, st, labels, px, r.Text("svname"))
+			if cs := strings.TrimPrefix(r.Text("check_status"), "* "); cs != "" {
+				c.state(ch, "haproxy_server_check_status", checkHelp, checkStates, cs, labels, px, r.Text("svname"))
 			}
 		}
 	}
@@ -260,26 +261,26 @@ func (c *collector) process(ch chan<- prometheus.Metric) {
 }
 
 // row exports the fields of one `show stat` row that hitless fills.
-func (c *collector) row(ch chan<- prometheus.Metric, r runtimeapi.StatRow, kind string, labels []string, values ...string) {
+func (c *collector) row(ch chan<- prometheus.Metric, r *stats.Row, kind string, labels []string, values ...string) {
 	for _, m := range statMetrics {
 		if !strings.Contains(m.kinds, kind[:1]) {
 			continue
 		}
-		v, err := strconv.ParseFloat(r.Get(m.field), 64)
-		if err != nil {
+		n, ok := r.Int(m.field)
+		if !ok {
 			continue
 		}
 		d := prometheus.NewDesc("haproxy_"+kind+"_"+m.name, m.help, labels, nil)
-		ch <- prometheus.MustNewConstMetric(d, m.typ, v*m.scale, values...)
+		ch <- prometheus.MustNewConstMetric(d, m.typ, float64(n)*m.scale, values...)
 	}
 	codeLabels := append(append([]string(nil), labels...), "code")
 	d := prometheus.NewDesc("haproxy_"+kind+"_http_responses_total", responsesHelp, codeLabels, nil)
 	for _, rc := range responseCodes {
-		v, err := strconv.ParseFloat(r.Get(rc.field), 64)
-		if err != nil {
+		n, ok := r.Int(rc.field)
+		if !ok {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(d, counter, v, append(append([]string(nil), values...), rc.code)...)
+		ch <- prometheus.MustNewConstMetric(d, counter, float64(n), append(append([]string(nil), values...), rc.code)...)
 	}
 }
 

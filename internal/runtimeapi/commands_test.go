@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"hitless/internal/stats"
 	"io"
 	"net"
 	"net/netip"
@@ -229,7 +230,7 @@ func TestShowStatFormats(t *testing.T) {
 	filled := 0
 	for _, line := range strings.Split(strings.TrimSpace(csv), "\n")[1:] {
 		for i, v := range strings.Split(line, ",") {
-			if v != "" && i < len(statFields) && statFields[i] != "-" {
+			if v != "" && i < len(stats.Fields) && stats.Fields[i] != "-" {
 				filled++
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"hitless/internal/runtimeapi"
+	"hitless/internal/stats"
 )
 
 // column is one cell of the report's tables: its group header, its own header, and
@@ -93,7 +94,7 @@ type view struct {
 var infoShown = map[string]bool{"Pid": true, "Uptime": true, "Nbthread": true, "Ulimit-n": true, "Maxconn": true,
 	"CurrConns": true, "CumConns": true, "CumReq": true, "Stopping": true}
 
-func (p *Page) render(w io.Writer, o options, admin bool, rows []runtimeapi.StatRow) error {
+func (p *Page) render(w io.Writer, o options, admin bool, rows []*stats.Row) error {
 	v := view{URI: p.cfg.URI, Up: o.up, Admin: admin, Groups: groups, Columns: columns,
 		CanRefresh: p.cfg.Refresh > 0, Scope: o.scope, ScopeForm: !strings.Contains(p.cfg.URI, "?")}
 	if !p.cfg.HideVersion {
@@ -128,14 +129,14 @@ func (p *Page) render(w io.Writer, o options, admin bool, rows []runtimeapi.Stat
 		v.Actions = append(v.Actions, struct{ Value, Label string }{a.value, a.label})
 	}
 	for _, r := range rows {
-		px := r.Get("pxname")
+		px := r.Text("pxname")
 		if n := len(v.Tables); n == 0 || v.Tables[n-1].Name != px {
 			id, _ := r.Int("iid")
 			v.Tables = append(v.Tables, table{Name: px, ID: int(id)})
 		}
 		t := &v.Tables[len(v.Tables)-1]
 		t.Rows = append(t.Rows, viewRow(r))
-		if r.Get("type") == "2" {
+		if r.Text("type") == "2" {
 			t.Servers = true
 		}
 	}
@@ -143,9 +144,9 @@ func (p *Page) render(w io.Writer, o options, admin bool, rows []runtimeapi.Stat
 }
 
 // viewRow turns one `show stat` row into cells.
-func viewRow(r runtimeapi.StatRow) row {
-	out := row{Name: r.Get("svname"), Server: r.Get("type") == "2", Class: rowClass(r)}
-	switch r.Get("type") {
+func viewRow(r *stats.Row) row {
+	out := row{Name: r.Text("svname"), Server: r.Text("type") == "2", Class: rowClass(r)}
+	switch r.Text("type") {
 	case "0":
 		out.Name = "Frontend"
 	case "1":
@@ -153,15 +154,15 @@ func viewRow(r runtimeapi.StatRow) row {
 	}
 	var b strings.Builder
 	for _, c := range columns {
-		cl := cell{Text: r.Get(c.Field)}
+		cl := cell{Text: r.Text(c.Field)}
 		switch c.Field {
 		case "status":
 			if s, ok := r.Int("lastchg"); ok {
 				cl.Text = duration(s) + " " + cl.Text
 			}
 		case "check_status":
-			cl.Title = r.Get("check_desc")
-			if d := r.Get("check_duration"); d != "" && cl.Text != "" {
+			cl.Title = r.Text("check_desc")
+			if d := r.Text("check_duration"); d != "" && cl.Text != "" {
 				cl.Text += " in " + d + "ms"
 			}
 		case "act", "bck":
@@ -184,9 +185,9 @@ func viewRow(r runtimeapi.StatRow) row {
 }
 
 // rowClass is the colour of a row: its state, and for servers active or backup.
-func rowClass(r runtimeapi.StatRow) string {
-	status := r.Get("status")
-	switch r.Get("type") {
+func rowClass(r *stats.Row) string {
+	status := r.Text("status")
+	switch r.Text("type") {
 	case "0":
 		if status == "OPEN" {
 			return "up"
@@ -199,7 +200,7 @@ func rowClass(r runtimeapi.StatRow) string {
 		return "down"
 	}
 	kind := "active"
-	if r.Get("bck") == "1" {
+	if r.Text("bck") == "1" {
 		kind = "backup"
 	}
 	switch {

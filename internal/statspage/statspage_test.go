@@ -1,7 +1,9 @@
 package statspage
 
 import (
+	"bufio"
 	"fmt"
+	"hitless/internal/stats"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -52,7 +54,7 @@ func build(t *testing.T, text string, ids map[string]int) (*Page, *proxy.State) 
 		Info: func() []runtimeapi.Field {
 			return []runtimeapi.Field{{Name: "Pid", Value: "42"}, {Name: "Uptime", Value: "0d 0h01m01s"}}
 		},
-		Stat: runtimeapi.StatCommand(st, ids, fixedLimits{})}
+		Stat: func(o stats.Options) []*stats.Row { return stats.Collect(st, ids, fixedLimits{}, o) }}
 	return New(cfg.Proxies[0], proc), st
 }
 
@@ -140,11 +142,11 @@ func TestViews(t *testing.T) {
 // TestCSVIsShowStat checks that `;csv` is the `show stat` output itself.
 func TestCSVIsShowStat(t *testing.T) {
 	p, _ := newPage(t, "    stats enable")
-	header, rows := runtimeapi.ReadStat(p.proc.Stat, runtimeapi.LevelUser)
-	want := header + "\n"
-	for _, r := range rows {
-		want += r.Line + "\n"
-	}
+	var b strings.Builder
+	w := bufio.NewWriter(&b)
+	runtimeapi.StatCommand(p.proc.State, p.proc.ProxyIDs, fixedLimits{}).Run(&runtimeapi.Session{Level: runtimeapi.LevelUser}, nil, w)
+	w.Flush()
+	want := b.String()
 	if got := serve(p, "GET", "/haproxy?stats;csv", "", "", local).Body.String(); got != want {
 		t.Fatalf("csv:\n%s\nshow stat:\n%s", got, want)
 	}
