@@ -24,7 +24,7 @@ var services = map[string]func(in *Instance, stat func(stats.Options) []*stats.R
 // services of `http-request use-service`. Both read `show info` and the rows of
 // package stats, as the Runtime API does.
 func (in *Instance) applets(cfg *config.Config) httpproxy.Applets {
-	ids := proxyIDs(cfg)
+	ids := in.State.IDs
 	stat := func(o stats.Options) []*stats.Row { return stats.Collect(in.State, ids, in, o) }
 	a := httpproxy.Applets{Stats: map[*config.Proxy]httpproxy.Applet{}, Services: map[string]httpproxy.Applet{}}
 	proc := &statspage.Process{Version: in.version, State: in.State, ProxyIDs: ids, Info: in.Info, Stat: stat}

@@ -21,8 +21,7 @@ import (
 
 // startStats binds every `stats socket` and serves the Runtime API on it.
 func (in *Instance) startStats(cfg *config.Config) error {
-	ids := proxyIDs(cfg)
-	in.cli = in.cliServer(cfg, ids, nil)
+	in.cli = in.cliServer(cfg, in.State.IDs, nil)
 	for n, ss := range cfg.Global.StatsSockets {
 		b := config.Bind{Pos: ss.Pos, Addr: ss.Addr, Mode: ss.Mode, HasMode: ss.HasMode, UID: ss.UID, GID: ss.GID}
 		ln, err := listener.Listen(b, 16)
@@ -33,7 +32,7 @@ func (in *Instance) startStats(cfg *config.Config) error {
 			return fmt.Errorf("binding [%s] for stats socket: %w", ss.Pos, err)
 		}
 		in.stats = append(in.stats, ln)
-		srv := in.cliServer(cfg, ids, in.trackCLI(n+1))
+		srv := in.cliServer(cfg, in.State.IDs, in.trackCLI(n+1))
 		level, expose := runtimeapi.ParseLevel(ss.Level), ss.ExposeFD
 		in.loops.Add(1)
 		go func() {
@@ -61,22 +60,6 @@ func (in *Instance) cliServer(cfg *config.Config, ids map[string]int, track func
 // `expose-fd listeners`: the master of master-worker mode reaches its workers so.
 func (in *Instance) ServeCLI(c net.Conn, level runtimeapi.Level) {
 	in.cli.ServeConn(in.ctx, c, level, true)
-}
-
-// proxyIDs numbers the proxies as HAProxy does: declaration order, after the internal
-// CLI proxy's slot when a stats socket exists.
-func proxyIDs(cfg *config.Config) map[string]int {
-	ids := map[string]int{}
-	first := 1
-	if len(cfg.Global.StatsSockets) > 0 {
-		first = 2
-	}
-	for i, p := range cfg.Proxies {
-		if _, dup := ids[p.Name]; !dup || p.IsBackend() {
-			ids[p.Name] = first + i
-		}
-	}
-	return ids
 }
 
 // trackCLI lists the sessions of the n-th stats socket in `show sess`, as HAProxy

@@ -246,6 +246,8 @@ type State struct {
 	ErrorEvents atomic.Uint64
 	// ReqCounter counts HTTP requests and TCP sessions (%rt in log formats).
 	ReqCounter atomic.Uint64
+	// IDs are the proxies' numeric ids (`iid`, `be_id`), numbered once here.
+	IDs map[string]int
 }
 
 // Frontend is a frontend or the frontend half of a listen section.
@@ -817,7 +819,7 @@ func isTimeout(err error) bool {
 
 // Build turns a validated configuration into live state. Nothing listens yet.
 func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (AccessLogger, error)) (*State, error) {
-	st := &State{Config: cfg, Backends: map[string]*Backend{}}
+	st := &State{Config: cfg, Backends: map[string]*Backend{}, IDs: proxyIDs(cfg)}
 	for _, p := range cfg.Proxies {
 		if !p.IsBackend() {
 			continue
@@ -863,6 +865,22 @@ func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (
 		st.Frontends = append(st.Frontends, f)
 	}
 	return st, nil
+}
+
+// proxyIDs numbers the proxies as HAProxy does: declaration order, after the internal
+// CLI proxy's slot when a stats socket exists.
+func proxyIDs(cfg *config.Config) map[string]int {
+	ids := map[string]int{}
+	first := 1
+	if len(cfg.Global.StatsSockets) > 0 {
+		first = 2
+	}
+	for i, p := range cfg.Proxies {
+		if _, dup := ids[p.Name]; !dup || p.IsBackend() {
+			ids[p.Name] = first + i
+		}
+	}
+	return ids
 }
 
 func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
