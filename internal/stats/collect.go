@@ -142,6 +142,7 @@ func Collect(st *proxy.State, ids map[string]int, l Limits, o Options) []*Row {
 				r.set("addr", srv.Addr())
 			}
 			r.num("uweight", int64(srv.Weight()))
+			r.num("used_conn_cur", int64(srv.Conns()))
 			rows = append(rows, r)
 		}
 		if o.Types&2 == 0 {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -224,6 +225,24 @@ func TestStatsPageMatchesHAProxy(t *testing.T) {
 	}
 	if n < 60 {
 		t.Errorf("only %d HELP/TYPE lines", n)
+	}
+	// And every family HAProxy exports, but the idle-connection pool's figures,
+	// which hitless does not keep per server.
+	families := func(body string) map[string]bool {
+		out := map[string]bool{}
+		for _, line := range strings.Split(body, "\n") {
+			if f := strings.Fields(line); len(f) > 2 && f[1] == "TYPE" {
+				out[f[2]] = true
+			}
+		}
+		return out
+	}
+	notKept := regexp.MustCompile(`^haproxy_server_(idle|safe_idle|unsafe_idle|need)_connections_current$`)
+	xf := families(xm.body)
+	for f := range families(hm.body) {
+		if !xf[f] && !notKept.MatchString(f) {
+			t.Errorf("hitless does not export %s", f)
+		}
 	}
 }
 
