@@ -206,12 +206,14 @@ func parseWeight(arg string, initial int) (int, string) {
 	for i < len(arg) && (arg[i] == '-' || arg[i] >= '0' && arg[i] <= '9') {
 		i++
 	}
+	// HAProxy's two garbage messages lack their line end: the prompt's "\n" ends
+	// them, and no empty line follows.
 	if i == 0 {
-		return 0, "Empty weight string empty or preceded by garbage\n"
+		return 0, "Empty weight string empty or preceded by garbage"
 	}
 	n, err := strconv.Atoi(arg[:i])
 	if err != nil {
-		return 0, "Empty weight string empty or preceded by garbage\n"
+		return 0, "Empty weight string empty or preceded by garbage"
 	}
 	switch arg[i:] {
 	case "":
@@ -225,7 +227,7 @@ func parseWeight(arg string, initial int) (int, string) {
 		}
 		return min(initial*n/100, 256), ""
 	}
-	return 0, "Trailing garbage in weight string\n"
+	return 0, "Trailing garbage in weight string"
 }
 
 // writeServerState prints one `show servers state` row.

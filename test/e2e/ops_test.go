@@ -539,3 +539,70 @@ func TestHTTPLogMatchesHAProxy(t *testing.T) {
 		t.Errorf("%d lines for %d requests", len(l), len(exchanges)+1)
 	}
 }
+
+// TestServerCommandErrorsMatchHAProxy: the error answers of the server commands are
+// HAProxy 2.6's byte for byte, line ends included (two of set weight's messages have
+// no line end of their own, so no empty line follows them).
+func TestServerCommandErrorsMatchHAProxy(t *testing.T) {
+	haproxy(t)
+	up := newBackend(t, "up", nil)
+	dead := refusingAddr(t)
+	sides := []*side{startSide(t, true, stateConfig, up.addr, dead), startSide(t, false, stateConfig, up.addr, dead)}
+	for _, cmd := range []string{
+		"set weight be/up abc", "set weight be/up 5x", "set weight be/up 300", "set weight be/up -5%", "set weight be/up",
+		"set weight be/nosuch 1", "get weight nosuch/up", "set server be/up", "set server be/up state foo",
+		"set server be/up health foo", "set server be/up weight abc", "set weight be/up abc;get weight be/up",
+	} {
+		if x, l := sides[0].cli(t, cmd), sides[1].cli(t, cmd); x != l {
+			t.Errorf("%s:\nHAProxy %q\nhitless %q", cmd, x, l)
+		}
+	}
+}
+
+// TestCheckVerboseAlertsMatchHAProxy: with -V, `-c` reports errors in HAProxy 2.6's
+// form, which scripts parse: one "[ALERT]    (PID) : config : parsing [FILE:LINE] :"
+// line per error at the same places as HAProxy's, then the same closing lines.
+func TestCheckVerboseAlertsMatchHAProxy(t *testing.T) {
+	hx := haproxy(t)
+	path := writeConfig(t, `
+global
+    bogus 1
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+frontend fe
+    bind 127.0.0.1:1
+    frobnicate x
+    default_backend be
+backend be
+    balance nosuch
+    server s 127.0.0.1:1 weight 1000
+`)
+	out, _ := exec.Command(hx, "-c", "-V", "-f", path).CombinedOutput()
+	_, lerr, code := runHitless(t, "-c", "-V", "-f", path)
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s", code, lerr)
+	}
+	alert := regexp.MustCompile(`(?m)^\[ALERT\]    \(\d+\) : config : (?:parsing )?\[([^]]+)\] : `)
+	places := func(s string) (out []string) {
+		for _, m := range alert.FindAllStringSubmatch(s, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	if x, l := places(string(out)), places(lerr); len(x) != 4 || !slices.Equal(x, l) {
+		t.Errorf("error places: HAProxy %q, hitless %q\n%s", x, l, lerr)
+	}
+	closing := regexp.MustCompile(`(?m)^\[ALERT\]    \(\d+\) : config : ((Error\(s\) found in configuration file|Fatal errors found in configuration).*)$`)
+	tail := func(s string) (out []string) {
+		for _, m := range closing.FindAllStringSubmatch(s, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	if x, l := tail(string(out)), tail(lerr); len(x) != 2 || !slices.Equal(x, l) {
+		t.Errorf("closing lines: HAProxy %q, hitless %q", x, l)
+	}
+}
