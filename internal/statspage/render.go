@@ -236,7 +236,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Statistics Report for hitless{{with .Node}} on {{.}}{{end}}</title>
 <style>
-body{font:13px/1.35 system-ui,-apple-system,"Segoe UI",Arial,sans-serif;margin:12px;color:#222;background:#fff}
+body{font:12px/1.35 arial,helvetica,sans-serif;margin:12px;color:#222;background:#fff}
 h1{font-size:20px;margin:0 0 2px}h1 small{font-weight:normal;color:#666;font-size:13px}
 h2{font-size:15px;margin:18px 0 4px}
 .top{display:flex;gap:28px;flex-wrap:wrap;align-items:flex-start}
@@ -247,10 +247,11 @@ table{border-collapse:collapse}
 .msg{padding:6px 10px;margin:10px 0;border:1px solid}.msg.ok{background:#e6f6e6;border-color:#6a6}
 .msg.warn{background:#fff6d6;border-color:#c9a227}.msg.err{background:#fbe3e3;border-color:#c55}
 .px{margin:14px 0 4px;border:1px solid #999;min-width:100%}
-.px caption{text-align:left;font-weight:bold;font-size:14px;padding:3px 6px;background:#4a5a8c;color:#fff}
+.px caption{text-align:left;font-weight:bold;font-size:13px;padding:2px 3px;background:#4a5a8c;color:#fff}
 .px caption a{color:#fff}
-.px th{background:#dde2ee;font-weight:600;padding:2px 5px;border:1px solid #b8bfd0}
-.px td{padding:2px 5px;border:1px solid #d0d0d0;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+.px th,.px td{font-size:10px}
+.px th{background:#dde2ee;font-weight:600;padding:2px 3px;border:1px solid #b8bfd0}
+.px td{padding:2px 3px;border:1px solid #d0d0d0;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 .px td.name{text-align:left;font-weight:600}
 tr.up td{background:#c8f0c8}tr.down td{background:#f4b4b4}tr.maint td{background:#c8b4e6}
 tr.drain td{background:#b4d4f4}tr.nocheck td{background:#e4eee0}

@@ -2,11 +2,15 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"image/png"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -605,4 +609,81 @@ backend be
 	if x, l := tail(string(out)), tail(lerr); len(x) != 2 || !slices.Equal(x, l) {
 		t.Errorf("closing lines: HAProxy %q, hitless %q", x, l)
 	}
+}
+
+// pageConfig has a stats page in front of a backend of four servers, one failing its
+// checks and one backup without checks.
+const pageConfig = sideHeader + `
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend www
+    bind %[3]s
+    stats uri /stats
+    stats admin if { src 127.0.0.1 }
+    stats show-node
+    default_backend app
+backend app
+    server app1 %[4]s check inter 500
+    server app2 %[4]s check inter 500
+    server app3 %[5]s check inter 500
+    server app4 %[4]s backup
+`
+
+// TestStatsPageFitsLikeHAProxys shoots the stats pages of HAProxy 2.6 and hitless
+// with headless Chromium at 1,400 and 1,100 pixels wide: where HAProxy's page fits,
+// hitless's does too (its rightmost painted column stays off the window's edge).
+func TestStatsPageFitsLikeHAProxys(t *testing.T) {
+	haproxy(t)
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed (.ci/run installs Debian's package)")
+	}
+	up := newBackend(t, "up", nil)
+	dead := refusingAddr(t)
+	sides := []*side{startSide(t, true, pageConfig, up.addr, dead), startSide(t, false, pageConfig, up.addr, dead)}
+	for _, s := range sides {
+		for range 3 {
+			get(t, "http://"+s.fe+"/")
+		}
+	}
+	time.Sleep(600 * time.Millisecond) // a check or two
+	for _, width := range []int{1400, 1100} {
+		for _, s := range sides {
+			shot := filepath.Join(t.TempDir(), "page.png")
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			out, err := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+				fmt.Sprintf("--window-size=%d,900", width), "--screenshot="+shot, "http://"+s.fe+"/stats").CombinedOutput()
+			cancel()
+			if err != nil {
+				t.Fatalf("chromium: %v\n%s", err, out)
+			}
+			if right := rightmostPainted(t, shot); right >= width-1 {
+				t.Errorf("%s's page at %d px: painted up to column %d, cut off at the edge", s.name, width, right)
+			}
+		}
+	}
+}
+
+// rightmostPainted is the rightmost pixel column of a PNG with a non-white pixel.
+func rightmostPainted(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	for x := b.Max.X - 1; x >= b.Min.X; x-- {
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			if r, g, bl, _ := img.At(x, y).RGBA(); r < 0xf000 || g < 0xf000 || bl < 0xf000 {
+				return x
+			}
+		}
+	}
+	return -1
 }
