@@ -66,8 +66,9 @@ func (s *tmuxSession) waitScreen(what string, re *regexp.Regexp) string {
 
 // TestHatopDrivesHitless runs hatop, the curses client HAProxy operators use, on
 // hitless's stats socket in a tmux terminal: its header (from `show info`), its four
-// stat views and its command line render, and its F10 and F9 keys put a server in
-// maintenance and take it out, which hitless logs in HAProxy's words.
+// stat views and its command line render, its F10 and F9 keys put a server in
+// maintenance and take it out, which hitless logs in HAProxy's words, and its weight
+// keys (F8, F6, F4) change the server's weight.
 func TestHatopDrivesHitless(t *testing.T) {
 	if _, err := exec.LookPath("hatop"); err != nil {
 		t.Skip("hatop is not installed (.ci/run installs Debian's package)")
@@ -136,6 +137,16 @@ backend be
 	tm.waitScreen("after F9", regexp.MustCompile(`(?m)^s1 +1 UP`))
 	if !strings.Contains(p.out.String(), "Server be/s1 is UP/READY (leaving forced maintenance).") {
 		t.Errorf("no leaving-maintenance line in:\n%s", p.out.String())
+	}
+	// F8 adds 10 to the weight, F6 takes 1 off, F4 sets it back to 100%.
+	for _, k := range []struct{ key, weight string }{{"F8", "11"}, {"F6", "10"}, {"F4", "1"}} {
+		tm.keys(k.key)
+		if !waitFor(5*time.Second, func() bool {
+			return strings.HasPrefix(socketCommand(t, sock, "get weight be/s1"), k.weight+" (initial 1)")
+		}) {
+			t.Errorf("after %s: weight %q, want %s", k.key, socketCommand(t, sock, "get weight be/s1"), k.weight)
+		}
+		tm.waitScreen("after "+k.key, regexp.MustCompile(`(?m)^s1 +`+k.weight+` `))
 	}
 
 	// The command line view talks to the socket in prompt mode.
