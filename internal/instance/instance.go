@@ -170,6 +170,12 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 			in.listeners = append(in.listeners, &boundListener{bind: b, id: i + 1, fe: fe, ctl: ctl, ln: ln})
 		}
 	}
+	// HAProxy's state files first, then what the older process reported over -x
+	// (the state at the moment of the reload): applied before the stats socket and
+	// the listeners serve, so that no request and no `show servers state` sees the
+	// configured state in between (and the files are read before any chroot).
+	in.loadStateFiles(cfg)
+	in.applyServerStates(opts.ServerStates, proxy.ByReload)
 	if err := in.startStats(cfg); err != nil {
 		in.closeListeners()
 		in.closeLoggers()
@@ -187,10 +193,6 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		in.accepts.Add(1)
 		go in.acceptLoop(bl)
 	}
-	// HAProxy's state files first, then what the older process reported over -x:
-	// that is the state at the moment of the reload.
-	in.loadStateFiles(cfg)
-	in.applyServerStates(opts.ServerStates, proxy.ByReload)
 	in.startChecks()
 	return in, nil
 }

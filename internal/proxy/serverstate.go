@@ -192,7 +192,7 @@ func (s *Server) Restore(admin uint32, running bool, c Cause) bool {
 		case running:
 			h := v.health()
 			if v.op() == OpStopped {
-				h = s.Cfg.Rise
+				h = s.leaveMaintHealth()
 			}
 			return makeState(admin, OpRunning, h) | srvForced
 		}

@@ -105,6 +105,10 @@ const stateConfig = sideHeader + `
     timeout connect 1s
     timeout client 5s
     timeout server 5s
+` + stateProxies
+
+// stateProxies are the proxies of stateConfig.
+const stateProxies = `
 frontend fe
     bind %[3]s
     default_backend be
@@ -686,4 +690,54 @@ func rightmostPainted(t *testing.T, path string) int {
 		}
 	}
 	return -1
+}
+
+// stateCarryConfig is stateConfig reading its servers' state from a file at start-up.
+const stateCarryConfig = `
+global
+    stats socket %[1]s mode 600 level admin
+    log %[2]s local0
+    server-state-file %[6]s
+defaults
+    mode http
+    log global
+    load-server-state-from-file global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+` + stateProxies
+
+// TestStateFilesCarryOverBetweenHAProxyAndHitless: a `show servers state` dump taken
+// from HAProxy 2.6 after admin changes, loaded by hitless at start-up as a
+// server-state-file, gives the same op states, admin flags and weights, and the other
+// way round.
+func TestStateFilesCarryOverBetweenHAProxyAndHitless(t *testing.T) {
+	haproxy(t)
+	up := newBackend(t, "up", nil)
+	dead := refusingAddr(t)
+	changes := "set server be/up state maint;set server be/plain state drain;set server be/off state ready;set weight solo/only 7;set server solo/only health down"
+	// columns 6-9: srv_op_state srv_admin_state srv_uweight srv_iweight
+	core := func(state string) string {
+		var out []string
+		for _, l := range strings.Split(state, "\n") {
+			if f := strings.Fields(l); len(f) >= 20 && f[0] != "#" {
+				out = append(out, strings.Join(append(f[1:2:2], append(f[3:4], f[5:9]...)...), " "))
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	for _, from := range []bool{true, false} {
+		file := filepath.Join(t.TempDir(), "state")
+		os.WriteFile(file, []byte("1\n"), 0o600)
+		src := startSide(t, from, stateCarryConfig, up.addr, dead, file)
+		src.cli(t, changes)
+		dump := src.cli(t, "show servers state")
+		if err := os.WriteFile(file, []byte(dump), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dst := startSide(t, !from, stateCarryConfig, up.addr, dead, file)
+		if x, l := core(dump), core(dst.cli(t, "show servers state")); x != l || len(x) == 0 {
+			t.Errorf("%s's state loaded by %s:\nwritten:\n%s\nloaded:\n%s\n%s", src.name, dst.name, x, l, dst.stderr.String())
+		}
+	}
 }

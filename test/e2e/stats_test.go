@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -88,7 +89,17 @@ func TestStatsPageAdminDrainsServer(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/promtool"); err == nil {
 		cmd := exec.Command("/usr/bin/promtool", "check", "metrics")
 		cmd.Stdin = strings.NewReader(metrics)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		// Exit 3 is lint findings: accepted only for the names HAProxy 2.6 itself
+		// exports so (a counter without _total).
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == 3 {
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if l != `haproxy_process_failed_resolutions counter metrics should have "_total" suffix` {
+					t.Fatalf("promtool check metrics: %s", out)
+				}
+			}
+		} else if err != nil {
 			t.Fatalf("promtool check metrics: %v\n%s", err, out)
 		}
 	}
