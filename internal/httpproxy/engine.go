@@ -124,6 +124,7 @@ func (e *Engine) getIdle(s *proxy.Server) net.Conn {
 		sc := p.conns[n-1]
 		p.conns = p.conns[:n-1]
 		p.mu.Unlock()
+		s.IdleConns.Add(-1)
 		if sc.br.Buffered() == 0 && sc.alive() {
 			return sc
 		}
@@ -159,6 +160,7 @@ func (e *Engine) putIdle(sc *srvConn) {
 	if len(p.conns) < maxIdlePerServer {
 		p.conns = append(p.conns, sc)
 		p.mu.Unlock()
+		sc.srv.IdleConns.Add(1)
 		return
 	}
 	p.mu.Unlock()
@@ -211,6 +213,7 @@ func (e *Engine) Close() {
 		p.conns = nil
 		p.mu.Unlock()
 		for _, sc := range conns {
+			sc.srv.IdleConns.Add(-1)
 			e.closeConn(sc)
 		}
 		return true

@@ -87,6 +87,10 @@ type statMetric struct {
 	metric
 }
 
+// unsafeIdle is a field of no `show stat` column: the idle connections that are not
+// safe, idle_conn_cur - safe_conn_cur, as HAProxy's exporter derives it.
+const unsafeIdle = "unsafe idle"
+
 // unsetAsNaN are the server fields HAProxy 2.6 exports as NaN when they are not
 // configured (maxconn, maxqueue, slowstart, pool-max-conn), where `show stat` is empty.
 var unsetAsNaN = map[string]bool{"slim": true, "qlimit": true, "throttle": true, "src_ilim": true}
@@ -155,6 +159,7 @@ var statMetrics = []statMetric{
 	{"s", metric{"idle_conn_cur", "idle_connections_current", gauge, "Current number of idle connections available for reuse on this server", 1}},
 	{"s", metric{"src_ilim", "idle_connections_limit", gauge, "Limit on the number of available idle connections on this server (server 'pool_max_conn' directive)", 1}},
 	{"s", metric{"safe_conn_cur", "safe_idle_connections_current", gauge, "Current number of safe idle connections", 1}},
+	{"s", metric{unsafeIdle, "unsafe_idle_connections_current", gauge, "Current number of unsafe idle connections", 1}},
 	{"s", metric{"used_conn_cur", "used_connections_current", gauge, "Current number of connections in use", 1}},
 	{"s", metric{"need_conn_est", "need_connections_current", gauge, "Estimated needed number of connections", 1}},
 }
@@ -330,6 +335,11 @@ func (c *collector) row(ch chan<- prometheus.Metric, r *stats.Row, kind string, 
 			continue
 		}
 		n, ok := r.Int(m.field)
+		if m.field == unsafeIdle {
+			idle, ok1 := r.Int("idle_conn_cur")
+			safe, ok2 := r.Int("safe_conn_cur")
+			n, ok = idle-safe, ok1 && ok2
+		}
 		v := float64(n) * m.scale
 		switch {
 		case ok:

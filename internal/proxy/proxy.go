@@ -336,8 +336,11 @@ type Server struct {
 	changed  atomic.Int64 // unix time of the last state change
 	maxconn  atomic.Int64 // 0 = unlimited; `maxconn`, or `set maxconn server`
 	noChecks atomic.Bool  // `disable health`
-	check    atomic.Value // last health check outcome (CheckInfo)
-	Counters Counters
+	// IdleConns counts the idle keep-alive connections to the server that the http
+	// engine keeps for reuse (idle_conn_cur).
+	IdleConns atomic.Int64
+	check     atomic.Value // last health check outcome (CheckInfo)
+	Counters  Counters
 }
 
 // CheckInfo is the last health check outcome of a server, for the runtime API.

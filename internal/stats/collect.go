@@ -143,6 +143,12 @@ func Collect(st *proxy.State, ids map[string]int, l Limits, o Options) []*Row {
 			}
 			r.num("uweight", int64(srv.Weight()))
 			r.num("used_conn_cur", int64(srv.Conns()))
+			// Idle connections kept for reuse; hitless reuses any of them for any
+			// request, so all count as safe.
+			idle := srv.IdleConns.Load()
+			r.num("srv_icur", idle)
+			r.num("idle_conn_cur", idle)
+			r.num("safe_conn_cur", idle)
 			rows = append(rows, r)
 		}
 		if o.Types&2 == 0 {

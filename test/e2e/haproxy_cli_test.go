@@ -113,9 +113,9 @@ func port(addr string) string {
 	return p
 }
 
-// statDiffers lists the columns hitless leaves empty where HAProxy prints a value:
-// HAProxy's per-mux (h1_*) and idle-connection-pool counts, which hitless does not
-// keep.
+// statDiffers lists the columns whose values differ by design: HAProxy's per-mux
+// counts (h1_*) and its estimate of needed connections, which hitless leaves empty,
+// and the idle-connection pool's counts (hitless pools for any request).
 var statDiffers = regexp.MustCompile(`^(h1_.*|srv_icur|idle_conn_cur|safe_conn_cur|used_conn_cur|need_conn_est)$`)
 
 // statSame lists the columns whose values must be equal after the same traffic.

@@ -237,8 +237,8 @@ func TestStatsPageMatchesHAProxy(t *testing.T) {
 	if n < 60 {
 		t.Errorf("only %d HELP/TYPE lines", n)
 	}
-	// And every family HAProxy exports, but the idle-connection pool's figures,
-	// which hitless does not keep per server.
+	// And every family HAProxy exports, but its estimate of the connections a
+	// server needs, which hitless does not make.
 	families := func(body string) map[string]bool {
 		out := map[string]bool{}
 		for _, line := range strings.Split(body, "\n") {
@@ -248,7 +248,7 @@ func TestStatsPageMatchesHAProxy(t *testing.T) {
 		}
 		return out
 	}
-	notKept := regexp.MustCompile(`^haproxy_server_(idle|safe_idle|unsafe_idle|need)_connections_current$`)
+	notKept := regexp.MustCompile(`^haproxy_server_need_connections_current$`)
 	xf := families(xm.body)
 	for f := range families(hm.body) {
 		if !xf[f] && !notKept.MatchString(f) {
