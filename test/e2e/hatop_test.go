@@ -68,7 +68,8 @@ func (s *tmuxSession) waitScreen(what string, re *regexp.Regexp) string {
 // hitless's stats socket in a tmux terminal: its header (from `show info`), its four
 // stat views and its command line render, its F10 and F9 keys put a server in
 // maintenance and take it out, which hitless logs in HAProxy's words, and its weight
-// keys (F8, F6, F4) change the server's weight.
+// keys (F8, F6, F4) change the server's weight, and F2/F1 disable and enable a
+// server by name.
 func TestHatopDrivesHitless(t *testing.T) {
 	if _, err := exec.LookPath("hatop"); err != nil {
 		t.Skip("hatop is not installed (.ci/run installs Debian's package)")
@@ -148,6 +149,17 @@ backend be
 		}
 		tm.waitScreen("after "+k.key, regexp.MustCompile(`(?m)^s1 +`+k.weight+` `))
 	}
+
+	// F2 and F1 disable and enable the server of that name in every backend.
+	onS2 := regexp.MustCompile("(?m)^\x1b\\[7ms2 ")
+	for i := 0; i < 20 && !onS2.MatchString(tm.screen(true)); i++ {
+		tm.keys("Down")
+		time.Sleep(100 * time.Millisecond)
+	}
+	tm.keys("F2")
+	tm.waitScreen("after F2", regexp.MustCompile(`(?m)^s2 +1 MAINT`))
+	tm.keys("F1")
+	tm.waitScreen("after F1", regexp.MustCompile(`(?m)^s2 +1 -`))
 
 	// The command line view talks to the socket in prompt mode.
 	tm.keys("5")
