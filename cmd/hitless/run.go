@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,11 +165,14 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	if err != nil {
 		if !quiet {
 			var list config.ErrorList
-			if errors.As(err, &list) {
+			switch {
+			case o.verbose:
+				writeAlerts(e.stderr, e.pid, err)
+			case errors.As(err, &list):
 				for _, le := range list {
 					fmt.Fprintln(e.stderr, le.Error())
 				}
-			} else {
+			default:
 				fmt.Fprintln(e.stderr, err.Error())
 			}
 		}
@@ -521,4 +525,33 @@ func dumpStates(in *instance.Instance, events *slog.Logger) {
 	for _, line := range in.StateLines() {
 		events.Warn(line)
 	}
+}
+
+// writeAlerts prints configuration errors in HAProxy 2.6's form, for -V and the
+// scripts that parse HAProxy's output: "[ALERT]    (PID) : config : parsing
+// [FILE:LINE] : MSG" per error, then one "Error(s) found in configuration file : FILE"
+// per file with errors, then "Fatal errors found in configuration.".
+func writeAlerts(w io.Writer, pid int, err error) {
+	alert := func(msg string) { fmt.Fprintf(w, "[ALERT]    (%d) : config : %s\n", pid, msg) }
+	var list config.ErrorList
+	if !errors.As(err, &list) {
+		alert(err.Error())
+		alert("Fatal errors found in configuration.")
+		return
+	}
+	var files []string
+	for _, le := range list {
+		if le.Pos.File == "" {
+			alert(le.Msg)
+			continue
+		}
+		alert(fmt.Sprintf("parsing [%s:%d] : %s", le.Pos.File, le.Pos.Line, le.Msg))
+		if !slices.Contains(files, le.Pos.File) {
+			files = append(files, le.Pos.File)
+		}
+	}
+	for _, f := range files {
+		alert("Error(s) found in configuration file : " + f)
+	}
+	alert("Fatal errors found in configuration.")
 }

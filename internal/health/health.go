@@ -37,6 +37,14 @@ type Config struct {
 	// Observe, when set, receives every check's result and the health counter after
 	// it (0..rise+fall-1), from Run's goroutine.
 	Observe func(r Result, health int)
+	// Sync, when set, is asked before each check for a health counter set outside
+	// the checks since the last call (`set server health`, leaving maintenance); the
+	// checks go on from it (up from rise on). ok is false when there is none.
+	Sync func() (health int, ok bool)
+	// First, when set, is the wait before the first check (HAProxy spreads the first
+	// checks of a process evenly over its shortest interval, the first one at once);
+	// else the first check waits a random fraction of Inter.
+	First *time.Duration
 }
 
 // Result is the outcome of one check, in HAProxy's words.
@@ -219,6 +227,9 @@ func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r R
 	c = withDefaults(c)
 	t := newTracker(c.Rise, c.Fall, startUp)
 	wait := time.Duration(rand.Int64N(int64(c.Inter)))
+	if c.First != nil {
+		wait = max(*c.First, 0)
+	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
@@ -233,6 +244,11 @@ func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r R
 		}
 		if c.Target != nil {
 			c.Addr = c.Target()
+		}
+		if c.Sync != nil {
+			if h, ok := c.Sync(); ok {
+				t.health, t.up = min(max(h, 0), t.full()), h >= t.rise
+			}
 		}
 		r := Once(ctx, c)
 		if ctx.Err() != nil {

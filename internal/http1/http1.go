@@ -188,17 +188,22 @@ func inTable(name []byte, table []string) bool {
 // WriteFraming writes the framing field of a message forwarded with the framing its
 // parse found: "transfer-encoding: chunked" when chunked, else "content-length: N"
 // when the length is known (n >= 0), else nothing. The forwarder decides when a
-// message has no body at all and says so with n < 0 and chunked false.
-func WriteFraming(w *bufio.Writer, chunked bool, n int64) {
+// message has no body at all and says so with n < 0 and chunked false. It returns
+// the length of the field's name and value (what HAProxy counts of a header).
+func WriteFraming(w *bufio.Writer, chunked bool, n int64) int {
 	switch {
 	case chunked:
 		w.WriteString("transfer-encoding: chunked\r\n")
+		return len("transfer-encoding") + len("chunked")
 	case n >= 0:
 		var num [20]byte
+		v := strconv.AppendInt(num[:0], n, 10)
 		w.WriteString("content-length: ")
-		w.Write(strconv.AppendInt(num[:0], n, 10))
+		w.Write(v)
 		w.WriteString("\r\n")
+		return len("content-length") + len(v)
 	}
+	return 0
 }
 
 // ValidFieldValue reports whether v may be sent as a header field value: no CR, LF,

@@ -33,12 +33,14 @@ func init() {
 		"deny":   actDeny,
 		"tarpit": actTarpit,
 		"return": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			s.intercepted(p)
 			if !s.skipBody(head) {
 				return ruleAnswered, false
 			}
 			return ruleAnswered, s.answer(s.answerPage(r), r.Status, [2]byte{'P', 'R'}, true)
 		},
 		"use-service": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			s.intercepted(p)
 			return ruleAnswered, s.service(p, r.Service, head)
 		},
 		"redirect": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {

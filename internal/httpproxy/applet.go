@@ -63,6 +63,7 @@ func (s *session) stats(p *config.Proxy, head []byte) (done, keep bool) {
 	if a == nil || !statsMethods[bstr(s.req.Method)] || !bytes.HasPrefix(s.req.Target, []byte(p.Stats.URI)) {
 		return false, false
 	}
+	s.backendAnswers(p)
 	return true, s.runApplet(a, p, "stats", head)
 }
 

@@ -130,6 +130,7 @@ func (e *Engine) getIdle(s *proxy.Server) net.Conn {
 		sc := p.conns[n-1]
 		p.conns = p.conns[:n-1]
 		p.mu.Unlock()
+		s.IdleConns.Add(-1)
 		if sc.br.Buffered() == 0 && sc.alive() {
 			return sc
 		}
@@ -165,6 +166,7 @@ func (e *Engine) putIdle(sc *srvConn) {
 	if len(p.conns) < maxIdlePerServer {
 		p.conns = append(p.conns, sc)
 		p.mu.Unlock()
+		sc.srv.IdleConns.Add(1)
 		return
 	}
 	p.mu.Unlock()
@@ -217,6 +219,7 @@ func (e *Engine) Close() {
 		p.conns = nil
 		p.mu.Unlock()
 		for _, sc := range conns {
+			sc.srv.IdleConns.Add(-1)
 			e.closeConn(sc)
 		}
 		return true
@@ -247,9 +250,12 @@ type session struct {
 	reqLine  []byte
 	entry    logging.Entry
 	requests int
-	logged   bool   // the request was logged already (option logasap)
-	reqBody  int64  // request body bytes relayed, set by the relay goroutine
-	uid      []byte // the request's unique id (unique-id-format)
+	logged   bool // the request was logged already (option logasap)
+	// uncounted makes the next answer count 0 bytes (%B, bout): an answer
+	// HAProxy's H1 layer gives before any stream (see reject).
+	uncounted bool
+	reqBody   int64  // request body bytes relayed, set by the relay goroutine
+	uid       []byte // the request's unique id (unique-id-format)
 
 	// Per-request state kept here so that a request allocates nothing.
 	breq balance.Request
@@ -359,9 +365,10 @@ func deadline(d time.Duration) time.Time {
 func (s *session) serveOne() bool {
 	fe := s.fe
 	s.entry.Frontend = "" // a new exchange: reject() starts a fresh log entry
-	s.be, s.logged, s.reqBody, s.hasResp, s.reqCopy, s.logLevel = nil, false, 0, false, false, -2
+	s.be, s.srv, s.logged, s.reqBody, s.hasResp, s.reqCopy, s.logLevel = nil, nil, false, 0, false, false, -2
 	s.vars.EndTxn()
 	s.c.SetReadDeadline(deadline(s.headTimeout()))
+	begin := time.Now()
 	head, err := http1.ReadHead(s.br)
 	start := time.Now()
 	if err != nil {
@@ -375,13 +382,9 @@ func (s *session) serveOne() bool {
 			s.captureRequest(buf, len(buf))
 			s.reject(page400Parse, 400, [2]byte{'C', 'R'})
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			s.reject(page400Parse, 400, [2]byte{'C', 'R'})
+			s.clientClosed(begin, false)
 		case s.requests == 0:
-			// A connection closed before its first request: HAProxy counts it as
-			// an invalid request answered 400 (option http-ignore-probes aside),
-			// though the client is gone and nothing is sent.
-			s.countInvalid(start)
-			fe.Counters.AddResponse(400)
+			s.clientClosed(begin, true)
 		}
 		return false
 	}
@@ -489,6 +492,22 @@ func (s *session) applyRules(p *config.Proxy, head []byte) (done, keep bool) {
 	return false, false
 }
 
+// intercepted counts a request the proxy answers itself by a rule of p (HAProxy's
+// intercepted, on the frontend); answered in a backend's section, it also counts as
+// the backend's session and request, as HAProxy's stream reached the backend.
+func (s *session) intercepted(p *config.Proxy) {
+	s.fe.Counters.Intercepted.Add(1)
+	s.backendAnswers(p)
+}
+
+// backendAnswers counts a request answered in backend p's section, without a server.
+func (s *session) backendAnswers(p *config.Proxy) {
+	if b := s.be; b != nil && b.Cfg == p && p != s.fe.Cfg {
+		b.Counters.TotalConns.Add(1)
+		b.Counters.Requests.Add(1)
+	}
+}
+
 // skipBody consumes the request head and body of a request answered by the proxy
 // itself, so that the connection can carry the next request. It reports false when
 // the body cannot be skipped (then the connection closes).
@@ -545,6 +564,27 @@ func (s *session) countInvalid(now time.Time) {
 }
 
 // reject answers an invalid or timed-out request and closes.
+// clientClosed ends a connection whose client closed before a whole request came
+// (null: before sending anything). HAProxy counts an invalid request answered 400
+// (option http-ignore-probes aside), sends nothing, and logs it as
+// `fe/<NOSRV> -1/-1/-1/-1/Tt 400 0 ... CR-- "<BADREQ>"` (option dontlognull keeps
+// a null connection out of the log).
+func (s *session) clientClosed(begin time.Time, null bool) {
+	now := time.Now()
+	s.countInvalid(now)
+	s.fe.Counters.AddResponse(400)
+	s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: begin,
+		Request: begin, Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1,
+		FrontendAddr: s.dst, PID: s.e.pid, Host: s.e.host, Status: 400, Term: [2]byte{'C', 'R'}}
+	s.reqLine = append(s.reqLine[:0], "<BADREQ>"...)
+	if !(null && s.fe.Cfg.Options.DontLogNull) {
+		s.log()
+	}
+}
+
+// reject answers a request that cannot be parsed and closes. In HAProxy its H1 layer
+// answers these itself, before any stream: the log shows no %TR and %B 0, and bout
+// does not count the page.
 func (s *session) reject(page []byte, status int, term [2]byte) {
 	now := time.Now()
 	s.countInvalid(now)
@@ -554,6 +594,8 @@ func (s *session) reject(page []byte, status int, term [2]byte) {
 			FrontendAddr: s.dst, PID: s.e.pid, Host: s.e.host}
 		s.reqLine = append(s.reqLine[:0], "<BADREQ>"...)
 	}
+	s.entry.TR = -1
+	s.uncounted = true
 	s.fail(page, status, term, false)
 }
 
@@ -577,6 +619,9 @@ func (s *session) fail(builtin []byte, status int, term [2]byte, keep bool) bool
 	return s.answer(builtin, status, term, keep)
 }
 
+// connClose is the header write inserts in a page when the connection closes after it.
+const connClose = "connection: close\r\n"
+
 // answer writes a response generated by the proxy; keep says whether the connection
 // may carry another request (the client's wishes permitting).
 func (s *session) answer(page []byte, status int, term [2]byte, keep bool) bool {
@@ -591,7 +636,7 @@ func (s *session) write(page []byte, status int, term [2]byte, keep, verbatim bo
 		// Insert Connection: close before the end of the head.
 		if i := indexHeadEnd(page); i > 0 {
 			s.bw.Write(page[:i+2])
-			s.bw.WriteString("connection: close\r\n")
+			s.bw.WriteString(connClose)
 			s.bw.Write(page[i+2:])
 		} else {
 			s.bw.Write(page)
@@ -599,7 +644,10 @@ func (s *session) write(page []byte, status int, term [2]byte, keep, verbatim bo
 	} else {
 		s.bw.Write(page)
 	}
-	n := s.bw.Buffered()
+	n := countedSize(page) // as HAProxy counts it, not with the inserted header
+	if s.uncounted {
+		n, s.uncounted = 0, false
+	}
 	err := s.bw.Flush()
 	s.fe.Counters.BytesOut.Add(uint64(n))
 	s.fe.Counters.AddResponse(status)
@@ -677,6 +725,18 @@ func (s *session) log() {
 	}
 	e.ActConn = int(fe.State.ActConns.Load())
 	e.FeConn = int(fe.Counters.CurConns.Load())
+	// %bc and %sc as HAProxy reads them when it logs, at the end of the stream, once
+	// its server slot is given back: this request's own slot does not count.
+	if b := s.be; b != nil {
+		held := 0
+		if s.cur != nil {
+			held = 1
+		}
+		e.BeConn = int(b.Counters.CurConns.Load()) - held
+		if s.srv != nil {
+			e.SrvConn = s.srv.Conns() - held
+		}
+	}
 	if e.RequestLine == "" {
 		e.RequestLine = bstr(s.reqLine)
 	}

@@ -70,6 +70,15 @@ func TestKeepAliveReusesBothSides(t *testing.T) {
 	if n := fe.Default.Counters.Requests.Load(); n != 10 {
 		t.Errorf("backend requests %d", n)
 	}
+	// The pooled connection counts as idle (idle_conn_cur) until the engine closes.
+	srv := fe.Default.Servers[0]
+	if n := srv.IdleConns.Load(); n != 1 {
+		t.Errorf("idle connections %d, want 1", n)
+	}
+	te.e.Close()
+	if n := srv.IdleConns.Load(); n != 0 {
+		t.Errorf("idle connections %d after Close, want 0", n)
+	}
 }
 
 func TestForwardForAppendsClientAddress(t *testing.T) {

@@ -50,7 +50,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		}
 		a, err = b.Connect(s.ctx, &s.breq, idle)
 		e.Tw = a.Queue
-		e.Retries = a.Retries
+		e.Retries, e.Redispatched = a.Retries, a.Redispatched
 		if a.Server != nil {
 			e.Server = a.Server.Name
 		}
@@ -116,8 +116,6 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	}()
 	b.Counters.BytesIn.Add(uint64(len(head)))
 	srv.Counters.BytesIn.Add(uint64(len(head)))
-	e.BeConn = int(b.Counters.CurConns.Load())
-	e.SrvConn = srv.Conns()
 	s.br.Discard(len(head))
 	if hasBody {
 		bodyDone = s.bodyDone
@@ -378,9 +376,9 @@ func redone(name string, edits []edit) bool {
 // sets again (the backend's rules run before or after the frontend's). A rule never
 // writes a framing or hop-by-hop field (hitless writes those from what it parsed), nor
 // a value that holds a line break or another control byte (a value built from
-// request data, a decoded URL say, must not split the head).
-func writeAdds(w *bufio.Writer, edits []edit) int {
-	n := 0
+// request data, a decoded URL say, must not split the head). It returns the sum of
+// the written headers' name and value lengths.
+func writeAdds(w *bufio.Writer, edits []edit) (headers int) {
 	for i := range edits {
 		e := &edits[i]
 		if !e.add || redone(e.name, edits[i+1:]) || !http1.EndToEndName(e.name) || !http1.ValidFieldValue(e.value) {
@@ -390,16 +388,17 @@ func writeAdds(w *bufio.Writer, edits []edit) int {
 		w.WriteString(": ")
 		w.Write(e.value)
 		w.WriteString("\r\n")
-		n += len(e.name) + len(e.value) + 4
+		headers += len(e.name) + len(e.value)
 	}
-	return n
+	return headers
 }
 
 // writeHeaders forwards a message's end-to-end headers (Upgrade too when upgrading),
 // without the ones rules delete, then the ones rules add. Framing fields are never
 // copied: the caller writes the framing hitless parsed (http1.WriteFraming), so that
-// what the next hop reads is what hitless read.
-func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit) {
+// what the next hop reads is what hitless read. It returns the sum of the written
+// headers' name and value lengths.
+func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit) (headers int) {
 	for i := range m.Headers {
 		h := &m.Headers[i]
 		if !m.IsEndToEnd(h.Name) && !(upgrade && equalFold(h.Name, "upgrade")) {
@@ -412,8 +411,9 @@ func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit)
 		w.WriteString(": ")
 		w.Write(h.Value)
 		w.WriteString("\r\n")
+		headers += len(h.Name) + len(h.Value)
 	}
-	writeAdds(w, edits)
+	return headers + writeAdds(w, edits)
 }
 
 // writeRequestHead writes the request head as the server must see it: the request's
@@ -460,22 +460,21 @@ func responseFraming(resp *http1.Response, dechunk bool) (chunked bool, n int64)
 	return resp.Chunked, resp.ContentLength
 }
 
-// writeResponseHead writes the response head for the client; it returns its length.
-// switchProto is a 101 that upgrades the connection, tunnel any answer after which
+// writeResponseHead writes the response head for the client; it returns the size
+// HAProxy counts for it in %B and bout (see countedSize). switchProto is a 101 that upgrades the connection, tunnel any answer after which
 // the connection becomes a tunnel (a 101, or a 2xx to CONNECT).
 func (s *session) writeResponseHead(resp *http1.Response, switchProto, tunnel, keep, http10, dechunk bool) int {
 	w := s.bw
-	n := w.Buffered()
 	w.WriteString("HTTP/1.1 ")
 	s.scratch = strconv.AppendInt(s.scratch[:0], int64(resp.Status), 10)
 	w.Write(s.scratch)
 	w.WriteByte(' ')
 	w.Write(resp.Reason)
 	w.WriteString("\r\n")
-	writeHeaders(w, &resp.Message, switchProto, s.redits)
+	headers := writeHeaders(w, &resp.Message, switchProto, s.redits)
 	if !tunnel {
 		chunked, length := responseFraming(resp, dechunk)
-		http1.WriteFraming(w, chunked, length)
+		headers += http1.WriteFraming(w, chunked, length)
 	}
 	switch {
 	case switchProto:
@@ -487,7 +486,11 @@ func (s *session) writeResponseHead(resp *http1.Response, switchProto, tunnel, k
 		w.WriteString("connection: keep-alive\r\n")
 	}
 	w.WriteString("\r\n")
-	return w.Buffered() - n
+	n := htxHeadSize(len("HTTP/1.1"), len(s.scratch), len(resp.Reason), headers)
+	if resp.Chunked {
+		n += htxEndOfTrailers // the server's message was chunked, whatever the client gets
+	}
+	return n
 }
 
 // copyRequestBody relays the request body to the server.

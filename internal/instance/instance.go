@@ -72,6 +72,7 @@ type Instance struct {
 
 	version  string
 	started  time.Time
+	sampler  *procSampler // Idle_pct and BytesOutRate for `show info`
 	maxconn  int
 	adopted  int
 	stopping atomic.Bool
@@ -119,6 +120,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		runtime.GOMAXPROCS(n)
 	}
 	in := &Instance{events: ev, loggers: map[string]*logging.Logger{}, version: opts.Version, started: time.Now()}
+	in.sampler = newProcSampler(in.started)
 	in.pauseCh = make(chan struct{})
 	close(in.pauseCh)
 	in.ctx, in.cancel = context.WithCancel(context.Background())
@@ -138,7 +140,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		maxconn = cfg.Global.MaxConn
 	}
 	if maxconn == 0 {
-		maxconn = defaultMaxConn()
+		maxconn = defaultMaxConn(fdLimit(), gomaxprocs(), socketEaters(cfg))
 	}
 	in.global = newLimit(maxconn)
 	in.maxconn = maxconn
@@ -168,6 +170,12 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 			in.listeners = append(in.listeners, &boundListener{bind: b, id: i + 1, fe: fe, ctl: ctl, ln: ln})
 		}
 	}
+	// HAProxy's state files first, then what the older process reported over -x
+	// (the state at the moment of the reload): applied before the stats socket and
+	// the listeners serve, so that no request and no `show servers state` sees the
+	// configured state in between (and the files are read before any chroot).
+	in.loadStateFiles(cfg)
+	in.applyServerStates(opts.ServerStates, proxy.ByReload)
 	if err := in.startStats(cfg); err != nil {
 		in.closeListeners()
 		in.closeLoggers()
@@ -185,24 +193,18 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		in.accepts.Add(1)
 		go in.acceptLoop(bl)
 	}
-	// HAProxy's state files first, then what the older process reported over -x:
-	// that is the state at the moment of the reload.
-	in.loadStateFiles(cfg)
-	in.applyServerStates(opts.ServerStates)
 	in.startChecks()
 	return in, nil
 }
 
-// stateChange is a server that applyServerStates turned UP or DOWN.
-type stateChange struct{ backend, server, state string }
-
 // applyServerStates keeps the state an older process had for servers that still
-// exist (matched by backend and server name): maintenance and drain set from the
-// runtime API, a changed weight (when the configured weight did not change), the
+// exist (matched by backend and server name): maintenance and drain set by an
+// operator, a changed weight (when the configured weight did not change), the
 // address set with `set server addr` (HAProxy keeps it across reloads too), and
 // health, so that a server that was DOWN gets no traffic until its checks pass.
-func (in *Instance) applyServerStates(rows []runtimeapi.ServerState) []stateChange {
-	var changes []stateChange
+// A change of `disabled` in the configuration wins over the recorded maintenance,
+// as in HAProxy. cause says where the rows come from.
+func (in *Instance) applyServerStates(rows []runtimeapi.ServerState, cause proxy.Cause) {
 	for _, r := range rows {
 		b := in.State.Backends[r.Backend]
 		if b == nil {
@@ -212,7 +214,15 @@ func (in *Instance) applyServerStates(rows []runtimeapi.ServerState) []stateChan
 			if s.Name != r.Server {
 				continue
 			}
-			s.SetAdmin(s.Admin()&proxy.AdminCMaint | r.Admin&(proxy.AdminFMaint|proxy.AdminFDrain))
+			admin := r.Admin & (proxy.AdminFMaint | proxy.AdminFDrain | proxy.AdminCMaint)
+			if s.Cfg.Disabled != (r.Admin&proxy.AdminCMaint != 0) {
+				// `disabled` was added or removed: the configuration decides.
+				admin = r.Admin & proxy.AdminFDrain
+				if s.Cfg.Disabled {
+					admin |= proxy.AdminFMaint | proxy.AdminCMaint
+				}
+			}
+			s.Restore(admin, r.Running, cause)
 			if r.IWeight == s.Cfg.Weight && r.UWeight >= 0 && r.UWeight <= 256 {
 				s.SetWeight(r.UWeight)
 			}
@@ -221,17 +231,8 @@ func (in *Instance) applyServerStates(rows []runtimeapi.ServerState) []stateChan
 					s.SetAddress(ip.String(), r.Port)
 				}
 			}
-			if s.Up() != r.Running {
-				state := "DOWN"
-				if r.Running {
-					state = "UP"
-				}
-				changes = append(changes, stateChange{b.Name, s.Name, state})
-			}
-			s.SetUp(r.Running)
 		}
 	}
-	return changes
 }
 
 // BeforeServeError is Start's error when Options.BeforeServe failed.
@@ -244,14 +245,40 @@ func (e *BeforeServeError) Unwrap() error { return e.Err }
 func (in *Instance) Adopted() int { return in.adopted }
 
 // defaultMaxConn derives the global maxconn from the file-descriptor limit as HAProxy
-// does: two descriptors per proxied connection, a reserve for everything else.
-func defaultMaxConn() int {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == 0 {
+// 2.6 does: of the limit, 20 descriptors are kept, 3 per thread (its poller and
+// wake-up pipe), one per listener and health check (eaters), and two go to each
+// proxied connection (measured against HAProxy with 1, 2 and 4 threads, 1 to 6
+// listeners and 0 to 3 checks).
+func defaultMaxConn(limit, threads, eaters int) int {
+	if limit <= 0 {
 		return 1024
 	}
-	n := (int(min(lim.Cur, 1<<22)) - 100) / 2
+	n := (min(limit, 1<<22) - 20 - 3*threads - eaters) / 2
 	return max(n, 100)
+}
+
+// fdLimit is the soft limit on open files, 0 when unknown.
+func fdLimit() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	return int(min(lim.Cur, 1<<30))
+}
+
+// socketEaters counts what holds a descriptor for the whole run in HAProxy's
+// accounting: each listener (bind lines and stats sockets) and each health check.
+func socketEaters(cfg *config.Config) int {
+	n := len(cfg.Global.StatsSockets)
+	for _, p := range cfg.Proxies {
+		n += len(p.Binds)
+		for _, s := range p.Servers {
+			if s.Check {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // accessLogger returns the logger for a proxy's `log` lines, shared between proxies
@@ -342,7 +369,9 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 			bl.ctl.limit.release()
 			return
 		}
-		fe.Counters.AddConn(time.Now().Unix())
+		now := time.Now().Unix()
+		fe.Counters.AddConn(now)
+		in.State.ConnRate.Add(now)
 		in.State.ActConns.Add(1)
 		in.conns.Add(1)
 		go in.serve(c, bl)
@@ -375,20 +404,39 @@ func (in *Instance) serve(c net.Conn, bl *boundListener) {
 
 // startChecks starts one health checker per server with `check`.
 func (in *Instance) startChecks() {
-	for _, b := range in.State.Backends {
-		for _, s := range b.Servers {
-			if !s.Cfg.Check {
-				continue
-			}
-			cfg := checkConfig(b, s)
-			in.loops.Add(1)
-			go func() {
-				defer in.loops.Done()
-				health.Run(in.ctx, cfg, s.Up(), func(up bool, r health.Result) {
-					in.serverChanged(b, s, up, r)
-				})
-			}()
+	// HAProxy spreads the first checks evenly over the shortest interval, in
+	// configuration order: the first server is checked at once.
+	var checked []*proxy.Server
+	var mininter time.Duration
+	for _, p := range in.State.Config.Proxies {
+		b := in.State.Backends[p.Name]
+		if b == nil || !p.IsBackend() {
+			continue
 		}
+		for _, s := range b.Servers {
+			if s.Cfg.Check {
+				checked = append(checked, s)
+				inter := s.Cfg.Inter
+				if s.Cfg.FastInter > 0 { // a server starts below full health
+					inter = s.Cfg.FastInter
+				}
+				if mininter == 0 || inter > 0 && inter < mininter {
+					mininter = inter
+				}
+			}
+		}
+	}
+	for pos, s := range checked {
+		cfg := checkConfig(s.Backend, s)
+		first := mininter * time.Duration(pos) / time.Duration(len(checked))
+		cfg.First = &first
+		in.loops.Add(1)
+		go func() {
+			defer in.loops.Done()
+			health.Run(in.ctx, cfg, s.Up(), func(up bool, r health.Result) {
+				in.serverChanged(s, up, r)
+			})
+		}()
 	}
 }
 
@@ -403,10 +451,12 @@ func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
 		DownInter: s.Cfg.DownInter,
 		Rise:      s.Cfg.Rise,
 		Fall:      s.Cfg.Fall,
-		Enabled:   s.ChecksEnabled,
+		// Checks pause while the server is in maintenance, as in HAProxy.
+		Enabled: func() bool { return s.ChecksEnabled() && !s.Maint() },
+		Sync:    s.TakeForcedHealth,
 		Observe: func(r health.Result, h int) {
 			s.Observe(proxy.CheckInfo{Status: r.Status, OK: r.OK, Desc: r.Reason, Info: r.Info, Code: r.Code,
-				Duration: r.Duration, At: time.Now(), Health: h})
+				Duration: r.Duration, At: time.Now()}, h)
 		},
 	}
 	// HAProxy: with `timeout check`, connect takes min(timeout connect, inter) and the
@@ -422,32 +472,10 @@ func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
 	return c
 }
 
-// serverChanged applies a health transition and logs it in HAProxy's words.
-func (in *Instance) serverChanged(b *proxy.Backend, s *proxy.Server, up bool, r health.Result) {
-	s.SetUp(up)
-	act, bck := b.UsableServers()
-	var msg string
-	level := 5 // notice
-	if up {
-		msg = fmt.Sprintf("Server %s/%s is UP, %s. %d active and %d backup servers online. 0 sessions requeued, %d total in queue.",
-			b.Name, s.Name, r.Describe(), act, bck, b.Queued())
-		in.events.Warn(msg)
-	} else {
-		level = 1 // alert
-		msg = fmt.Sprintf("Server %s/%s is DOWN, %s. %d active and %d backup servers left. %d sessions active, 0 requeued, 0 remaining in queue.",
-			b.Name, s.Name, r.Describe(), act, bck, s.Conns())
-		in.events.Warn(msg)
-	}
-	if b.Log != nil {
-		b.Log.Log(level, []byte(msg))
-	}
-	if !up && act == 0 && bck == 0 {
-		m := fmt.Sprintf("backend %s has no server available!", b.Name)
-		in.events.Error(m)
-		if b.Log != nil {
-			b.Log.Log(0, []byte(m))
-		}
-	}
+// serverChanged applies a transition decided by the checks; the server logs it in
+// HAProxy's words.
+func (in *Instance) serverChanged(s *proxy.Server, up bool, r health.Result) {
+	s.CheckChange(up, r.Describe())
 }
 
 // FrontendNames lists the frontends in configuration order.

@@ -148,6 +148,9 @@ func appendVar(b []byte, n *node, e *Entry) []byte {
 		}
 		return b
 	case vrc:
+		if e.Redispatched {
+			b = append(b, '+')
+		}
 		return strconv.AppendInt(b, int64(e.Retries), 10)
 	case vrt:
 		if o&optX != 0 {

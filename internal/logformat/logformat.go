@@ -43,9 +43,11 @@ type Entry struct {
 	BeConn     int
 	SrvConn    int
 	Retries    int
-	SrvQueue   int
-	BeQueue    int
-	ReqCounter uint64 // %rt
+	// Redispatched marks a retry that went to another server: %rc gets a '+' prefix.
+	Redispatched bool
+	SrvQueue     int
+	BeQueue      int
+	ReqCounter   uint64 // %rt
 	// RequestLine is the HTTP request line ("<BADREQ>" for an invalid request).
 	RequestLine string
 	UniqueID    []byte // %ID

@@ -1,7 +1,9 @@
 package statspage
 
 import (
+	"bufio"
 	"fmt"
+	"hitless/internal/stats"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -49,7 +51,7 @@ func build(t *testing.T, text string, ids map[string]int) (*Page, *proxy.State) 
 		Info: func() []runtimeapi.Field {
 			return []runtimeapi.Field{{Name: "Pid", Value: "42"}, {Name: "Uptime", Value: "0d 0h01m01s"}}
 		},
-		Stat: runtimeapi.StatCommand(st, ids, fixedLimits{})}
+		Stat: func(o stats.Options) []*stats.Row { return stats.Collect(st, ids, fixedLimits{}, o) }}
 	return New(cfg.Proxies[0], proc), st
 }
 
@@ -103,7 +105,7 @@ func TestAuth(t *testing.T) {
 
 func TestViews(t *testing.T) {
 	p, st := newPage(t, "    stats refresh 5s\n    stats hide-version\n    stats show-node eu-1\n    stats show-desc main site")
-	st.Backends["be"].Servers[1].SetAdmin(proxy.AdminFMaint)
+	st.Backends["be"].Servers[1].SetMaint(proxy.ByCLI)
 	tests := []struct {
 		uri, ctype, refresh string
 		has, hasNot         []string
@@ -137,11 +139,11 @@ func TestViews(t *testing.T) {
 // TestCSVIsShowStat checks that `;csv` is the `show stat` output itself.
 func TestCSVIsShowStat(t *testing.T) {
 	p, _ := newPage(t, "    stats enable")
-	header, rows := runtimeapi.ReadStat(p.proc.Stat, runtimeapi.LevelUser)
-	want := header + "\n"
-	for _, r := range rows {
-		want += r.Line + "\n"
-	}
+	var b strings.Builder
+	w := bufio.NewWriter(&b)
+	runtimeapi.StatCommand(p.proc.State, p.proc.ProxyIDs, fixedLimits{}).Run(&runtimeapi.Session{Level: runtimeapi.LevelUser}, nil, w)
+	w.Flush()
+	want := b.String()
 	if got := serve(p, "GET", "/haproxy?stats;csv", "", "", local).Body.String(); got != want {
 		t.Fatalf("csv:\n%s\nshow stat:\n%s", got, want)
 	}
@@ -176,7 +178,7 @@ func TestAdminActions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, st := newPage(t, "    stats uri /st\n    stats admin if { src 127.0.0.1 }")
-			st.Backends["be"].Servers[2].SetAdmin(proxy.AdminFMaint)
+			st.Backends["be"].Servers[2].SetMaint(proxy.ByCLI)
 			w := serve(p, "POST", "/st", "", tt.body, tt.s)
 			if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/st;st="+tt.st {
 				t.Fatalf("%d %q, want 303 to /st;st=%s", w.Code, w.Header().Get("Location"), tt.st)

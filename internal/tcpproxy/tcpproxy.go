@@ -95,6 +95,10 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	}
 	format := fe.Cfg.Formats.Log
 	logged := false
+	// The backend and server once connected: %bc and %sc are read when the line is
+	// logged, as in HAProxy (after the server's slot is given back at the end).
+	var logBackend *proxy.Backend
+	var logServer *proxy.Server
 	logLine := func() {
 		if fe.Log == nil || logged || (format == nil && !fe.Cfg.Options.TCPLog) {
 			return
@@ -102,6 +106,9 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		logged = true
 		e.ActConn = int(fe.State.ActConns.Load())
 		e.FeConn = int(fe.Counters.CurConns.Load())
+		if logServer != nil {
+			e.BeConn, e.SrvConn = int(logBackend.Counters.CurConns.Load()), logServer.Conns()
+		}
 		level := 6
 		if fe.Cfg.Options.LogSeparateErrors && logging.IsError(&e, false) {
 			level = 3
@@ -143,7 +150,7 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	e.Backend = b.Name
 	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr()}, nil)
 	e.Tw = a.Queue
-	e.Retries = a.Retries
+	e.Retries, e.Redispatched = a.Retries, a.Redispatched
 	e.BeQueue = b.Queued()
 	if a.Server != nil {
 		e.Server = a.Server.Name
@@ -168,8 +175,7 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	sc := a.Conn
 	defer srv.Release()
 	defer sc.Close()
-	e.BeConn = int(b.Counters.CurConns.Load())
-	e.SrvConn = srv.Conns()
+	logBackend, logServer = b, srv
 	e.ServerAddr = addrPort(sc.RemoteAddr())
 	e.BackendSrc = addrPort(sc.LocalAddr())
 	if fe.Cfg.Options.LogASAP {

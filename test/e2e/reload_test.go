@@ -450,7 +450,7 @@ func TestServerStateSurvivesReload(t *testing.T) {
 		}
 	}
 	state := socketCommand(t, r.sock, "show servers state be")
-	if !strings.Contains(state, " be 2 b 127.0.0.1 2 1 1 1 ") || !strings.Contains(state, " be 1 a 127.0.0.1 2 0 7 1 ") {
+	if !strings.Contains(state, " be 2 b 127.0.0.1 0 1 1 1 ") || !strings.Contains(state, " be 1 a 127.0.0.1 2 0 7 1 ") {
 		t.Fatalf("state after reloads:\n%s", state)
 	}
 	// Every answer must come from a (b's own counter also sees health checks).
