@@ -107,7 +107,7 @@ func TestKeywordErrors(t *testing.T) {
 		{"bind missing port", "frontend f\n bind 127.0.0.1", "'bind' : missing port specification in '127.0.0.1'"},
 		{"bind bad address", "frontend f\n bind 999.1.1.1:80", "'bind' : invalid address: '999.1.1.1' in '999.1.1.1:80'"},
 		{"bind bad range", "frontend f\n bind :85-80", "invalid port range '85-80'"},
-		{"bind unsupported option", "frontend f\n bind :80 ssl crt x.pem", "'bind :80' : 'ssl' is not supported yet"},
+		{"bind unsupported option", "frontend f\n bind :80 ssl crt /nonexistent/x.pem", "'bind 0.0.0.0:80' : unable to stat SSL certificate from file '/nonexistent/x.pem' : No such file or directory."},
 		{"timeout missing", "defaults\n timeout client", "'timeout client' expects an integer value (in milliseconds)"},
 		{"timeout unit", "defaults\n timeout client 10x", "unexpected character 'x' in 'timeout client'"},
 		{"timeout overflow", "defaults\n timeout client 99999999999", "timer overflow in argument '99999999999' to 'timeout client' (maximum value is 2147483647 ms or ~24.8 days)"},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/tlsconf"
 )
 
 // Pos is where a directive was read: a file name and a 1-based line number.
@@ -59,6 +60,7 @@ type Global struct {
 	CRTBase     string
 	SSLBind     SSLDefaults // ssl-default-bind-*
 	SSLServer   SSLDefaults // ssl-default-server-*
+	TLS         GlobalTLS   // the other TLS settings (ssl_global.go)
 	// TuneBufSize and TuneMaxRewrite are 0 when unset (HAProxy's defaults are 16384
 	// and 1024).
 	TuneBufSize, TuneMaxRewrite int
@@ -195,6 +197,10 @@ type Bind struct {
 	HasMode bool
 	UID     int // -1 when unset
 	GID     int // -1 when unset
+	// SSL holds the TLS options as written (ssl_bind.go); TLS is the handshake
+	// configuration loaded from them once every file is read. Both nil without TLS.
+	SSL *BindSSL          `json:",omitempty"`
+	TLS *tlsconf.Listener `json:"-"`
 }
 
 // Addr is a network address as the config spells it, resolved at parse time.

@@ -25,6 +25,7 @@ import (
 	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
 	"hitless/internal/tcpproxy"
+	"hitless/internal/tlsconf"
 )
 
 // Options are the process-level settings that do not come from the configuration.
@@ -38,6 +39,9 @@ type Options struct {
 	// ServerStates is what an older process reported with `show servers state`:
 	// maintenance, drain, weights and health carry over to the matching servers.
 	ServerStates []runtimeapi.ServerState
+	// TicketKeys are the session-ticket keys of the older process (nil: new ones),
+	// so that its clients resume their TLS sessions here.
+	TicketKeys tlsconf.TicketKeys
 	// BeforeServe, when set, runs once every listener and stats socket is bound and
 	// every log target open, before anything is accepted or checked: the place to write
 	// the pidfile and drop privileges. An error stops the start.
@@ -69,6 +73,11 @@ type Instance struct {
 	stats     []net.Listener
 	cli       *runtimeapi.Server // the command table, for connections from the master
 	loggers   map[string]*logging.Logger
+
+	// ticketKeys are the session-ticket keys of the TLS binds (tls.go); sslConns and
+	// sslFailed count completed and failed handshakes.
+	ticketKeys          tlsconf.TicketKeys
+	sslConns, sslFailed atomic.Uint64
 
 	version  string
 	started  time.Time
@@ -132,6 +141,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 	in.State = st
 	in.http = httpproxy.New(st, ev)
 	in.http.SetApplets(in.applets(cfg))
+	in.setTicketKeys(cfg, opts.TicketKeys)
 
 	maxconn := opts.MaxConn
 	if maxconn == 0 {
@@ -366,6 +376,11 @@ func (in *Instance) serve(c net.Conn, bl *boundListener) {
 		in.conns.Done()
 	}()
 	ctx := proxy.WithStream(in.ctx, st)
+	if bl.bind.TLS != nil {
+		if c = in.handshake(ctx, c, bl); c == nil {
+			return
+		}
+	}
 	if fe.Cfg.Mode == config.ModeHTTP {
 		in.http.Serve(ctx, c, fe)
 	} else {

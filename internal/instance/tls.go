@@ -1,0 +1,84 @@
+package instance
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"time"
+
+	"hitless/internal/config"
+	"hitless/internal/tlsconf"
+)
+
+// TLS termination for `bind ... ssl`: the handshake runs in the connection's own
+// goroutine before the tcp or http engine sees the connection, bounded by the
+// frontend's `timeout http-request` (mode http) or `timeout client`, so that a client
+// that stalls or sends garbage costs only its own connection.
+
+// setTicketKeys gives every TLS bind without its own tls-ticket-keys file the
+// process's session-ticket keys: those carried from the older process, else new ones.
+func (in *Instance) setTicketKeys(cfg *config.Config, carried tlsconf.TicketKeys) {
+	keys := carried
+	if len(keys) == 0 {
+		keys = tlsconf.NewTicketKeys()
+	}
+	in.ticketKeys = keys
+	for _, p := range cfg.Proxies {
+		for _, b := range p.Binds {
+			if b.TLS != nil {
+				b.TLS.SetTicketKeys(keys)
+			}
+		}
+	}
+}
+
+// TicketKeys returns the process's session-ticket keys, for the next process.
+func (in *Instance) TicketKeys() tlsconf.TicketKeys { return in.ticketKeys }
+
+// handshakeTimeout bounds a TLS handshake as HAProxy bounds it.
+func handshakeTimeout(p *config.Proxy) time.Duration {
+	t := p.Timeouts
+	if p.Mode == config.ModeHTTP && t.HTTPRequest > 0 && (t.Client == 0 || t.HTTPRequest < t.Client) {
+		return t.HTTPRequest
+	}
+	return t.Client
+}
+
+// handshake terminates TLS on c; it returns nil (after closing c, counting and
+// logging the failure) when the handshake fails.
+func (in *Instance) handshake(ctx context.Context, c net.Conn, bl *boundListener) net.Conn {
+	tc := tls.Server(c, bl.bind.TLS.Config)
+	if d := handshakeTimeout(bl.fe.Cfg); d > 0 {
+		tc.SetDeadline(time.Now().Add(d))
+	}
+	err := tc.HandshakeContext(ctx)
+	if err != nil {
+		in.sslFailed.Add(1)
+		bl.fe.Counters.SSLFailed.Add(1)
+		if bl.fe.Log != nil {
+			bl.fe.Log.Log(6, handshakeFailure(c.RemoteAddr(), time.Now(), bl))
+		}
+		c.Close()
+		return nil
+	}
+	tc.SetDeadline(time.Time{})
+	in.sslConns.Add(1)
+	st := tc.ConnectionState()
+	bl.fe.Counters.SSLSessions.Add(1)
+	if st.DidResume {
+		bl.fe.Counters.SSLReused.Add(1)
+	}
+	return tc
+}
+
+// handshakeFailure is HAProxy's connection-level log line for a failed handshake:
+// "<ip>:<port> [<date>] <frontend>/<bind name>: SSL handshake failure", the bind named
+// by its number when it has no name.
+func handshakeFailure(remote net.Addr, now time.Time, bl *boundListener) []byte {
+	name := bl.bind.Name
+	if name == "" {
+		name = fmt.Sprint(bl.id)
+	}
+	return fmt.Appendf(nil, "%s [%s] %s/%s: SSL handshake failure", remote, now.Format("02/Jan/2006:15:04:05.000"), bl.fe.Name, name)
+}

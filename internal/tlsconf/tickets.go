@@ -1,0 +1,125 @@
+package tlsconf
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Session-ticket keys. Go's TLS takes 32-byte keys, the first of which encrypts new
+// tickets while all of them decrypt. HAProxy's `tls-ticket-keys` file holds 48- or
+// 80-byte keys (name, cipher key, HMAC key); each is hashed to the 32 bytes Go needs,
+// so the file's key material decides the key and its rotation order is HAProxy's.
+// Tickets themselves are Go's format, not OpenSSL's.
+
+// ticketsNo is HAProxy's TLS_TICKETS_NO: the number of keys a file must hold and
+// that are kept.
+const ticketsNo = 3
+
+// TicketKeys is an ordered set of session-ticket keys: Keys[0] encrypts.
+type TicketKeys [][32]byte
+
+// ParseTicketKeys reads a tls-ticket-keys file as HAProxy 2.6 does: one base64 key per
+// line, 48 or 80 bytes (the first line decides), at least 3 lines. Line i goes to slot
+// i%3, so the last 3 lines survive; the second-to-last encrypts, the last is "next"
+// and the third-to-last "previous".
+func ParseTicketKeys(path string, data []byte) (TicketKeys, error) {
+	lines := strings.Split(string(data), "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1] // the file's final newline
+	}
+	var raw [][]byte
+	size := 0
+	for i, l := range lines {
+		l = strings.TrimSuffix(l, "\r")
+		b, err := base64.StdEncoding.DecodeString(l)
+		if err != nil {
+			return nil, fmt.Errorf("'%s' : unable to decode base64 key on line %d", path, i+1)
+		}
+		if size == 0 {
+			size = len(b)
+		}
+		if len(b) != size || (size != 48 && size != 80) {
+			return nil, fmt.Errorf("'%s' : wrong sized key on line %d", path, i+1)
+		}
+		raw = append(raw, b)
+	}
+	if len(raw) < ticketsNo {
+		return nil, fmt.Errorf("'%s' : please supply at least %d keys in the tls-tickets-file", path, ticketsNo)
+	}
+	n := len(raw)
+	order := []int{n - 2, n - 1, n - 3} // current, next, previous
+	keys := make(TicketKeys, 0, ticketsNo)
+	for _, i := range order {
+		keys = append(keys, sha256.Sum256(raw[i]))
+	}
+	return keys, nil
+}
+
+// LoadTicketKeys reads and parses a tls-ticket-keys file.
+func LoadTicketKeys(path string) (TicketKeys, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("'%s' : unable to load ssl tickets keys file: %s", path, osReason(err))
+	}
+	return ParseTicketKeys(path, b)
+}
+
+// NewTicketKeys generates a key set for a process without a tls-ticket-keys file.
+// It is generated once and then carried to every later process (reloads, worker
+// restarts), so that clients resume across them.
+func NewTicketKeys() TicketKeys {
+	keys := make(TicketKeys, ticketsNo)
+	for i := range keys {
+		rand.Read(keys[i][:])
+	}
+	return keys
+}
+
+// Encode writes the keys one base64 line each, encryption key first. The result is a
+// secret: it travels only over the admin-level stats socket or the master's private
+// link.
+func (k TicketKeys) Encode() string {
+	var b strings.Builder
+	for _, key := range k {
+		b.WriteString(base64.StdEncoding.EncodeToString(key[:]))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// DecodeTicketKeys reads what Encode wrote; it refuses anything else.
+func DecodeTicketKeys(s string) (TicketKeys, error) {
+	var out TicketKeys
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b, err := base64.StdEncoding.DecodeString(l)
+		if err != nil || len(b) != 32 {
+			return nil, errors.New("malformed session-ticket keys")
+		}
+		var k [32]byte
+		copy(k[:], b)
+		out = append(out, k)
+	}
+	if len(out) == 0 || len(out) > 16 {
+		return nil, errors.New("malformed session-ticket keys")
+	}
+	return out, nil
+}
+
+// Equal reports whether two key sets are the same, in the same order.
+func (k TicketKeys) Equal(o TicketKeys) bool {
+	if len(k) != len(o) {
+		return false
+	}
+	for i := range k {
+		if !bytes.Equal(k[i][:], o[i][:]) {
+			return false
+		}
+	}
+	return true
+}

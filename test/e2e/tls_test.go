@@ -1,0 +1,287 @@
+package e2e
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"hitless/internal/testcert"
+)
+
+// tlsFiles is a directory of test certificates (generated, never checked in).
+type tlsFiles struct {
+	dir    string
+	ca     *testcert.CA
+	caFile string
+}
+
+func newTLSFiles(t *testing.T) *tlsFiles {
+	t.Helper()
+	f := &tlsFiles{dir: t.TempDir(), ca: testcert.NewCA(t, "Test Root CA")}
+	f.caFile = testcert.Write(t, filepath.Join(f.dir, "ca.pem"), f.ca.PEM)
+	return f
+}
+
+// cert writes a certificate with its key for names into the directory.
+func (f *tlsFiles) cert(t *testing.T, file string, names []string, o testcert.Options) string {
+	t.Helper()
+	return testcert.Write(t, filepath.Join(f.dir, file), f.ca.Issue(t, names, o).Bundle())
+}
+
+func (f *tlsFiles) write(t *testing.T, file, text string) string {
+	t.Helper()
+	return testcert.Write(t, filepath.Join(f.dir, file), []byte(text))
+}
+
+func (f *tlsFiles) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(f.ca.Cert)
+	return p
+}
+
+// need skips the test when a client program is missing.
+func need(t *testing.T, prog string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err != nil {
+		t.Skipf("%s is not installed (.ci/run installs it)", prog)
+	}
+	return p
+}
+
+// curlTLS runs curl against https://name:port/path resolved to 127.0.0.1 and returns
+// its output (body, then the -w line) and error.
+func curlTLS(t *testing.T, ca, name string, port int, path string, extra ...string) (string, error) {
+	t.Helper()
+	args := append([]string{"-sS", "--max-time", "5", "--cacert", ca, "--resolve", fmt.Sprintf("%s:%d:127.0.0.1", name, port),
+		"-w", "\n%{http_code} %{ssl_verify_result}"}, extra...)
+	args = append(args, fmt.Sprintf("https://%s:%d%s", name, port, path))
+	out, err := exec.Command(need(t, "curl"), args...).CombinedOutput()
+	return string(out), err
+}
+
+// servedCN is the subject CN of the certificate served for sni (openssl s_client;
+// sigalgs restricts the client's signature algorithms when not empty).
+func servedCN(t *testing.T, port int, sni, sigalgs string) string {
+	t.Helper()
+	args := []string{"s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", port)}
+	if sni != "" {
+		args = append(args, "-servername", sni)
+	} else {
+		args = append(args, "-noservername")
+	}
+	if sigalgs != "" {
+		args = append(args, "-sigalgs", sigalgs, "-tls1_2")
+	}
+	cmd := exec.Command(need(t, "openssl"), args...)
+	cmd.Stdin = strings.NewReader("")
+	out, _ := cmd.CombinedOutput()
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(l, "subject=CN = "); ok {
+			return v
+		}
+	}
+	return "(none)"
+}
+
+// TestTLSTerminatesHTTPAndTCP: curl over `bind ... ssl crt` in mode http (with ALPN),
+// and a Go TLS client through a crt-list bind in mode tcp to an echo server.
+func TestTLSTerminatesHTTPAndTCP(t *testing.T) {
+	f := newTLSFiles(t)
+	f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{})
+	f.cert(t, "tcp.pem", []string{"tcp.example.test"}, testcert.Options{Key: testcert.RSA})
+	f.write(t, "list.txt", "tcp.pem\n")
+	be := newBackend(t, "app", nil)
+	echo := serveTCP(t, func(c net.Conn) { io.Copy(c, c) })
+	hp, tp := freePort(t), freePort(t)
+	startHitless(t, fmt.Sprintf(`global
+    crt-base %s
+defaults
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+frontend web
+    mode http
+    bind 127.0.0.1:%d ssl crt site.pem alpn http/1.1
+    default_backend app
+backend app
+    mode http
+    server s1 %s
+listen tcp
+    mode tcp
+    bind 127.0.0.1:%d ssl crt-list %s/list.txt
+    server echo %s
+`, f.dir, hp, be.addr, tp, f.dir, echo), fmt.Sprintf("127.0.0.1:%d", hp), fmt.Sprintf("127.0.0.1:%d", tp))
+
+	out, err := curlTLS(t, f.caFile, "www.example.test", hp, "/")
+	if err != nil || !strings.HasSuffix(out, "app\n200 0") {
+		t.Fatalf("curl: %v\n%s", err, out)
+	}
+	c, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", tp), &tls.Config{ServerName: "tcp.example.test", RootCAs: f.pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "ping over tls\n")
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != "ping over tls\n" {
+		t.Fatalf("echo: %q %v", line, err)
+	}
+}
+
+// TestTLSCrtListSNISelection: exact names, wildcards, a negative filter, key types and
+// the default certificate, as HAProxy 2.6 picks them.
+func TestTLSCrtListSNISelection(t *testing.T) {
+	f := newTLSFiles(t)
+	f.cert(t, "default.pem", []string{"default.test"}, testcert.Options{})
+	f.cert(t, "other.pem", []string{"mix.example.test"}, testcert.Options{Key: testcert.RSA, CN: "other"})
+	f.cert(t, "wild.pem", []string{"*.example.test"}, testcert.Options{Key: testcert.RSA, CN: "wild-rsa"})
+	f.cert(t, "wild_ec.pem", []string{"*.example.test"}, testcert.Options{CN: "wild-ec"})
+	f.cert(t, "api.pem", []string{"api.test"}, testcert.Options{CN: "api"})
+	f.write(t, "list.txt", "default.pem\nother.pem mix.example.test\nwild.pem *.example.test !excluded.example.test\n"+
+		"api.pem [alpn h2,http/1.1] API.test\nwild_ec.pem *.example.test\n")
+	port := freePort(t)
+	startHitless(t, fmt.Sprintf(`global
+    crt-base %s
+defaults
+    timeout client 5s
+frontend web
+    mode http
+    bind 127.0.0.1:%d ssl crt-list %s/list.txt
+    http-request return status 200 content-type text/plain string ok
+`, f.dir, port, f.dir), fmt.Sprintf("127.0.0.1:%d", port))
+	rsaOnly := "RSA-PSS+SHA256:RSA+SHA256"
+	for _, tc := range []struct{ sni, sigalgs, want string }{
+		{"", "", "default.test"},
+		{"nomatch.test", "", "default.test"},
+		{"mix.example.test", "", "wild-ec"},
+		{"mix.example.test", rsaOnly, "other"},
+		{"a.example.test", rsaOnly, "wild-rsa"},
+		{"excluded.example.test", "", "wild-ec"},
+		{"a.b.example.test", "", "default.test"},
+		{"api.test", "", "api"},
+	} {
+		if got := servedCN(t, port, tc.sni, tc.sigalgs); got != tc.want {
+			t.Errorf("SNI %q sigalgs %q: served %q, want %q", tc.sni, tc.sigalgs, got, tc.want)
+		}
+	}
+	out, err := curlTLS(t, f.caFile, "api.test", port, "/", "--http1.1")
+	if err != nil || !strings.HasSuffix(out, "ok\n200 0") {
+		t.Fatalf("curl api.test: %v\n%s", err, out)
+	}
+}
+
+// TestTLSBadCertificatesAreFileLineErrors: -c reports every broken certificate, key
+// and crt-list line with its position; an expired certificate is only a warning.
+func TestTLSBadCertificatesAreFileLineErrors(t *testing.T) {
+	f := newTLSFiles(t)
+	good := f.ca.Issue(t, []string{"good.test"}, testcert.Options{})
+	other := f.ca.Issue(t, []string{"other.test"}, testcert.Options{})
+	f.write(t, "good.pem", string(good.Bundle()))
+	f.write(t, "mismatch.pem", string(good.CertPEM)+string(other.KeyPEM))
+	f.write(t, "nokey.pem", string(good.CertPEM))
+	f.write(t, "junk.pem", "junk\n")
+	f.cert(t, "expired.pem", []string{"old.test"}, testcert.Options{NotBefore: time.Now().Add(-72 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	list := f.write(t, "list.txt", "good.pem\n# comment\ngood.pem [bogus-kw 1] x.test\ngood.pem [alpn] \nmismatch.pem\n")
+	unreadable := f.write(t, "unreadable.pem", string(good.Bundle()))
+	os.Chmod(unreadable, 0)
+	cfg := writeConfig(t, fmt.Sprintf(`global
+    crt-base %s
+defaults
+    timeout client 5s
+frontend a
+    bind 127.0.0.1:1 ssl crt missing.pem
+    bind 127.0.0.1:2 ssl crt mismatch.pem
+    bind 127.0.0.1:3 ssl crt nokey.pem
+    bind 127.0.0.1:4 ssl crt junk.pem
+    bind 127.0.0.1:5 ssl crt-list %s
+    bind 127.0.0.1:6 ssl
+    bind 127.0.0.1:7 ssl crt good.pem allow-0rtt
+`, f.dir, list))
+	_, stderr, code := runHitless(t, "-c", "-f", cfg)
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		cfg + ":6: 'bind 127.0.0.1:1' : unable to stat SSL certificate from file '" + f.dir + "/missing.pem' : No such file or directory.",
+		cfg + ":7: 'bind 127.0.0.1:2' : inconsistencies between private key and certificate loaded '" + f.dir + "/mismatch.pem'.",
+		cfg + ":8: 'bind 127.0.0.1:3' : No Private Key found in '" + f.dir + "/nokey.pem.key'.",
+		cfg + ":9: 'bind 127.0.0.1:4' : unable to load certificate from file '" + f.dir + "/junk.pem'",
+		list + ":3: unknown ssl keyword bogus-kw",
+		list + ":4: ssl args out of '[]' for alpn",
+		list + ":5: inconsistencies between private key and certificate loaded",
+		cfg + ":11: Proxy 'a': no SSL certificate specified for bind '127.0.0.1:6' (use 'crt').",
+		cfg + ":12: 'bind 127.0.0.1:7' : 'allow-0rtt' is not available: Go's TLS has no early data (0-RTT)",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("missing %q in:\n%s", want, stderr)
+		}
+	}
+	if os.Getuid() != 0 {
+		cfg2 := writeConfig(t, fmt.Sprintf("defaults\n timeout client 5s\nfrontend a\n bind 127.0.0.1:1 ssl crt %s\n", unreadable))
+		if _, stderr, code := runHitless(t, "-c", "-f", cfg2); code != 1 || !strings.Contains(stderr, "Permission denied") {
+			t.Errorf("unreadable certificate: exit %d\n%s", code, stderr)
+		}
+	}
+	cfg3 := writeConfig(t, fmt.Sprintf("defaults\n timeout client 5s\nfrontend a\n bind 127.0.0.1:1 ssl crt %s/expired.pem\n", f.dir))
+	stdout, stderr, code := runHitless(t, "-c", "-f", cfg3)
+	if code != 0 || !strings.Contains(stderr, "expired on") || !strings.Contains(stdout+stderr, "Configuration file is valid") {
+		t.Errorf("expired certificate: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestTLSGarbageAndStalledHandshakes: a client that sends garbage is closed at once,
+// one that stalls is closed at `timeout client`, and neither holds up a real client.
+func TestTLSGarbageAndStalledHandshakes(t *testing.T) {
+	f := newTLSFiles(t)
+	f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{})
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	startHitless(t, fmt.Sprintf(`defaults
+    timeout client 1s
+frontend web
+    mode http
+    bind %s ssl crt %s/site.pem
+    http-request return status 200 content-type text/plain string ok
+`, addr, f.dir), addr)
+	var stalled []net.Conn
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		stalled = append(stalled, c)
+	}
+	g, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	fmt.Fprint(g, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	g.SetReadDeadline(time.Now().Add(2 * time.Second))
+	start := time.Now()
+	io.Copy(io.Discard, g)
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("garbage instead of a ClientHello was closed after %v", d)
+	}
+	out, err := curlTLS(t, f.caFile, "www.example.test", port, "/")
+	if err != nil || !strings.HasSuffix(out, "ok\n200 0") {
+		t.Fatalf("a real client while others stall: %v\n%s", err, out)
+	}
+	for _, c := range stalled {
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("stalled handshake not closed at timeout client: %v", err)
+		}
+	}
+}
