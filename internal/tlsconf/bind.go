@@ -287,19 +287,16 @@ func (b *Bind) build(o *Options, env Env) (*tls.Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		roots := pool
+		roots := list
 		if o.CAVerifyFile != "" {
 			_, more, err := loadCAFile(join(env.CABase, o.CAVerifyFile))
 			if err != nil {
 				return nil, err
 			}
-			roots = x509.NewCertPool()
-			for _, x := range append(list, more...) {
-				roots.AddCert(x)
-			}
+			roots = append(append([]*x509.Certificate(nil), list...), more...)
 		}
 		if o.Verify == "optional" || o.Verify == "required" {
-			v := &clientVerifier{roots: roots, now: time.Now}
+			v := &clientVerifier{rootList: roots, now: time.Now}
 			if v.caIgnore, err = ignoreOf(o.CAIgnoreErr); err != nil {
 				return nil, fmt.Errorf("'ca-ignore-err' : %v", err)
 			}

@@ -17,6 +17,9 @@ type Entry struct {
 	negs    map[string]bool
 }
 
+// Config is the handshake configuration that serves this certificate.
+func (e *Entry) Config() *tls.Config { return e.config }
+
 // selector picks the certificate for a ClientHello as HAProxy 2.6 does
 // (ssl_sock_switchctx_cbk): exact names and wildcards are both looked up, the first
 // entry of each key type is kept, and the key type the client supports best wins

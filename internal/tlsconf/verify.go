@@ -1,6 +1,7 @@
 package tlsconf
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -79,7 +80,7 @@ func (e *verifyError) Error() string {
 // clientVerifier checks client certificates as HAProxy does: against ca-file (plus
 // ca-verify-file) and crl-file, each error ignorable by depth.
 type clientVerifier struct {
-	roots     *x509.CertPool
+	rootList  []*x509.Certificate
 	crls      []*x509.RevocationList
 	caIgnore  ignoreSet // depth > 0
 	crtIgnore ignoreSet // depth 0
@@ -111,30 +112,46 @@ func (v *clientVerifier) verify(raw [][]byte, _ [][]*x509.Certificate) error {
 	return nil
 }
 
-// check lists every problem of the chain, leaf first.
+// check lists every problem of the chain, leaf first, as OpenSSL reports them: each
+// certificate's dates against now, and the path to a CA of ca-file built by name and
+// signature.
 func (v *clientVerifier) check(certs []*x509.Certificate) []*verifyError {
-	leaf := certs[0]
 	now := v.now()
 	var out []*verifyError
-	if now.Before(leaf.NotBefore) {
-		out = append(out, &verifyError{errCertNotYetValid, 0, errors.New("certificate is not yet valid")})
-	} else if now.After(leaf.NotAfter) {
-		out = append(out, &verifyError{errCertHasExpired, 0, errors.New("certificate has expired")})
+	dates := func(c *x509.Certificate, depth int) {
+		if now.Before(c.NotBefore) {
+			out = append(out, &verifyError{errCertNotYetValid, depth, errors.New("certificate is not yet valid")})
+		} else if now.After(c.NotAfter) {
+			out = append(out, &verifyError{errCertHasExpired, depth, errors.New("certificate has expired")})
+		}
 	}
-	inter := x509.NewCertPool()
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
+	leaf := certs[0]
+	if !usableForClientAuth(leaf) {
+		out = append(out, &verifyError{errInvalidPurpose, 0, errors.New("unsupported certificate purpose")})
 	}
-	// The leaf's own dates were judged above: the chain is built at a time inside
-	// them, so that an ignored expiry does not fail the chain too.
-	at := now
-	if len(out) > 0 {
-		at = leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
-	}
-	_, err := leaf.Verify(x509.VerifyOptions{Roots: v.roots, Intermediates: inter, CurrentTime: at,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-	if err != nil {
-		out = append(out, chainError(leaf, err))
+	cur, depth := leaf, 0
+	dates(cur, 0)
+	for ; depth < 10; depth++ {
+		if root := findIssuer(cur, v.rootList); root != nil {
+			if !bytes.Equal(root.Raw, cur.Raw) {
+				dates(root, depth+1)
+			}
+			break
+		}
+		next := findIssuer(cur, certs[1:])
+		if next == nil || bytes.Equal(next.Raw, cur.Raw) {
+			code := errUnableToGetIssuerCertLocally
+			if bytes.Equal(cur.RawIssuer, cur.RawSubject) {
+				code = errSelfSignedInChain
+				if depth == 0 {
+					code = errDepthZeroSelfSigned
+				}
+			}
+			out = append(out, &verifyError{code, depth, errors.New("no trusted issuer")})
+			break
+		}
+		cur = next
+		dates(cur, depth+1)
 	}
 	// The CRL file is the administrator's: a list is trusted as given, matched to a
 	// certificate by its issuer name.
@@ -153,25 +170,31 @@ func (v *clientVerifier) check(certs []*x509.Certificate) []*verifyError {
 	return out
 }
 
-// chainError maps Go's verification error to OpenSSL's code and depth.
-func chainError(leaf *x509.Certificate, err error) *verifyError {
-	var ua x509.UnknownAuthorityError
-	var ci x509.CertificateInvalidError
-	switch {
-	case errors.As(err, &ua):
-		if string(leaf.RawIssuer) == string(leaf.RawSubject) {
-			return &verifyError{errDepthZeroSelfSigned, 0, err}
-		}
-		return &verifyError{errUnableToGetIssuerCertLocally, 0, err}
-	case errors.As(err, &ci):
-		switch ci.Reason {
-		case x509.Expired:
-			return &verifyError{errCertHasExpired, 1, err}
-		case x509.IncompatibleUsage:
-			return &verifyError{errInvalidPurpose, 0, err}
+// findIssuer returns the certificate of list that issued c (by name and signature).
+func findIssuer(c *x509.Certificate, list []*x509.Certificate) *x509.Certificate {
+	for _, p := range list {
+		if bytes.Equal(p.Raw, c.Raw) {
+			return p // c itself is trusted
 		}
 	}
-	return &verifyError{errCertSignatureFailure, 0, err}
+	for _, p := range list {
+		if bytes.Equal(p.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(p) == nil {
+			return p
+		}
+	}
+	return nil
+}
+
+func usableForClientAuth(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 {
+		return true
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
 }
 
 // pemBlocks returns the DER bodies of the PEM blocks of the given types.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -285,3 +286,115 @@ frontend web
 		}
 	}
 }
+
+// sClient runs openssl s_client with args against port and returns its output.
+func sClient(t *testing.T, port int, args ...string) string {
+	t.Helper()
+	all := append([]string{"s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
+	cmd := exec.Command(need(t, "openssl"), all...)
+	cmd.Stdin = strings.NewReader("")
+	out, _ := cmd.CombinedOutput()
+	return string(out)
+}
+
+// TestTLSClientCertificates: verify required refuses a client without a certificate
+// or with one from another CA or revoked by crl-file; crt-ignore-err lets an expired
+// one through on another bind.
+func TestTLSClientCertificates(t *testing.T) {
+	f := newTLSFiles(t)
+	f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{})
+	good := f.ca.Issue(t, []string{}, testcert.Options{Client: true, CN: "client1"})
+	revoked := f.ca.Issue(t, []string{}, testcert.Options{Client: true, CN: "revoked"})
+	old := f.ca.Issue(t, []string{}, testcert.Options{Client: true, CN: "old", NotBefore: time.Now().Add(-72 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	stranger := testcert.NewCA(t, "Other CA").Issue(t, []string{}, testcert.Options{Client: true, CN: "stranger"})
+	files := map[string]*testcert.Leaf{"good": good, "revoked": revoked, "old": old, "stranger": stranger}
+	for n, l := range files {
+		f.write(t, n+".crt", string(l.CertPEM))
+		f.write(t, n+".key", string(l.KeyPEM))
+	}
+	f.write(t, "crl.pem", string(f.ca.CRL(t, revoked.Cert)))
+	p1, p2 := freePort(t), freePort(t)
+	startHitless(t, fmt.Sprintf(`global
+    crt-base %s
+    ca-base %s
+defaults
+    timeout client 5s
+frontend strict
+    mode http
+    bind 127.0.0.1:%d ssl crt site.pem verify required ca-file ca.pem crl-file crl.pem
+    bind 127.0.0.1:%d ssl crt site.pem verify required ca-file ca.pem crt-ignore-err 10
+    http-request return status 200 content-type text/plain string ok
+`, f.dir, f.dir, p1, p2), fmt.Sprintf("127.0.0.1:%d", p1), fmt.Sprintf("127.0.0.1:%d", p2))
+	withCert := func(n string) []string {
+		return []string{"--cert", filepath.Join(f.dir, n+".crt"), "--key", filepath.Join(f.dir, n+".key")}
+	}
+	if out, err := curlTLS(t, f.caFile, "www.example.test", p1, "/"); err == nil {
+		t.Errorf("no client certificate was accepted:\n%s", out)
+	}
+	if out, err := curlTLS(t, f.caFile, "www.example.test", p1, "/", withCert("good")...); err != nil || !strings.HasSuffix(out, "ok\n200 0") {
+		t.Errorf("good client certificate: %v\n%s", err, out)
+	}
+	for _, n := range []string{"stranger", "revoked", "old"} {
+		if out, err := curlTLS(t, f.caFile, "www.example.test", p1, "/", withCert(n)...); err == nil {
+			t.Errorf("%s client certificate was accepted:\n%s", n, out)
+		}
+	}
+	if out, err := curlTLS(t, f.caFile, "www.example.test", p2, "/", withCert("old")...); err != nil || !strings.HasSuffix(out, "ok\n200 0") {
+		t.Errorf("expired certificate with crt-ignore-err 10: %v\n%s", err, out)
+	}
+	if out, err := curlTLS(t, f.caFile, "www.example.test", p2, "/", withCert("stranger")...); err == nil {
+		t.Errorf("crt-ignore-err 10 let an unknown CA through:\n%s", out)
+	}
+}
+
+// TestTLSBindOptions: alpn, versions, ciphers, strict-sni, and session tickets from a
+// tls-ticket-keys file or none at all (openssl s_client -sess_out / -sess_in).
+func TestTLSBindOptions(t *testing.T) {
+	f := newTLSFiles(t)
+	f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{Key: testcert.RSA})
+	var keys []string
+	for i := 0; i < 3; i++ {
+		k := make([]byte, 48)
+		k[0] = byte(i)
+		keys = append(keys, base64Std(k))
+	}
+	f.write(t, "ticket.keys", strings.Join(keys, "\n")+"\n")
+	p1, p2, p3 := freePort(t), freePort(t), freePort(t)
+	startHitless(t, fmt.Sprintf(`global
+    crt-base %s
+defaults
+    timeout client 5s
+frontend a
+    mode http
+    bind 127.0.0.1:%d ssl crt site.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2 ciphers ECDHE-RSA-AES256-GCM-SHA384 tls-ticket-keys %s/ticket.keys
+    bind 127.0.0.1:%d ssl crt site.pem no-tls-tickets strict-sni force-tlsv12
+    bind 127.0.0.1:%d ssl crt site.pem no-tlsv13
+    http-request return status 200 content-type text/plain string ok
+`, f.dir, p1, f.dir, p2, p3), fmt.Sprintf("127.0.0.1:%d", p1))
+	out := sClient(t, p1, "-servername", "www.example.test", "-alpn", "h2", "-tls1_2")
+	if !strings.Contains(out, "ALPN protocol: h2") || !strings.Contains(out, "Cipher is ECDHE-RSA-AES256-GCM-SHA384") {
+		t.Errorf("alpn/ciphers not applied:\n%s", out)
+	}
+	if out := sClient(t, p1, "-tls1_1"); strings.Contains(out, "Cipher is ECDHE") {
+		t.Errorf("TLS 1.1 accepted despite ssl-min-ver TLSv1.2:\n%s", out)
+	}
+	if out := sClient(t, p3, "-tls1_3"); strings.Contains(out, "TLSv1.3") && strings.Contains(out, "Cipher is TLS_") {
+		t.Errorf("TLS 1.3 accepted despite no-tlsv13:\n%s", out)
+	}
+	if out := sClient(t, p2, "-noservername"); strings.Contains(out, "Cipher is ECDHE") {
+		t.Errorf("strict-sni served a client without SNI:\n%s", out)
+	}
+	sess := filepath.Join(f.dir, "sess")
+	resumed := func(port int) bool {
+		sClient(t, port, "-servername", "www.example.test", "-tls1_2", "-sess_out", sess)
+		return strings.Contains(sClient(t, port, "-servername", "www.example.test", "-tls1_2", "-sess_in", sess), "Reused, TLSv1.2")
+	}
+	if !resumed(p1) {
+		t.Error("no resumption with tls-ticket-keys")
+	}
+	if resumed(p2) {
+		t.Error("a session resumed with no-tls-tickets")
+	}
+}
+
+func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
