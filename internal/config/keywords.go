@@ -745,6 +745,12 @@ func serverOptions(s *Server, opts []string) error {
 		case "enabled":
 			s.Disabled = false
 		default:
+			if n, err := serverSSLOption(s, opts); err != nil {
+				return err
+			} else if n > 0 {
+				opts = opts[n:]
+				continue
+			}
 			if strings.Contains(" "+haproxyServerOptions+" ", " "+o+" ") {
 				return fmt.Errorf("'%s' is not supported yet", o)
 			}

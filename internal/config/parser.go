@@ -385,6 +385,7 @@ func (ps *parser) finish(files []string) (*Config, error) {
 		}
 	}
 	ps.loadBindTLS()
+	ps.finishServerTLS()
 	for _, h := range ps.httpOnly {
 		if h.p.Mode != ModeHTTP && h.p.Kind != "defaults" {
 			ps.errs = append(ps.errs, &Error{Pos: h.pos, Msg: fmt.Sprintf("%s need 'mode http' (%s '%s' is in mode tcp)", h.what, h.p.Kind, h.p.Name)})

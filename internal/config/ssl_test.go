@@ -151,3 +151,52 @@ func TestGlobalSSLSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestServerSSLOptions: the TLS rows of server and default-server lines.
+func TestServerSSLOptions(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "Test Root CA")
+	testcert.Write(t, filepath.Join(dir, "ca.pem"), ca.PEM)
+	testcert.Write(t, filepath.Join(dir, "client.pem"), ca.Issue(t, nil, testcert.Options{Client: true, CN: "c"}).Bundle())
+	for _, tc := range []struct {
+		global, lines string
+		check         func(s []*Server) bool
+		err           string
+	}{
+		{"", "server s1 127.0.0.1:443 ssl verify none", func(s []*Server) bool { return s[0].TLS != nil }, ""},
+		{"ssl-server-verify none", "server s1 127.0.0.1:443 ssl", func(s []*Server) bool { return s[0].TLS != nil }, ""},
+		{"", "server s1 127.0.0.1:443 ssl ca-file ca.pem crt client.pem sni req.hdr(host),lower alpn h2,http/1.1 verifyhost x.test",
+			func(s []*Server) bool {
+				return s[0].SSL.SNI.Fetch == "hdr" && s[0].SSL.SNI.Lower && s[0].SSL.VerifyHost == "x.test"
+			}, ""},
+		{"", "default-server ssl verify none alpn h2\n server s1 127.0.0.1:443\n server s2 127.0.0.1:444 no-ssl\n server s3 127.0.0.1:445 alpn http/1.1",
+			func(s []*Server) bool {
+				return s[0].TLS != nil && s[1].TLS == nil && s[0].SSL.ALPN[0] == "h2" && s[2].SSL.ALPN[0] == "http/1.1"
+			}, ""},
+		{"", "server s1 127.0.0.1:80 check check-ssl check-sni c.test check-alpn h2 verify none",
+			func(s []*Server) bool { return s[0].TLS != nil && s[0].TLS.CheckSSL() && !s[0].SSL.Enabled }, ""},
+		{"", "server s1 127.0.0.1:443 ssl", nil, "verify is enabled by default but no CA file specified"},
+		{"", "server s1 127.0.0.1:443 ssl verify optional", nil, "'verify' expects 'none' or 'required' (got 'optional')"},
+		{"", "server s1 127.0.0.1:443 ssl verify none sni path", nil, "sample expression 'path' is not supported yet"},
+		{"", "server s1 127.0.0.1:443 ssl verify none crt nosuch.pem", nil, "nosuch.pem' : No such file or directory."},
+		{"", "server s1 127.0.0.1:443 ssl verify none allow-0rtt", nil, "'allow-0rtt' is not available: Go's TLS has no early data"},
+		{"", "server s1 127.0.0.1:443 ssl verify none ciphers FOO", nil, "unknown cipher 'FOO'"},
+	} {
+		t.Run(tc.lines, func(t *testing.T) {
+			text := fmt.Sprintf("global\n ca-base %s\n crt-base %s\n %s\ndefaults\n timeout connect 1s\n timeout server 1s\nbackend b\n %s\n", dir, dir, tc.global, tc.lines)
+			cfg, err := LoadBytes("t.cfg", []byte(text), nil)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(cfg.Proxies[0].Servers) {
+				t.Fatalf("not applied: %+v", cfg.Proxies[0].Servers[0].SSL)
+			}
+		})
+	}
+}

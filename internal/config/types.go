@@ -263,6 +263,10 @@ type Server struct {
 	MaxConn   int // 0 = unlimited
 	MaxQueue  int // 0 = unlimited
 	Disabled  bool
+	// SSL holds the TLS options as written (ssl_server.go); TLS is the client side
+	// built from them once every file is read. Both nil without TLS.
+	SSL *ServerSSL      `json:",omitempty"`
+	TLS *tlsconf.Client `json:"-"`
 }
 
 // Balance is the `balance` algorithm of a backend.

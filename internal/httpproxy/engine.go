@@ -9,6 +9,7 @@ package httpproxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -193,7 +194,11 @@ func (e *Engine) wrap(c net.Conn, s *proxy.Server) *srvConn {
 	bw := e.writers.Get().(*bufio.Writer)
 	bw.Reset(c)
 	sc := &srvConn{Conn: c, br: br, bw: bw, srv: s}
-	if sys, ok := c.(syscall.Conn); ok {
+	var raw net.Conn = c
+	if tc, ok := c.(*tls.Conn); ok {
+		raw = tc.NetConn() // a pending TLS record (close_notify) also means "do not reuse"
+	}
+	if sys, ok := raw.(syscall.Conn); ok {
 		if rc, err := sys.SyscallConn(); err == nil {
 			sc.rc = rc
 			sc.peekFn = sc.peek
@@ -241,9 +246,10 @@ type session struct {
 	reqLine  []byte
 	entry    logging.Entry
 	requests int
-	logged   bool   // the request was logged already (option logasap)
-	reqBody  int64  // request body bytes relayed, set by the relay goroutine
-	uid      []byte // the request's unique id (unique-id-format)
+	logged   bool                 // the request was logged already (option logasap)
+	reqBody  int64                // request body bytes relayed, set by the relay goroutine
+	uid      []byte               // the request's unique id (unique-id-format)
+	tlsState *tls.ConnectionState // the client's TLS state, read once (ssl.go)
 
 	// Per-request state kept here so that a request allocates nothing.
 	breq balance.Request

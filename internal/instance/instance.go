@@ -424,6 +424,9 @@ func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
 				Duration: r.Duration, At: time.Now(), Health: h})
 		},
 	}
+	if s.Cfg.TLS != nil {
+		c.Handshake = s.Cfg.TLS.CheckHandshake
+	}
 	// HAProxy: with `timeout check`, connect takes min(timeout connect, inter) and the
 	// response `timeout check`; without it, inter bounds both.
 	c.ConnectTimeout = s.Cfg.Inter

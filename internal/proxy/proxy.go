@@ -781,6 +781,9 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 		cstart := time.Now()
 		d := net.Dialer{Timeout: b.connectTimeout}
 		c, err := d.DialContext(ctx, "tcp", s.Addr())
+		if err == nil && s.Cfg.SSL != nil && s.Cfg.SSL.Enabled && s.Cfg.TLS != nil {
+			c, err = s.handshake(ctx, c, r, b.connectTimeout)
+		}
 		a.Connect = time.Since(cstart)
 		if err == nil {
 			a.Conn = c

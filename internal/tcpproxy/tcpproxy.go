@@ -6,6 +6,7 @@ package tcpproxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -24,6 +25,25 @@ import (
 type sample struct {
 	src     netip.Addr
 	dstPort int
+	tls     *tls.ConnectionState // nil on a plain connection
+	srvTLS  *tls.ConnectionState // the server connection's, once connected with ssl
+}
+
+// TLS is the client connection's TLS state (ssl_fc* fetches); nil when plain.
+func (s *sample) TLS() *tls.ConnectionState { return s.tls }
+
+// BackendTLS is the server connection's TLS state (ssl_bc); nil when plain.
+func (s *sample) BackendTLS() *tls.ConnectionState { return s.srvTLS }
+
+// Get finds no header: there are none in mode tcp (tlsconf.SNISource).
+func (s *sample) Get(string) (string, bool) { return "", false }
+
+// ClientSNI is the server name the client sent (tlsconf.SNISource).
+func (s *sample) ClientSNI() string {
+	if s.tls != nil {
+		return s.tls.ServerName
+	}
+	return ""
 }
 
 func (s *sample) Path() string                          { return "" }
@@ -69,6 +89,10 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		fe.Log.Log(6, logging.AppendConnectLog(nil, src, dst, fe.Name, false))
 	}
 	smp := &sample{src: src.Addr(), dstPort: int(dst.Port())}
+	if tc, ok := c.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		smp.tls = &st
+	}
 	b := fe.Route(smp)
 	var toClient, toServer int64
 	defer func() {
@@ -85,7 +109,7 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		return
 	}
 	e.Backend = b.Name
-	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr()}, nil)
+	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr(), Header: smp}, nil)
 	e.Tw = a.Queue
 	e.Retries = a.Retries
 	e.BeQueue = b.Queued()

@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -398,3 +400,114 @@ frontend a
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// tlsBackend is an HTTPS server that answers with what it saw of the TLS connection:
+// "sni=<name> resumed=<bool> client=<CN>".
+func tlsBackend(t *testing.T, f *tlsFiles, names []string, clientCAs bool) string {
+	t.Helper()
+	leaf := f.ca.Issue(t, names, testcert.Options{})
+	cert, err := tls.X509KeyPair(leaf.CertPEM, leaf.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+	if clientCAs {
+		cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, f.pool()
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cn := ""
+		if len(r.TLS.PeerCertificates) > 0 {
+			cn = r.TLS.PeerCertificates[0].Subject.CommonName
+		}
+		fmt.Fprintf(w, "sni=%s resumed=%v client=%s alpn=%s", r.TLS.ServerName, r.TLS.DidResume, cn, r.TLS.NegotiatedProtocol)
+	}), ErrorLog: log.New(io.Discard, "", 0)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// TestTLSToServers: server ... ssl with verify required, sni expressions, alpn, a
+// client certificate, session reuse (and no-ssl-reuse), a wrong verifyhost, and
+// check-ssl health checks.
+func TestTLSToServers(t *testing.T) {
+	f := newTLSFiles(t)
+	f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{})
+	cl := f.ca.Issue(t, nil, testcert.Options{Client: true, CN: "hitless-client"})
+	f.write(t, "client.pem", string(cl.Bundle()))
+	be := tlsBackend(t, f, []string{"backend.test", "www.example.test"}, false)
+	beMTLS := tlsBackend(t, f, []string{"mtls.test"}, true)
+	plain := newBackend(t, "plain", nil)
+	ports := []int{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)}
+	p := startHitless(t, fmt.Sprintf(`global
+    crt-base %[1]s
+    ca-base %[1]s
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+    option http-server-close
+listen str
+    bind 127.0.0.1:%[2]d
+    server s1 %[8]s ssl verify required ca-file ca.pem sni str(backend.test) alpn http/1.1
+listen hdr
+    bind 127.0.0.1:%[3]d
+    server s1 %[8]s ssl ca-file ca.pem sni req.hdr(host) no-ssl-reuse
+listen fcsni
+    bind 127.0.0.1:%[4]d ssl crt site.pem
+    server s1 %[8]s ssl ca-file ca.pem sni ssl_fc_sni
+listen mtls
+    bind 127.0.0.1:%[5]d
+    server s1 %[9]s ssl ca-file ca.pem crt client.pem sni str(mtls.test)
+listen badname
+    bind 127.0.0.1:%[6]d
+    server s1 %[8]s ssl ca-file ca.pem sni str(backend.test) verifyhost wrong.test
+listen checks
+    bind 127.0.0.1:%[7]d
+    server tls %[8]s check inter 200ms ssl verify none
+    server plain %[10]s check inter 200ms check-ssl verify none
+`, f.dir, ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], be, beMTLS, plain.addr), fmt.Sprintf("127.0.0.1:%d", ports[5]))
+	body := func(port int, host string) string {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host)
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	if got := body(ports[0], "x"); !strings.HasSuffix(got, "sni=backend.test resumed=false client= alpn=http/1.1") {
+		t.Errorf("sni str(): %q", got)
+	}
+	if got := body(ports[0], "x"); !strings.HasSuffix(got, "sni=backend.test resumed=true client= alpn=http/1.1") {
+		t.Errorf("second connection did not resume the server session: %q", got)
+	}
+	for i := 0; i < 2; i++ {
+		if got := body(ports[1], "www.example.test:8080"); !strings.HasSuffix(got, "sni=www.example.test resumed=false client= alpn=") {
+			t.Errorf("sni req.hdr(host) with no-ssl-reuse: %q", got)
+		}
+	}
+	out, err := curlTLS(t, f.caFile, "www.example.test", ports[2], "/")
+	if err != nil || !strings.Contains(out, "sni=www.example.test") {
+		t.Errorf("sni ssl_fc_sni: %v %q", err, out)
+	}
+	if got := body(ports[3], "x"); !strings.HasSuffix(got, "sni=mtls.test resumed=false client=hitless-client alpn=") {
+		t.Errorf("client certificate to the server: %q", got)
+	}
+	if got := body(ports[4], "x"); !strings.HasPrefix(got, "HTTP/1.1 503") {
+		t.Errorf("verifyhost wrong.test was not refused: %q", got)
+	}
+	if !waitFor(5*time.Second, func() bool {
+		return strings.Contains(p.out.String(), "Server checks/plain is DOWN, reason: Layer6 invalid response")
+	}) {
+		t.Errorf("check-ssl against a plain server did not fail at layer 6:\n%s", p.out.String())
+	}
+	if strings.Contains(p.out.String(), "Server checks/tls is DOWN") {
+		t.Errorf("check over TLS failed:\n%s", p.out.String())
+	}
+}
