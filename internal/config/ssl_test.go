@@ -122,15 +122,9 @@ func TestGlobalSSLSettings(t *testing.T) {
 	} {
 		t.Run(tc.global+tc.bind, func(t *testing.T) {
 			text := fmt.Sprintf("global\n crt-base %s\n %s\ndefaults\n timeout client 5s\nfrontend f\n bind 127.0.0.1:8443 ssl crt site.pem %s\n", dir, tc.global, tc.bind)
-			cfg, err := LoadBytes("t.cfg", []byte(text), nil)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
+			cfg := loadOrErr(t, text, tc.err)
+			if cfg == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c := cfg.Proxies[0].Binds[0].TLS.Entries[0].Config(); !tc.check(c) {
 				t.Fatalf("not applied: %+v", c)
@@ -184,19 +178,30 @@ func TestServerSSLOptions(t *testing.T) {
 	} {
 		t.Run(tc.lines, func(t *testing.T) {
 			text := fmt.Sprintf("global\n ca-base %s\n crt-base %s\n %s\ndefaults\n timeout connect 1s\n timeout server 1s\nbackend b\n %s\n", dir, dir, tc.global, tc.lines)
-			cfg, err := LoadBytes("t.cfg", []byte(text), nil)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
+			cfg := loadOrErr(t, text, tc.err)
+			if cfg == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !tc.check(cfg.Proxies[0].Servers) {
 				t.Fatalf("not applied: %+v", cfg.Proxies[0].Servers[0].SSL)
 			}
 		})
 	}
+}
+
+// loadOrErr loads text; with want set it checks that loading fails with it and
+// returns nil.
+func loadOrErr(t *testing.T, text, want string) *Config {
+	t.Helper()
+	cfg, err := LoadBytes("t.cfg", []byte(text), nil)
+	if want != "" {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err = %v, want %q", err, want)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
