@@ -137,6 +137,8 @@ func (d *Def) Eval(s Sample) bool {
 		return d.matchAddr(s.Src())
 	case srcDstPort:
 		return d.matchInt(int64(s.DstPort()))
+	case srcTLS:
+		return d.evalTLS(s)
 	}
 	return false
 }

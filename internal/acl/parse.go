@@ -41,6 +41,7 @@ const (
 	srcHeader
 	srcSrc
 	srcDstPort
+	srcTLS // the TLS fetches of ssl.go
 )
 
 // fetch is one row of the fetch table.
@@ -100,6 +101,7 @@ type Def struct {
 	res    []*regexp.Regexp
 	nets   []netip.Prefix
 	ints   []intRange // mInt, mLen
+	tls    tlsField   // what a TLS fetch reads (ssl.go)
 	// matchFn is matchStr bound once, so that header matching does not allocate.
 	matchFn func(string) bool
 }
@@ -157,14 +159,14 @@ func parseExpr(args []string) (*Def, error) {
 		}
 		return nil, fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'", name, expr)
 	}
-	d := &Def{fetch: f, match: f.match}
+	d := &Def{fetch: f, match: f.match, tls: tlsFields[name]}
 	d.matchFn = d.matchStr
 	switch {
 	case f.arg && arg == "":
 		return nil, fmt.Errorf("fetch '%s' without a header name is not supported yet in ACL expression '%s'", name, expr)
 	case f.arg && strings.Contains(arg, ","):
 		return nil, fmt.Errorf("fetch '%s' with an occurrence argument is not supported yet in ACL expression '%s'", name, expr)
-	case f.arg:
+	case f.arg, hasArg && tlsFields[name].optArg():
 		d.header = lowerASCII(arg)
 	case hasArg:
 		return nil, fmt.Errorf("ACL keyword '%s' : expected ')' before '%s)'", name, arg)

@@ -363,6 +363,7 @@ func (s *session) serveOne() bool {
 	*e = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: start, Request: start,
 		Frontend: fe.Name, TR: 0, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1, FrontendAddr: s.dst,
 		ReqCounter: fe.State.ReqCounter.Add(1) - 1, PID: s.e.pid, Host: s.e.host, BytesIn: int64(len(head))}
+	s.tlsEntry(e)
 	s.reqLine = s.reqLine[:0]
 	if err := http1.ParseRequest(head, &s.req); err != nil {
 		fe.Counters.BytesIn.Add(uint64(len(head))) // HAProxy counts them in bin too
@@ -548,6 +549,7 @@ func (s *session) reject(page []byte, status int, term [2]byte) {
 		s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: now,
 			Request: now, Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1,
 			FrontendAddr: s.dst, PID: s.e.pid, Host: s.e.host}
+		s.tlsEntry(&s.entry)
 		s.reqLine = append(s.reqLine[:0], "<BADREQ>"...)
 	}
 	s.fail(page, status, term, false)

@@ -1,6 +1,18 @@
 package httpproxy
 
-import "crypto/tls"
+import (
+	"crypto/tls"
+
+	"hitless/internal/logging"
+	"hitless/internal/tlsconf"
+)
+
+// tlsEntry fills the TLS fields of an access-log entry.
+func (s *session) tlsEntry(e *logging.Entry) {
+	if st := s.TLS(); st != nil {
+		e.SSLVersion, e.SSLCipher = tlsconf.VersionName(st.Version), tlsconf.SuiteName(st.CipherSuite)
+	}
+}
 
 // The TLS facts of a session, for ACL fetches (ssl_fc*, ssl_c_*, ssl_bc), log
 // formats (%sslv, %sslc, the '~' of %ft) and server-side `sni` expressions.

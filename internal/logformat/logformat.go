@@ -52,6 +52,10 @@ type Entry struct {
 	Partial bool
 	PID     int    // %pid
 	Host    string // %H
+	// SSLVersion and SSLCipher are the client connection's TLS protocol and suite in
+	// OpenSSL's words (%sslv, %sslc), "" on a plain connection, which also decides
+	// the '~' after the frontend name of %ft.
+	SSLVersion, SSLCipher string
 }
 
 // Format is a parsed format string. It is immutable and safe for concurrent use.

@@ -19,6 +19,7 @@ import (
 	"hitless/internal/balance"
 	"hitless/internal/logging"
 	"hitless/internal/proxy"
+	"hitless/internal/tlsconf"
 )
 
 // sample answers ACL fetches for a TCP connection; HTTP fetches find nothing.
@@ -56,12 +57,18 @@ func (s *sample) DstPort() int                          { return s.dstPort }
 func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	start := time.Now()
 	defer c.Close()
+	smp := &sample{}
 	src := addrPort(c.RemoteAddr())
 	dst := addrPort(c.LocalAddr())
 	e := logging.Entry{
 		ClientIP: src.Addr(), ClientPort: int(src.Port()), Accept: start,
 		Frontend: fe.Name, Tw: -1, Tc: -1, Tt: -1, FrontendAddr: dst,
 		ReqCounter: fe.State.ReqCounter.Add(1) - 1, PID: pid, Host: host,
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		smp.tls = &st
+		e.SSLVersion, e.SSLCipher = tlsconf.VersionName(st.Version), tlsconf.SuiteName(st.CipherSuite)
 	}
 	if f := fe.Cfg.Formats.UniqueID; f != nil {
 		e.UniqueID = f.Append(nil, &e) // %ID; headers are for mode http
@@ -88,11 +95,8 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	if fe.Log != nil && !fe.Cfg.Options.TCPLog && !fe.Cfg.Options.HTTPLog && fe.Cfg.Formats.Log == nil {
 		fe.Log.Log(6, logging.AppendConnectLog(nil, src, dst, fe.Name, false))
 	}
-	smp := &sample{src: src.Addr(), dstPort: int(dst.Port())}
-	if tc, ok := c.(*tls.Conn); ok {
-		st := tc.ConnectionState()
-		smp.tls = &st
-	}
+
+	smp.src, smp.dstPort = src.Addr(), int(dst.Port())
 	b := fe.Route(smp)
 	var toClient, toServer int64
 	defer func() {

@@ -511,3 +511,72 @@ listen checks
 		t.Errorf("check over TLS failed:\n%s", p.out.String())
 	}
 }
+
+// TestTLSFetchesAndLogs: the ssl_fc*/ssl_c_* fetches in rules, and option httplog's
+// "fe~" and %sslv/%sslc in a log-format, with curl as the client.
+func TestTLSFetchesAndLogs(t *testing.T) {
+	f := newTLSFiles(t)
+	f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{})
+	cl := f.ca.Issue(t, nil, testcert.Options{Client: true, CN: "client1"})
+	f.write(t, "client.crt", string(cl.CertPEM))
+	f.write(t, "client.key", string(cl.KeyPEM))
+	logs := newUDPLogs(t)
+	tp, pp, lp := freePort(t), freePort(t), freePort(t)
+	startHitless(t, fmt.Sprintf(`global
+    crt-base %[1]s
+    ca-base %[1]s
+defaults
+    mode http
+    timeout client 5s
+    log %[5]s local0
+frontend fe
+    option httplog
+    bind 127.0.0.1:%[2]d ssl crt site.pem verify optional ca-file ca.pem alpn http/1.1
+    bind 127.0.0.1:%[3]d
+    http-request return status 200 content-type text/plain string cert-client1 if { ssl_c_s_dn(CN) client1 } { ssl_c_used } { ssl_c_verify 0 } { ssl_c_i_dn(CN) -m beg Test }
+    http-request return status 200 content-type text/plain string resumed if { ssl_fc_is_resumed } { ssl_fc_protocol TLSv1.3 }
+    http-request return status 200 content-type text/plain string tls13-sni if { ssl_fc_protocol TLSv1.3 } { ssl_fc_has_sni } { ssl_fc_sni www.example.test } { ssl_fc_alpn http/1.1 }
+    http-request return status 200 content-type text/plain string tls12 if { ssl_fc_cipher ECDHE-ECDSA-AES128-GCM-SHA256 } !{ ssl_fc_has_crt }
+    http-request return status 200 content-type text/plain string plain unless { ssl_fc }
+frontend lf
+    log-format "%%ft %%f sslv=%%sslv sslc=%%sslc %%ST"
+    bind 127.0.0.1:%[4]d ssl crt site.pem
+    http-request return status 200 content-type text/plain string ok
+`, f.dir, tp, pp, lp, logs.addr()), fmt.Sprintf("127.0.0.1:%d", tp), fmt.Sprintf("127.0.0.1:%d", pp))
+	for _, tc := range []struct {
+		port int
+		args []string
+		want string
+	}{
+		{tp, []string{"--tlsv1.3", "--http1.1"}, "tls13-sni"},
+		{tp, []string{"--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"}, "tls12"},
+		{tp, []string{"--cert", filepath.Join(f.dir, "client.crt"), "--key", filepath.Join(f.dir, "client.key")}, "cert-client1"},
+	} {
+		if out, err := curlTLS(t, f.caFile, "www.example.test", tc.port, "/", tc.args...); err != nil || !strings.HasSuffix(out, tc.want+"\n200 0") {
+			t.Errorf("curl %v: %v\n%s", tc.args, err, out)
+		}
+	}
+	// Two connections in one curl run: the second resumes the first's session (TLS
+	// 1.3: curl caches a TLS 1.2 session only when the server sent a session ID, and
+	// Go's server sends tickets only).
+	out, err := curlTLS(t, f.caFile, "www.example.test", tp, "/", "--tlsv1.3", "-H", "Connection: close",
+		fmt.Sprintf("https://www.example.test:%d/", tp))
+	if err != nil || !strings.Contains(out, "resumed") {
+		t.Errorf("resumption seen by ssl_fc_is_resumed: %v\n%s", err, out)
+	}
+	_, body, _ := get(t, fmt.Sprintf("http://127.0.0.1:%d/", pp))
+	if body != "plain" {
+		t.Errorf("plain bind: %q", body)
+	}
+	if out, err := curlTLS(t, f.caFile, "www.example.test", lp, "/", "--tlsv1.3"); err != nil || !strings.HasSuffix(out, "ok\n200 0") {
+		t.Fatalf("log-format frontend: %v %s", err, out)
+	}
+	if !waitFor(2*time.Second, func() bool { return logs.find("lf~ lf sslv=TLSv1.3 sslc=TLS_") != "" }) {
+		t.Errorf("no %%ft~ / %%sslv / %%sslc line; got %q", logs.lines)
+	}
+	tlsLine := logs.find(" fe~ fe/<NOSRV> ")
+	plainLine := logs.find(" fe fe/<NOSRV> ")
+	if tlsLine == "" || plainLine == "" || !strings.Contains(tlsLine, `"GET / HTTP/1.1"`) {
+		t.Errorf("httplog lines: TLS %q, plain %q", tlsLine, plainLine)
+	}
+}
