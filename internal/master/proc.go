@@ -105,6 +105,9 @@ func (m *Master) spawn(fds []int, start startup) (*proc, error) {
 type startup struct {
 	Config []config.Source `json:"config"`
 	States string          `json:"states,omitempty"` // `show servers state`
+	// TicketKeys are the TLS session-ticket keys (tlsconf.TicketKeys.Encode): a
+	// secret, carried only in this anonymous memory file.
+	TicketKeys string `json:"ticket_keys,omitempty"`
 }
 
 // memfd writes s to an anonymous in-memory file and returns its descriptor.

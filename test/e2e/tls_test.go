@@ -13,7 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -579,4 +581,117 @@ frontend lf
 	if tlsLine == "" || plainLine == "" || !strings.Contains(tlsLine, `"GET / HTTP/1.1"`) {
 		t.Errorf("httplog lines: TLS %q, plain %q", tlsLine, plainLine)
 	}
+}
+
+// tlsReloadConfig is a TLS frontend that says whether the session was resumed, with
+// a stats socket for -x.
+const tlsReloadConfig = `global
+    stats socket %s mode 600 level admin expose-fd listeners
+defaults
+    mode http
+    timeout client 5s
+frontend fe
+    bind %s ssl crt %s
+    http-request return status 200 content-type text/plain string resumed if { ssl_fc_is_resumed }
+    http-request return status 200 content-type text/plain string full
+`
+
+// goTLSGet sends one request over a new TLS connection with the client's session
+// cache and returns the body and whether the handshake resumed.
+func goTLSGet(t *testing.T, addr string, cfg *tls.Config) (string, bool) {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	b, _ := io.ReadAll(c)
+	s := string(b)
+	return s[strings.LastIndex(s, "\n")+1:], c.ConnectionState().DidResume
+}
+
+// TestTLSSessionsResumeAcrossReloads: a client that connected before a reload resumes
+// its session after it (openssl s_client -sess_out / -sess_in for TLS 1.2, Go's
+// client for TLS 1.3), with -sf -x; without -x the new process has new keys.
+func TestTLSSessionsResumeAcrossReloads(t *testing.T) {
+	f := newTLSFiles(t)
+	site := f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{})
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(tlsReloadConfig, sock, addr, site) })
+	r.start(t)
+	port, _ := strconv.Atoi(r.addr[strings.LastIndex(r.addr, ":")+1:])
+	sess := filepath.Join(f.dir, "sess")
+	if out := sClient(t, port, "-servername", "www.example.test", "-tls1_2", "-sess_out", sess); !strings.Contains(out, "New, TLSv1.2") {
+		t.Fatalf("first handshake:\n%s", out)
+	}
+	goCfg := &tls.Config{ServerName: "www.example.test", RootCAs: f.pool(), ClientSessionCache: tls.NewLRUClientSessionCache(8), MinVersion: tls.VersionTLS13}
+	if body, resumed := goTLSGet(t, r.addr, goCfg); body != "full" || resumed {
+		t.Fatalf("first TLS 1.3 connection: %q resumed=%v", body, resumed)
+	}
+	for i := 0; i < 2; i++ {
+		before := r.currentPid()
+		if out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(true)).CombinedOutput(); err != nil {
+			t.Fatalf("reload: %v %s", err, out)
+		}
+		if r.currentPid() == before {
+			t.Fatal("the reload did not start a new process")
+		}
+		if out := sClient(t, port, "-servername", "www.example.test", "-tls1_2", "-sess_in", sess); !strings.Contains(out, "Reused, TLSv1.2") {
+			t.Fatalf("reload %d (-x): TLS 1.2 session not resumed:\n%s", i+1, out)
+		}
+		if body, resumed := goTLSGet(t, r.addr, goCfg); body != "resumed" || !resumed {
+			t.Fatalf("reload %d (-x): TLS 1.3: %q resumed=%v (ssl_fc_is_resumed must be true)", i+1, body, resumed)
+		}
+	}
+	if out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(false)).CombinedOutput(); err != nil {
+		t.Fatalf("reload: %v %s", err, out)
+	}
+	if !waitFor(5*time.Second, func() bool {
+		return !strings.Contains(sClient(t, port, "-servername", "www.example.test", "-tls1_2", "-sess_in", sess), "Reused")
+	}) {
+		t.Error("without -x the new process resumed a session it cannot have the keys of")
+	}
+	// The keys are only for admin sockets that expose the listeners.
+	if out := socketCommand(t, r.sock, "_tls-session-keys"); len(strings.Fields(out)) != 3 {
+		t.Errorf("_tls-session-keys on the admin socket: %q", out)
+	}
+}
+
+// TestTLSSessionsResumeAcrossMasterWorkerReloadsAndRespawns: in master-worker mode the
+// keys go to each new worker, on SIGUSR2 and when a killed worker is replaced.
+func TestTLSSessionsResumeAcrossMasterWorkerReloadsAndRespawns(t *testing.T) {
+	f := newTLSFiles(t)
+	site := f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{})
+	be := newBackend(t, "ok", nil)
+	s := startMaster(t, "", "", be.addr)
+	s.write(t, fmt.Sprintf(tlsReloadConfig, filepath.Join(s.dir, "stats.sock"), s.addr, site))
+	_, cur, _ := s.procs(t)
+	s.reload(t)
+	cur = s.waitNewWorker(t, cur)
+	port, _ := strconv.Atoi(s.addr[strings.LastIndex(s.addr, ":")+1:])
+	sess := filepath.Join(f.dir, "sess")
+	if !waitFor(5*time.Second, func() bool {
+		return strings.Contains(sClient(t, port, "-servername", "www.example.test", "-tls1_2", "-sess_out", sess), "New, TLSv1.2")
+	}) {
+		t.Fatalf("the TLS worker does not answer:\n%s", s.p.out.String())
+	}
+	goCfg := &tls.Config{ServerName: "www.example.test", RootCAs: f.pool(), ClientSessionCache: tls.NewLRUClientSessionCache(8), MinVersion: tls.VersionTLS13}
+	goTLSGet(t, s.addr, goCfg)
+	s.reload(t)
+	cur = s.waitNewWorker(t, cur)
+	check := func(when string) {
+		t.Helper()
+		if !waitFor(5*time.Second, func() bool {
+			return strings.Contains(sClient(t, port, "-servername", "www.example.test", "-tls1_2", "-sess_in", sess), "Reused, TLSv1.2")
+		}) {
+			t.Fatalf("%s: TLS 1.2 session not resumed:\n%s", when, s.p.out.String())
+		}
+		if body, resumed := goTLSGet(t, s.addr, goCfg); body != "resumed" || !resumed {
+			t.Fatalf("%s: TLS 1.3: %q resumed=%v", when, body, resumed)
+		}
+	}
+	check("after SIGUSR2")
+	syscall.Kill(cur, syscall.SIGKILL)
+	s.waitNewWorker(t, cur)
+	check("after the killed worker was replaced")
 }

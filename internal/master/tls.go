@@ -1,0 +1,31 @@
+package master
+
+import (
+	"strings"
+	"time"
+
+	"hitless/internal/runtimeapi"
+	"hitless/internal/tlsconf"
+)
+
+// ticketKeys returns the TLS session-ticket keys the next worker serves with: the
+// current worker's (it is the one clients hold tickets from), else those the last
+// worker started with (a worker that crashed), else new ones, made here so that a
+// worker started after a crash of the first one still has them. They travel in the
+// worker's start-up memory file only.
+func (m *Master) ticketKeys(cur *proc) string {
+	if cur != nil {
+		if s, err := cur.ask(runtimeapi.LevelAdmin, "_tls-session-keys", 5*time.Second); err == nil {
+			if k, err := tlsconf.DecodeTicketKeys(strings.TrimSpace(s)); err == nil {
+				return k.Encode()
+			}
+		}
+	}
+	m.mu.Lock()
+	last := m.last.TicketKeys
+	m.mu.Unlock()
+	if last != "" {
+		return last
+	}
+	return tlsconf.NewTicketKeys().Encode()
+}
