@@ -57,6 +57,8 @@ func TestTLSFetches(t *testing.T) {
 		{"ssl_c_i_dn(O) -m beg Test", tlsSample{st: withCert}, true},
 		{"ssl_c_serial \x1a\x2b\x3c", tlsSample{st: withCert}, true},
 		{"ssl_c_notafter 271202020955Z", tlsSample{st: withCert}, true},
+		{"ssl_c_notbefore -m len 13", tlsSample{st: withCert}, true},
+		{"ssl_c_notafter x", tlsSample{st: plainTLS}, false},
 		{"ssl_c_s_dn -m found", tlsSample{st: plainTLS}, false},
 		{"ssl_bc", tlsSample{st: plainTLS, bst: plainTLS}, true},
 		{"ssl_bc", tlsSample{st: plainTLS}, false},

@@ -353,3 +353,42 @@ func TestTicketKeysFileOrder(t *testing.T) {
 		t.Fatal("accepted bad keys")
 	}
 }
+
+// TestCompanionsAndBundles: .ocsp is stapled, .sctl sent, a wrong .issuer refused, and
+// a path that does not exist loads its .rsa/.ecdsa variants as separate stores.
+func TestCompanionsAndBundles(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "Test Root CA")
+	other := testcert.NewCA(t, "Other CA")
+	leaf := ca.Issue(t, []string{"c.test"}, testcert.Options{})
+	p := testcert.Write(t, filepath.Join(dir, "c.pem"), leaf.Bundle())
+	ocsp := []byte{0x30, 0x03, 0x0a, 0x01, 0x00}
+	testcert.Write(t, p+".ocsp", ocsp)
+	testcert.Write(t, p+".sctl", []byte{0, 5, 0, 3, 'a', 'b', 'c'})
+	testcert.Write(t, p+".issuer", ca.PEM)
+	c, err := LoadCert(p, AllExtras, time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(c.Cert.OCSPStaple) != string(ocsp) || len(c.Cert.SignedCertificateTimestamps) != 1 || string(c.Cert.SignedCertificateTimestamps[0]) != "abc" {
+		t.Fatalf("companions not loaded: %+v", c.Cert)
+	}
+	testcert.Write(t, p+".issuer", other.PEM)
+	if _, err := LoadCert(p, AllExtras, time.Now(), nil); err == nil || !strings.Contains(err.Error(), "c.pem.issuer' is not an issuer") {
+		t.Fatalf("wrong issuer: %v", err)
+	}
+	testcert.Write(t, p+".sctl", []byte{0, 9, 1})
+	if _, err := LoadCert(p, Extras{SCTL: true, Key: true}, time.Now(), nil); err == nil || !strings.Contains(err.Error(), "malformed SCT list") {
+		t.Fatalf("broken .sctl: %v", err)
+	}
+	b := filepath.Join(dir, "bundle.pem")
+	testcert.Write(t, b+".ecdsa", ca.Issue(t, []string{"b.test"}, testcert.Options{}).Bundle())
+	testcert.Write(t, b+".rsa", ca.Issue(t, []string{"b.test"}, testcert.Options{Key: testcert.RSA}).Bundle())
+	certs, err := LoadCertPath(b, AllExtras, time.Now(), nil)
+	if err != nil || len(certs) != 2 || certs[0].Path != b+".ecdsa" || certs[0].Type != KeyECDSA || certs[1].Type != KeyRSA {
+		t.Fatalf("bundle: %v %+v", err, certs)
+	}
+	if _, err := LoadCertPath(b, Extras{Key: true}, time.Now(), nil); err == nil {
+		t.Fatal("a bundle loaded with bundles disabled")
+	}
+}

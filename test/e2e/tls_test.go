@@ -251,13 +251,15 @@ func TestTLSGarbageAndStalledHandshakes(t *testing.T) {
 	f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{})
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	logs := newUDPLogs(t)
 	startHitless(t, fmt.Sprintf(`defaults
     timeout client 1s
 frontend web
     mode http
+    log %s local0
     bind %s ssl crt %s/site.pem
     http-request return status 200 content-type text/plain string ok
-`, addr, f.dir), addr)
+`, logs.addr(), addr, f.dir), addr)
 	var stalled []net.Conn
 	for i := 0; i < 20; i++ {
 		c, err := net.Dial("tcp", addr)
@@ -278,6 +280,9 @@ frontend web
 	io.Copy(io.Discard, g)
 	if d := time.Since(start); d > 500*time.Millisecond {
 		t.Errorf("garbage instead of a ClientHello was closed after %v", d)
+	}
+	if !waitFor(2*time.Second, func() bool { return logs.find("] web/1: SSL handshake failure") != "" }) {
+		t.Errorf("no handshake failure log line: %q", logs.lines)
 	}
 	out, err := curlTLS(t, f.caFile, "www.example.test", port, "/")
 	if err != nil || !strings.HasSuffix(out, "ok\n200 0") {
@@ -317,7 +322,8 @@ func TestTLSClientCertificates(t *testing.T) {
 		f.write(t, n+".key", string(l.KeyPEM))
 	}
 	f.write(t, "crl.pem", string(f.ca.CRL(t, revoked.Cert)))
-	p1, p2 := freePort(t), freePort(t)
+	f.write(t, "other.pem", string(testcert.NewCA(t, "Names Only CA").PEM))
+	p1, p2, p3 := freePort(t), freePort(t), freePort(t)
 	startHitless(t, fmt.Sprintf(`global
     crt-base %s
     ca-base %s
@@ -327,8 +333,9 @@ frontend strict
     mode http
     bind 127.0.0.1:%d ssl crt site.pem verify required ca-file ca.pem crl-file crl.pem
     bind 127.0.0.1:%d ssl crt site.pem verify required ca-file ca.pem crt-ignore-err 10
+    bind 127.0.0.1:%d ssl crt site.pem verify required ca-file other.pem ca-verify-file ca.pem
     http-request return status 200 content-type text/plain string ok
-`, f.dir, f.dir, p1, p2), fmt.Sprintf("127.0.0.1:%d", p1), fmt.Sprintf("127.0.0.1:%d", p2))
+`, f.dir, f.dir, p1, p2, p3), fmt.Sprintf("127.0.0.1:%d", p1), fmt.Sprintf("127.0.0.1:%d", p2))
 	withCert := func(n string) []string {
 		return []string{"--cert", filepath.Join(f.dir, n+".crt"), "--key", filepath.Join(f.dir, n+".key")}
 	}
@@ -348,6 +355,16 @@ frontend strict
 	}
 	if out, err := curlTLS(t, f.caFile, "www.example.test", p2, "/", withCert("stranger")...); err == nil {
 		t.Errorf("crt-ignore-err 10 let an unknown CA through:\n%s", out)
+	}
+	// ca-verify-file verifies without being named to the client.
+	if out, err := curlTLS(t, f.caFile, "www.example.test", p3, "/", withCert("good")...); err != nil || !strings.HasSuffix(out, "ok\n200 0") {
+		t.Errorf("ca-verify-file: %v\n%s", err, out)
+	}
+	out := sClient(t, p3, "-servername", "www.example.test")
+	names := out[strings.Index(out, "Acceptable client certificate CA names")+1:]
+	names = names[:strings.Index(names, "Requested Signature")]
+	if !strings.Contains(names, "Names Only CA") || strings.Contains(names, "Test Root CA") {
+		t.Errorf("the CA names sent are not ca-file's only:\n%s", names)
 	}
 }
 
@@ -650,6 +667,22 @@ func TestTLSSessionsResumeAcrossReloads(t *testing.T) {
 		return !strings.Contains(sClient(t, port, "-servername", "www.example.test", "-tls1_2", "-sess_in", sess), "Reused")
 	}) {
 		t.Error("without -x the new process resumed a session it cannot have the keys of")
+	}
+	// A reload with a broken certificate fails and the running process keeps serving.
+	before := r.currentPid()
+	goTLSGet(t, r.addr, goCfg) // a ticket from the running process
+	os.WriteFile(site, []byte("junk\n"), 0o600)
+	if _, stderr, code := runHitless(t, "-c", "-f", r.cfg); code != 1 || !strings.Contains(stderr, "unable to load certificate from file '"+site+"'") {
+		t.Errorf("-c with a broken certificate: exit %d %s", code, stderr)
+	}
+	if out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(true)).CombinedOutput(); err == nil {
+		t.Errorf("reload with a broken certificate succeeded: %s", out)
+	}
+	if r.currentPid() != before || !alive(before) {
+		t.Fatal("the running process did not survive a reload with a broken certificate")
+	}
+	if body, _ := goTLSGet(t, r.addr, goCfg); body != "resumed" {
+		t.Errorf("after the failed reload: %q", body)
 	}
 	// The keys are only for admin sockets that expose the listeners.
 	if out := socketCommand(t, r.sock, "_tls-session-keys"); len(strings.Fields(out)) != 3 {
