@@ -257,12 +257,14 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	var inherited []*listener.Inherited
 	var states []runtimeapi.ServerState
 	var keys tlsconf.TicketKeys
+	var certs string
 	if link != nil {
 		for _, f := range link.Listeners {
 			inherited = append(inherited, &listener.Inherited{File: f})
 		}
 		states = runtimeapi.ParseServersState(link.States)
 		keys, _ = tlsconf.DecodeTicketKeys(link.TicketKeys)
+		certs = link.Certs
 		pidfile, o.oldPids = "", nil
 	} else if o.sockPath != "" && o.sockPath != "/dev/null" {
 		var err error
@@ -279,6 +281,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	if inherited != nil && link == nil {
 		states = fetchServerStates(o.sockPath)
 		keys = fetchTicketKeys(o.sockPath)
+		certs = askOld(o.sockPath, "_tls-committed-certs")
 	}
 	// Once everything is bound and every log target open, before serving: the pidfile
 	// (written while still privileged), then chroot, setgid, setuid.
@@ -289,7 +292,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		return privilege.Drop(drop)
 	}
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
-		Version: version, ServerStates: states, TicketKeys: keys, BeforeServe: beforeServe}, o.oldPids)
+		Version: version, ServerStates: states, TicketKeys: keys, CommittedCerts: certs, BeforeServe: beforeServe}, o.oldPids)
 	listener.CloseInherited(inherited)
 	if bs := (*instance.BeforeServeError)(nil); errors.As(err, &bs) {
 		alert(bs.Error())

@@ -2,9 +2,6 @@ package acl
 
 import (
 	"crypto/tls"
-	"crypto/x509/pkix"
-	"encoding/asn1"
-	"strings"
 
 	"hitless/internal/tlsconf"
 )
@@ -160,80 +157,15 @@ func TLSString(f tlsField, st *tls.ConnectionState, arg string) (string, bool) {
 	c := st.PeerCertificates[0]
 	switch f {
 	case tlsSDN:
-		return DN(c.RawSubject, arg)
+		return tlsconf.DN(c.RawSubject, arg)
 	case tlsIDN:
-		return DN(c.RawIssuer, arg)
+		return tlsconf.DN(c.RawIssuer, arg)
 	case tlsSerial:
 		return string(c.SerialNumber.Bytes()), true
 	case tlsNotAfter:
-		return ASN1Time(c.RawTBSCertificate, true)
+		return tlsconf.ASN1Time(c.RawTBSCertificate, true)
 	case tlsNotBefore:
-		return ASN1Time(c.RawTBSCertificate, false)
+		return tlsconf.ASN1Time(c.RawTBSCertificate, false)
 	}
 	return "", false
-}
-
-// dnNames are OpenSSL's short names of DN attributes.
-var dnNames = map[string]string{
-	"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
-	"2.5.4.5": "serialNumber", "2.5.4.9": "street", "2.5.4.12": "title", "2.5.4.42": "GN", "2.5.4.4": "SN",
-	"1.2.840.113549.1.9.1": "emailAddress", "0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID",
-}
-
-// DN formats a raw distinguished name in OpenSSL's one-line form, "/C=US/O=Test
-// CA/CN=Test Root CA", in certificate order; with field set, only the value of the
-// last attribute of that name (ssl_c_s_dn(CN)).
-func DN(raw []byte, field string) (string, bool) {
-	var seq pkix.RDNSequence
-	if _, err := asn1.Unmarshal(raw, &seq); err != nil {
-		return "", false
-	}
-	var b strings.Builder
-	val := ""
-	found := false
-	for _, rdn := range seq {
-		for _, atv := range rdn {
-			oid := atv.Type.String()
-			name := dnNames[oid]
-			if name == "" {
-				name = oid
-			}
-			v, _ := atv.Value.(string)
-			if field != "" {
-				if strings.EqualFold(name, field) {
-					val, found = v, true
-				}
-				continue
-			}
-			b.WriteByte('/')
-			b.WriteString(name)
-			b.WriteByte('=')
-			b.WriteString(v)
-		}
-	}
-	if field != "" {
-		return val, found
-	}
-	return b.String(), true
-}
-
-// ASN1Time is a certificate's notAfter (or notBefore) as its raw ASN.1 string:
-// YYMMDDhhmmssZ for UTCTime, YYYYMMDDhhmmssZ for GeneralizedTime.
-func ASN1Time(tbs []byte, after bool) (string, bool) {
-	var t struct {
-		Raw          asn1.RawContent
-		Version      asn1.RawValue `asn1:"optional,explicit,default:0,tag:0"`
-		SerialNumber asn1.RawValue
-		SigAlg       asn1.RawValue
-		Issuer       asn1.RawValue
-		Validity     struct{ NotBefore, NotAfter asn1.RawValue }
-	}
-	if _, err := asn1.UnmarshalWithParams(tbs, &t, ""); err != nil {
-		return "", false
-	}
-	v := t.Validity.NotBefore
-	if after {
-		v = t.Validity.NotAfter
-	}
-	return string(v.Bytes), true
 }

@@ -42,6 +42,9 @@ type Options struct {
 	// TicketKeys are the session-ticket keys of the older process (nil: new ones),
 	// so that its clients resume their TLS sessions here.
 	TicketKeys tlsconf.TicketKeys
+	// CommittedCerts are the certificates the older process had committed at runtime
+	// (tlsconf.Store.Committed), so that a reload does not revert them.
+	CommittedCerts string
 	// BeforeServe, when set, runs once every listener and stats socket is bound and
 	// every log target open, before anything is accepted or checked: the place to write
 	// the pidfile and drop privileges. An error stops the start.
@@ -78,6 +81,7 @@ type Instance struct {
 	// sslFailed count completed and failed handshakes.
 	ticketKeys          tlsconf.TicketKeys
 	sslConns, sslFailed atomic.Uint64
+	certs               *tlsconf.Store // the certificates, for `show/set/commit ssl cert`
 
 	version  string
 	started  time.Time
@@ -142,6 +146,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 	in.http = httpproxy.New(st, ev)
 	in.http.SetApplets(in.applets(cfg))
 	in.setTicketKeys(cfg, opts.TicketKeys)
+	in.buildCertStore(cfg, opts.CommittedCerts)
 
 	maxconn := opts.MaxConn
 	if maxconn == 0 {

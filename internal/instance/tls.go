@@ -33,6 +33,30 @@ func (in *Instance) setTicketKeys(cfg *config.Config, carried tlsconf.TicketKeys
 	}
 }
 
+// buildCertStore indexes the certificates of every TLS bind for the Runtime API and
+// serves those an older process committed at runtime (when their files did not change
+// since).
+func (in *Instance) buildCertStore(cfg *config.Config, committed string) {
+	var ls []*tlsconf.Listener
+	for _, p := range cfg.Proxies {
+		for _, b := range p.Binds {
+			if b.TLS != nil {
+				ls = append(ls, b.TLS)
+			}
+		}
+	}
+	in.certs = tlsconf.NewStore(ls)
+	if committed == "" {
+		return
+	}
+	for _, name := range in.certs.Apply(committed) {
+		in.events.Info(fmt.Sprintf("certificate '%s' keeps the content committed in the older process", name))
+	}
+}
+
+// CommittedCerts returns the certificates committed at runtime, for the next process.
+func (in *Instance) CommittedCerts() string { return in.certs.Committed() }
+
 // TicketKeys returns the process's session-ticket keys, for the next process.
 func (in *Instance) TicketKeys() tlsconf.TicketKeys { return in.ticketKeys }
 

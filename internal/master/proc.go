@@ -108,6 +108,8 @@ type startup struct {
 	// TicketKeys are the TLS session-ticket keys (tlsconf.TicketKeys.Encode): a
 	// secret, carried only in this anonymous memory file.
 	TicketKeys string `json:"ticket_keys,omitempty"`
+	// Certs are the certificates committed at runtime (tlsconf.Store.Committed).
+	Certs string `json:"certs,omitempty"`
 }
 
 // memfd writes s to an anonymous in-memory file and returns its descriptor.

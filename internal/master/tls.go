@@ -29,3 +29,16 @@ func (m *Master) ticketKeys(cur *proc) string {
 	}
 	return tlsconf.NewTicketKeys().Encode()
 }
+
+// committedCerts returns the certificates committed at runtime in the current worker
+// (else in the last one started), so that the next worker keeps them.
+func (m *Master) committedCerts(cur *proc) string {
+	if cur != nil {
+		if s, err := cur.ask(runtimeapi.LevelAdmin, "_tls-committed-certs", 5*time.Second); err == nil && strings.HasPrefix(s, "[") {
+			return strings.TrimSpace(s)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.last.Certs
+}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -61,8 +62,14 @@ type Listener struct {
 	// keys are set on all of them.
 	configs []*tls.Config
 	ownKeys bool // tls-ticket-keys or no-tls-tickets: process keys do not apply
-	sel     *selector
+	strict  bool
+	// sel picks the certificate; Rebuild replaces it after a certificate changed.
+	sel atomic.Pointer[selector]
 }
+
+// Rebuild recomputes the SNI lookup from the certificates served now (their names
+// may have changed with `commit ssl cert`).
+func (l *Listener) Rebuild() { l.sel.Store(newSelector(l.Entries, l.strict)) }
 
 // OwnsTicketKeys reports whether the bind has its own keys (a tls-ticket-keys file)
 // or no tickets at all, so that the process's keys do not apply.
@@ -179,9 +186,8 @@ func Load(b *Bind, env Env) (*Listener, []error) {
 			cfg = built[j.lopts]
 		}
 		for _, c := range j.certs {
-			e := &Entry{Cert: c, List: j.list, Line: j.line, Options: j.opts, Filters: j.filt}
-			e.config = cfg.Clone()
-			e.config.Certificates = []tls.Certificate{c.Cert}
+			e := newEntry(c, cfg)
+			e.List, e.Line, e.Options, e.Filters = j.list, j.line, j.opts, j.filt
 			l.Entries = append(l.Entries, e)
 			l.configs = append(l.configs, e.config)
 		}
@@ -192,7 +198,8 @@ func Load(b *Bind, env Env) (*Listener, []error) {
 	if len(l.Entries) == 0 {
 		return nil, []error{fmt.Errorf("'ssl' : no certificate: 'crt' or 'crt-list' is needed")}
 	}
-	l.sel = newSelector(l.Entries, b.StrictSNI)
+	l.strict = b.StrictSNI
+	l.Rebuild()
 	if b.TicketKeysFile != "" {
 		keys, err := LoadTicketKeys(join(env.CRTBase, b.TicketKeysFile))
 		if err != nil {
@@ -211,7 +218,7 @@ func Load(b *Bind, env Env) (*Listener, []error) {
 	} else {
 		l.Config = base.Clone()
 		l.Config.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
-			e, err := l.sel.pick(h)
+			e, err := l.sel.Load().pick(h)
 			if err != nil {
 				return nil, err
 			}

@@ -14,6 +14,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -42,6 +43,9 @@ type Cert struct {
 	Leaf  *x509.Certificate
 	Type  KeyType
 	Names []string // SAN dNSNames then subject CN, lower-cased, as HAProxy takes them
+	// FileHash is the SHA-256 of the file as loaded: a certificate committed at
+	// runtime is carried to the next process only while the file is unchanged.
+	FileHash [32]byte
 }
 
 // Extras says which companion files are looked for (`ssl-load-extra-files`) and
@@ -103,6 +107,7 @@ func ParseCert(path string, data []byte, ex Extras, now time.Time, warn func(str
 	if err != nil {
 		return nil, fmt.Errorf("unable to load certificate from file '%s': %v.", path, err)
 	}
+	hash := sha256.Sum256(data)
 	base := path
 	if ex.DelExt {
 		base = strings.TrimSuffix(base, ".crt")
@@ -135,6 +140,21 @@ func ParseCert(path string, data []byte, ex Extras, now time.Time, warn func(str
 	if !keyMatches(leaf, key) {
 		return nil, fmt.Errorf("inconsistencies between private key and certificate loaded '%s'.", path)
 	}
+	c := newCert(path, chain, key, leaf)
+	c.FileHash = hash
+	if !ex.None {
+		if err := c.loadCompanions(base, ex); err != nil {
+			return nil, err
+		}
+	}
+	if now.After(leaf.NotAfter) && warn != nil {
+		warn(fmt.Sprintf("certificate '%s' expired on %s: clients that check dates will refuse it.", path, leaf.NotAfter.UTC().Format(time.RFC3339)))
+	}
+	return c, nil
+}
+
+// newCert describes a parsed certificate and key.
+func newCert(path string, chain [][]byte, key crypto.Signer, leaf *x509.Certificate) *Cert {
 	c := &Cert{Path: path, Leaf: leaf, Cert: tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}}
 	switch leaf.PublicKey.(type) {
 	case *ecdsa.PublicKey:
@@ -150,15 +170,7 @@ func ParseCert(path string, data []byte, ex Extras, now time.Time, warn func(str
 	if cn := leaf.Subject.CommonName; cn != "" {
 		c.Names = append(c.Names, strings.ToLower(cn))
 	}
-	if !ex.None {
-		if err := c.loadCompanions(base, ex); err != nil {
-			return nil, err
-		}
-	}
-	if now.After(leaf.NotAfter) && warn != nil {
-		warn(fmt.Sprintf("certificate '%s' expired on %s: clients that check dates will refuse it.", path, leaf.NotAfter.UTC().Format(time.RFC3339)))
-	}
-	return c, nil
+	return c
 }
 
 // loadCompanions reads "<base>.sctl", "<base>.ocsp" and, with an OCSP response and

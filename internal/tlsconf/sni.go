@@ -4,18 +4,32 @@ import (
 	"crypto/tls"
 	"errors"
 	"strings"
+	"sync/atomic"
 )
 
 // Entry is one certificate of a bind: from `crt`, a directory, or a crt-list line.
 type Entry struct {
-	Cert    *Cert
 	List    string // the crt-list (or directory) it came from; "" for `crt FILE`
 	Line    int    // its crt-list line, 0 otherwise
 	Options []string
 	Filters []string
 	config  *tls.Config // the handshake configuration with this certificate
-	negs    map[string]bool
+	// cert is the certificate served; `commit ssl cert` replaces it while handshakes
+	// read it.
+	cert atomic.Pointer[Cert]
 }
+
+func newEntry(c *Cert, cfg *tls.Config) *Entry {
+	e := &Entry{}
+	e.cert.Store(c)
+	e.config = cfg.Clone()
+	e.config.Certificates = nil
+	e.config.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &e.cert.Load().Cert, nil }
+	return e
+}
+
+// Cert is the certificate the entry serves now.
+func (e *Entry) Cert() *Cert { return e.cert.Load() }
 
 // Config is the handshake configuration that serves this certificate.
 func (e *Entry) Config() *tls.Config { return e.config }
@@ -28,28 +42,29 @@ func (e *Entry) Config() *tls.Config { return e.config }
 type selector struct {
 	def    *Entry
 	exact  map[string][]*Entry
-	wild   map[string][]*Entry // keyed by the part after '*' (".example.test")
+	wild   map[string][]*Entry        // keyed by the part after '*' (".example.test")
+	negs   map[*Entry]map[string]bool // each line's `!name` filters
 	strict bool
 }
 
 func newSelector(entries []*Entry, strict bool) *selector {
-	s := &selector{exact: map[string][]*Entry{}, wild: map[string][]*Entry{}, strict: strict}
+	s := &selector{exact: map[string][]*Entry{}, wild: map[string][]*Entry{}, negs: map[*Entry]map[string]bool{}, strict: strict}
 	if len(entries) > 0 {
 		s.def = entries[0]
 	}
 	for _, e := range entries {
 		names := e.Filters
 		if len(names) == 0 {
-			names = e.Cert.Names
+			names = e.Cert().Names
 		}
 		for _, f := range names {
 			f = strings.ToLower(f)
 			if n, ok := strings.CutPrefix(f, "!"); ok {
 				if !strings.HasPrefix(n, "*") {
-					if e.negs == nil {
-						e.negs = map[string]bool{}
+					if s.negs[e] == nil {
+						s.negs[e] = map[string]bool{}
 					}
-					e.negs[n] = true
+					s.negs[e][n] = true
 				}
 				continue
 			}
@@ -86,19 +101,19 @@ func (s *selector) pick(h *tls.ClientHelloInfo) (*Entry, error) {
 	}
 	var found [3]*Entry // by KeyType
 	for _, e := range s.exact[name] {
-		if found[e.Cert.Type] == nil {
-			found[e.Cert.Type] = e
+		if t := e.Cert().Type; found[t] == nil {
+			found[t] = e
 		}
 	}
 	if i := strings.IndexByte(name, '.'); i >= 0 {
 		for _, e := range s.wild[name[i:]] {
-			if found[e.Cert.Type] == nil && !e.negs[name] {
-				found[e.Cert.Type] = e
+			if t := e.Cert().Type; found[t] == nil && !s.negs[e][name] {
+				found[t] = e
 			}
 		}
 	}
 	for _, t := range []KeyType{KeyECDSA, KeyRSA, KeyOther} {
-		if e := found[t]; e != nil && h.SupportsCertificate(&e.Cert.Cert) == nil {
+		if e := found[t]; e != nil && h.SupportsCertificate(&e.Cert().Cert) == nil {
 			return e, nil
 		}
 	}

@@ -210,22 +210,22 @@ func TestSNISelection(t *testing.T) {
 		{"www.example.test", false, "www_rsa.pem"},
 		{"dup.test", true, "dup.pem"},
 	} {
-		e, err := l.sel.pick(hello(tc.sni, tc.ecdsa))
+		e, err := l.sel.Load().pick(hello(tc.sni, tc.ecdsa))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.sni, err)
 		}
-		if got := filepath.Base(e.Cert.Path); got != tc.want {
+		if got := filepath.Base(e.Cert().Path); got != tc.want {
 			t.Errorf("SNI %q (ecdsa %v): got %s, want %s", tc.sni, tc.ecdsa, got, tc.want)
 		}
 	}
-	e, _ := l.sel.pick(hello("www.example.test", false))
+	e, _ := l.sel.Load().pick(hello("www.example.test", false))
 	if !reflect.DeepEqual(e.config.NextProtos, []string{"h2"}) {
 		t.Errorf("crt-list line options not applied: %v", e.config.NextProtos)
 	}
 	b.StrictSNI = true
 	l, _ = Load(b, Env{CRTBase: dir, Extras: AllExtras, LineOptions: func(*Options, []string) error { return nil }})
 	for _, sni := range []string{"", "nomatch.test"} {
-		if _, err := l.sel.pick(hello(sni, true)); err == nil {
+		if _, err := l.sel.Load().pick(hello(sni, true)); err == nil {
 			t.Errorf("strict-sni: %q got a certificate", sni)
 		}
 	}
@@ -244,7 +244,7 @@ func TestLoadDirectory(t *testing.T) {
 	if errs != nil {
 		t.Fatal(errs)
 	}
-	if len(l.Entries) != 2 || filepath.Base(l.Entries[0].Cert.Path) != "a_default.pem" || l.Entries[1].List != dir {
+	if len(l.Entries) != 2 || filepath.Base(l.Entries[0].Cert().Path) != "a_default.pem" || l.Entries[1].List != dir {
 		t.Fatalf("entries %+v", l.Entries)
 	}
 }

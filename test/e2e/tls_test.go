@@ -710,6 +710,13 @@ func TestTLSSessionsResumeAcrossMasterWorkerReloadsAndRespawns(t *testing.T) {
 	}
 	goCfg := &tls.Config{ServerName: "www.example.test", RootCAs: f.pool(), ClientSessionCache: tls.NewLRUClientSessionCache(8), MinVersion: tls.VersionTLS13}
 	goTLSGet(t, s.addr, goCfg)
+	// A certificate committed at runtime is kept by the next workers too.
+	next := f.ca.Issue(t, []string{"www.example.test"}, testcert.Options{CN: "committed"})
+	sock := filepath.Join(s.dir, "stats.sock")
+	socketCommand(t, sock, "set ssl cert "+site+" <<\n"+string(next.Bundle()))
+	if out := socketCommand(t, sock, "commit ssl cert "+site); !strings.Contains(out, "Success!") {
+		t.Fatalf("commit: %q", out)
+	}
 	s.reload(t)
 	cur = s.waitNewWorker(t, cur)
 	check := func(when string) {
@@ -722,9 +729,91 @@ func TestTLSSessionsResumeAcrossMasterWorkerReloadsAndRespawns(t *testing.T) {
 		if body, resumed := goTLSGet(t, s.addr, goCfg); body != "resumed" || !resumed {
 			t.Fatalf("%s: TLS 1.3: %q resumed=%v", when, body, resumed)
 		}
+		if got := servedCN(t, port, "www.example.test", ""); got != "committed" {
+			t.Fatalf("%s: served %q, not the committed certificate", when, got)
+		}
 	}
 	check("after SIGUSR2")
 	syscall.Kill(cur, syscall.SIGKILL)
 	s.waitNewWorker(t, cur)
 	check("after the killed worker was replaced")
+}
+
+// TestTLSSetSSLCertChangesTheServedCertificate: `set ssl cert` + `commit ssl cert`
+// change what the next handshake gets, without a reload; a reload (-sf -x) keeps the
+// committed certificate while the file is unchanged, and a changed file wins.
+func TestTLSSetSSLCertChangesTheServedCertificate(t *testing.T) {
+	f := newTLSFiles(t)
+	site := f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{CN: "old"})
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(tlsReloadConfig, sock, addr, site) })
+	r.start(t)
+	port, _ := strconv.Atoi(r.addr[strings.LastIndex(r.addr, ":")+1:])
+	if got := servedCN(t, port, "www.example.test", ""); got != "old" {
+		t.Fatalf("served %q", got)
+	}
+	next := f.ca.Issue(t, []string{"www.example.test"}, testcert.Options{CN: "new"})
+	if out := socketCommand(t, r.sock, "set ssl cert "+site+" <<\n"+string(next.Bundle())); out != "Transaction created for certificate "+site+"!\n\n" {
+		t.Fatalf("set ssl cert: %q", out)
+	}
+	if out := socketCommand(t, r.sock, "show ssl cert"); out != "# transaction\n*"+site+"\n# filename\n"+site+"\n\n" {
+		t.Errorf("show ssl cert during the transaction: %q", out)
+	}
+	if got := servedCN(t, port, "www.example.test", ""); got != "old" {
+		t.Fatalf("served %q before the commit", got)
+	}
+	if out := socketCommand(t, r.sock, "commit ssl cert "+site); out != "Committing "+site+".\nSuccess!\n\n" {
+		t.Fatalf("commit: %q", out)
+	}
+	if got := servedCN(t, port, "www.example.test", ""); got != "new" {
+		t.Fatalf("served %q after the commit", got)
+	}
+	if out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(true)).CombinedOutput(); err != nil {
+		t.Fatalf("reload: %v %s", err, out)
+	}
+	if got := servedCN(t, port, "www.example.test", ""); got != "new" {
+		t.Fatalf("served %q after a reload: the commit was reverted", got)
+	}
+	f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{CN: "disk"})
+	if out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(true)).CombinedOutput(); err != nil {
+		t.Fatalf("reload: %v %s", err, out)
+	}
+	if got := servedCN(t, port, "www.example.test", ""); got != "disk" {
+		t.Fatalf("served %q after the file changed and a reload", got)
+	}
+	if out := socketCommand(t, r.sock, "set ssl cert "+site); out != "'set ssl cert expects a filename and a certificate as a payload\n\n" {
+		t.Errorf("set without payload: %q", out)
+	}
+}
+
+// TestTLSShowSSLCertMatchesHAProxy: `show ssl cert` and `show ssl cert NAME` print
+// what HAProxy 2.6 prints for the same certificates.
+func TestTLSShowSSLCertMatchesHAProxy(t *testing.T) {
+	hx := haproxy(t)
+	f := newTLSFiles(t)
+	ec := f.cert(t, "ec.pem", []string{"www.example.test", "alt.example.test"}, testcert.Options{})
+	rs := f.cert(t, "rsa.pem", []string{"rsa.example.test"}, testcert.Options{Key: testcert.RSA})
+	outputs := map[string]string{}
+	for _, who := range []string{"hitless", "haproxy"} {
+		sock := filepath.Join(f.dir, who+".sock")
+		port := freePort(t)
+		cfg := writeConfig(t, fmt.Sprintf("global\n    stats socket %s level admin\ndefaults\n    timeout client 5s\nfrontend fe\n    bind 127.0.0.1:%d ssl crt %s crt %s\n", sock, port, rs, ec))
+		var p *proc
+		if who == "hitless" {
+			p = launch(t, cfg, "-f", cfg)
+		} else {
+			p = launchBin(t, hx, cfg, "-db", "-f", cfg)
+		}
+		if !waitAccept(fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second, p.done) {
+			t.Fatalf("%s did not start:\n%s", who, p.out.String())
+		}
+		for _, cmd := range []string{"show ssl cert", "show ssl cert " + ec, "show ssl cert " + rs, "show ssl cert /nope"} {
+			outputs[who+cmd] = socketCommand(t, sock, cmd)
+		}
+		p.stop(t)
+	}
+	for _, cmd := range []string{"show ssl cert", "show ssl cert " + ec, "show ssl cert " + rs, "show ssl cert /nope"} {
+		if h, x := outputs["hitless"+cmd], outputs["haproxy"+cmd]; h != x {
+			t.Errorf("%s:\nhitless:\n%s\nhaproxy:\n%s", cmd, h, x)
+		}
+	}
 }
