@@ -250,7 +250,7 @@ func (ps *parser) loadBindTLS() {
 				ps.cfg.Warnings = append(ps.cfg.Warnings, fmt.Sprintf("parsing [%s] : %s", b.Pos, m))
 			}
 			l, errs := tlsconf.Load(&b.SSL.Bind, tlsconf.Env{CRTBase: g.CRTBase, CABase: g.CABase, Extras: g.SSLExtras(),
-				Now: time.Now(), Warn: warn, LineOptions: ps.crtListOptions})
+				Now: time.Now(), Warn: warn, LineOptions: ps.crtListOptions, NoH2: p.Mode == ModeHTTP})
 			for _, err := range errs {
 				if ce, ok := err.(*tlsconf.CrtListError); ok && ce.Line > 0 {
 					ps.errs = append(ps.errs, &Error{Pos: Pos{File: ce.File, Line: ce.Line}, Msg: fmt.Sprintf("%s (crt-list of 'bind %s' at %s)", ce.Msg, bindName(b.Addr), b.Pos)})

@@ -205,3 +205,19 @@ func loadOrErr(t *testing.T, text, want string) *Config {
 	}
 	return cfg
 }
+
+// TestModeHTTPDoesNotOfferH2: mode http speaks HTTP/1.1 only, so `alpn h2,http/1.1`
+// offers http/1.1 and says so; mode tcp offers what it is told.
+func TestModeHTTPDoesNotOfferH2(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "Test Root CA")
+	testcert.Write(t, filepath.Join(dir, "site.pem"), ca.Issue(t, []string{"www.example.test"}, testcert.Options{}).Bundle())
+	for _, mode := range []string{"http", "tcp"} {
+		cfg := loadOrErr(t, fmt.Sprintf("global\n crt-base %s\ndefaults\n timeout client 5s\nfrontend f\n mode %s\n bind 127.0.0.1:8443 ssl crt site.pem alpn h2,http/1.1\n", dir, mode), "")
+		got := strings.Join(cfg.Proxies[0].Binds[0].TLS.Entries[0].Config().NextProtos, ",")
+		warned := strings.Contains(strings.Join(cfg.Warnings, "\n"), "HTTP/2 is not supported yet in mode http: 'h2' is not offered")
+		if mode == "http" && (got != "http/1.1" || !warned) || mode == "tcp" && (got != "h2,http/1.1" || warned) {
+			t.Errorf("mode %s: ALPN %q, warned %v", mode, got, warned)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -38,6 +39,9 @@ type Env struct {
 	// LineOptions applies the `[...]` words of a crt-list line to a copy of the
 	// bind's options (the config package's keyword rows).
 	LineOptions func(o *Options, words []string) error
+	// NoH2 leaves "h2" out of ALPN (mode http speaks HTTP/1.1 only): a client told
+	// h2 would send HTTP/2 to an HTTP/1 parser.
+	NoH2 bool
 }
 
 func (env *Env) warn(msg string) {
@@ -278,6 +282,10 @@ func (b *Bind) build(o *Options, env Env) (*tls.Config, error) {
 	notes, err := o.applyCommon(c)
 	if err != nil {
 		return nil, err
+	}
+	if env.NoH2 && slices.Contains(c.NextProtos, "h2") {
+		c.NextProtos = slices.DeleteFunc(c.NextProtos, func(p string) bool { return p == "h2" })
+		notes = append(notes, "'alpn' : HTTP/2 is not supported yet in mode http: 'h2' is not offered, so clients use HTTP/1.1.")
 	}
 	for _, n := range notes {
 		env.warn(n)

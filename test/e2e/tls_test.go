@@ -392,9 +392,13 @@ frontend a
     bind 127.0.0.1:%d ssl crt site.pem no-tlsv13
     http-request return status 200 content-type text/plain string ok
 `, f.dir, p1, f.dir, p2, p3), fmt.Sprintf("127.0.0.1:%d", p1))
-	out := sClient(t, p1, "-servername", "www.example.test", "-alpn", "h2", "-tls1_2")
-	if !strings.Contains(out, "ALPN protocol: h2") || !strings.Contains(out, "Cipher is ECDHE-RSA-AES256-GCM-SHA384") {
+	// Mode http speaks HTTP/1.1: of `alpn h2,http/1.1` only http/1.1 is offered.
+	out := sClient(t, p1, "-servername", "www.example.test", "-alpn", "h2,http/1.1", "-tls1_2")
+	if !strings.Contains(out, "ALPN protocol: http/1.1") || !strings.Contains(out, "Cipher is ECDHE-RSA-AES256-GCM-SHA384") {
 		t.Errorf("alpn/ciphers not applied:\n%s", out)
+	}
+	if out := sClient(t, p1, "-servername", "www.example.test", "-alpn", "h2"); strings.Contains(out, "ALPN protocol: h2") {
+		t.Errorf("h2 negotiated in mode http:\n%s", out)
 	}
 	if out := sClient(t, p1, "-tls1_1"); strings.Contains(out, "Cipher is ECDHE") {
 		t.Errorf("TLS 1.1 accepted despite ssl-min-ver TLSv1.2:\n%s", out)
