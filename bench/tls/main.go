@@ -4,11 +4,12 @@
 // handshake (`openssl s_time -new`, one client), resumed handshakes likewise
 // (`openssl s_time -reuse`, TLS 1.2 session tickets), and HTTPS keep-alive requests
 // with the proxy's CPU time per request (wrk over TLS, answered by `http-request
-// return`). CPU time is utime+stime from /proc/PID/stat. It prints figures and never
-// fails on a timing. All traffic stays on 127.0.0.1.
+// return`). CPU time is utime+stime from /proc/PID/stat. Then, with -certs N, the time
+// from start to serving a crt-list of N certificates, and the RSS then. It prints
+// figures and never fails on a timing. All traffic stays on 127.0.0.1.
 //
-//	go run ./bench/tls                      # 3 runs × 5 s per cell
-//	go run ./bench/tls -runs 5 -d 10s
+//	go run ./bench/tls                      # 3 runs × 5 s per cell, 10,000 certificates
+//	go run ./bench/tls -runs 5 -d 10s -certs 0
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -43,6 +45,7 @@ type options struct {
 	conns   int
 	haproxy string
 	hitless string
+	certs   int
 }
 
 func main() {
@@ -52,6 +55,7 @@ func main() {
 	flag.IntVar(&o.conns, "c", 50, "wrk connections for the keep-alive test")
 	flag.StringVar(&o.haproxy, "haproxy", "/usr/sbin/haproxy", "HAProxy binary (skipped when absent)")
 	flag.StringVar(&o.hitless, "hitless", "", "hitless binary (default: go build ./cmd/hitless)")
+	flag.IntVar(&o.certs, "certs", 10000, "certificates in the crt-list of the load test (0: skip it)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "tls bench:", err)
@@ -161,7 +165,130 @@ func run(o options) error {
 			fmt.Printf("%-48s %12.2f %16.2f\n", c.test, a.rate/b.rate, a.cpu/b.cpu)
 		}
 	}
+	for _, p := range procs {
+		p.stop()
+	}
+	if o.certs > 0 {
+		return loadTest(dir, o, procs)
+	}
 	return nil
+}
+
+// loadTest starts each proxy on a crt-list of o.certs certificates and times how long
+// until the middle one is served.
+func loadTest(dir string, o options, procs []*proxy) error {
+	many := filepath.Join(dir, "many")
+	list, err := writeMany(many, o.certs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n%-48s %-8s %12s %12s\n", fmt.Sprintf("start to serving a crt-list of %d", o.certs), "target", "seconds", "RSS MB")
+	mid := fmt.Sprintf("site%05d.example.test", o.certs/2)
+	for _, p := range procs {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		cfg := filepath.Join(dir, p.name+"-many.cfg")
+		text := fmt.Sprintf("defaults\n    mode http\n    timeout client 30s\nfrontend fe\n    bind 127.0.0.1:%d ssl crt-list %s\n    http-request return status 200 content-type text/plain string ok\n", port, list)
+		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+			return err
+		}
+		args := []string{"-f", cfg}
+		if p.name == "haproxy" {
+			args = append(args, "-db")
+		}
+		cmd := exec.Command(p.cmd.Path, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		served := false
+		for time.Since(start) < 5*time.Minute {
+			c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: mid, InsecureSkipVerify: true})
+			if err == nil {
+				served = c.ConnectionState().PeerCertificates[0].Subject.CommonName == mid
+				c.Close()
+				if served {
+					break
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		took := time.Since(start)
+		rss := rssMB(cmd.Process.Pid)
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if !served {
+			fmt.Printf("%-48s %-8s %12s\n", "", p.name, "not served")
+			continue
+		}
+		fmt.Printf("%-48s %-8s %12.2f %12.1f\n", "", p.name, took.Seconds(), rss)
+	}
+	return nil
+}
+
+// rssMB is VmRSS of pid in MB.
+func rssMB(pid int) float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// writeMany writes n ECDSA certificates, each for site<i>.example.test, and a
+// crt-list that names each with its SNI filter; it returns the list's path.
+func writeMany(dir string, n int) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench CA"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	var list strings.Builder
+	for i := 0; i < n; i++ {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return "", err
+		}
+		name := fmt.Sprintf("site%05d.example.test", i)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, k.Public(), caKey)
+		if err != nil {
+			return "", err
+		}
+		kd, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			return "", err
+		}
+		p := filepath.Join(dir, name+".pem")
+		b := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})...)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&list, "%s %s\n", p, name)
+	}
+	lp := filepath.Join(dir, "list.txt")
+	return lp, os.WriteFile(lp, []byte(list.String()), 0o600)
 }
 
 type measurement struct {
