@@ -14,6 +14,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -37,6 +38,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"hitless/internal/storm"
 )
 
 type options struct {
@@ -46,6 +49,7 @@ type options struct {
 	haproxy string
 	hitless string
 	certs   int
+	storm   time.Duration
 }
 
 func main() {
@@ -56,6 +60,7 @@ func main() {
 	flag.StringVar(&o.haproxy, "haproxy", "/usr/sbin/haproxy", "HAProxy binary (skipped when absent)")
 	flag.StringVar(&o.hitless, "hitless", "", "hitless binary (default: go build ./cmd/hitless)")
 	flag.IntVar(&o.certs, "certs", 10000, "certificates in the crt-list of the load test (0: skip it)")
+	flag.DurationVar(&o.storm, "storm", 10*time.Second, "length of the TLS reload storm (0: skip it)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "tls bench:", err)
@@ -168,10 +173,67 @@ func run(o options) error {
 	for _, p := range procs {
 		p.stop()
 	}
+	if o.storm > 0 {
+		fmt.Printf("\nTLS reload storm, %v: 200 new TLS connections/s (each offering the last session), 10 busy TLS keep-alive connections, -sf -x every 200 ms\n", o.storm)
+		fmt.Printf("%-8s %10s %8s %10s %10s %14s %s\n", "target", "requests", "reloads", "failures", "offered", "not resumed", "failure classes")
+		for _, p := range procs {
+			r, err := stormTLS(dir, p.name, p.cmd.Path, o.storm)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%-8s %10d %8d %10d %10d %14d %v\n", p.name, r.Requests, r.Reloads, r.Failures(), r.Offered, r.ResumeFailures, r.FailuresBy)
+		}
+	}
 	if o.certs > 0 {
 		return loadTest(dir, o, procs)
 	}
 	return nil
+}
+
+const stormConfig = `global
+    stats socket %s mode 600 level admin expose-fd listeners
+defaults
+    mode http
+    timeout client 10s
+    timeout http-keep-alive 2s
+frontend fe
+    bind %s ssl crt %s/ec.pem
+    http-request return status 200 content-type text/plain string ok
+`
+
+// stormTLS runs the reload storm over TLS against one proxy, reloaded as operators do
+// (-D -sf $(cat pidfile) -x socket), and ends every process it started.
+func stormTLS(dir, name, bin string, d time.Duration) (*storm.Result, error) {
+	sd := filepath.Join(dir, name+"-storm")
+	if err := os.MkdirAll(sd, 0o700); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg, sock, pid, pids := filepath.Join(sd, "h.cfg"), filepath.Join(sd, "h.sock"), filepath.Join(sd, "h.pid"), filepath.Join(sd, "pids")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, stormConfig, sock, addr, dir), 0o644); err != nil {
+		return nil, err
+	}
+	defer func() {
+		b, _ := os.ReadFile(pids)
+		for _, f := range strings.Fields(string(b)) {
+			if p, err := strconv.Atoi(f); err == nil && p > 1 {
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+	}()
+	startCmd := fmt.Sprintf("%s -f %s -p %s -D -q && cat %s >> %s", bin, cfg, pid, pid, pids)
+	if out, err := exec.Command("/bin/sh", "-c", startCmd).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("starting %s: %v %s", name, err, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	reload := fmt.Sprintf("%s -f %s -p %s -D -q -sf $(cat %s) -x %s; cat %s >> %s", bin, cfg, pid, pid, sock, pid, pids)
+	return storm.Run(context.Background(), storm.Options{Target: addr, Rate: 200, KeepAlive: 10, Duration: d,
+		Timeout: 5 * time.Second, Reload: reload, Every: 200 * time.Millisecond, BodyLen: -1,
+		TLS: &tls.Config{ServerName: "bench.test", InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(16)}}), nil
 }
 
 // loadTest starts each proxy on a crt-list of o.certs certificates and times how long

@@ -7,6 +7,7 @@ package storm
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,10 @@ type Options struct {
 	BodyLen   int // expected body length; -1 for any
 	// MaxInFlight bounds the concurrent new-connection requests (default 4 × Rate / 10).
 	MaxInFlight int
+	// TLS, when set, makes every connection TLS with this configuration (tls.go). With
+	// a ClientSessionCache, new connections offer the last session and the result
+	// counts the resumptions that failed.
+	TLS *tls.Config
 }
 
 // Validate checks the options, including that the target is a loopback address.
@@ -73,23 +78,28 @@ const (
 	BadStatus = "bad_status" // an answer other than 200
 	ShortBody = "short_body" // the body ended before its announced length
 	Closed    = "closed"     // closed before any byte of the answer
+	TLSFailed = "tls"        // the TLS handshake failed
 	Other     = "other"
 )
 
 // Result is the one-line JSON summary.
 type Result struct {
-	Seconds        float64          `json:"seconds"`
-	Requests       int64            `json:"requests"`
-	OK             int64            `json:"ok"`
-	NewConns       int64            `json:"new_conns"`
-	KeepAliveReqs  int64            `json:"keepalive_requests"`
-	Reloads        int64            `json:"reloads"`
-	ReloadErrors   int64            `json:"reload_errors"`
-	FailuresBy     map[string]int64 `json:"failures"`
-	FirstErrors    []string         `json:"first_errors,omitempty"`
-	P50Millis      float64          `json:"p50_ms"`
-	P99Millis      float64          `json:"p99_ms"`
-	AchievedPerSec float64          `json:"new_conns_per_s"`
+	Seconds       float64          `json:"seconds"`
+	Requests      int64            `json:"requests"`
+	OK            int64            `json:"ok"`
+	NewConns      int64            `json:"new_conns"`
+	KeepAliveReqs int64            `json:"keepalive_requests"`
+	Reloads       int64            `json:"reloads"`
+	ReloadErrors  int64            `json:"reload_errors"`
+	FailuresBy    map[string]int64 `json:"failures"`
+	FirstErrors   []string         `json:"first_errors,omitempty"`
+	// TLS: handshakes done, sessions offered, and offered sessions not resumed.
+	Handshakes     int64   `json:"tls_handshakes,omitempty"`
+	Offered        int64   `json:"tls_resumptions_offered,omitempty"`
+	ResumeFailures int64   `json:"tls_resumptions_failed,omitempty"`
+	P50Millis      float64 `json:"p50_ms"`
+	P99Millis      float64 `json:"p99_ms"`
+	AchievedPerSec float64 `json:"new_conns_per_s"`
 }
 
 // Failures is the total number of failed requests.
@@ -103,6 +113,7 @@ func (r *Result) Failures() int64 {
 
 type collector struct {
 	requests, ok, newConns, kaReqs, reloads, reloadErrs atomic.Int64
+	handshakes, offered, resumeFails                    atomic.Int64
 
 	// mu guards the fields below.
 	mu      sync.Mutex
@@ -198,15 +209,18 @@ func Run(ctx context.Context, o Options) *Result {
 	wg.Wait()
 	el := time.Since(start)
 	r := &Result{
-		Seconds:       el.Seconds(),
-		Requests:      c.requests.Load(),
-		OK:            c.ok.Load(),
-		NewConns:      c.newConns.Load(),
-		KeepAliveReqs: c.kaReqs.Load(),
-		Reloads:       c.reloads.Load(),
-		ReloadErrors:  c.reloadErrs.Load(),
-		FailuresBy:    c.fails,
-		FirstErrors:   c.first,
+		Seconds:        el.Seconds(),
+		Requests:       c.requests.Load(),
+		OK:             c.ok.Load(),
+		NewConns:       c.newConns.Load(),
+		KeepAliveReqs:  c.kaReqs.Load(),
+		Reloads:        c.reloads.Load(),
+		ReloadErrors:   c.reloadErrs.Load(),
+		FailuresBy:     c.fails,
+		FirstErrors:    c.first,
+		Handshakes:     c.handshakes.Load(),
+		Offered:        c.offered.Load(),
+		ResumeFailures: c.resumeFails.Load(),
 	}
 	r.AchievedPerSec = float64(r.NewConns) / el.Seconds()
 	if n := len(c.samples); n > 0 {
@@ -228,8 +242,7 @@ func request(o Options, keepAlive bool) []byte {
 // oneShot opens a connection, sends one request and reads the whole answer.
 func oneShot(o Options, c *collector) {
 	t0 := time.Now()
-	d := net.Dialer{Timeout: o.Timeout}
-	conn, err := d.Dial("tcp", o.Target)
+	conn, err := dial(context.Background(), o, c)
 	if err != nil {
 		c.record(classify(err, false), err, 0, false)
 		return
@@ -258,9 +271,8 @@ func keepAliveLoop(ctx context.Context, o Options, c *collector) {
 	for ctx.Err() == nil {
 		t0 := time.Now()
 		if conn == nil {
-			d := net.Dialer{Timeout: o.Timeout}
 			var err error
-			conn, err = d.DialContext(ctx, "tcp", o.Target)
+			conn, err = dial(ctx, o, c)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -338,6 +350,9 @@ func classify(err error, established bool) string {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return Timeout
+	}
+	if errors.Is(err, errHandshake) {
+		return TLSFailed
 	}
 	if strings.Contains(err.Error(), "malformed HTTP") {
 		return BadStatus

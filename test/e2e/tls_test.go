@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"hitless/internal/storm"
 	"hitless/internal/testcert"
 )
 
@@ -819,5 +821,24 @@ func TestTLSShowSSLCertMatchesHAProxy(t *testing.T) {
 		if h, x := outputs["hitless"+cmd], outputs["haproxy"+cmd]; h != x {
 			t.Errorf("%s:\nhitless:\n%s\nhaproxy:\n%s", cmd, h, x)
 		}
+	}
+}
+
+// TestTLSReloadStormLosesNoSessions: TLS connections at a fixed rate and busy TLS
+// keep-alive connections under a reload (-sf -x) every 200 ms: no request fails and
+// every session a client offers after a reload is resumed.
+func TestTLSReloadStormLosesNoSessions(t *testing.T) {
+	f := newTLSFiles(t)
+	site := f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{})
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(tlsReloadConfig, sock, addr, site) })
+	r.start(t)
+	res := storm.Run(context.Background(), storm.Options{Target: r.addr, Rate: 150, KeepAlive: 6, Duration: 3 * time.Second,
+		Timeout: 5 * time.Second, Reload: r.reloadCmd(true), Every: 200 * time.Millisecond, BodyLen: -1,
+		TLS: &tls.Config{ServerName: "www.example.test", RootCAs: f.pool(), ClientSessionCache: tls.NewLRUClientSessionCache(16)}})
+	t.Logf("%d requests, %d reloads, %d handshakes, %d sessions offered, %d not resumed, failures %v",
+		res.Requests, res.Reloads, res.Handshakes, res.Offered, res.ResumeFailures, res.FailuresBy)
+	if res.Failures() != 0 || res.ReloadErrors != 0 || res.Reloads < 5 || res.Offered < 100 || res.ResumeFailures != 0 {
+		t.Fatalf("failures %v %v, reloads %d (errors %d), offered %d, not resumed %d", res.FailuresBy, res.FirstErrors,
+			res.Reloads, res.ReloadErrors, res.Offered, res.ResumeFailures)
 	}
 }
