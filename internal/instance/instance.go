@@ -77,11 +77,13 @@ type Instance struct {
 	cli       *runtimeapi.Server // the command table, for connections from the master
 	loggers   map[string]*logging.Logger
 
-	// ticketKeys are the session-ticket keys of the TLS binds (tls.go); sslConns and
-	// sslFailed count completed and failed handshakes.
-	ticketKeys          tlsconf.TicketKeys
-	sslConns, sslFailed atomic.Uint64
-	certs               *tlsconf.Store // the certificates, for `show/set/commit ssl cert`
+	// ticketKeys are the session-ticket keys of the TLS binds (tls.go); sslConns counts
+	// completed handshakes and sslCur the TLS connections open (show info's
+	// CumSslConns and CurrSslConns).
+	ticketKeys tlsconf.TicketKeys
+	sslConns   atomic.Uint64
+	sslCur     atomic.Int64
+	certs      *tlsconf.Store // the certificates, for `show/set/commit ssl cert`
 
 	version  string
 	started  time.Time
@@ -385,6 +387,8 @@ func (in *Instance) serve(c net.Conn, bl *boundListener) {
 		if c = in.handshake(ctx, c, bl); c == nil {
 			return
 		}
+		in.sslCur.Add(1)
+		defer in.sslCur.Add(-1)
 	}
 	if fe.Cfg.Mode == config.ModeHTTP {
 		in.http.Serve(ctx, c, fe)

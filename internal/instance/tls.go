@@ -78,8 +78,6 @@ func (in *Instance) handshake(ctx context.Context, c net.Conn, bl *boundListener
 	}
 	err := tc.HandshakeContext(ctx)
 	if err != nil {
-		in.sslFailed.Add(1)
-		bl.fe.Counters.SSLFailed.Add(1)
 		if bl.fe.Log != nil {
 			bl.fe.Log.Log(6, handshakeFailure(c.RemoteAddr(), time.Now(), bl))
 		}
@@ -88,11 +86,6 @@ func (in *Instance) handshake(ctx context.Context, c net.Conn, bl *boundListener
 	}
 	tc.SetDeadline(time.Time{})
 	in.sslConns.Add(1)
-	st := tc.ConnectionState()
-	bl.fe.Counters.SSLSessions.Add(1)
-	if st.DidResume {
-		bl.fe.Counters.SSLReused.Add(1)
-	}
 	return tc
 }
 

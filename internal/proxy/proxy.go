@@ -57,10 +57,8 @@ type Counters struct {
 	Connects   atomic.Uint64 // connect: connections established to servers
 	Reuses     atomic.Uint64 // reuse: idle server connections reused
 	LastSess   atomic.Int64  // unix time of the last connection to a server (lastsess)
-	// TLS handshakes of a frontend (the ssl stats module): completed, resumed, failed.
-	SSLSessions, SSLReused, SSLFailed atomic.Uint64
-	ConnRate                          Rate // new connections (frontend) or sessions (backend, server) per second
-	ReqRate                           Rate // HTTP requests per second (frontend)
+	ConnRate   Rate          // new connections (frontend) or sessions (backend, server) per second
+	ReqRate    Rate          // HTTP requests per second (frontend)
 	// Times are the sliding averages and maxima of a backend's or server's queue,
 	// connect, response and total times (qtime, ctime, rtime, ttime and their _max).
 	Times [4]Timing

@@ -690,6 +690,9 @@ func TestTLSSessionsResumeAcrossReloads(t *testing.T) {
 	if body, _ := goTLSGet(t, r.addr, goCfg); body != "resumed" {
 		t.Errorf("after the failed reload: %q", body)
 	}
+	if info := socketCommand(t, r.sock, "show info"); !strings.Contains(info, "\nCurrSslConns: 0\n") || strings.Contains(info, "\nCumSslConns: 0\n") {
+		t.Errorf("show info TLS counters:\n%s", info)
+	}
 	// The keys are only for admin sockets that expose the listeners.
 	if out := socketCommand(t, r.sock, "_tls-session-keys"); len(strings.Fields(out)) != 3 {
 		t.Errorf("_tls-session-keys on the admin socket: %q", out)
