@@ -84,22 +84,23 @@ const (
 
 // Result is the one-line JSON summary.
 type Result struct {
-	Seconds       float64          `json:"seconds"`
-	Requests      int64            `json:"requests"`
-	OK            int64            `json:"ok"`
-	NewConns      int64            `json:"new_conns"`
-	KeepAliveReqs int64            `json:"keepalive_requests"`
-	Reloads       int64            `json:"reloads"`
-	ReloadErrors  int64            `json:"reload_errors"`
-	FailuresBy    map[string]int64 `json:"failures"`
-	FirstErrors   []string         `json:"first_errors,omitempty"`
+	Seconds        float64          `json:"seconds"`
+	Requests       int64            `json:"requests"`
+	OK             int64            `json:"ok"`
+	NewConns       int64            `json:"new_conns"`
+	KeepAliveReqs  int64            `json:"keepalive_requests"`
+	Reloads        int64            `json:"reloads"`
+	ReloadErrors   int64            `json:"reload_errors"`
+	FailuresBy     map[string]int64 `json:"failures"`
+	FirstErrors    []string         `json:"first_errors,omitempty"`
+	P50Millis      float64          `json:"p50_ms"`
+	P99Millis      float64          `json:"p99_ms"`
+	AchievedPerSec float64          `json:"new_conns_per_s"`
+
 	// TLS: handshakes done, sessions offered, and offered sessions not resumed.
-	Handshakes     int64   `json:"tls_handshakes,omitempty"`
-	Offered        int64   `json:"tls_resumptions_offered,omitempty"`
-	ResumeFailures int64   `json:"tls_resumptions_failed,omitempty"`
-	P50Millis      float64 `json:"p50_ms"`
-	P99Millis      float64 `json:"p99_ms"`
-	AchievedPerSec float64 `json:"new_conns_per_s"`
+	Handshakes     int64 `json:"tls_handshakes,omitempty"`
+	Offered        int64 `json:"tls_resumptions_offered,omitempty"`
+	ResumeFailures int64 `json:"tls_resumptions_failed,omitempty"`
 }
 
 // Failures is the total number of failed requests.
@@ -209,19 +210,17 @@ func Run(ctx context.Context, o Options) *Result {
 	wg.Wait()
 	el := time.Since(start)
 	r := &Result{
-		Seconds:        el.Seconds(),
-		Requests:       c.requests.Load(),
-		OK:             c.ok.Load(),
-		NewConns:       c.newConns.Load(),
-		KeepAliveReqs:  c.kaReqs.Load(),
-		Reloads:        c.reloads.Load(),
-		ReloadErrors:   c.reloadErrs.Load(),
-		FailuresBy:     c.fails,
-		FirstErrors:    c.first,
-		Handshakes:     c.handshakes.Load(),
-		Offered:        c.offered.Load(),
-		ResumeFailures: c.resumeFails.Load(),
+		Seconds:       el.Seconds(),
+		Requests:      c.requests.Load(),
+		OK:            c.ok.Load(),
+		NewConns:      c.newConns.Load(),
+		KeepAliveReqs: c.kaReqs.Load(),
+		Reloads:       c.reloads.Load(),
+		ReloadErrors:  c.reloadErrs.Load(),
+		FailuresBy:    c.fails,
+		FirstErrors:   c.first,
 	}
+	r.Handshakes, r.Offered, r.ResumeFailures = c.handshakes.Load(), c.offered.Load(), c.resumeFails.Load()
 	r.AchievedPerSec = float64(r.NewConns) / el.Seconds()
 	if n := len(c.samples); n > 0 {
 		slices.Sort(c.samples)
