@@ -246,10 +246,12 @@ type session struct {
 	reqLine  []byte
 	entry    logging.Entry
 	requests int
-	logged   bool                 // the request was logged already (option logasap)
-	reqBody  int64                // request body bytes relayed, set by the relay goroutine
-	uid      []byte               // the request's unique id (unique-id-format)
-	tlsState *tls.ConnectionState // the client's TLS state, read once (ssl.go)
+	logged   bool   // the request was logged already (option logasap)
+	reqBody  int64  // request body bytes relayed, set by the relay goroutine
+	uid      []byte // the request's unique id (unique-id-format)
+
+	// tlsState is the client's TLS state, read once (ssl.go).
+	tlsState *tls.ConnectionState
 
 	// Per-request state kept here so that a request allocates nothing.
 	breq balance.Request

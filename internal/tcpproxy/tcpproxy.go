@@ -27,14 +27,14 @@ type sample struct {
 	src     netip.Addr
 	dstPort int
 	tls     *tls.ConnectionState // nil on a plain connection
-	srvTLS  *tls.ConnectionState // the server connection's, once connected with ssl
 }
 
 // TLS is the client connection's TLS state (ssl_fc* fetches); nil when plain.
 func (s *sample) TLS() *tls.ConnectionState { return s.tls }
 
-// BackendTLS is the server connection's TLS state (ssl_bc); nil when plain.
-func (s *sample) BackendTLS() *tls.ConnectionState { return s.srvTLS }
+// BackendTLS is the server connection's TLS state (ssl_bc): mode tcp routes before it
+// connects, so there is none yet.
+func (s *sample) BackendTLS() *tls.ConnectionState { return nil }
 
 // Get finds no header: there are none in mode tcp (tlsconf.SNISource).
 func (s *sample) Get(string) (string, bool) { return "", false }
