@@ -256,14 +256,14 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 
 	var inherited []*listener.Inherited
 	var states []runtimeapi.ServerState
-	var keys tlsconf.TicketKeys
+	var keys tlsconf.ProcessKeys
 	var certs string
 	if link != nil {
 		for _, f := range link.Listeners {
 			inherited = append(inherited, &listener.Inherited{File: f})
 		}
 		states = runtimeapi.ParseServersState(link.States)
-		keys, _ = tlsconf.DecodeTicketKeys(link.TicketKeys)
+		keys, _ = tlsconf.DecodeProcessKeys(link.TicketKeys)
 		certs = link.Certs
 		pidfile, o.oldPids = "", nil
 	} else if o.sockPath != "" && o.sockPath != "/dev/null" {
@@ -402,8 +402,8 @@ func fetchServerStates(path string) []runtimeapi.ServerState {
 // fetchTicketKeys asks the older process for its TLS session-ticket keys, so that its
 // clients resume their sessions here; nil when it cannot answer (HAProxy, or a socket
 // without admin level and expose-fd listeners): new keys are made then.
-func fetchTicketKeys(path string) tlsconf.TicketKeys {
-	k, err := tlsconf.DecodeTicketKeys(strings.TrimSpace(askOld(path, "_tls-session-keys")))
+func fetchTicketKeys(path string) tlsconf.ProcessKeys {
+	k, err := tlsconf.DecodeProcessKeys(strings.TrimSpace(askOld(path, "_tls-session-keys")))
 	if err != nil {
 		return nil
 	}

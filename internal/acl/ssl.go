@@ -132,8 +132,11 @@ func TLSBool(f tlsField, st, bst *tls.ConnectionState) bool {
 		return st.ServerName != ""
 	case tlsResumed:
 		return st.DidResume
-	case tlsHasCrt, tlsCUsed:
+	case tlsCUsed:
 		return len(st.PeerCertificates) > 0
+	case tlsHasCrt:
+		// Sent on this connection, not restored from a resumed session.
+		return len(st.PeerCertificates) > 0 && !st.DidResume
 	}
 	return false
 }

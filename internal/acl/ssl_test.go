@@ -49,6 +49,8 @@ func TestTLSFetches(t *testing.T) {
 		{"ssl_fc_is_resumed", tlsSample{st: plainTLS}, false},
 		{"ssl_c_used", tlsSample{st: withCert}, true},
 		{"ssl_fc_has_crt", tlsSample{st: plainTLS}, false},
+		{"ssl_fc_has_crt", tlsSample{st: withCert}, false}, // resumed: the certificate came with the session
+		{"ssl_c_used", tlsSample{st: withCert}, true},
 		{"ssl_c_verify 0", tlsSample{st: withCert}, true},
 		{"ssl_c_s_dn /C=US/ST=CA/O=Test Org/OU=Dev/CN=client1", tlsSample{st: withCert}, true},
 		{"ssl_c_s_dn(CN) client1", tlsSample{st: withCert}, true},

@@ -41,7 +41,7 @@ type Options struct {
 	ServerStates []runtimeapi.ServerState
 	// TicketKeys are the session-ticket keys of the older process (nil: new ones),
 	// so that its clients resume their TLS sessions here.
-	TicketKeys tlsconf.TicketKeys
+	TicketKeys tlsconf.ProcessKeys
 	// CommittedCerts are the certificates the older process had committed at runtime
 	// (tlsconf.Store.Committed), so that a reload does not revert them.
 	CommittedCerts string
@@ -77,13 +77,14 @@ type Instance struct {
 	cli       *runtimeapi.Server // the command table, for connections from the master
 	loggers   map[string]*logging.Logger
 
-	// ticketKeys are the session-ticket keys of the TLS binds (tls.go); sslConns counts
-	// completed handshakes and sslCur the TLS connections open (show info's
-	// CumSslConns and CurrSslConns).
-	ticketKeys tlsconf.TicketKeys
-	sslConns   atomic.Uint64
-	sslCur     atomic.Int64
-	certs      *tlsconf.Store // the certificates, for `show/set/commit ssl cert`
+	// keysMu guards ticketKeys, the session-ticket keys of the TLS binds (tls.go).
+	keysMu     sync.Mutex
+	ticketKeys tlsconf.ProcessKeys
+	// sslConns counts completed handshakes and sslCur the TLS connections open (show
+	// info's CumSslConns and CurrSslConns).
+	sslConns atomic.Uint64
+	sslCur   atomic.Int64
+	certs    *tlsconf.Store // the certificates, for `show/set/commit ssl cert`
 
 	version  string
 	started  time.Time

@@ -17,35 +17,55 @@ import (
 // that stalls or sends garbage costs only its own connection.
 
 // setTicketKeys gives every TLS bind without its own tls-ticket-keys file the
-// process's session-ticket keys: those carried from the older process, else new ones.
-func (in *Instance) setTicketKeys(cfg *config.Config, carried tlsconf.TicketKeys) {
-	keys := carried
-	if len(keys) == 0 {
-		keys = tlsconf.NewTicketKeys()
-	}
-	in.ticketKeys = keys
-	for _, p := range cfg.Proxies {
-		for _, b := range p.Binds {
-			if b.TLS != nil {
-				b.TLS.SetTicketKeys(keys)
+// process's session-ticket keys: those carried from the older process, else new ones,
+// rotated by time (once at start, then checked every hour until the instance stops).
+func (in *Instance) setTicketKeys(cfg *config.Config, carried tlsconf.ProcessKeys) {
+	ls := tlsListeners(cfg)
+	in.ticketKeys = carried
+	in.rotateTicketKeys(ls, time.Now(), true)
+	in.loops.Add(1)
+	go func() {
+		defer in.loops.Done()
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			select {
+			case <-in.ctx.Done():
+				return
+			case now := <-t.C:
+				in.rotateTicketKeys(ls, now, false)
 			}
 		}
+	}()
+}
+
+// rotateTicketKeys rotates the keys when due and gives them to the listeners.
+func (in *Instance) rotateTicketKeys(ls []*tlsconf.Listener, now time.Time, always bool) {
+	in.keysMu.Lock()
+	keys, changed := in.ticketKeys.Rotate(now)
+	in.ticketKeys = keys
+	in.keysMu.Unlock()
+	if !changed && !always {
+		return
 	}
+	secrets := keys.Secrets()
+	for _, l := range ls {
+		l.SetTicketKeys(secrets)
+	}
+}
+
+// TicketKeys returns the process's session-ticket keys, for the next process.
+func (in *Instance) TicketKeys() tlsconf.ProcessKeys {
+	in.keysMu.Lock()
+	defer in.keysMu.Unlock()
+	return in.ticketKeys
 }
 
 // buildCertStore indexes the certificates of every TLS bind for the Runtime API and
 // serves those an older process committed at runtime (when their files did not change
 // since).
 func (in *Instance) buildCertStore(cfg *config.Config, committed string) {
-	var ls []*tlsconf.Listener
-	for _, p := range cfg.Proxies {
-		for _, b := range p.Binds {
-			if b.TLS != nil {
-				ls = append(ls, b.TLS)
-			}
-		}
-	}
-	in.certs = tlsconf.NewStore(ls)
+	in.certs = tlsconf.NewStore(tlsListeners(cfg))
 	if committed == "" {
 		return
 	}
@@ -57,8 +77,18 @@ func (in *Instance) buildCertStore(cfg *config.Config, committed string) {
 // CommittedCerts returns the certificates committed at runtime, for the next process.
 func (in *Instance) CommittedCerts() string { return in.certs.Committed() }
 
-// TicketKeys returns the process's session-ticket keys, for the next process.
-func (in *Instance) TicketKeys() tlsconf.TicketKeys { return in.ticketKeys }
+// tlsListeners are the TLS sides of every bind of cfg.
+func tlsListeners(cfg *config.Config) []*tlsconf.Listener {
+	var ls []*tlsconf.Listener
+	for _, p := range cfg.Proxies {
+		for _, b := range p.Binds {
+			if b.TLS != nil {
+				ls = append(ls, b.TLS)
+			}
+		}
+	}
+	return ls
+}
 
 // handshakeTimeout bounds a TLS handshake as HAProxy bounds it.
 func handshakeTimeout(p *config.Proxy) time.Duration {

@@ -16,7 +16,7 @@ import (
 func (m *Master) ticketKeys(cur *proc) string {
 	if cur != nil {
 		if s, err := cur.ask(runtimeapi.LevelAdmin, "_tls-session-keys", 5*time.Second); err == nil {
-			if k, err := tlsconf.DecodeTicketKeys(strings.TrimSpace(s)); err == nil {
+			if k, err := tlsconf.DecodeProcessKeys(strings.TrimSpace(s)); err == nil {
 				return k.Encode()
 			}
 		}
@@ -27,7 +27,8 @@ func (m *Master) ticketKeys(cur *proc) string {
 	if last != "" {
 		return last
 	}
-	return tlsconf.NewTicketKeys().Encode()
+	k, _ := tlsconf.ProcessKeys(nil).Rotate(time.Now())
+	return k.Encode()
 }
 
 // committedCerts returns the certificates committed at runtime in the current worker

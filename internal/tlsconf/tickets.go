@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Session-ticket keys. Go's TLS takes 32-byte keys, the first of which encrypts new
@@ -70,43 +72,91 @@ func LoadTicketKeys(path string) (TicketKeys, error) {
 	return ParseTicketKeys(path, b)
 }
 
-// NewTicketKeys generates a key set for a process without a tls-ticket-keys file.
-// It is generated once and then carried to every later process (reloads, worker
-// restarts), so that clients resume across them.
-func NewTicketKeys() TicketKeys {
-	keys := make(TicketKeys, ticketsNo)
-	for i := range keys {
-		rand.Read(keys[i][:])
-	}
-	return keys
+// Rotation of the keys made by the process (binds without tls-ticket-keys): a new
+// key encrypts every rotateEvery, and older keys still decrypt until keepFor, the
+// lifetime Go gives a session ticket.
+const (
+	rotateEvery = 24 * time.Hour
+	keepFor     = 7*24*time.Hour + rotateEvery
+)
+
+// ProcessKey is one session-ticket key made by the process, with when it was made.
+type ProcessKey struct {
+	Secret  [32]byte
+	Created int64 // unix seconds
 }
 
-// Encode writes the keys one base64 line each, encryption key first. The result is a
-// secret: it travels only over the admin-level stats socket or the master's private
-// link.
-func (k TicketKeys) Encode() string {
+// ProcessKeys are the session-ticket keys of binds without a tls-ticket-keys file,
+// newest (encrypting) first. They are made at the first start and carried to every
+// later process (reloads, worker restarts), so that clients resume across them, and
+// rotated by time so that no key lives for ever.
+type ProcessKeys []ProcessKey
+
+// Rotate adds a new key when there is none or the newest is rotateEvery old, and
+// drops the keys older than keepFor; it reports whether anything changed.
+func (p ProcessKeys) Rotate(now time.Time) (ProcessKeys, bool) {
+	changed := false
+	if len(p) == 0 || now.Unix()-p[0].Created >= int64(rotateEvery/time.Second) || p[0].Created > now.Unix()+60 {
+		var k ProcessKey
+		rand.Read(k.Secret[:])
+		k.Created = now.Unix()
+		p = append(ProcessKeys{k}, p...)
+		changed = true
+	}
+	out := p[:1]
+	for _, k := range p[1:] {
+		if now.Unix()-k.Created < int64(keepFor/time.Second) && len(out) < 16 {
+			out = append(out, k)
+		} else {
+			changed = true
+		}
+	}
+	return out, changed
+}
+
+// Secrets are the keys as Go's TLS takes them.
+func (p ProcessKeys) Secrets() TicketKeys {
+	out := make(TicketKeys, len(p))
+	for i, k := range p {
+		out[i] = k.Secret
+	}
+	return out
+}
+
+// Encode writes the keys one line each, "<created> <base64>", encryption key first.
+// The result is a secret: it travels only over the admin-level stats socket or the
+// master's private link.
+func (p ProcessKeys) Encode() string {
 	var b strings.Builder
-	for _, key := range k {
-		b.WriteString(base64.StdEncoding.EncodeToString(key[:]))
+	for _, k := range p {
+		b.WriteString(strconv.FormatInt(k.Created, 10))
+		b.WriteByte(' ')
+		b.WriteString(base64.StdEncoding.EncodeToString(k.Secret[:]))
 		b.WriteByte('\n')
 	}
 	return b.String()
 }
 
-// DecodeTicketKeys reads what Encode wrote; it refuses anything else.
-func DecodeTicketKeys(s string) (TicketKeys, error) {
-	var out TicketKeys
+// DecodeProcessKeys reads what Encode wrote; it refuses anything else.
+func DecodeProcessKeys(s string) (ProcessKeys, error) {
+	var out ProcessKeys
+	bad := errors.New("malformed session-ticket keys")
 	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
-		b, err := base64.StdEncoding.DecodeString(l)
-		if err != nil || len(b) != 32 {
-			return nil, errors.New("malformed session-ticket keys")
+		ts, key, ok := strings.Cut(l, " ")
+		created, err := strconv.ParseInt(ts, 10, 64)
+		if !ok || err != nil {
+			return nil, bad
 		}
-		var k [32]byte
-		copy(k[:], b)
+		b, err := base64.StdEncoding.DecodeString(key)
+		if err != nil || len(b) != 32 {
+			return nil, bad
+		}
+		k := ProcessKey{Created: created}
+		copy(k.Secret[:], b)
 		out = append(out, k)
 	}
 	if len(out) == 0 || len(out) > 16 {
-		return nil, errors.New("malformed session-ticket keys")
+		return nil, bad
 	}
 	return out, nil
 }

@@ -344,13 +344,37 @@ func TestTicketKeysFileOrder(t *testing.T) {
 			t.Errorf("err = %v, want %q", err, tc.err)
 		}
 	}
-	enc := NewTicketKeys().Encode()
-	back, err := DecodeTicketKeys(enc)
+}
+
+// TestProcessKeysRotate: one key at first, a new encrypting key every day, keys older
+// eight days old dropped; the encoding goes both ways and refuses anything else.
+func TestProcessKeysRotate(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	k, changed := ProcessKeys(nil).Rotate(t0)
+	if !changed || len(k) != 1 {
+		t.Fatalf("first rotation: %d keys", len(k))
+	}
+	if k2, changed := k.Rotate(t0.Add(23 * time.Hour)); changed || len(k2) != 1 {
+		t.Fatal("rotated before a day")
+	}
+	for d := 1; d <= 10; d++ {
+		k, _ = k.Rotate(t0.Add(time.Duration(d) * 24 * time.Hour))
+	}
+	if len(k) != 8 || k[0].Created != t0.Add(240*time.Hour).Unix() || k[7].Created != t0.Add(72*time.Hour).Unix() {
+		t.Fatalf("after 10 days: %d keys, newest %d, oldest %d", len(k), k[0].Created, k[len(k)-1].Created)
+	}
+	if s := k.Secrets(); len(s) != 8 || s[0] != k[0].Secret {
+		t.Fatal("secrets not newest first")
+	}
+	enc := k.Encode()
+	back, err := DecodeProcessKeys(enc)
 	if err != nil || back.Encode() != enc {
 		t.Fatalf("encode/decode: %v", err)
 	}
-	if _, err := DecodeTicketKeys("bad\n"); err == nil {
-		t.Fatal("accepted bad keys")
+	for _, bad := range []string{"bad\n", "12 !!\n", "x " + strings.Repeat("A", 44) + "\n", ""} {
+		if _, err := DecodeProcessKeys(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
 	}
 }
 
