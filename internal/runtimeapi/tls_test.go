@@ -1,12 +1,6 @@
 package runtimeapi
 
-import (
-	"context"
-	"net"
-	"path/filepath"
-	"testing"
-	"time"
-)
+import "testing"
 
 // fakeStore records what the certificate commands pass it.
 type fakeStore struct{ payload string }
@@ -20,19 +14,7 @@ func (f *fakeStore) Committed() string          { return "[]" }
 
 func serveTLS(t *testing.T, level Level, expose bool, st CertStore) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "s.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &Server{Timeout: 2 * time.Second}
-	srv.Commands = append(BaseCommands(srv), TicketKeysCommand(func() string { return "1 secret\n" }))
-	srv.Commands = append(srv.Commands, CertCommands(st)...)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, ln, level, expose); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return path
+	return serveWith(t, level, expose, append(CertCommands(st), TicketKeysCommand(func() string { return "1 secret\n" }))...)
 }
 
 // TestTLSSecretsNeedAdminAndExposeFD: the session keys and committed certificates go
