@@ -221,3 +221,16 @@ func TestModeHTTPDoesNotOfferH2(t *testing.T) {
 		}
 	}
 }
+
+// TestTicketKeysFileIsNotJoinedWithCrtBase: as in HAProxy, tls-ticket-keys is opened
+// as written, while crt is joined with crt-base.
+func TestTicketKeysFileIsNotJoinedWithCrtBase(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "Test Root CA")
+	testcert.Write(t, filepath.Join(dir, "site.pem"), ca.Issue(t, []string{"www.example.test"}, testcert.Options{}).Bundle())
+	keys := strings.Repeat(strings.Repeat("A", 64)+"\n", 3)
+	testcert.Write(t, filepath.Join(dir, "ticket.keys"), []byte(keys))
+	text := "global\n crt-base " + dir + "\ndefaults\n timeout client 5s\nfrontend f\n bind 127.0.0.1:8443 ssl crt site.pem tls-ticket-keys %s\n"
+	loadOrErr(t, fmt.Sprintf(text, filepath.Join(dir, "ticket.keys")), "")
+	loadOrErr(t, fmt.Sprintf(text, "ticket.keys"), "'ticket.keys' : unable to load ssl tickets keys file")
+}

@@ -205,7 +205,7 @@ func Load(b *Bind, env Env) (*Listener, []error) {
 	l.strict = b.StrictSNI
 	l.Rebuild()
 	if b.TicketKeysFile != "" {
-		keys, err := LoadTicketKeys(join(env.CRTBase, b.TicketKeysFile))
+		keys, err := LoadTicketKeys(b.TicketKeysFile) // as written: HAProxy does not join it with crt-base
 		if err != nil {
 			return nil, []error{err}
 		}
