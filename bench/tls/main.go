@@ -173,6 +173,11 @@ func run(o options) error {
 	for _, p := range procs {
 		p.stop()
 	}
+	if r, err := goFloor(dir, o); err == nil {
+		fmt.Printf("\n%-48s %-8s %12.0f %-13s %10.1f %-8s\n", "full handshake ECDSA P-256, bare crypto/tls", "go-tls", r.rate, "handshakes/s", r.cpu, "µs/hs")
+	} else {
+		fmt.Println("bare crypto/tls server:", err)
+	}
 	if o.storm > 0 {
 		fmt.Printf("\nTLS reload storm, %v: 200 new TLS connections/s (each offering the last session), 10 busy TLS keep-alive connections, -sf -x every 200 ms\n", o.storm)
 		fmt.Printf("%-8s %10s %8s %10s %10s %14s %s\n", "target", "requests", "reloads", "failures", "offered", "not resumed", "failure classes")
@@ -188,6 +193,42 @@ func run(o options) error {
 		return loadTest(dir, o, procs)
 	}
 	return nil
+}
+
+// goFloor measures a bare Go crypto/tls server in this process on the ECDSA
+// certificate: the floor of what hitless can spend per full handshake.
+func goFloor(dir string, o options) (result, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "ec.pem"), filepath.Join(dir, "ec.pem"))
+	if err != nil {
+		return result{}, err
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		return result{}, err
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 1))
+			}()
+		}
+	}()
+	self := &proxy{name: "go-tls", pid: os.Getpid(), ec: ln.Addr().String()}
+	var ms []measurement
+	for i := 0; i < o.runs; i++ {
+		m, err := measure(self, "full handshake ECDSA P-256", o)
+		if err != nil {
+			return result{}, err
+		}
+		ms = append(ms, m)
+	}
+	return median(ms), nil
 }
 
 const stormConfig = `global
