@@ -231,6 +231,7 @@ func (ps *parser) crtListOptions(o *tlsconf.Options, words []string) error {
 func (ps *parser) loadBindTLS() {
 	g := &ps.cfg.Global
 	defaults := ps.sslDefaults(g.SSLBind)
+	ps.cfg.TicketFiles = &tlsconf.TicketFiles{}
 	for _, p := range ps.cfg.Proxies {
 		for i := range p.Binds {
 			b := &p.Binds[i]
@@ -250,7 +251,8 @@ func (ps *parser) loadBindTLS() {
 				ps.cfg.Warnings = append(ps.cfg.Warnings, fmt.Sprintf("parsing [%s] : %s", b.Pos, m))
 			}
 			l, errs := tlsconf.Load(&b.SSL.Bind, tlsconf.Env{CRTBase: g.CRTBase, CABase: g.CABase, Extras: g.SSLExtras(),
-				Now: time.Now(), Warn: warn, LineOptions: ps.crtListOptions, NoH2: p.Mode == ModeHTTP})
+				Now: time.Now(), Warn: warn, LineOptions: ps.crtListOptions, NoH2: p.Mode == ModeHTTP,
+				TicketFiles: ps.cfg.TicketFiles})
 			for _, err := range errs {
 				if ce, ok := err.(*tlsconf.CrtListError); ok && ce.Line > 0 {
 					ps.errs = append(ps.errs, &Error{Pos: Pos{File: ce.File, Line: ce.Line}, Msg: fmt.Sprintf("%s (crt-list of 'bind %s' at %s)", ce.Msg, bindName(b.Addr), b.Pos)})

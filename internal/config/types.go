@@ -25,6 +25,9 @@ type Config struct {
 	// Frontends, Backends and Listens are kept in one list in file order. A `listen`
 	// section is one Proxy with both capabilities.
 	Proxies []*Proxy
+	// TicketFiles are the tls-ticket-keys files of the TLS binds (ssl_bind.go), for
+	// `show tls-keys` and `set ssl tls-key`.
+	TicketFiles *tlsconf.TicketFiles `json:"-"`
 	// Warnings are non-fatal findings (for example missing timeouts), each already
 	// formatted as HAProxy words it, without the "[WARNING] (pid) : config : " prefix.
 	Warnings []string

@@ -56,6 +56,7 @@ func (in *Instance) cliServer(cfg *config.Config, ids map[string]int, track func
 	srv.Commands = append(srv.Commands, runtimeapi.MiscCommands(in.State, in.version)...)
 	srv.Commands = append(srv.Commands, runtimeapi.TicketKeysCommand(func() string { return in.TicketKeys().Encode() }))
 	srv.Commands = append(srv.Commands, runtimeapi.CertCommands(in.certs)...)
+	srv.Commands = append(srv.Commands, runtimeapi.TicketFileCommands(cfg.TicketFiles)...)
 	return srv
 }
 

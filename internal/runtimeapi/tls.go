@@ -98,3 +98,43 @@ func CertCommands(st CertStore) []Command {
 			}},
 	}
 }
+
+// TicketFileKeys is what the tls-ticket-keys commands drive (tlsconf.TicketFiles).
+type TicketFileKeys interface {
+	Show(ref string) string
+	Set(ref, key string) string
+}
+
+// TicketFileCommands are `show tls-keys [id|*]` and `set ssl tls-key <id|file> <key>`
+// with HAProxy 2.6's answers. As in HAProxy, a user-level session gets the list but
+// no key; unlike it, changing a key needs the admin level.
+func TicketFileCommands(t TicketFileKeys) []Command {
+	return []Command{
+		{Words: []string{"show", "tls-keys"}, Level: LevelUser,
+			Usage: Usage("show tls-keys [id|*]", "show tls keys references or dump tls ticket keys when id specified"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				ref := ""
+				if len(args) > 0 {
+					ref = args[0]
+					if s.Level < LevelOperator {
+						return nil
+					}
+				}
+				w.WriteString(t.Show(ref))
+				return nil
+			}},
+		{Words: []string{"set", "ssl", "tls-key"}, Level: LevelAdmin,
+			Usage: Usage("set ssl tls-key [id|file] <key>", "set the next TLS key for the <id> or <file> listener to <key>"),
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				ref, key := "", ""
+				if len(args) > 0 {
+					ref = args[0]
+				}
+				if len(args) > 1 {
+					key = args[1]
+				}
+				w.WriteString(t.Set(ref, key))
+				return nil
+			}},
+	}
+}

@@ -39,6 +39,9 @@ type Env struct {
 	// LineOptions applies the `[...]` words of a crt-list line to a copy of the
 	// bind's options (the config package's keyword rows).
 	LineOptions func(o *Options, words []string) error
+	// TicketFiles is where tls-ticket-keys files are registered, shared by the binds
+	// of a configuration (nil: a private one).
+	TicketFiles *TicketFiles
 	// NoH2 leaves "h2" out of ALPN (mode http speaks HTTP/1.1 only): a client told
 	// h2 would send HTTP/2 to an HTTP/1 parser.
 	NoH2 bool
@@ -205,13 +208,19 @@ func Load(b *Bind, env Env) (*Listener, []error) {
 	l.strict = b.StrictSNI
 	l.Rebuild()
 	if b.TicketKeysFile != "" {
-		keys, err := LoadTicketKeys(b.TicketKeysFile) // as written: HAProxy does not join it with crt-base
+		files := env.TicketFiles
+		if files == nil {
+			files = &TicketFiles{}
+		}
+		// As written: HAProxy does not join it with crt-base.
+		f, err := files.load(b.TicketKeysFile)
 		if err != nil {
 			return nil, []error{err}
 		}
-		for _, c := range l.configs {
-			c.SetSessionTicketKeys(keys)
-		}
+		files.mu.Lock()
+		f.listeners = append(f.listeners, l)
+		f.apply()
+		files.mu.Unlock()
 		l.ownKeys = true
 	}
 	if b.NoTickets {

@@ -2,6 +2,7 @@ package tlsconf
 
 import (
 	"crypto/tls"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,5 +92,69 @@ func TestStoreTransactions(t *testing.T) {
 	}
 	if NewStore(nil).Committed() != "[]" {
 		t.Error("nothing committed must encode as []")
+	}
+}
+
+// TestSetTLSKeyRotatesTheBindsKeys: after set ssl tls-key, the old "next" encrypts and
+// both binds that name the file use the new order.
+func TestSetTLSKeyRotatesTheBindsKeys(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "Test Root CA")
+	site := testcert.Write(t, filepath.Join(dir, "s.pem"), ca.Issue(t, []string{"s.test"}, testcert.Options{}).Bundle())
+	var lines []string
+	for i := 0; i < 3; i++ {
+		lines = append(lines, strings.Repeat(string(rune('A'+i)), 64))
+	}
+	kf := testcert.Write(t, filepath.Join(dir, "t.keys"), []byte(strings.Join(lines, "\n")+"\n"))
+	files := &TicketFiles{}
+	b := &Bind{Certs: []CertRef{{Path: site}}, TicketKeysFile: kf}
+	l1, e1 := Load(b, Env{Extras: AllExtras, TicketFiles: files})
+	l2, e2 := Load(b, Env{Extras: AllExtras, TicketFiles: files})
+	if e1 != nil || e2 != nil || len(files.files) != 1 {
+		t.Fatal(e1, e2, len(files.files))
+	}
+	cache := tls.NewLRUClientSessionCache(4)
+	resumes := func(l *Listener) bool {
+		c1, c2 := net.Pipe()
+		defer c1.Close()
+		defer c2.Close()
+		go func() {
+			s := tls.Server(c1, l.Config)
+			if s.Handshake() == nil {
+				s.Write([]byte("x")) // TLS 1.3 tickets follow the handshake
+			}
+		}()
+		c := tls.Client(c2, &tls.Config{InsecureSkipVerify: true, ServerName: "s.test", ClientSessionCache: cache})
+		if c.Handshake() != nil {
+			return false
+		}
+		c.Read(make([]byte, 1))
+		return c.ConnectionState().DidResume
+	}
+	resumes(l1) // a ticket under the file's current key
+	before := files.files[0].keys()
+	if got := files.Set("#0", strings.Repeat("D", 64)); got != "TLS ticket key updated!\n" {
+		t.Fatalf("set: %q", got)
+	}
+	after := files.files[0].keys()
+	if after[0] != before[1] || after[2] != before[0] || after[1] == before[2] {
+		t.Fatal("the keys did not move on as HAProxy's do")
+	}
+	if !strings.HasSuffix(files.Show("#0"), "0.2 "+strings.Repeat("D", 64)+"\n") {
+		t.Fatalf("show: %q", files.Show("#0"))
+	}
+	if !resumes(l2) {
+		t.Error("a ticket of the previous key no longer resumes on the other bind")
+	}
+	// Two more keys push the first ticket's key out: no resumption with it then.
+	files.Set("#0", strings.Repeat("E", 64))
+	files.Set("#0", strings.Repeat("F", 64))
+	cache.Put("s.test", nil)
+	resumes(l1)
+	files.Set("#0", strings.Repeat("G", 64))
+	files.Set("#0", strings.Repeat("H", 64))
+	files.Set("#0", strings.Repeat("I", 64))
+	if resumes(l1) {
+		t.Error("a ticket resumed after its key was replaced three times")
 	}
 }

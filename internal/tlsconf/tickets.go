@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +30,20 @@ type TicketKeys [][32]byte
 // i%3, so the last 3 lines survive; the second-to-last encrypts, the last is "next"
 // and the third-to-last "previous".
 func ParseTicketKeys(path string, data []byte) (TicketKeys, error) {
+	raw, err := parseTicketLines(path, data)
+	if err != nil {
+		return nil, err
+	}
+	n := len(raw)
+	keys := make(TicketKeys, 0, ticketsNo)
+	for _, i := range []int{n - 2, n - 1, n - 3} { // current, next, previous
+		keys = append(keys, sha256.Sum256(raw[i]))
+	}
+	return keys, nil
+}
+
+// parseTicketLines decodes and checks the lines of a tls-ticket-keys file.
+func parseTicketLines(path string, data []byte) ([][]byte, error) {
 	lines := strings.Split(string(data), "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1] // the file's final newline
@@ -54,22 +67,7 @@ func ParseTicketKeys(path string, data []byte) (TicketKeys, error) {
 	if len(raw) < ticketsNo {
 		return nil, fmt.Errorf("'%s' : please supply at least %d keys in the tls-tickets-file", path, ticketsNo)
 	}
-	n := len(raw)
-	order := []int{n - 2, n - 1, n - 3} // current, next, previous
-	keys := make(TicketKeys, 0, ticketsNo)
-	for _, i := range order {
-		keys = append(keys, sha256.Sum256(raw[i]))
-	}
-	return keys, nil
-}
-
-// LoadTicketKeys reads and parses a tls-ticket-keys file.
-func LoadTicketKeys(path string) (TicketKeys, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("'%s' : unable to load ssl tickets keys file: %s", path, osReason(err))
-	}
-	return ParseTicketKeys(path, b)
+	return raw, nil
 }
 
 // Rotation of the keys made by the process (binds without tls-ticket-keys): a new

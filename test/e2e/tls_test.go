@@ -806,15 +806,7 @@ func TestTLSShowSSLCertMatchesHAProxy(t *testing.T) {
 		sock := filepath.Join(f.dir, who+".sock")
 		port := freePort(t)
 		cfg := writeConfig(t, fmt.Sprintf("global\n    stats socket %s level admin\ndefaults\n    timeout client 5s\nfrontend fe\n    bind 127.0.0.1:%d ssl crt %s crt %s\n", sock, port, rs, ec))
-		var p *proc
-		if who == "hitless" {
-			p = launch(t, cfg, "-f", cfg)
-		} else {
-			p = launchBin(t, hx, cfg, "-db", "-f", cfg)
-		}
-		if !waitAccept(fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second, p.done) {
-			t.Fatalf("%s did not start:\n%s", who, p.out.String())
-		}
+		p := startEither(t, who, hx, cfg, port)
 		for _, cmd := range []string{"show ssl cert", "show ssl cert " + ec, "show ssl cert " + rs, "show ssl cert /nope"} {
 			outputs[who+cmd] = socketCommand(t, sock, cmd)
 		}
@@ -844,4 +836,55 @@ func TestTLSReloadStormLosesNoSessions(t *testing.T) {
 		t.Fatalf("failures %v %v, reloads %d (errors %d), offered %d, not resumed %d", res.FailuresBy, res.FirstErrors,
 			res.Reloads, res.ReloadErrors, res.Offered, res.ResumeFailures)
 	}
+}
+
+// TestTLSTicketKeyCommandsMatchHAProxy: show tls-keys and set ssl tls-key answer as
+// HAProxy 2.6 does, on the same tls-ticket-keys file named by two binds.
+func TestTLSTicketKeyCommandsMatchHAProxy(t *testing.T) {
+	hx := haproxy(t)
+	f := newTLSFiles(t)
+	site := f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{})
+	var lines []string
+	for i := 0; i < 4; i++ {
+		k := make([]byte, 48)
+		k[0], k[47] = byte(i+1), byte(i+7)
+		lines = append(lines, base64Std(k))
+	}
+	keys := f.write(t, "ticket.keys", strings.Join(lines, "\n")+"\n")
+	newKey := base64Std(make([]byte, 48))
+	cmds := []string{"show tls-keys", "show tls-keys *", "show tls-keys #0", "show tls-keys " + keys, "show tls-keys 0", "show tls-keys #1",
+		"set ssl tls-key #0 " + newKey, "show tls-keys #0", "set ssl tls-key " + keys + " AAAA", "set ssl tls-key #0 !!!",
+		"set ssl tls-key #7 " + newKey, "set ssl tls-key", "show tls-keys *"}
+	outputs := map[string][]string{}
+	for _, who := range []string{"hitless", "haproxy"} {
+		sock := filepath.Join(f.dir, who+".sock")
+		p1, p2 := freePort(t), freePort(t)
+		cfg := writeConfig(t, fmt.Sprintf("global\n    stats socket %s level admin\ndefaults\n    timeout client 5s\nfrontend fe\n"+
+			"    bind 127.0.0.1:%d ssl crt %s tls-ticket-keys %s\n    bind 127.0.0.1:%d ssl crt %s tls-ticket-keys %s\n", sock, p1, site, keys, p2, site, keys))
+		p := startEither(t, who, hx, cfg, p1)
+		for _, c := range cmds {
+			outputs[who] = append(outputs[who], socketCommand(t, sock, c))
+		}
+		p.stop(t)
+	}
+	for i, c := range cmds {
+		if h, x := outputs["hitless"][i], outputs["haproxy"][i]; h != x {
+			t.Errorf("%s:\nhitless: %q\nhaproxy: %q", c, h, x)
+		}
+	}
+}
+
+// startEither starts hitless or HAProxy (binary hx) on cfg and waits for port.
+func startEither(t *testing.T, who, hx, cfg string, port int) *proc {
+	t.Helper()
+	var p *proc
+	if who == "hitless" {
+		p = launch(t, cfg, "-f", cfg)
+	} else {
+		p = launchBin(t, hx, cfg, "-db", "-f", cfg)
+	}
+	if !waitAccept(fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second, p.done) {
+		t.Fatalf("%s did not start:\n%s", who, p.out.String())
+	}
+	return p
 }
