@@ -806,7 +806,7 @@ func TestTLSShowSSLCertMatchesHAProxy(t *testing.T) {
 		sock := filepath.Join(f.dir, who+".sock")
 		port := freePort(t)
 		cfg := writeConfig(t, fmt.Sprintf("global\n    stats socket %s level admin\ndefaults\n    timeout client 5s\nfrontend fe\n    bind 127.0.0.1:%d ssl crt %s crt %s\n", sock, port, rs, ec))
-		p := startEither(t, who, hx, cfg, port)
+		p := startEither(t, who, hx, cfg, port, sock)
 		for _, cmd := range []string{"show ssl cert", "show ssl cert " + ec, "show ssl cert " + rs, "show ssl cert /nope"} {
 			outputs[who+cmd] = socketCommand(t, sock, cmd)
 		}
@@ -861,7 +861,7 @@ func TestTLSTicketKeyCommandsMatchHAProxy(t *testing.T) {
 		p1, p2 := freePort(t), freePort(t)
 		cfg := writeConfig(t, fmt.Sprintf("global\n    stats socket %s level admin\ndefaults\n    timeout client 5s\nfrontend fe\n"+
 			"    bind 127.0.0.1:%d ssl crt %s tls-ticket-keys %s\n    bind 127.0.0.1:%d ssl crt %s tls-ticket-keys %s\n", sock, p1, site, keys, p2, site, keys))
-		p := startEither(t, who, hx, cfg, p1)
+		p := startEither(t, who, hx, cfg, p1, sock)
 		for _, c := range cmds {
 			outputs[who] = append(outputs[who], socketCommand(t, sock, c))
 		}
@@ -874,8 +874,9 @@ func TestTLSTicketKeyCommandsMatchHAProxy(t *testing.T) {
 	}
 }
 
-// startEither starts hitless or HAProxy (binary hx) on cfg and waits for port.
-func startEither(t *testing.T, who, hx, cfg string, port int) *proc {
+// startEither starts hitless or HAProxy (binary hx) on cfg and waits for port and
+// the stats socket sock.
+func startEither(t *testing.T, who, hx, cfg string, port int, sock string) *proc {
 	t.Helper()
 	var p *proc
 	if who == "hitless" {
@@ -883,7 +884,13 @@ func startEither(t *testing.T, who, hx, cfg string, port int) *proc {
 	} else {
 		p = launchBin(t, hx, cfg, "-db", "-f", cfg)
 	}
-	if !waitAccept(fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second, p.done) {
+	if !waitAccept(fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second, p.done) || !waitFor(5*time.Second, func() bool {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
 		t.Fatalf("%s did not start:\n%s", who, p.out.String())
 	}
 	return p
