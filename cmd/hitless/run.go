@@ -27,6 +27,7 @@ import (
 	"hitless/internal/master"
 	"hitless/internal/privilege"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/tlsconf"
 )
 
 // env is every effect run has on the operating system beyond the instance itself, so
@@ -259,11 +260,15 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 
 	var inherited []*listener.Inherited
 	var states []runtimeapi.ServerState
+	var keys tlsconf.ProcessKeys
+	var certs string
 	if link != nil {
 		for _, f := range link.Listeners {
 			inherited = append(inherited, &listener.Inherited{File: f})
 		}
 		states = runtimeapi.ParseServersState(link.States)
+		keys, _ = tlsconf.DecodeProcessKeys(link.TicketKeys)
+		certs = link.Certs
 		pidfile, o.oldPids = "", nil
 	} else if o.sockPath != "" && o.sockPath != "/dev/null" {
 		var err error
@@ -279,6 +284,8 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	}
 	if inherited != nil && link == nil {
 		states = fetchServerStates(o.sockPath)
+		keys = fetchTicketKeys(o.sockPath)
+		certs = askOld(o.sockPath, "_tls-committed-certs")
 	}
 	// Once everything is bound and every log target open, before serving: the pidfile
 	// (written while still privileged), then chroot, setgid, setuid.
@@ -289,7 +296,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		return privilege.Drop(drop)
 	}
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
-		Version: version, ServerStates: states, BeforeServe: beforeServe}, o.oldPids)
+		Version: version, ServerStates: states, TicketKeys: keys, CommittedCerts: certs, BeforeServe: beforeServe}, o.oldPids)
 	listener.CloseInherited(inherited)
 	if bs := (*instance.BeforeServeError)(nil); errors.As(err, &bs) {
 		alert(bs.Error())
@@ -393,20 +400,37 @@ func fetchSockets(path string) ([]*listener.Inherited, error) {
 // fetchServerStates asks the older process for `show servers state`, so that server
 // state survives the reload; nil when it cannot answer.
 func fetchServerStates(path string) []runtimeapi.ServerState {
-	c, err := net.DialTimeout("unix", path, time.Second)
+	return runtimeapi.ParseServersState(askOld(path, "show servers state"))
+}
+
+// fetchTicketKeys asks the older process for its TLS session-ticket keys, so that its
+// clients resume their sessions here; nil when it cannot answer (HAProxy, or a socket
+// without admin level and expose-fd listeners): new keys are made then.
+func fetchTicketKeys(path string) tlsconf.ProcessKeys {
+	k, err := tlsconf.DecodeProcessKeys(strings.TrimSpace(askOld(path, "_tls-session-keys")))
 	if err != nil {
 		return nil
+	}
+	return k
+}
+
+// askOld sends one command to the older process's stats socket and returns the
+// answer, "" when it cannot be reached.
+func askOld(path, cmd string) string {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return ""
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, "show servers state\n"); err != nil {
-		return nil
+	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
+		return ""
 	}
 	b, err := io.ReadAll(io.LimitReader(c, 64<<20))
 	if err != nil {
-		return nil
+		return ""
 	}
-	return runtimeapi.ParseServersState(string(b))
+	return string(b)
 }
 
 // startWithRetries starts the instance; when a port is still held by an old process

@@ -1,6 +1,7 @@
 package acl
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ type fakeSample struct {
 	port         int
 	req          *http1.Request
 	vars         sample.Vars
+	tls, btls    *tls.ConnectionState
 }
 
 func (f *fakeSample) build() *fakeSample {
@@ -60,7 +62,8 @@ func (f *fakeSample) Server(_, _ string) sample.ServerInfo { return sample.Serve
 func (f *fakeSample) Request() *http1.Request              { return f.req }
 func (f *fakeSample) Response() *http1.Response            { return nil }
 func (f *fakeSample) Vars() *sample.Vars                   { return &f.vars }
-func (f *fakeSample) TLS() sample.TLS                      { return nil }
+func (f *fakeSample) TLS() *tls.ConnectionState            { return f.tls }
+func (f *fakeSample) BackendTLS() *tls.ConnectionState     { return f.btls }
 
 func ctxOf(s *fakeSample) *sample.Ctx {
 	c := &sample.Ctx{}

@@ -521,6 +521,12 @@ func kwBind(ps *parser, p *Proxy, a []string) error {
 				b.GID = id
 			}
 		default:
+			if n, err := ps.bindSSLOption(&b, a[1], opts); err != nil {
+				return err
+			} else if n > 0 {
+				opts = opts[n:]
+				continue
+			}
 			if strings.Contains(" "+haproxyBindOptions+" ", " "+o+" ") {
 				return fmt.Errorf("'bind %s' : '%s' is not supported yet", a[1], o)
 			}
@@ -739,6 +745,12 @@ func serverOptions(s *Server, opts []string) error {
 		case "enabled":
 			s.Disabled = false
 		default:
+			if n, err := serverSSLOption(s, opts); err != nil {
+				return err
+			} else if n > 0 {
+				opts = opts[n:]
+				continue
+			}
 			if strings.Contains(" "+haproxyServerOptions+" ", " "+o+" ") {
 				return fmt.Errorf("'%s' is not supported yet", o)
 			}

@@ -37,6 +37,8 @@ type parser struct {
 
 	httpErrs map[string]*httpErrors // http-errors sections by name
 	httpErr  *httpErrors            // the http-errors section being read
+
+	sslKw string // the TLS keyword being applied (ssl_bind.go)
 }
 
 type httpOnly struct {
@@ -383,6 +385,8 @@ func (ps *parser) finish(files []string) (*Config, error) {
 			p.Stats = nil
 		}
 	}
+	ps.loadBindTLS()
+	ps.finishServerTLS()
 	for _, h := range ps.httpOnly {
 		if h.p.Mode != ModeHTTP && h.p.Kind != "defaults" {
 			ps.errs = append(ps.errs, &Error{Pos: h.pos, Msg: fmt.Sprintf("%s need 'mode http' (%s '%s' is in mode tcp)", h.what, h.p.Kind, h.p.Name)})

@@ -10,6 +10,7 @@ import (
 	"hitless/internal/logformat"
 	"hitless/internal/pattern"
 	"hitless/internal/sample"
+	"hitless/internal/tlsconf"
 )
 
 // Pos is where a directive was read: a file name and a 1-based line number.
@@ -32,6 +33,9 @@ type Config struct {
 	// Patterns are the pattern and map files that ACLs and map converters read
 	// (`-f FILE`, `map(FILE)`), each read once; the Runtime API edits them.
 	Patterns *pattern.Registry `json:"-"`
+	// TicketFiles are the tls-ticket-keys files of the TLS binds (ssl_bind.go), for
+	// `show tls-keys` and `set ssl tls-key`.
+	TicketFiles *tlsconf.TicketFiles `json:"-"`
 	// Warnings are non-fatal findings (for example missing timeouts), each already
 	// formatted as HAProxy words it, without the "[WARNING] (pid) : config : " prefix.
 	Warnings []string
@@ -67,6 +71,7 @@ type Global struct {
 	CRTBase     string
 	SSLBind     SSLDefaults // ssl-default-bind-*
 	SSLServer   SSLDefaults // ssl-default-server-*
+	TLS         GlobalTLS   // the other TLS settings (ssl_global.go)
 	// TuneBufSize and TuneMaxRewrite are 0 when unset (HAProxy's defaults are 16384
 	// and 1024).
 	TuneBufSize, TuneMaxRewrite int
@@ -221,6 +226,10 @@ type Bind struct {
 	HasMode bool
 	UID     int // -1 when unset
 	GID     int // -1 when unset
+	// SSL holds the TLS options as written (ssl_bind.go); TLS is the handshake
+	// configuration loaded from them once every file is read. Both nil without TLS.
+	SSL *BindSSL          `json:",omitempty"`
+	TLS *tlsconf.Listener `json:"-"`
 }
 
 // Addr is a network address as the config spells it, resolved at parse time.
@@ -303,6 +312,10 @@ type Server struct {
 	MaxConn   int // 0 = unlimited
 	MaxQueue  int // 0 = unlimited
 	Disabled  bool
+	// SSL holds the TLS options as written (ssl_server.go); TLS is the client side
+	// built from them once every file is read. Both nil without TLS.
+	SSL *ServerSSL      `json:",omitempty"`
+	TLS *tlsconf.Client `json:"-"`
 }
 
 // Balance is the `balance` algorithm of a backend.

@@ -34,6 +34,9 @@ type Config struct {
 	// Target, when set, is asked before each check for the address to check instead
 	// of Addr (a server moved with `set server addr`).
 	Target func() string
+	// Handshake, when set, runs a TLS handshake on the connected socket (`check-ssl`,
+	// or a server with `ssl`): a failure is a layer 6 result.
+	Handshake func(ctx context.Context, c net.Conn, timeout time.Duration) (net.Conn, error)
 	// Observe, when set, receives every check's result and the health counter after
 	// it (0..rise+fall-1), from Run's goroutine.
 	Observe func(r Result, health int)
@@ -61,6 +64,9 @@ var reasons = map[string]string{
 	"L4OK":   "Layer4 check passed",
 	"L4CON":  "Layer4 connection problem",
 	"L4TOUT": "Layer4 timeout",
+	"L6OK":   "Layer6 check passed",
+	"L6TOUT": "Layer6 timeout",
+	"L6RSP":  "Layer6 invalid response",
 	"L7OK":   "Layer7 check passed",
 	"L7STS":  "Layer7 wrong status",
 	"L7RSP":  "Layer7 invalid response",
@@ -109,6 +115,20 @@ func Once(ctx context.Context, c Config) Result {
 		return result("L4CON", false, errnoText(err), 0, time.Since(start))
 	}
 	defer conn.Close()
+	if c.Handshake != nil {
+		tc, err := c.Handshake(ctx, conn, ct)
+		if err != nil {
+			if isTimeout(err) {
+				return result("L6TOUT", false, "", 0, time.Since(start))
+			}
+			return result("L6RSP", false, "", 0, time.Since(start))
+		}
+		defer tc.Close()
+		conn = tc
+		if c.HTTP == nil {
+			return result("L6OK", true, "", 0, time.Since(start))
+		}
+	}
 	if c.HTTP == nil {
 		return result("L4OK", true, "", 0, time.Since(start))
 	}

@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -201,7 +202,11 @@ func (e *Engine) wrap(c net.Conn, s *proxy.Server) *srvConn {
 	bw := e.writers.Get().(*bufio.Writer)
 	bw.Reset(c)
 	sc := &srvConn{Conn: c, br: br, bw: bw, srv: s}
-	if sys, ok := c.(syscall.Conn); ok {
+	var raw net.Conn = c
+	if tc, ok := c.(*tls.Conn); ok {
+		raw = tc.NetConn() // a pending TLS record (close_notify) also means "do not reuse"
+	}
+	if sys, ok := raw.(syscall.Conn); ok {
 		if rc, err := sys.SyscallConn(); err == nil {
 			sc.rc = rc
 			sc.peekFn = sc.peek
@@ -256,6 +261,9 @@ type session struct {
 	uncounted bool
 	reqBody   int64  // request body bytes relayed, set by the relay goroutine
 	uid       []byte // the request's unique id (unique-id-format)
+
+	// tlsState is the client's TLS state, read once (ssl.go).
+	tlsState *tls.ConnectionState
 
 	// Per-request state kept here so that a request allocates nothing.
 	breq balance.Request
@@ -392,6 +400,7 @@ func (s *session) serveOne() bool {
 	*e = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: start, Request: start,
 		Frontend: fe.Name, TR: 0, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1, FrontendAddr: s.dst,
 		ReqCounter: fe.State.ReqCounter.Add(1) - 1, PID: s.e.pid, Host: s.e.host, BytesIn: int64(len(head))}
+	s.tlsEntry(e)
 	s.reqLine = s.reqLine[:0]
 	if err := http1.ParseRequest(head, &s.req); err != nil {
 		fe.Counters.BytesIn.Add(uint64(len(head))) // HAProxy counts them in bin too
@@ -592,6 +601,7 @@ func (s *session) reject(page []byte, status int, term [2]byte) {
 		s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: now,
 			Request: now, Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1,
 			FrontendAddr: s.dst, PID: s.e.pid, Host: s.e.host}
+		s.tlsEntry(&s.entry)
 		s.reqLine = append(s.reqLine[:0], "<BADREQ>"...)
 	}
 	s.entry.TR = -1

@@ -25,7 +25,6 @@ func (s *session) Dst() netip.AddrPort        { return s.dst }
 func (s *session) Frontend() sample.ProxyInfo { return s.fe.Info() }
 
 func (s *session) Vars() *sample.Vars { return &s.vars }
-func (s *session) TLS() sample.TLS    { return nil }
 
 // Request is the request head (a copy of its first line while logging).
 func (s *session) Request() *http1.Request {

@@ -25,6 +25,7 @@ import (
 	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
 	"hitless/internal/tcpproxy"
+	"hitless/internal/tlsconf"
 )
 
 // Options are the process-level settings that do not come from the configuration.
@@ -38,6 +39,12 @@ type Options struct {
 	// ServerStates is what an older process reported with `show servers state`:
 	// maintenance, drain, weights and health carry over to the matching servers.
 	ServerStates []runtimeapi.ServerState
+	// TicketKeys are the session-ticket keys of the older process (nil: new ones),
+	// so that its clients resume their TLS sessions here.
+	TicketKeys tlsconf.ProcessKeys
+	// CommittedCerts are the certificates the older process had committed at runtime
+	// (tlsconf.Store.Committed), so that a reload does not revert them.
+	CommittedCerts string
 	// BeforeServe, when set, runs once every listener and stats socket is bound and
 	// every log target open, before anything is accepted or checked: the place to write
 	// the pidfile and drop privileges. An error stops the start.
@@ -69,6 +76,15 @@ type Instance struct {
 	stats     []net.Listener
 	cli       *runtimeapi.Server // the command table, for connections from the master
 	loggers   map[string]*logging.Logger
+
+	// keysMu guards ticketKeys, the session-ticket keys of the TLS binds (tls.go).
+	keysMu     sync.Mutex
+	ticketKeys tlsconf.ProcessKeys
+	// sslConns counts completed handshakes and sslCur the TLS connections open (show
+	// info's CumSslConns and CurrSslConns).
+	sslConns atomic.Uint64
+	sslCur   atomic.Int64
+	certs    *tlsconf.Store // the certificates, for `show/set/commit ssl cert`
 
 	version  string
 	started  time.Time
@@ -134,6 +150,8 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 	in.State = st
 	in.http = httpproxy.New(st, ev)
 	in.http.SetApplets(in.applets(cfg))
+	in.setTicketKeys(cfg, opts.TicketKeys)
+	in.buildCertStore(cfg, opts.CommittedCerts)
 
 	maxconn := opts.MaxConn
 	if maxconn == 0 {
@@ -395,6 +413,13 @@ func (in *Instance) serve(c net.Conn, bl *boundListener) {
 		in.conns.Done()
 	}()
 	ctx := proxy.WithStream(in.ctx, st)
+	if bl.bind.TLS != nil {
+		if c = in.handshake(ctx, c, bl); c == nil {
+			return
+		}
+		in.sslCur.Add(1)
+		defer in.sslCur.Add(-1)
+	}
 	if fe.Cfg.Mode == config.ModeHTTP {
 		in.http.Serve(ctx, c, fe)
 	} else {
@@ -458,6 +483,9 @@ func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
 			s.Observe(proxy.CheckInfo{Status: r.Status, OK: r.OK, Desc: r.Reason, Info: r.Info, Code: r.Code,
 				Duration: r.Duration, At: time.Now()}, h)
 		},
+	}
+	if s.Cfg.TLS != nil {
+		c.Handshake = s.Cfg.TLS.CheckHandshake
 	}
 	// HAProxy: with `timeout check`, connect takes min(timeout connect, inter) and the
 	// response `timeout check`; without it, inter bounds both.

@@ -53,6 +53,9 @@ func (in *Instance) cliServer(cfg *config.Config, ids map[string]int, track func
 	srv.Commands = append(srv.Commands, runtimeapi.FrontendCommands(in.State, ids, in)...)
 	srv.Commands = append(srv.Commands, runtimeapi.SessionCommands(in.State, ids)...)
 	srv.Commands = append(srv.Commands, runtimeapi.MiscCommands(in.State, in.version)...)
+	srv.Commands = append(srv.Commands, runtimeapi.TicketKeysCommand(func() string { return in.TicketKeys().Encode() }))
+	srv.Commands = append(srv.Commands, runtimeapi.CertCommands(in.certs)...)
+	srv.Commands = append(srv.Commands, runtimeapi.TicketFileCommands(cfg.TicketFiles)...)
 	return srv
 }
 
@@ -203,8 +206,8 @@ func (in *Instance) Info() []runtimeapi.Field {
 		f("CumConns", u(cum)),
 		f("CumReq", u(req)),
 		f("MaxSslConns", "0"),
-		f("CurrSslConns", "0"),
-		f("CumSslConns", "0"),
+		f("CurrSslConns", strconv.FormatInt(in.sslCur.Load(), 10)),
+		f("CumSslConns", u(in.sslConns.Load())),
 		f("Maxpipes", "0"),
 		f("PipesUsed", "0"),
 		f("PipesFree", "0"),

@@ -49,8 +49,12 @@ func appendVar(b []byte, n *node, e *Entry) []byte {
 	switch n.v {
 	case vB:
 		return appendPartial(b, e.Partial, e.Bytes)
-	case vCC, vCS, vsslc, vsslv:
+	case vCC, vCS:
 		return appendText(b, "", o)
+	case vsslc:
+		return appendText(b, e.SSLCipher, o)
+	case vsslv:
+		return appendText(b, e.SSLVersion, o)
 	case vH:
 		return appendText(b, e.Host, o)
 	case vHM, vHP, vHPO, vHQ, vHU, vHV:
@@ -120,7 +124,12 @@ func appendVar(b []byte, n *node, e *Entry) []byte {
 			return appendHex(b, uint64(e.ClientPort), 4)
 		}
 		return strconv.AppendInt(b, int64(e.ClientPort), 10)
-	case vf, vft:
+	case vf:
+		return appendText(b, e.Frontend, o)
+	case vft:
+		if e.SSLVersion != "" {
+			return appendTLSFrontend(b, e.Frontend, o)
+		}
 		return appendText(b, e.Frontend, o)
 	case vfc:
 		return strconv.AppendInt(b, int64(e.FeConn), 10)
@@ -422,3 +431,12 @@ func appendZoned(b []byte, t time.Time) []byte {
 
 // bstr views b as a string without copying, for the duration of one Append.
 func bstr(b []byte) string { return unsafe.String(&b[0], len(b)) }
+
+// appendTLSFrontend is %ft on a TLS connection: the frontend's name and '~'.
+func appendTLSFrontend(b []byte, name string, o opts) []byte {
+	b = appendText(b, name, o)
+	if o&optQ != 0 {
+		return append(b[:len(b)-1], '~', '"')
+	}
+	return append(b, '~')
+}

@@ -58,6 +58,10 @@ type Entry struct {
 	Host    string // %H
 	// Smp evaluates the %[...] expressions; nil outside a session (they print "-").
 	Smp *sample.Ctx
+	// SSLVersion and SSLCipher are the client connection's TLS protocol and suite in
+	// OpenSSL's words (%sslv, %sslc), "" on a plain connection, which also decides
+	// the '~' after the frontend name of %ft.
+	SSLVersion, SSLCipher string
 }
 
 // Format is a parsed format string. It is immutable and safe for concurrent use.

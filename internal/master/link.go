@@ -25,7 +25,12 @@ type Link struct {
 	Config []config.Source
 	// States is `show servers state` of the previous worker, empty when none.
 	States string
-	ipc    *net.UnixConn
+	// TicketKeys are the TLS session-ticket keys to serve with (encoded; "" when
+	// none were handed over).
+	TicketKeys string
+	// Certs are the certificates the previous worker committed at runtime.
+	Certs string
+	ipc   *net.UnixConn
 }
 
 // Attach returns the link when this process was started as a worker by a master, nil
@@ -57,7 +62,7 @@ func Attach() (*Link, error) {
 			uc.Close()
 			return nil, fmt.Errorf("cannot read what the master handed over: %v", err)
 		}
-		l.Config, l.States = st.Config, st.States
+		l.Config, l.States, l.TicketKeys, l.Certs = st.Config, st.States, st.TicketKeys, st.Certs
 	}
 	for i := 0; i < fds.nlisten; i++ {
 		fd := fds.first + i

@@ -306,6 +306,8 @@ func (m *Master) load(cfg *config.Config, src []config.Source) error {
 			start.States = s
 		}
 	}
+	start.TicketKeys = m.ticketKeys(cur)
+	start.Certs = m.committedCerts(cur)
 	w, err := m.spawn(fds, start)
 	if err != nil {
 		for _, fd := range fresh {

@@ -105,6 +105,11 @@ func (m *Master) spawn(fds []int, start startup) (*proc, error) {
 type startup struct {
 	Config []config.Source `json:"config"`
 	States string          `json:"states,omitempty"` // `show servers state`
+	// TicketKeys are the TLS session-ticket keys (tlsconf.ProcessKeys.Encode): a
+	// secret, carried only in this anonymous memory file.
+	TicketKeys string `json:"ticket_keys,omitempty"`
+	// Certs are the certificates committed at runtime (tlsconf.Store.Committed).
+	Certs string `json:"certs,omitempty"`
 }
 
 // memfd writes s to an anonymous in-memory file and returns its descriptor.

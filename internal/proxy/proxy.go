@@ -770,6 +770,9 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 		b.Counters.Connects.Add(1)
 		d := net.Dialer{Timeout: b.connectTimeout}
 		c, err := d.DialContext(ctx, "tcp", s.Addr())
+		if err == nil && s.Cfg.SSL != nil && s.Cfg.SSL.Enabled && s.Cfg.TLS != nil {
+			c, err = s.handshake(ctx, c, r, b.connectTimeout)
+		}
 		a.Connect = time.Since(cstart)
 		if err == nil {
 			a.Conn = c

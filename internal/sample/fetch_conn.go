@@ -86,12 +86,6 @@ func init() {
 		&Fetch{Name: "srv_is_up", Args: "S", Out: TBool, Use: SrcInternal, Check: checkServerArg, Fn: srvFetch(func(s ServerInfo, v *Value) { *v = Bool(s.Up) })},
 		&Fetch{Name: "srv_conn", Args: "S", Out: TInt, Use: SrcInternal, Check: checkServerArg, Fn: srvFetch(func(s ServerInfo, v *Value) { *v = Int(int64(s.Conns)) })},
 		&Fetch{Name: "srv_queue", Args: "S", Out: TInt, Use: SrcInternal, Check: checkServerArg, Fn: srvFetch(func(s ServerInfo, v *Value) { *v = Int(int64(s.Queue)) })},
-
-		&Fetch{Name: "ssl_fc", Out: TBool, Use: SrcL5Cli, Fn: func(c *Ctx, a []Arg, v *Value) bool { *v = Bool(c.In.TLS() != nil); return true }},
-		&Fetch{Name: "ssl_fc_sni", Out: TStr, Use: SrcL5Cli, Fn: tlsStr(TLS.SNI)},
-		&Fetch{Name: "ssl_fc_protocol", Out: TStr, Use: SrcL5Cli, Fn: tlsStr(TLS.Version)},
-		&Fetch{Name: "ssl_fc_alpn", Out: TStr, Use: SrcL5Cli, Fn: tlsStr(TLS.ALPN)},
-		&Fetch{Name: "ssl_fc_cipher", Out: TStr, Use: SrcL5Cli, Fn: tlsStr(TLS.Cipher)},
 	)
 }
 
@@ -203,23 +197,6 @@ func srvFetch(f func(s ServerInfo, v *Value)) func(c *Ctx, a []Arg, v *Value) bo
 			return false
 		}
 		f(s, v)
-		return true
-	}
-}
-
-func tlsStr(f func(TLS) string) func(c *Ctx, a []Arg, v *Value) bool {
-	return func(c *Ctx, a []Arg, v *Value) bool {
-		t := c.In.TLS()
-		if t == nil {
-			return false
-		}
-		s := f(t)
-		if s == "" {
-			return false
-		}
-		start := len(c.buf)
-		c.buf = append(c.buf, s...)
-		*v = Str(c.grab(start))
 		return true
 	}
 }

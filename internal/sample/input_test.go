@@ -1,6 +1,7 @@
 package sample
 
 import (
+	"crypto/tls"
 	"net/netip"
 
 	"hitless/internal/http1"
@@ -12,7 +13,7 @@ type testInput struct {
 	req      *http1.Request
 	res      *http1.Response
 	vars     Vars
-	tls      TLS
+	tls      *tls.ConnectionState
 }
 
 func (t *testInput) Src() netip.AddrPort { return t.src }
@@ -38,10 +39,11 @@ func (t *testInput) Server(be, name string) ServerInfo {
 	}
 	return ServerInfo{}
 }
-func (t *testInput) Request() *http1.Request   { return t.req }
-func (t *testInput) Response() *http1.Response { return t.res }
-func (t *testInput) Vars() *Vars               { return &t.vars }
-func (t *testInput) TLS() TLS                  { return t.tls }
+func (t *testInput) Request() *http1.Request          { return t.req }
+func (t *testInput) Response() *http1.Response        { return t.res }
+func (t *testInput) Vars() *Vars                      { return &t.vars }
+func (t *testInput) TLS() *tls.ConnectionState        { return t.tls }
+func (t *testInput) BackendTLS() *tls.ConnectionState { return nil }
 
 func newTestInput(rawReq, rawRes string) *testInput {
 	in := &testInput{src: netip.MustParseAddrPort("10.1.2.3:45678"), dst: netip.MustParseAddrPort("127.0.0.1:8080")}

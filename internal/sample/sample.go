@@ -8,6 +8,7 @@
 package sample
 
 import (
+	"crypto/tls"
 	"net/netip"
 
 	"hitless/internal/http1"
@@ -87,19 +88,6 @@ type ServerInfo struct {
 	Queue int
 }
 
-// TLS is what the TLS layer tells about the client connection; plain connections
-// answer with a nil TLS.
-type TLS interface {
-	// SNI is the server name the client sent, or "".
-	SNI() string
-	// Version is "TLSv1.3" and so on.
-	Version() string
-	// ALPN is the negotiated protocol, or "".
-	ALPN() string
-	// Cipher is the cipher suite's name.
-	Cipher() string
-}
-
 // Input is what a session answers to fetches. Every method must be cheap and must not
 // allocate; the tcp engine answers nil for the HTTP messages.
 type Input interface {
@@ -119,5 +107,8 @@ type Input interface {
 	// Vars holds the session's variables (scopes sess, txn, req, res).
 	Vars() *Vars
 	// TLS is the client connection's TLS state, nil on a plain connection.
-	TLS() TLS
+	TLS() *tls.ConnectionState
+	// BackendTLS is the state of the connection to the request's server, nil when
+	// it is plain or not established.
+	BackendTLS() *tls.ConnectionState
 }

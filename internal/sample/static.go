@@ -1,6 +1,7 @@
 package sample
 
 import (
+	"crypto/tls"
 	"net/netip"
 
 	"hitless/internal/http1"
@@ -15,15 +16,16 @@ type Static struct {
 	V                Vars
 }
 
-func (s *Static) Src() netip.AddrPort           { return s.SrcAddr }
-func (s *Static) Dst() netip.AddrPort           { return s.DstAddr }
-func (s *Static) Frontend() ProxyInfo           { return ProxyInfo{} }
-func (s *Static) Backend(string) ProxyInfo      { return ProxyInfo{} }
-func (s *Static) Server(_, _ string) ServerInfo { return ServerInfo{} }
-func (s *Static) Request() *http1.Request       { return s.Req }
-func (s *Static) Response() *http1.Response     { return s.Res }
-func (s *Static) Vars() *Vars                   { return &s.V }
-func (s *Static) TLS() TLS                      { return nil }
+func (s *Static) Src() netip.AddrPort              { return s.SrcAddr }
+func (s *Static) Dst() netip.AddrPort              { return s.DstAddr }
+func (s *Static) Frontend() ProxyInfo              { return ProxyInfo{} }
+func (s *Static) Backend(string) ProxyInfo         { return ProxyInfo{} }
+func (s *Static) Server(_, _ string) ServerInfo    { return ServerInfo{} }
+func (s *Static) Request() *http1.Request          { return s.Req }
+func (s *Static) Response() *http1.Response        { return s.Res }
+func (s *Static) Vars() *Vars                      { return &s.V }
+func (s *Static) TLS() *tls.ConnectionState        { return nil }
+func (s *Static) BackendTLS() *tls.ConnectionState { return nil }
 
 // NewCtx returns a Ctx over in.
 func NewCtx(in Input) *Ctx {

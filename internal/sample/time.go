@@ -161,8 +161,7 @@ var unsupportedFetches = setOf("base32 base32+src req.body req.body_len req.body
 	"capture.res.hdr capture.req.method capture.req.uri capture.req.ver capture.res.ver sc_http_req_rate " +
 	"src_conn_cur src_http_req_rate sc0_http_req_rate sc1_http_req_rate sc2_http_req_rate src_conn_rate " +
 	"table_cnt table_avl sc_get_gpc0 src_get_gpc0 sc0_get_gpc0 sc_inc_gpc0 src_inc_gpc0 stopping wait_end " +
-	"ssl_c_used ssl_c_verify ssl_c_s_dn ssl_c_i_dn ssl_c_serial ssl_fc_has_sni ssl_fc_session_id ssl_bc " +
-	"ssl_fc_has_crt ssl_c_sha1 ssl_f_sha1 be_server_timeout be_tunnel_timeout cur_server_timeout " +
+	"ssl_fc_session_id ssl_c_sha1 ssl_f_sha1 be_server_timeout be_tunnel_timeout cur_server_timeout " +
 	"cur_tunnel_timeout fc_rtt fc_rttvar so_id so_name bc_src bc_dst bc_src_port bc_dst_port res.len " +
 	"res.payload res.body res.body_len res.cache_hit res.cache_name unique-id txn.timer.user " +
 	"req.timer.idle req.timer.tq req.timer.hdr txn.timer.total res.timer.hdr res.timer.data lat_ns_avg " +

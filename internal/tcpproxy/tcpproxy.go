@@ -6,6 +6,7 @@ package tcpproxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"hitless/internal/logging"
 	"hitless/internal/proxy"
 	"hitless/internal/sample"
+	"hitless/internal/tlsconf"
 )
 
 // input answers sample fetches for a TCP connection; HTTP fetches find nothing.
@@ -30,6 +32,7 @@ type input struct {
 	be       *proxy.Backend
 	srv      *proxy.Server
 	vars     sample.Vars
+	tls      *tls.ConnectionState // nil on a plain connection
 }
 
 func (in *input) Src() netip.AddrPort        { return in.src }
@@ -38,7 +41,22 @@ func (in *input) Frontend() sample.ProxyInfo { return in.fe.Info() }
 func (in *input) Request() *http1.Request    { return nil }
 func (in *input) Response() *http1.Response  { return nil }
 func (in *input) Vars() *sample.Vars         { return &in.vars }
-func (in *input) TLS() sample.TLS            { return nil }
+func (in *input) TLS() *tls.ConnectionState  { return in.tls }
+
+// BackendTLS is the server connection's TLS state (ssl_bc): mode tcp routes before it
+// connects, so there is none yet.
+func (in *input) BackendTLS() *tls.ConnectionState { return nil }
+
+// Get finds no header: there are none in mode tcp (tlsconf.SNISource).
+func (in *input) Get(string) (string, bool) { return "", false }
+
+// ClientSNI is the server name the client sent (tlsconf.SNISource).
+func (in *input) ClientSNI() string {
+	if in.tls != nil {
+		return in.tls.ServerName
+	}
+	return ""
+}
 func (in *input) Backend(name string) sample.ProxyInfo {
 	return BackendInfo(in.fe, in.be, name)
 }
@@ -85,10 +103,16 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	defer c.Close()
 	src := addrPort(c.RemoteAddr())
 	dst := addrPort(c.LocalAddr())
+	in := &input{src: src, dst: dst, fe: fe}
 	e := logging.Entry{
 		ClientIP: src.Addr(), ClientPort: int(src.Port()), Accept: start,
 		Frontend: fe.Name, Tw: -1, Tc: -1, Tt: -1, FrontendAddr: dst,
 		ReqCounter: fe.State.ReqCounter.Add(1) - 1, PID: pid, Host: host,
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		in.tls = &st
+		e.SSLVersion, e.SSLCipher = tlsconf.VersionName(st.Version), tlsconf.SuiteName(st.CipherSuite)
 	}
 	if f := fe.Cfg.Formats.UniqueID; f != nil {
 		e.UniqueID = f.Append(nil, &e) // %ID; headers are for mode http
@@ -122,7 +146,6 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	if fe.Log != nil && !fe.Cfg.Options.TCPLog && !fe.Cfg.Options.HTTPLog && fe.Cfg.Formats.Log == nil {
 		fe.Log.Log(6, logging.AppendConnectLog(nil, src, dst, fe.Name, false))
 	}
-	in := &input{src: src, dst: dst, fe: fe}
 	in.vars.Proc = fe.State.Vars
 	var smp sample.Ctx
 	smp.Reset(in)
@@ -148,7 +171,7 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		return
 	}
 	e.Backend = b.Name
-	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr()}, nil)
+	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr(), Header: in}, nil)
 	e.Tw = a.Queue
 	e.Retries, e.Redispatched = a.Retries, a.Redispatched
 	e.BeQueue = b.Queued()
