@@ -182,6 +182,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		}
 		return 1
 	}
+	cfg.ResolvePeers(o.localPeer)
 	if !quiet {
 		for _, w := range cfg.Warnings {
 			fmt.Fprintf(e.stderr, "[WARNING]  (%d) : config : %s\n", e.pid, w)

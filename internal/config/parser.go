@@ -36,7 +36,18 @@ type parser struct {
 
 	httpErrs map[string]*httpErrors // http-errors sections by name
 	httpErr  *httpErrors            // the http-errors section being read
+
+	peers *peersState // peers sections and stick tables (stick.go)
 }
+
+// sectionHandler reads a section kind that has its own file: start opens it, line
+// reads one of its lines.
+type sectionHandler struct {
+	start, line func(ps *parser, w []string)
+}
+
+// sectionHandlers are the section kinds registered by the files of their concern.
+var sectionHandlers = map[string]sectionHandler{}
 
 type httpOnly struct {
 	pos  Pos
@@ -103,6 +114,10 @@ func (ps *parser) line(w []string) {
 	if !ps.active() {
 		return
 	}
+	if h, ok := sectionHandlers[w[0]]; ok {
+		h.start(ps, w)
+		return
+	}
 	if supported, ok := sectionKinds[w[0]]; ok {
 		if !supported {
 			ps.errorf("'%s' is not supported yet", w[0])
@@ -126,6 +141,10 @@ func (ps *parser) line(w []string) {
 	case "http-errors":
 		ps.httpErrorsKeyword(w)
 	default:
+		if h, ok := sectionHandlers[ps.section]; ok {
+			h.line(ps, w)
+			return
+		}
 		ps.proxyKeyword(w)
 	}
 }
@@ -387,6 +406,7 @@ func (ps *parser) finish(files []string) (*Config, error) {
 			ps.errs = append(ps.errs, &Error{Pos: h.pos, Msg: fmt.Sprintf("%s need 'mode http' (%s '%s' is in mode tcp)", h.what, h.p.Kind, h.p.Name)})
 		}
 	}
+	ps.finishPeers()
 	if len(ps.errs) > 0 {
 		return nil, ps.errs
 	}

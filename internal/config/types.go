@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/stick"
 )
 
 // Pos is where a directive was read: a file name and a 1-based line number.
@@ -24,6 +25,10 @@ type Config struct {
 	// Frontends, Backends and Listens are kept in one list in file order. A `listen`
 	// section is one Proxy with both capabilities.
 	Proxies []*Proxy
+	// Peers are the `peers` sections, Tables every stick table (proxies' and peers
+	// sections'), in declaration order (stick.go).
+	Peers  []*Peers      `json:",omitempty"`
+	Tables []*stick.Spec `json:",omitempty"`
 	// Warnings are non-fatal findings (for example missing timeouts), each already
 	// formatted as HAProxy words it, without the "[WARNING] (pid) : config : " prefix.
 	Warnings []string
@@ -66,6 +71,9 @@ type Global struct {
 	// message may carry TuneMaxHdr-1 header fields.
 	TuneMaxHdr        int
 	Node, Description string
+	// LocalPeer is `localpeer`; -L overrides it (ResolvePeers).
+	LocalPeer    string `json:",omitempty"`
+	localPeerPos Pos
 }
 
 // StatsSocket is one `stats socket` line of `global`.
@@ -149,6 +157,8 @@ type Proxy struct {
 	// (none); ServerStateFileName is `server-state-file-name` ("" = the backend's name).
 	LoadServerState     string
 	ServerStateFileName string
+	// StickTable is the proxy's `stick-table`, nil when none.
+	StickTable *stick.Spec `json:",omitempty"`
 
 	// Both sides.
 	Timeouts  Timeouts

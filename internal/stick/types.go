@@ -225,7 +225,7 @@ func ParseStore(word string, parseTime func(string) (int64, error)) (Column, err
 	switch ti.Arg {
 	case ArgNone:
 		if hasArg {
-			return Column{}, fmt.Errorf("store option '%s' takes no argument", name)
+			return Column{}, fmt.Errorf("unexpected argument to store option '%s'", name)
 		}
 	case ArgPeriod:
 		if !hasArg {
@@ -245,11 +245,11 @@ func ParseStore(word string, parseTime func(string) (int64, error)) (Column, err
 			return Column{}, fmt.Errorf("missing argument to store option '%s'", name)
 		}
 		if ti.Arg == ArgCount && two {
-			return Column{}, fmt.Errorf("too many arguments to store option '%s'", name)
+			return Column{}, fmt.Errorf("unexpected argument to store option '%s'", name)
 		}
 		v, err := strconv.Atoi(n)
 		if err != nil || v < 1 || v > MaxArray {
-			return Column{}, fmt.Errorf("invalid array size for store option '%s'", name)
+			return Column{}, fmt.Errorf("array size is out of allowed range (1-%d) for store option '%s'", MaxArray, name)
 		}
 		c.N = v
 		if two {
