@@ -54,3 +54,11 @@ func freqSet(f []uint32, now uint32, v uint32) {
 	f[1] = v
 	f[2] = 0
 }
+
+// ReadFreq returns the rate of a counter taken from a Row (its start given as an
+// age) over period p.
+func ReadFreq(f FreqVal, p uint32) uint32 {
+	var w [3]uint32
+	w[0], w[1], w[2] = 0-f.Age, f.Curr, f.Prev
+	return freqRead(w[:], 0, p)
+}

@@ -24,6 +24,10 @@ type Entry struct {
 	upd    uint32 // update id of its last local change (peers); 0 = none
 	prev   *Entry // LRU list: least recently touched first
 	next   *Entry
+	// kb and small hold the key and the data when they fit, so that an entry is one
+	// allocation (a hand-over creates a million of them in well under a second).
+	kb    [16]byte
+	small [9]uint32
 }
 
 // Key returns the entry's key in wire form.
@@ -38,6 +42,7 @@ func (e *Entry) Key() string { return e.key }
 type Table struct {
 	spec   Spec
 	cols   [NumDataTypes]col
+	stored []DataType // the stored types, in type order
 	nslots int
 	clock  func() int64 // ms
 
@@ -84,6 +89,7 @@ func New(s Spec, clock func() int64) *Table {
 		t.cols[i].off = -1
 	}
 	for _, c := range s.Columns {
+		t.stored = append(t.stored, c.Type)
 		st := Types[c.Type].Storage
 		t.cols[c.Type] = col{off: t.nslots, n: c.N, period: uint32(c.Period)}
 		if st == Dict {
@@ -92,6 +98,17 @@ func New(s Spec, clock func() int64) *Table {
 		t.nslots += st.slots() * c.N
 	}
 	return t
+}
+
+// Reserve makes room in an empty table for n entries, so that a hand-over of a
+// million entries does not rehash the map twenty times.
+func (t *Table) Reserve(n int) {
+	n = min(n, t.spec.Size)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.entries) == 0 && n > 0 {
+		t.entries = make(map[string]*Entry, n)
+	}
 }
 
 // Spec returns what the table was declared with.
@@ -217,7 +234,18 @@ func (t *Table) create(k []byte, now int64) (*Entry, error) {
 	if !t.purge(now) {
 		return nil, ErrFull
 	}
-	e := &Entry{key: string(k), data: make([]uint32, t.nslots)}
+	e := &Entry{}
+	if len(k) <= len(e.kb) && len(k) > 0 {
+		n := copy(e.kb[:], k)
+		e.key = unsafe.String(&e.kb[0], n)
+	} else {
+		e.key = string(k)
+	}
+	if t.nslots <= len(e.small) {
+		e.data = e.small[:t.nslots:t.nslots]
+	} else {
+		e.data = make([]uint32, t.nslots)
+	}
 	t.entries[e.key] = e
 	t.pushBack(e)
 	t.setExp(e, now)

@@ -1,8 +1,8 @@
 package stick
 
 import (
-	"bytes"
 	"sort"
+	"unsafe"
 )
 
 // Values is an entry's data in a form independent of the table's layout: what the
@@ -15,6 +15,7 @@ type Values struct {
 	F      [NumDataTypes][]FreqVal // frequency counters
 	Period [NumDataTypes]uint32    // frequency counters' period, ms
 	SrvKey string
+	owner  *Table // the table export last filled it for: only its types are set
 }
 
 // FreqVal is a frequency counter with its start expressed as an age, so that it
@@ -31,16 +32,18 @@ func (v *Values) Reset() {
 		v.U[i], v.F[i] = v.U[i][:0], v.F[i][:0]
 	}
 	v.SrvKey = ""
+	v.owner = nil
 }
 
 // export fills v from e. Must be called with mu held.
 func (t *Table) export(e *Entry, now uint32, v *Values) {
-	v.Reset()
-	for d := DataType(0); d < NumDataTypes; d++ {
+	if v.owner != t {
+		v.Reset()
+		v.owner = t
+	}
+	for _, d := range t.stored {
 		c := t.cols[d]
-		if c.off < 0 {
-			continue
-		}
+		v.U[d], v.F[d] = v.U[d][:0], v.F[d][:0]
 		v.Has[d], v.N[d], v.Period[d] = true, c.n, c.period
 		for i := 0; i < c.n; i++ {
 			switch Types[d].Storage {
@@ -59,9 +62,9 @@ func (t *Table) export(e *Entry, now uint32, v *Values) {
 // apply writes v into e, skipping local types when learned. Must be called with mu
 // held.
 func (t *Table) apply(e *Entry, now uint32, v *Values, learned bool) {
-	for d := DataType(0); d < NumDataTypes; d++ {
+	for _, d := range t.stored {
 		c := t.cols[d]
-		if c.off < 0 || !v.Has[d] || (learned && Types[d].Local) {
+		if !v.Has[d] || (learned && Types[d].Local) {
 			continue
 		}
 		switch Types[d].Storage {
@@ -83,6 +86,8 @@ func (t *Table) apply(e *Entry, now uint32, v *Values, learned bool) {
 
 // Row is one entry as `show table` and the hand-over see it.
 type Row struct {
+	// Ref identifies the entry (the address `show table` prints).
+	Ref uintptr
 	Key []byte
 	Use int
 	// Exp is the ms left before expiry, -1 when the entry never expires.
@@ -123,6 +128,7 @@ func (t *Table) Learn(k []byte, exp int64, v *Values, fromPeer bool) bool {
 
 // rowOf fills r from e. Must be called with mu held.
 func (t *Table) rowOf(e *Entry, now int64, r *Row) {
+	r.Ref = uintptr(unsafe.Pointer(e))
 	r.Key = append(r.Key[:0], e.key...)
 	r.Use = int(e.ref)
 	r.Exp = -1
@@ -209,9 +215,8 @@ func (t *Table) Delete(k []byte) error {
 	return nil
 }
 
-// DeleteIf removes every unreferenced entry for which keep returns false... that
-// is, for which match returns true, and reports how many entries matched but were in
-// use.
+// DeleteIf removes every unreferenced entry for which match returns true, and
+// reports how many entries matched but were in use.
 func (t *Table) DeleteIf(match func(r *Row) bool) (inUse int) {
 	now := t.clock()
 	t.mu.Lock()
@@ -243,6 +248,3 @@ func (t *Table) Upsert(k []byte, fn func(set func(d DataType, idx int, v uint64)
 	fn(func(d DataType, idx int, v uint64) bool { return t.Set(e, d, idx, v) })
 	return nil
 }
-
-// compareKeys orders keys as `show table` lists them.
-func compareKeys(a, b []byte) int { return bytes.Compare(a, b) }
