@@ -256,7 +256,9 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 
 	var inherited []*listener.Inherited
 	var states []runtimeapi.ServerState
+	var tables []byte
 	if link != nil {
+		tables = link.Tables
 		for _, f := range link.Listeners {
 			inherited = append(inherited, &listener.Inherited{File: f})
 		}
@@ -276,6 +278,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	}
 	if inherited != nil && link == nil {
 		states = fetchServerStates(o.sockPath)
+		tables = fetchTables(o.sockPath)
 	}
 	// Once everything is bound and every log target open, before serving: the pidfile
 	// (written while still privileged), then chroot, setgid, setuid.
@@ -286,7 +289,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		return privilege.Drop(drop)
 	}
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
-		Version: version, ServerStates: states, BeforeServe: beforeServe}, o.oldPids)
+		Version: version, ServerStates: states, Tables: tables, BeforeServe: beforeServe}, o.oldPids)
 	listener.CloseInherited(inherited)
 	if bs := (*instance.BeforeServeError)(nil); errors.As(err, &bs) {
 		alert(bs.Error())

@@ -24,6 +24,7 @@ import (
 	"hitless/internal/logging"
 	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/stick"
 	"hitless/internal/tcpproxy"
 )
 
@@ -38,6 +39,8 @@ type Options struct {
 	// ServerStates is what an older process reported with `show servers state`:
 	// maintenance, drain, weights and health carry over to the matching servers.
 	ServerStates []runtimeapi.ServerState
+	// Tables is the stick tables an older process handed over (peers.Dump).
+	Tables []byte
 	// BeforeServe, when set, runs once every listener and stats socket is bound and
 	// every log target open, before anything is accepted or checked: the place to write
 	// the pidfile and drop privileges. An error stops the start.
@@ -48,6 +51,7 @@ type Options struct {
 // Wait returns once every connection goroutine has ended.
 type Instance struct {
 	State  *proxy.State
+	Tables *stick.Set // the stick tables (tables.go)
 	events *slog.Logger
 	http   *httpproxy.Engine
 
@@ -130,6 +134,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	in.State = st
+	in.startTables(cfg, opts.Tables)
 	in.http = httpproxy.New(st, ev)
 	in.http.SetApplets(in.applets(cfg))
 

@@ -25,6 +25,8 @@ type Link struct {
 	Config []config.Source
 	// States is `show servers state` of the previous worker, empty when none.
 	States string
+	// Tables is the previous worker's stick tables (its `_tables`), nil when none.
+	Tables []byte
 	ipc    *net.UnixConn
 }
 
@@ -47,11 +49,14 @@ func Attach() (*Link, error) {
 	l := &Link{ipc: uc}
 	if fds.state >= 0 {
 		sf := os.NewFile(uintptr(fds.state), "server-state")
-		b, err := io.ReadAll(io.LimitReader(sf, 256<<20))
+		b, err := io.ReadAll(io.LimitReader(sf, maxStartup))
 		sf.Close()
 		var st startup
 		if err == nil {
+			var tables []byte
+			b, tables = splitStartup(b)
 			err = json.Unmarshal(b, &st)
+			l.Tables = tables
 		}
 		if err != nil {
 			uc.Close()

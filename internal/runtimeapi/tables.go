@@ -4,17 +4,30 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"hitless/internal/stick"
 )
 
 // TableCommands are the stick-table commands: `show table`, `clear table` and
 // `set table`, with HAProxy 2.6's outputs, messages and levels (show at user level,
-// whose entries are dumped from operator level; clear and set at operator level).
-func TableCommands(set *stick.Set) []Command {
+// whose entries are dumped from operator level; clear and set at operator level),
+// and the hidden `_tables`, which writes every table for a newer process (as
+// _getsocks, only on a socket with `expose-fd listeners`, or from the master).
+func TableCommands(set *stick.Set, dump func(io.Writer) error) []Command {
 	return []Command{
+		{Words: []string{"_tables"}, Level: LevelUser,
+			Run: func(s *Session, args []string, w *bufio.Writer) error {
+				if !s.ExposeFD {
+					return errEnd
+				}
+				s.Conn.SetWriteDeadline(time.Now().Add(tableDumpTimeout))
+				dump(w)
+				return errEnd
+			}},
 		{Words: []string{"show", "table"}, Level: LevelUser, Usage: Usage("show table <table> [<filter>]*", "report table usage stats or dump this table's contents (filter: data/key)"),
 			Run: func(s *Session, args []string, w *bufio.Writer) error {
 				showTable(set, s.Level, args, w)
@@ -32,6 +45,9 @@ func TableCommands(set *stick.Set) []Command {
 			}},
 	}
 }
+
+// tableDumpTimeout bounds how long `_tables` waits for its reader.
+const tableDumpTimeout = 10 * time.Second
 
 // tableHeader is HAProxy's `# table:` line.
 func tableHeader(t *stick.Table) string {
@@ -281,6 +297,9 @@ func setTable(set *stick.Set, args []string, w *bufio.Writer) {
 		return
 	}
 	if len(args) == 1 {
+		// HAProxy 2.6.12 clears the whole table here, like `clear table NAME`
+		// (observed); hitless does the same.
+		t.DeleteIf(func(*stick.Row) bool { return true })
 		return
 	}
 	if args[1] != "key" {
