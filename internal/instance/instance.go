@@ -22,6 +22,7 @@ import (
 	"hitless/internal/httpproxy"
 	"hitless/internal/listener"
 	"hitless/internal/logging"
+	"hitless/internal/peers"
 	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
 	"hitless/internal/stick"
@@ -52,6 +53,10 @@ type Options struct {
 type Instance struct {
 	State  *proxy.State
 	Tables *stick.Set // the stick tables (tables.go)
+	peers  []*peers.Section
+	// tablesHandedOver: an older process handed every table over, so the peers
+	// sections need no resynchronisation.
+	tablesHandedOver bool
 	events *slog.Logger
 	http   *httpproxy.Engine
 
@@ -178,8 +183,19 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		in.closeLoggers()
 		return nil, err
 	}
+	sections, err := in.bindPeers(cfg, in.tablesHandedOver)
+	if err != nil {
+		in.closeListeners()
+		in.closeLoggers()
+		return nil, err
+	}
 	if opts.BeforeServe != nil {
 		if err := opts.BeforeServe(); err != nil {
+			for _, ps := range sections {
+				if ps.ln != nil {
+					ps.ln.Close()
+				}
+			}
 			in.Stop()
 			in.Wait(time.Second)
 			return nil, &BeforeServeError{Err: err}
@@ -190,6 +206,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		in.accepts.Add(1)
 		go in.acceptLoop(bl)
 	}
+	in.startPeers(sections)
 	// HAProxy's state files first, then what the older process reported over -x:
 	// that is the state at the moment of the reload.
 	in.loadStateFiles(cfg)

@@ -19,6 +19,7 @@ func (in *Instance) startTables(cfg *config.Config, handover []byte) {
 		return
 	}
 	n, err := peers.Load(bytes.NewReader(handover), in.Tables)
+	in.tablesHandedOver = err == nil
 	if err != nil {
 		in.events.Warn(fmt.Sprintf("stick tables: %v; %d entries taken over from the previous process", err, n))
 		return

@@ -54,9 +54,10 @@ func (t *Table) LastUpdate() uint32 {
 }
 
 // Updates calls fn for up to max logged changes with an id after `after`, in id
-// order, and returns how many it called fn for. fn gets the Row (ms left in Exp) and
-// must not call the table.
-func (t *Table) Updates(after uint32, max int, fn func(id uint32, r *Row)) int {
+// order, and returns how many it called fn for and the last id it looked at (stale
+// records of deleted entries included; `after` when none). fn gets the Row (ms left
+// in Exp) and must not call the table.
+func (t *Table) Updates(after uint32, max int, fn func(id uint32, r *Row)) (int, uint32) {
 	now := t.clock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -71,11 +72,12 @@ func (t *Table) Updates(after uint32, max int, fn func(id uint32, r *Row)) int {
 		}
 	}
 	var r Row
-	n := 0
+	n, last := 0, after
 	for _, rec := range t.log[lo:] {
 		if n >= max {
 			break
 		}
+		last = rec.id
 		e := rec.e
 		if t.entries[e.key] != e || e.upd != rec.id {
 			continue
@@ -84,7 +86,7 @@ func (t *Table) Updates(after uint32, max int, fn func(id uint32, r *Row)) int {
 		fn(rec.id, &r)
 		n++
 	}
-	return n
+	return n, last
 }
 
 // Pending reports whether the log holds changes after id `after`.

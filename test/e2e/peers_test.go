@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// peersConfig is one peers section with a local peer a (hitless) and b (HAProxy);
+// the stats socket differs per node.
+const peersConfig = `
+global
+    stats socket %s level admin expose-fd listeners
+defaults
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+peers mypeers
+    peer a 127.0.0.1:%d
+    peer b 127.0.0.1:%d
+    table t_peers type binary len 8 size 100 expire 20s store gpc0
+backend st_ip
+    stick-table type ip size 1k expire 60s store gpc0,http_req_rate(10s),conn_cur peers mypeers
+backend st_str
+    stick-table type string len 16 size 1k expire 60s store gpt0,gpc0_rate(5s),conn_cnt,bytes_in_cnt,server_id,server_key peers mypeers
+backend st_int
+    stick-table type integer size 1k expire 60s store gpt(2),gpc(2),gpc_rate(2,10s) peers mypeers
+`
+
+// peerNode is one process of the section.
+type peerNode struct {
+	name, bin, cfg, sock string
+	cmd                  *exec.Cmd
+	out                  *syncBuffer
+}
+
+func (n *peerNode) start(t *testing.T) {
+	t.Helper()
+	args := []string{"-f", n.cfg, "-L", n.name}
+	if n.bin != binPath {
+		args = append([]string{"-db"}, args...)
+	}
+	n.out = &syncBuffer{}
+	n.cmd = exec.Command(n.bin, args...)
+	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := n.cmd
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if !waitFor(5*time.Second, func() bool { _, err := os.Stat(n.sock); return err == nil }) {
+		t.Fatalf("%s did not start: %s", n.name, n.out.String())
+	}
+}
+
+func (n *peerNode) kill() {
+	n.cmd.Process.Signal(syscall.SIGKILL)
+	n.cmd.Wait()
+	os.Remove(n.sock)
+}
+
+func (n *peerNode) cli(t *testing.T, cmd string) string { return socketCommand(t, n.sock, cmd) }
+
+// waitKey waits until `show table TABLE key KEY` on n shows want, and returns how
+// long it took.
+func (n *peerNode) waitKey(t *testing.T, table, key, want string, d time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last string
+	if !waitFor(d, func() bool {
+		last = n.cli(t, "show table "+table+" key "+key)
+		return strings.Contains(last, want)
+	}) {
+		t.Fatalf("%s: %s %s did not show %q within %s; last answer:\n%s\nits output:\n%s", n.name, table, key, want, d, last, n.out.String())
+	}
+	return time.Since(start)
+}
+
+func newPeerNodes(t *testing.T) (a, b *peerNode) {
+	hx := haproxy(t)
+	dir := t.TempDir()
+	pa, pb := freePort(t), freePort(t)
+	mk := func(name, bin string) *peerNode {
+		n := &peerNode{name: name, bin: bin, sock: filepath.Join(dir, name+".sock"), cfg: filepath.Join(dir, name+".cfg")}
+		os.WriteFile(n.cfg, []byte(fmt.Sprintf(peersConfig, n.sock, pa, pb)), 0o644)
+		return n
+	}
+	return mk("a", binPath), mk("b", hx)
+}
+
+// settled waits until HAProxy reports its session with hitless established and
+// free of collisions for a second (both sides connect at start; the protocol
+// resolves the collision with a random delay).
+func settled(t *testing.T, b *peerNode) {
+	t.Helper()
+	stable := 0
+	prev := ""
+	if !waitFor(15*time.Second, func() bool {
+		out := b.cli(t, "show peers")
+		i := strings.Index(out, "id=a(remote,active)")
+		if i < 0 || !strings.Contains(out[i:], "last_status=ESTA") {
+			stable = 0
+			return false
+		}
+		coll := out[i:]
+		if j := strings.Index(coll, " coll="); j >= 0 {
+			coll = strings.Fields(coll[j:])[0]
+		}
+		if coll == prev {
+			stable++
+		} else {
+			stable, prev = 0, coll
+		}
+		return stable >= 10
+	}) {
+		t.Fatalf("the peers session did not settle:\n%s", b.cli(t, "show peers"))
+	}
+}
+
+// TestPeersReplicateWithHAProxy: a hitless node and an HAProxy 2.6 node in one
+// peers section replicate `set table` both ways within a second, every key type
+// and data type of the section included; a restarted node is taught everything.
+func TestPeersReplicateWithHAProxy(t *testing.T) {
+	a, b := newPeerNodes(t)
+	b.start(t)
+	b.cli(t, "set table st_ip key 10.0.0.9 data.gpc0 9 data.http_req_rate 3")
+	a.start(t)
+	// hitless learned b's entry by asking for a resynchronisation at start.
+	a.waitKey(t, "st_ip", "10.0.0.9", "gpc0=9 conn_cur=0 http_req_rate(10000)=3", 5*time.Second)
+	settled(t, b)
+
+	a.cli(t, "set table st_ip key 10.0.0.1 data.gpc0 5 data.http_req_rate 3")
+	if d := b.waitKey(t, "st_ip", "10.0.0.1", "gpc0=5 conn_cur=0 http_req_rate(10000)=3", 2*time.Second); d > time.Second {
+		t.Errorf("hitless -> HAProxy took %s", d)
+	}
+	a.cli(t, "set table st_str key hello data.gpt0 1 data.gpc0_rate 17 data.conn_cnt 3 data.bytes_in_cnt 5000000000 data.server_id -2")
+	a.cli(t, "set table st_int key 4660 data.gpc 1 data.gpc_rate 4 data.gpt 7")
+	b.waitKey(t, "st_str", "hello", "server_id=-2 gpt0=1 gpc0_rate(5000)=17 conn_cnt=3 bytes_in_cnt=5000000000 server_key=-", 2*time.Second)
+	b.waitKey(t, "st_int", "4660", "gpt0=7 gpt1=0 gpc0=1 gpc1=0 gpc0_rate(10000)=4 gpc1_rate(10000)=0", 2*time.Second)
+
+	b.cli(t, "set table st_ip key 10.0.0.8 data.gpc0 8")
+	if d := a.waitKey(t, "st_ip", "10.0.0.8", "gpc0=8", 2*time.Second); d > time.Second {
+		t.Errorf("HAProxy -> hitless took %s", d)
+	}
+	b.cli(t, "set table st_ip key 10.0.0.1 data.gpc0 6")
+	a.waitKey(t, "st_ip", "10.0.0.1", "gpc0=6", 2*time.Second)
+
+	// HAProxy killed and restarted: it asks hitless to teach it everything.
+	b.kill()
+	a.cli(t, "set table st_ip key 10.0.0.2 data.gpc0 2")
+	b.start(t)
+	b.waitKey(t, "st_ip", "10.0.0.2", "gpc0=2", 10*time.Second)
+	b.waitKey(t, "st_ip", "10.0.0.1", "gpc0=6", time.Second)
+	b.waitKey(t, "st_str", "hello", "bytes_in_cnt=5000000000", time.Second)
+	b.waitKey(t, "st_int", "4660", "gpc0_rate(10000)=4", time.Second)
+
+	// hitless killed and restarted: HAProxy teaches it.
+	a.kill()
+	b.cli(t, "set table st_ip key 10.0.0.3 data.gpc0 3")
+	a.start(t)
+	a.waitKey(t, "st_ip", "10.0.0.3", "gpc0=3", 10*time.Second)
+	a.waitKey(t, "st_ip", "10.0.0.2", "gpc0=2", time.Second)
+	a.waitKey(t, "st_int", "4660", "gpt0=7 gpt1=0 gpc0=1", time.Second)
+}
