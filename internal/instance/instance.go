@@ -57,8 +57,8 @@ type Instance struct {
 	// tablesHandedOver: an older process handed every table over, so the peers
 	// sections need no resynchronisation.
 	tablesHandedOver bool
-	events *slog.Logger
-	http   *httpproxy.Engine
+	events           *slog.Logger
+	http             *httpproxy.Engine
 
 	ctx    context.Context
 	cancel context.CancelFunc
