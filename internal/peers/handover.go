@@ -73,41 +73,24 @@ func Load(r io.Reader, set *stick.Set) (int, error) {
 		n    int
 	)
 	for {
-		hdr, err := br.Peek(2)
+		f, b, err := readFrame(br, buf)
+		buf = b
 		if err != nil {
-			return n, ErrIncomplete
-		}
-		class, typ := hdr[0], hdr[1]
-		if typ < 0x80 {
-			br.Discard(2)
-			if class == classControl && typ == ctlResyncFinish {
-				return n, nil
+			if errors.Is(err, errMalformed) || errors.Is(err, errTooBig) {
+				return n, fmt.Errorf("table hand-over: %w", err)
 			}
-			continue
-		}
-		// Header and length, then the payload.
-		head, perr := br.Peek(7)
-		l, used := varint(head[2:])
-		if used == 0 && perr != nil {
 			return n, ErrIncomplete
 		}
-		if used == 0 || used > 5 || l > maxPayload {
-			return n, fmt.Errorf("table hand-over: %w", errMalformed)
-		}
-		br.Discard(2 + used)
-		if cap(buf) < int(l) {
-			buf = make([]byte, l)
-		}
-		buf = buf[:l]
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return n, ErrIncomplete
+		class, typ := f.class, f.typ
+		if class == classControl && typ == ctlResyncFinish {
+			return n, nil
 		}
 		if class != classTable {
 			continue
 		}
 		switch typ {
 		case tblDefine:
-			d, err := parseDef(buf)
+			d, err := parseDef(f.payload)
 			if err != nil {
 				return n, fmt.Errorf("table hand-over: %w", err)
 			}
@@ -117,14 +100,14 @@ func Load(r io.Reader, set *stick.Set) (int, error) {
 			}
 			dict = dictRX{}
 		case tblCount:
-			if c, used := varint(buf); used > 0 && cur != nil {
+			if c, used := varint(f.payload); used > 0 && cur != nil {
 				cur.Reserve(int(min(c, 1<<26)))
 			}
 		case tblUpdate, tblIncUpdate, tblUpdateTimed, tblIncTimed:
 			if def == nil {
 				return n, fmt.Errorf("table hand-over: %w: update before definition", errMalformed)
 			}
-			if err := parseUpdate(typ, buf, def, &dict, &u); err != nil {
+			if err := parseUpdate(typ, f.payload, def, &dict, &u); err != nil {
 				return n, fmt.Errorf("table hand-over: %w", err)
 			}
 			if cur == nil {

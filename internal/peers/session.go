@@ -38,6 +38,11 @@ type session struct {
 	// lastRemote is the table the updates refer to (the last definition).
 	lastRemote *rtable
 
+	// wmu serialises writes to c between the writer and a failing reader; dead
+	// (guarded by wmu) stops the writer once the reader sent its error message.
+	wmu  sync.Mutex
+	dead bool
+
 	// Writer only.
 	pushed  []uint32 // per local table: the last update id pushed
 	defSent []bool
@@ -119,15 +124,21 @@ func readFrame(br *bufio.Reader, buf []byte) (frame, []byte, error) {
 		br.Discard(2)
 		return f, buf, nil
 	}
-	head, perr := br.Peek(7)
-	l, used := varint(head[2:])
-	if used == 0 && perr != nil {
-		if perr == io.EOF {
-			perr = io.ErrUnexpectedEOF
+	// The length is a varint of up to 5 bytes: peek no further than needed, so
+	// that a short message is not held back waiting for more bytes.
+	var l uint64
+	used := 0
+	for k := 3; k <= 7 && used == 0; k++ {
+		head, perr := br.Peek(k)
+		l, used = varint(head[2:])
+		if used == 0 && perr != nil {
+			if perr == io.EOF {
+				perr = io.ErrUnexpectedEOF
+			}
+			return frame{}, buf, perr
 		}
-		return frame{}, buf, perr
 	}
-	if used == 0 || used > 5 {
+	if used == 0 {
 		return frame{}, buf, errMalformed
 	}
 	if l > maxPayload {
@@ -179,8 +190,11 @@ func (s *session) reader() error {
 
 // fail tells the peer why the session ends (01 00 or 01 01) and counts it.
 func (s *session) fail(code byte) {
+	s.wmu.Lock()
+	s.dead = true
 	s.c.SetWriteDeadline(time.Now().Add(time.Second))
 	s.c.Write([]byte{classError, code})
+	s.wmu.Unlock()
 	if s.p != nil {
 		s.sec.mu.Lock()
 		s.p.protoErr++
@@ -348,8 +362,13 @@ func (s *session) writer() {
 
 // flush writes s.out; false when the connection is gone.
 func (s *session) flush() bool {
-	s.c.SetWriteDeadline(time.Now().Add(deadAfter))
-	_, err := s.c.Write(s.out)
+	s.wmu.Lock()
+	err := net.ErrClosed
+	if !s.dead {
+		s.c.SetWriteDeadline(time.Now().Add(deadAfter))
+		_, err = s.c.Write(s.out)
+	}
+	s.wmu.Unlock()
 	s.out = s.out[:0]
 	if err != nil {
 		s.close()

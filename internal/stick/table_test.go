@@ -333,3 +333,44 @@ func BenchmarkMillionEntries(b *testing.B) {
 		runtime.KeepAlive(tb)
 	}
 }
+
+// FuzzParseKey feeds Runtime API keys to every key type: a key either parses to
+// the table's size or is refused, and parses back the same after formatting.
+func FuzzParseKey(f *testing.F) {
+	for _, s := range []string{"10.0.0.1", "::1", "2001:db8::1", "4660", "-1", "99999999999", "hello", "a b=c", "\x00\xff", ""} {
+		f.Add(s)
+	}
+	tables := []*Table{
+		New(Spec{Name: "ip", Type: KeyIP, Size: 1}, nil),
+		New(Spec{Name: "v6", Type: KeyIPv6, Size: 1}, nil),
+		New(Spec{Name: "int", Type: KeyInteger, Size: 1}, nil),
+		New(Spec{Name: "str", Type: KeyString, Len: 16, Size: 1}, nil),
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, tb := range tables {
+			k, err := tb.ParseKey(s)
+			if err != nil {
+				continue
+			}
+			switch tb.spec.Type {
+			case KeyIP, KeyInteger:
+				if len(k) != 4 {
+					t.Fatalf("%s: key %x", tb.Name(), k)
+				}
+			case KeyIPv6:
+				if len(k) != 16 {
+					t.Fatalf("%s: key %x", tb.Name(), k)
+				}
+			case KeyString:
+				if len(k) > 16 {
+					t.Fatalf("string key of %d bytes", len(k))
+				}
+			}
+			if tb.spec.Type != KeyString {
+				if k2, err := tb.ParseKey(tb.FormatKey(k)); err != nil || string(k2) != string(k) {
+					t.Fatalf("%s: %q -> %x -> %q -> %x", tb.Name(), s, k, tb.FormatKey(k), k2)
+				}
+			}
+		}
+	})
+}
