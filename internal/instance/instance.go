@@ -52,8 +52,8 @@ type Options struct {
 // Wait returns once every connection goroutine has ended.
 type Instance struct {
 	State  *proxy.State
-	Tables *stick.Set // the stick tables (tables.go)
-	peers  []*peers.Section
+	Tables *stick.Set       // the stick tables (tables.go)
+	peers  []*peers.Section // guarded by mu
 	// tablesHandedOver: an older process handed every table over, so the peers
 	// sections need no resynchronisation.
 	tablesHandedOver bool

@@ -8,6 +8,7 @@ import (
 	"hitless/internal/config"
 	"hitless/internal/listener"
 	"hitless/internal/peers"
+	"hitless/internal/runtimeapi"
 )
 
 // peersSection is a `peers` section ready to run: its config and its bound
@@ -25,9 +26,16 @@ func (in *Instance) bindPeers(cfg *config.Config, synced bool) ([]peersSection, 
 		if p.Disabled {
 			continue
 		}
-		pc := peers.Config{Name: p.Name, Local: p.Local, Synced: synced, Events: in.events}
+		pc := peers.Config{Name: p.Name, Local: p.Local, Synced: synced, Events: in.events, LocalIndex: -1}
+		if p.Bind != nil {
+			pc.LocalAddr = net.JoinHostPort(p.Bind.Host, strconv.Itoa(p.Bind.Port))
+		}
 		for _, pe := range p.Peers {
-			if pe.Name == p.Local || pe.Addr == nil {
+			if pe.Name == p.Local {
+				pc.LocalIndex = len(pc.Remotes)
+				continue
+			}
+			if pe.Addr == nil {
 				continue
 			}
 			pc.Remotes = append(pc.Remotes, peers.Remote{Name: pe.Name, Addr: net.JoinHostPort(pe.Addr.Host, strconv.Itoa(pe.Addr.Port))})
@@ -53,11 +61,24 @@ func (in *Instance) bindPeers(cfg *config.Config, synced bool) ([]peersSection, 
 	return out, nil
 }
 
+// Peers returns the running peers sections, for `show peers`.
+func (in *Instance) Peers() []runtimeapi.PeersSection {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make([]runtimeapi.PeersSection, len(in.peers))
+	for i, s := range in.peers {
+		out[i] = s
+	}
+	return out
+}
+
 // startPeers runs the bound sections until the listeners close (soft or hard stop).
 func (in *Instance) startPeers(sections []peersSection) {
 	for _, ps := range sections {
 		s := peers.Start(in.acceptCtx, ps.cfg, ps.ln)
+		in.mu.Lock()
 		in.peers = append(in.peers, s)
+		in.mu.Unlock()
 		in.loops.Add(1)
 		go func() {
 			defer in.loops.Done()

@@ -55,6 +55,7 @@ func (in *Instance) cliServer(cfg *config.Config, ids map[string]int, track func
 	srv.Commands = append(srv.Commands, runtimeapi.SessionCommands(in.State, ids)...)
 	srv.Commands = append(srv.Commands, runtimeapi.MiscCommands(in.State, in.version)...)
 	srv.Commands = append(srv.Commands, runtimeapi.TableCommands(in.Tables, in.DumpTables)...)
+	srv.Commands = append(srv.Commands, runtimeapi.PeersCommand(in.Peers))
 	return srv
 }
 

@@ -30,6 +30,10 @@ const (
 type Config struct {
 	Name  string // the section's name
 	Local string // this process's peer name
+	// LocalAddr is the local peer's address ("-" when none); LocalIndex its place
+	// among the section's peers (`show peers` lists them in reverse order).
+	LocalAddr  string
+	LocalIndex int
 	// Remotes are the other peers, in declaration order.
 	Remotes []Remote
 	// Tables are the tables shared in the section, in registration order: their

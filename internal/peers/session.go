@@ -37,6 +37,12 @@ type session struct {
 	rxHbt  int
 	// lastRemote is the table the updates refer to (the last definition).
 	lastRemote *rtable
+	// shown is what `show peers` reads of the writer's state: pushed, the last
+	// defined table, and when the last message went out.
+	shownPushed []uint32
+	shownDef    int
+	lastTx      time.Time
+	lastRx      time.Time
 
 	// wmu serialises writes to c between the writer and a failing reader; dead
 	// (guarded by wmu) stops the writer once the reader sent its error message.
@@ -62,7 +68,7 @@ type rtable struct {
 
 func newSession(sec *Section, p *peer, c net.Conn, br *bufio.Reader, downgrade, initiator bool) *session {
 	s := &session{sec: sec, p: p, c: c, br: br, downgrade: downgrade, wakeCh: make(chan struct{}, 1), done: make(chan struct{}),
-		remote: map[uint64]*rtable{}, lastDef: -1}
+		remote: map[uint64]*rtable{}, lastDef: -1, shownDef: -1, lastTx: time.Now(), lastRx: time.Now()}
 	n := len(sec.cfg.Tables)
 	s.pushed, s.defSent = make([]uint32, n), make([]bool, n)
 	if p != nil {
@@ -181,6 +187,9 @@ func (s *session) reader() error {
 			}
 			return err
 		}
+		s.mu.Lock()
+		s.lastRx = time.Now()
+		s.mu.Unlock()
 		if err := s.handle(f, &u); err != nil {
 			s.fail(errProto)
 			return errProtocol{err}
@@ -370,6 +379,9 @@ func (s *session) flush() bool {
 	}
 	s.wmu.Unlock()
 	s.out = s.out[:0]
+	s.mu.Lock()
+	s.lastTx = time.Now()
+	s.mu.Unlock()
 	if err != nil {
 		s.close()
 		return false
@@ -420,6 +432,10 @@ func (s *session) fill() bool {
 			more = true
 		}
 	}
+	s.mu.Lock()
+	s.shownPushed = append(s.shownPushed[:0], s.pushed...)
+	s.shownDef = s.lastDef
+	s.mu.Unlock()
 	return more
 }
 

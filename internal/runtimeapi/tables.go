@@ -46,6 +46,41 @@ func TableCommands(set *stick.Set, dump func(io.Writer) error) []Command {
 	}
 }
 
+// PeersSection is a running peers section, as `show peers` prints it.
+type PeersSection interface {
+	Name() string
+	Show(w io.Writer, now time.Time)
+}
+
+// PeersCommand is `show peers [dict|-] [section]` (user level, as in HAProxy);
+// sections is called at each use.
+func PeersCommand(sections func() []PeersSection) Command {
+	return Command{Words: []string{"show", "peers"}, Level: LevelUser, Usage: Usage("show peers [dict|-] [section]", "dump some information about all the peers or this peers section"),
+		Run: func(s *Session, args []string, w *bufio.Writer) error {
+			if len(args) > 0 && (args[0] == "dict" || args[0] == "-") {
+				args = args[1:]
+			}
+			all := sections()
+			if len(args) > 0 {
+				found := false
+				for _, sec := range all {
+					if sec.Name() == args[0] {
+						sec.Show(w, time.Now())
+						found = true
+					}
+				}
+				if !found {
+					w.WriteString("No such peers\n")
+				}
+				return nil
+			}
+			for i := len(all) - 1; i >= 0; i-- {
+				all[i].Show(w, time.Now())
+			}
+			return nil
+		}}
+}
+
 // tableDumpTimeout bounds how long `_tables` waits for its reader.
 const tableDumpTimeout = 10 * time.Second
 

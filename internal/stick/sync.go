@@ -105,3 +105,11 @@ func (t *Table) Pushed(id uint32) {
 		t.commit = id
 	}
 }
+
+// Committed is the highest update id a peer session pushed (`show peers`'s
+// commitupdate).
+func (t *Table) Committed() uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.commit
+}

@@ -143,6 +143,37 @@ func TestPeersReplicateWithHAProxy(t *testing.T) {
 	b.waitKey(t, "st_str", "hello", "server_id=-2 gpt0=1 gpc0_rate(5000)=17 conn_cnt=3 bytes_in_cnt=5000000000 server_key=-", 2*time.Second)
 	b.waitKey(t, "st_int", "4660", "gpt0=7 gpt1=0 gpc0=1 gpc1=0 gpc0_rate(10000)=4 gpc1_rate(10000)=0", 2*time.Second)
 
+	// show peers: HAProxy's layout, field names and order (values masked).
+	shape := func(out string) []string {
+		var lines []string
+		for _, l := range strings.Split(out, "\n") {
+			f := strings.Fields(l)
+			var names []string
+			for _, w := range f {
+				if k, _, ok := strings.Cut(w, "="); ok {
+					names = append(names, k)
+				}
+			}
+			if len(names) > 0 {
+				lines = append(lines, strings.Join(names, " "))
+			}
+		}
+		return lines
+	}
+	hlPeers, hxPeers := a.cli(t, "show peers"), b.cli(t, "show peers")
+	have := map[string]bool{}
+	for _, l := range shape(hxPeers) {
+		have[l] = true
+	}
+	for _, l := range shape(hlPeers) {
+		if !have[l] {
+			t.Errorf("show peers line with fields %q has no counterpart in HAProxy's:\n%s", l, hxPeers)
+		}
+	}
+	if !strings.Contains(hlPeers, "id=b(remote,active) addr=127.0.0.1:") || !strings.Contains(hlPeers, "last_status=ESTA") || !strings.Contains(hlPeers, "id=a(local,inactive)") {
+		t.Errorf("show peers:\n%s", hlPeers)
+	}
+
 	b.cli(t, "set table st_ip key 10.0.0.8 data.gpc0 8")
 	if d := a.waitKey(t, "st_ip", "10.0.0.8", "gpc0=8", 2*time.Second); d > time.Second {
 		t.Errorf("HAProxy -> hitless took %s", d)
