@@ -256,9 +256,9 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 
 	var inherited []*listener.Inherited
 	var states []runtimeapi.ServerState
-	var tables []byte
+	var tables io.Reader
 	if link != nil {
-		tables = link.Tables
+		tables = tablesOf(link.Tables)
 		for _, f := range link.Listeners {
 			inherited = append(inherited, &listener.Inherited{File: f})
 		}
@@ -278,7 +278,10 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	}
 	if inherited != nil && link == nil {
 		states = fetchServerStates(o.sockPath)
-		tables = fetchTables(o.sockPath)
+		if c := fetchTables(o.sockPath); c != nil {
+			defer c.Close()
+			tables = c
+		}
 	}
 	// Once everything is bound and every log target open, before serving: the pidfile
 	// (written while still privileged), then chroot, setgid, setuid.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -40,8 +41,9 @@ type Options struct {
 	// ServerStates is what an older process reported with `show servers state`:
 	// maintenance, drain, weights and health carry over to the matching servers.
 	ServerStates []runtimeapi.ServerState
-	// Tables is the stick tables an older process handed over (peers.Dump).
-	Tables []byte
+	// Tables streams the stick tables an older process hands over (peers.Dump);
+	// nil when none. Start reads it to the end before it serves.
+	Tables io.Reader
 	// BeforeServe, when set, runs once every listener and stats socket is bound and
 	// every log target open, before anything is accepted or checked: the place to write
 	// the pidfile and drop privileges. An error stops the start.

@@ -1,9 +1,11 @@
 package instance
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
+	"time"
 
 	"hitless/internal/config"
 	"hitless/internal/peers"
@@ -13,18 +15,27 @@ import (
 // startTables builds the configuration's stick tables and fills them with what an
 // older process handed over (a peers-protocol dump: opts.Tables), before anything
 // is accepted: a reload keeps every counter, ban and persistence entry.
-func (in *Instance) startTables(cfg *config.Config, handover []byte) {
+func (in *Instance) startTables(cfg *config.Config, handover io.Reader) {
 	in.Tables = stick.NewSet(cfg.Tables, nil)
-	if len(handover) == 0 {
+	if handover == nil {
 		return
 	}
-	n, err := peers.Load(bytes.NewReader(handover), in.Tables)
+	// The load allocates one object per entry: a million of them would make the
+	// collector run a dozen times on the way; let the heap grow 4x between cycles
+	// while it lasts.
+	gc := debug.SetGCPercent(400)
+	t0 := time.Now()
+	n, err := peers.Load(handover, in.Tables)
+	debug.SetGCPercent(gc)
 	in.tablesHandedOver = err == nil
+	if errors.Is(err, peers.ErrNoHandOver) {
+		return
+	}
 	if err != nil {
 		in.events.Warn(fmt.Sprintf("stick tables: %v; %d entries taken over from the previous process", err, n))
 		return
 	}
-	in.events.Debug(fmt.Sprintf("stick tables: %d entries taken over from the previous process", n))
+	in.events.Debug(fmt.Sprintf("stick tables: %d entries taken over from the previous process in %s", n, time.Since(t0).Round(time.Millisecond)))
 }
 
 // DumpTables writes every table for a newer process (`_tables`).

@@ -51,6 +51,10 @@ func Dump(w io.Writer, set *stick.Set) error {
 	return bw.Flush()
 }
 
+// ErrNoHandOver is an answer that held no table at all: an HAProxy or an older
+// hitless, which do not know `_tables`.
+var ErrNoHandOver = errors.New("no table hand-over")
+
 // ErrIncomplete is a dump that ended before its "resync finished" message: what
 // came before it is kept.
 var ErrIncomplete = errors.New("incomplete table hand-over")
@@ -63,6 +67,11 @@ func Load(r io.Reader, set *stick.Set) (int, error) {
 	for _, t := range set.All() {
 		byName[t.Spec().NetName] = t
 	}
+	defer func() {
+		for _, t := range set.All() {
+			t.Loaded()
+		}
+	}()
 	br := bufio.NewReaderSize(io.LimitReader(r, MaxDump), 256<<10)
 	var (
 		cur  *stick.Table
@@ -76,6 +85,9 @@ func Load(r io.Reader, set *stick.Set) (int, error) {
 		f, b, err := readFrame(br, buf)
 		buf = b
 		if err != nil {
+			if def == nil {
+				return 0, ErrNoHandOver
+			}
 			if errors.Is(err, errMalformed) || errors.Is(err, errTooBig) {
 				return n, fmt.Errorf("table hand-over: %w", err)
 			}
@@ -84,6 +96,10 @@ func Load(r io.Reader, set *stick.Set) (int, error) {
 		class, typ := f.class, f.typ
 		if class == classControl && typ == ctlResyncFinish {
 			return n, nil
+		}
+		if def == nil && !(class == classTable && typ == tblDefine) {
+			// A hand-over starts with a definition: this is some other answer.
+			return 0, ErrNoHandOver
 		}
 		if class != classTable {
 			continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,13 @@ func TestHandoverRoundTrip(t *testing.T) {
 	}
 	for _, name := range []string{"st_ip", "st_int", "web", "mypeers/t_peers"} {
 		compare(name)
+	}
+	// An HAProxy answers `_tables` with its usage text: no hand-over, no error.
+	if n, err := Load(strings.NewReader("Unknown command: '_tables'\n  help : list\n\n"), captureSet()); n != 0 || !errors.Is(err, ErrNoHandOver) {
+		t.Fatalf("text answer: %d %v", n, err)
+	}
+	if _, err := Load(strings.NewReader(""), captureSet()); !errors.Is(err, ErrNoHandOver) {
+		t.Fatalf("empty answer: %v", err)
 	}
 	// A dump cut short keeps what came before, and says so.
 	cut := captureSet()

@@ -48,6 +48,11 @@ type Table struct {
 
 	mu      sync.Mutex
 	entries map[string]*Entry
+	// fresh is set by Reserve on an empty table and cleared by the first local
+	// operation: Learn then inserts without looking up (a hand-over has no
+	// duplicate keys), which halves the map work of a million-entry reload.
+	fresh   bool
+	listLen int    // entries on the LRU list while fresh
 	head    *Entry // least recently touched
 	tail    *Entry
 	// update is the last update id handed out; the log lists the entries changed
@@ -108,6 +113,28 @@ func (t *Table) Reserve(n int) {
 	defer t.mu.Unlock()
 	if len(t.entries) == 0 && n > 0 {
 		t.entries = make(map[string]*Entry, n)
+		t.fresh = true
+	}
+}
+
+// Loaded ends a hand-over started with Reserve: later Learns look keys up again.
+// Should the dump have held a key twice, the orphaned entry leaves the LRU list.
+func (t *Table) Loaded() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.fresh {
+		return
+	}
+	t.fresh = false
+	if t.listLen == len(t.entries) {
+		return
+	}
+	for e := t.head; e != nil; {
+		n := e.next
+		if t.entries[e.key] != e {
+			t.unlink(e)
+		}
+		e = n
 	}
 }
 
@@ -248,6 +275,9 @@ func (t *Table) create(k []byte, now int64) (*Entry, error) {
 	}
 	t.entries[e.key] = e
 	t.pushBack(e)
+	if t.fresh {
+		t.listLen++
+	}
 	t.setExp(e, now)
 	return e, nil
 }
@@ -280,6 +310,7 @@ func (t *Table) touch(e *Entry, now int64) {
 func (t *Table) Track(k []byte) (*Entry, error) {
 	now := t.clock()
 	t.mu.Lock()
+	t.fresh = false
 	e := t.lookup(k, now)
 	if e == nil {
 		var err error

@@ -374,3 +374,29 @@ func FuzzParseKey(f *testing.F) {
 		}
 	})
 }
+
+// A hand-over inserts without lookups; a key given twice still leaves one entry.
+func TestReserveLoadedDuplicate(t *testing.T) {
+	clk := newClock()
+	tb := ipTable(10, false, clk, Column{Type: GPC0, N: 1})
+	tb.Reserve(5)
+	var v Values
+	v.Has[GPC0], v.U[GPC0] = true, []uint64{1}
+	tb.Learn(ipKey(tb, "10.0.0.1"), -1, &v, false)
+	tb.Learn(ipKey(tb, "10.0.0.1"), -1, &v, false)
+	tb.Loaded()
+	if tb.Len() != 1 || len(keys(tb)) != 1 {
+		t.Fatalf("%d entries", tb.Len())
+	}
+	n := 0
+	for e := tb.head; e != nil; e = e.next {
+		n++
+	}
+	if n != 1 {
+		t.Fatalf("%d entries on the LRU list", n)
+	}
+	tb.Learn(ipKey(tb, "10.0.0.1"), -1, &v, true)
+	if tb.Len() != 1 {
+		t.Fatal("a learn after the load duplicated the key")
+	}
+}

@@ -104,7 +104,10 @@ func (t *Table) Learn(k []byte, exp int64, v *Values, fromPeer bool) bool {
 	now := t.clock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.lookup(k, now)
+	var e *Entry
+	if !t.fresh {
+		e = t.lookup(k, now)
+	}
 	if e == nil {
 		var err error
 		if e, err = t.create(k, now); err != nil {
