@@ -235,3 +235,38 @@ func FuzzSession(f *testing.F) {
 		}
 	})
 }
+
+// An older process of this node (an HAProxy that hitless took over from) connects
+// under the local name and teaches its tables: they are learned, acknowledged, and
+// the lesson confirmed with 00 03.
+func TestLocalTeacherIsLearned(t *testing.T) {
+	addr, set, _ := startLocal(t)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "HAProxyS 2.1\na\na 26334 1\n")
+	br := bufio.NewReader(c)
+	if line, _ := br.ReadString('\n'); line != "200\n" {
+		t.Fatalf("hello answered %q", line)
+	}
+	var msg []byte
+	msg = appendDef(msg, defOf(set.Table("st_ip"), 2))
+	msg = append(msg, unhex("0a 85 15 00000012 0000c596 0a000001 06 00 fbe795a019 00 00")...)
+	msg = append(msg, classControl, ctlResyncFinish)
+	c.Write(msg)
+	var seen []byte
+	for !bytes.Contains(seen, []byte{classControl, ctlResyncConfirm}) || !bytes.Contains(seen, unhex("0a 84 05 02 00000012")) {
+		b, err := br.ReadByte()
+		if err != nil {
+			t.Fatalf("no ack and confirm; got %x", seen)
+		}
+		seen = append(seen, b)
+	}
+	r, ok := set.Table("st_ip").Find([]byte{10, 0, 0, 1})
+	if !ok || r.U[stick.GPC0][0] != 6 || r.Exp > 50582 || r.Exp < 49000 {
+		t.Fatalf("taught entry: %+v %v", r, ok)
+	}
+}
