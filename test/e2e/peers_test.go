@@ -198,4 +198,3 @@ func TestPeersReplicateWithHAProxy(t *testing.T) {
 	a.waitKey(t, "st_ip", "10.0.0.2", "gpc0=2", time.Second)
 	a.waitKey(t, "st_int", "4660", "gpt0=7 gpt1=0 gpc0=1", time.Second)
 }
-
