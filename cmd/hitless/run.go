@@ -279,8 +279,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	if inherited != nil && link == nil {
 		states = fetchServerStates(o.sockPath)
 		if c := fetchTables(o.sockPath); c != nil {
-			defer c.Close()
-			tables = c
+			tables = c // read by the start, closed right after it
 		}
 	}
 	// Once everything is bound and every log target open, before serving: the pidfile
@@ -294,6 +293,9 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
 		Version: version, ServerStates: states, Tables: tables, BeforeServe: beforeServe}, o.oldPids)
 	listener.CloseInherited(inherited)
+	if c, ok := tables.(io.Closer); ok {
+		c.Close()
+	}
 	if bs := (*instance.BeforeServeError)(nil); errors.As(err, &bs) {
 		alert(bs.Error())
 		signalPids(o.oldPids, syscall.SIGTTIN)

@@ -209,6 +209,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		go in.acceptLoop(bl)
 	}
 	in.startPeers(sections)
+	in.runExpiry()
 	// HAProxy's state files first, then what the older process reported over -x:
 	// that is the state at the moment of the reload.
 	in.loadStateFiles(cfg)

@@ -38,5 +38,14 @@ func (in *Instance) startTables(cfg *config.Config, handover io.Reader) {
 	in.events.Debug(fmt.Sprintf("stick tables: %d entries taken over from the previous process in %s", n, time.Since(t0).Round(time.Millisecond)))
 }
 
+// runExpiry removes expired entries once a second while the instance lives.
+func (in *Instance) runExpiry() {
+	in.loops.Add(1)
+	go func() {
+		defer in.loops.Done()
+		in.Tables.RunExpiry(in.ctx.Done(), time.Second)
+	}()
+}
+
 // DumpTables writes every table for a newer process (`_tables`).
 func (in *Instance) DumpTables(w io.Writer) error { return peers.Dump(w, in.Tables) }

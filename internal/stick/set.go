@@ -1,5 +1,7 @@
 package stick
 
+import "time"
+
 // Set is every table of a configuration, by name, in declaration order.
 type Set struct {
 	tables []*Table
@@ -32,4 +34,25 @@ func (s *Set) All() []*Table {
 		return nil
 	}
 	return s.tables
+}
+
+// RunExpiry removes expired entries from every table every interval until done is
+// closed (the instance runs it for the life of the configuration).
+func (s *Set) RunExpiry(done <-chan struct{}, interval time.Duration) {
+	if s == nil || len(s.tables) == 0 {
+		return
+	}
+	tk := time.NewTicker(interval)
+	defer tk.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tk.C:
+			for _, t := range s.tables {
+				for t.Expire(4096) > 0 {
+				}
+			}
+		}
+	}
 }

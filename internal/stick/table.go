@@ -510,3 +510,35 @@ func (t *Table) Uses(e *Entry) int {
 	defer t.mu.Unlock()
 	return int(e.ref)
 }
+
+// Expire removes the entries whose expiry has passed and that no session tracks, as
+// HAProxy's expiry task does, and returns how many it removed. The LRU list is in
+// touch order, which is expiry order for local changes; the walk stops at the
+// first live entry it finds after a run of max examined entries, so that one call
+// holds the lock for a bounded time.
+func (t *Table) Expire(max int) int {
+	if t.spec.Expire == 0 {
+		return 0
+	}
+	now := t.clock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n, looked := 0, 0
+	for e := t.head; e != nil && looked < max; {
+		next := e.next
+		looked++
+		if e.expired(now) {
+			if e.ref == 0 {
+				t.remove(e)
+				n++
+			}
+		} else if e.exp-now > t.spec.Expire/2 {
+			// Entries after this one were touched later: nothing more to find
+			// but learned entries with shorter expiries, which a later pass or
+			// a lookup removes.
+			break
+		}
+		e = next
+	}
+	return n
+}

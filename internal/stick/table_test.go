@@ -400,3 +400,22 @@ func TestReserveLoadedDuplicate(t *testing.T) {
 		t.Fatal("a learn after the load duplicated the key")
 	}
 }
+
+func TestExpireSweeps(t *testing.T) {
+	clk := newClock()
+	tb := ipTable(100, false, clk, Column{Type: GPC0, N: 1})
+	for i := 0; i < 10; i++ {
+		set(t, tb, netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}).String(), GPC0, 1)
+		clk.add(1000)
+	}
+	e, _ := tb.Track(ipKey(tb, "10.0.0.0"))
+	clk.add(55500) // entries 1..5 expired; 0 was touched by Track and is in use
+	if n := tb.Expire(100); n != 5 || tb.Len() != 5 {
+		t.Fatalf("removed %d, %d left", n, tb.Len())
+	}
+	tb.Release(e)
+	clk.add(60000)
+	if n := tb.Expire(100); n != 5 || tb.Len() != 0 {
+		t.Fatalf("removed %d, %d left", n, tb.Len())
+	}
+}
