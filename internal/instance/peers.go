@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"hitless/internal/config"
 	"hitless/internal/listener"
@@ -84,6 +85,24 @@ func (in *Instance) startPeers(sections []peersSection) {
 			defer in.loops.Done()
 			<-in.acceptCtx.Done()
 			s.Wait()
+		}()
+	}
+}
+
+// teachSuccessor hands every peers-shared table to the process that replaces this
+// one through the local peer, as HAProxy's old process does on a soft stop; the
+// drain waits for it (at most 5 s). A hitless successor also received every table
+// over `_tables`: the lesson brings the changes made since.
+func (in *Instance) teachSuccessor() {
+	in.mu.Lock()
+	sections := append([]*peers.Section(nil), in.peers...)
+	in.mu.Unlock()
+	for _, s := range sections {
+		in.conns.Add(1)
+		go func() {
+			defer in.conns.Done()
+			s.Wait()
+			s.TeachSuccessor(in.ctx, 5*time.Second)
 		}()
 	}
 }

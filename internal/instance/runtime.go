@@ -358,6 +358,7 @@ func (in *Instance) SoftStop(grace time.Duration) {
 	}
 	in.mu.Unlock()
 	in.stopAccepts()
+	in.teachSuccessor()
 }
 
 // Stopping reports whether a soft stop began.

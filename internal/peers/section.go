@@ -413,3 +413,54 @@ func (s *Section) resyncDone(p *peer, finished bool) {
 		s.synced = true
 	}
 }
+
+// TeachSuccessor is the old process's part of a reload, as HAProxy's local peer
+// does it: once this process stopped listening, it connects to the local peer's
+// address (now the new process's, hitless or HAProxy), introduces itself under the
+// local name, pushes every entry (timed) and "finished", and leaves on the new
+// process's confirmation. It gives up after timeout; a "300 try again" or a refused
+// connection is retried until then.
+func (s *Section) TeachSuccessor(ctx context.Context, timeout time.Duration) {
+	if s.cfg.LocalAddr == "" || len(s.cfg.Tables) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		if s.teachOnce(ctx) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	s.events.Warn(fmt.Sprintf("peers %s: the new process was not taught the tables within %s", s.cfg.Name, timeout))
+}
+
+// teachOnce makes one attempt; true when the lesson was confirmed.
+func (s *Section) teachOnce(ctx context.Context) bool {
+	d := net.Dialer{Timeout: connectTimeout}
+	c, err := d.DialContext(ctx, "tcp", s.cfg.LocalAddr)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	dl, _ := ctx.Deadline()
+	c.SetDeadline(dl)
+	if _, err := fmt.Fprintf(c, "HAProxyS 2.1\n%s\n%s %d 1\n", s.cfg.Local, s.cfg.Local, pid); err != nil {
+		return false
+	}
+	br := bufio.NewReaderSize(c, 32<<10)
+	line, err := br.ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "200" {
+		return false
+	}
+	sess := newSession(s, nil, c, br, false, true)
+	sess.successor = true
+	sess.teach = true
+	stop := context.AfterFunc(ctx, sess.close)
+	defer stop()
+	sess.run()
+	return sess.confirmed
+}

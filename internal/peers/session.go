@@ -35,6 +35,9 @@ type session struct {
 	ctl    []byte             // control messages to send
 	teach  bool               // the peer asked for a full resynchronisation
 	rxHbt  int
+	// successor: this session teaches the new process of a reload; confirmed
+	// once it acknowledged the lesson (00 03), which ends the session.
+	successor, confirmed bool
 	// lastRemote is the table the updates refer to (the last definition).
 	lastRemote *rtable
 	// shown is what `show peers` reads of the writer's state: pushed, the last
@@ -193,6 +196,12 @@ func (s *session) reader() error {
 		if err := s.handle(f, &u); err != nil {
 			s.fail(errProto)
 			return errProtocol{err}
+		}
+		if s.successor && f.class == classControl && f.typ == ctlResyncConfirm {
+			s.mu.Lock()
+			s.confirmed = true
+			s.mu.Unlock()
+			return nil
 		}
 	}
 }

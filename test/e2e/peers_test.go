@@ -198,3 +198,55 @@ func TestPeersReplicateWithHAProxy(t *testing.T) {
 	a.waitKey(t, "st_ip", "10.0.0.2", "gpc0=2", time.Second)
 	a.waitKey(t, "st_int", "4660", "gpt0=7 gpt1=0 gpc0=1", time.Second)
 }
+
+// localPeerConfig is a node whose peers section has the local peer and a remote
+// one that is down.
+const localPeerConfig = `
+global
+    stats socket %s level admin expose-fd listeners
+defaults
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind %s
+    mode http
+    http-request return status 200 content-type text/plain string ok
+peers mypeers
+    peer a 127.0.0.1:%d
+    peer b 127.0.0.1:%d
+backend st_ip
+    stick-table type ip size 1k expire 60s store gpc0,http_req_rate(10s) peers mypeers
+`
+
+// TestHitlessTeachesHAProxyOnTakeOver: HAProxy 2.6 takes over from hitless with
+// -sf -x; hitless, soft-stopping, connects to the local peer's address (now
+// HAProxy's) and teaches it every entry, as an old HAProxy teaches a new one.
+func TestHitlessTeachesHAProxyOnTakeOver(t *testing.T) {
+	hx := haproxy(t)
+	pa, pb := freePort(t), freePort(t)
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(localPeerConfig, sock, addr, pa, pb) })
+	p := r.start(t, "-L", "a")
+	socketCommand(t, r.sock, "set table st_ip key 10.0.0.1 data.gpc0 5 data.http_req_rate 3;set table st_ip key 10.0.0.2 data.gpc0 7")
+	hp := exec.Command(hx, "-f", r.cfg, "-p", r.pidfile, "-D", "-L", "a", "-sf", fmt.Sprint(p.cmd.Process.Pid), "-x", r.sock)
+	if out, err := hp.CombinedOutput(); err != nil {
+		t.Fatalf("haproxy: %v %s", err, out)
+	}
+	hpid := r.currentPid()
+	t.Cleanup(func() { syscall.Kill(hpid, syscall.SIGKILL) })
+	var out string
+	if !waitFor(10*time.Second, func() bool {
+		out = socketCommand(t, r.sock, "show table st_ip")
+		return strings.Contains(out, "used:2")
+	}) {
+		t.Fatalf("HAProxy after the take-over:\n%s\nhitless:\n%s", out, p.out.String())
+	}
+	if !strings.Contains(out, "key=10.0.0.1 use=0 exp=") || !strings.Contains(out, "gpc0=5 http_req_rate(10000)=3") || !strings.Contains(out, "gpc0=7") {
+		t.Fatalf("HAProxy after the take-over:\n%s", out)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("hitless did not leave:\n%s", p.out.String())
+	}
+}
