@@ -407,6 +407,7 @@ func (ps *parser) finish(files []string) (*Config, error) {
 		}
 	}
 	ps.finishPeers()
+	ps.finishStickRules()
 	if len(ps.errs) > 0 {
 		return nil, ps.errs
 	}

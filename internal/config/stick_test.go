@@ -117,3 +117,44 @@ backend st_lonely
 		t.Errorf("-L: %+v %v", cfg2.Peers[0], cfg2.Warnings)
 	}
 }
+
+func TestStickRules(t *testing.T) {
+	for _, c := range []struct{ name, cfg, want string }{
+		{"word", "backend b\n stick foo", "'stick' expects 'on', 'match', or 'store'."},
+		{"no table", "backend b1\n stick match src table nosuch", "t.cfg:8: Proxy 'b1': unable to find stick-table 'nosuch'."},
+		{"own table missing", "backend b1\n stick on src", "Proxy 'b1': unable to find stick-table 'b1'."},
+		{"fetch", "backend b\n stick-table type ip size 1k\n stick on hdr(x)", "'stick on': fetch method 'hdr(x)' is not supported yet"},
+		{"store-response", "backend b\n stick-table type ip size 1k\n stick store-response src", "'stick store-response' is not supported yet"},
+		{"type", "backend b\n stick-table type integer size 1k\n stick on src", "type of fetch not usable with type of stick-table 'b'."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := LoadBytes("t.cfg", []byte(base+c.cfg+"\n"), nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v\nwant it to contain %q", err, c.want)
+			}
+		})
+	}
+	cfg, err := LoadBytes("t.cfg", []byte(base+"backend b\n stick-table type ip size 1k store gpc0\n stick on src if { src 127.0.0.1 }\n stick store-request src table p/t\npeers p\n table t type ip size 10\nfrontend f\n stick on src\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b *Proxy
+	for _, p := range cfg.Proxies {
+		if p.Name == "b" {
+			b = p
+		}
+	}
+	if r := b.StickRules; len(r) != 2 || !r[0].Match || !r[0].Store || r[0].Cond == nil || r[0].Table != "b" || r[1].Match || r[1].Table != "p/t" {
+		t.Fatalf("rules %+v", r)
+	}
+	var cols []string
+	for _, c := range b.StickTable.Columns {
+		cols = append(cols, c.Type.String())
+	}
+	if strings.Join(cols, ",") != "server_id,gpc0,server_key" {
+		t.Errorf("a table used by stick rules stores %v", cols)
+	}
+	if !strings.Contains(strings.Join(cfg.Warnings, "\n"), "'stick' ignored because frontend 'f' has no backend capability.") {
+		t.Errorf("warnings %v", cfg.Warnings)
+	}
+}

@@ -157,8 +157,10 @@ type Proxy struct {
 	// (none); ServerStateFileName is `server-state-file-name` ("" = the backend's name).
 	LoadServerState     string
 	ServerStateFileName string
-	// StickTable is the proxy's `stick-table`, nil when none.
+	// StickTable is the proxy's `stick-table`, nil when none; StickRules its
+	// `stick` lines (stickrules.go).
 	StickTable *stick.Spec `json:",omitempty"`
+	StickRules []StickRule `json:",omitempty"`
 
 	// Both sides.
 	Timeouts  Timeouts

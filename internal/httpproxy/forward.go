@@ -45,6 +45,9 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	isHead := string(req.Method) == "HEAD"
 
 	s.breq = balance.Request{Src: s.src.Addr().Unmap(), URI: bstr(req.Target), Header: s}
+	if b.Persist != nil {
+		s.breq.Pin = b.Persist.Server(s) // stick match / stick on
+	}
 	var a *proxy.Attempt
 	var sc *srvConn
 	var err error
@@ -107,6 +110,9 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		break
 	}
 	srv := a.Server
+	if b.Persist != nil {
+		b.Persist.Store(s, b.ServerID(srv), srv.Name) // stick store-request / stick on
+	}
 	released := false
 	defer func() {
 		if bodyDone != nil {

@@ -142,6 +142,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 	}
 	in.State = st
 	in.startTables(cfg, opts.Tables)
+	in.startPersistence()
 	in.http = httpproxy.New(st, ev)
 	in.http.SetApplets(in.applets(cfg))
 

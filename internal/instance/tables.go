@@ -9,6 +9,7 @@ import (
 
 	"hitless/internal/config"
 	"hitless/internal/peers"
+	"hitless/internal/persist"
 	"hitless/internal/stick"
 )
 
@@ -36,6 +37,15 @@ func (in *Instance) startTables(cfg *config.Config, handover io.Reader) {
 		return
 	}
 	in.events.Debug(fmt.Sprintf("stick tables: %d entries taken over from the previous process in %s", n, time.Since(t0).Round(time.Millisecond)))
+}
+
+// startPersistence gives every backend with stick rules its persist.Rules.
+func (in *Instance) startPersistence() {
+	for _, b := range in.State.Backends {
+		if r := persist.New(b.Cfg.StickRules, in.Tables); r != nil {
+			b.Persist = r
+		}
+	}
 }
 
 // runExpiry removes expired entries once a second while the instance lives.

@@ -275,9 +275,12 @@ func (f *Frontend) Route(s acl.Sample) *Backend {
 
 // Backend is a backend or the backend half of a listen section.
 type Backend struct {
-	Name     string
-	Cfg      *config.Proxy
-	Servers  []*Server
+	Name    string
+	Cfg     *config.Proxy
+	Servers []*Server
+	// Persist runs the backend's stick rules (nil when none); set once before
+	// serving.
+	Persist  Persister
 	Log      AccessLogger // the proxy's loggers, for server state changes; may be nil
 	Events   *slog.Logger
 	Counters Counters
@@ -488,6 +491,24 @@ func (s *Server) Release() {
 	}
 }
 
+// Persister keeps clients on their server: Server returns the server (1-based
+// position) stored for the request, 0 when none; Store records the one chosen.
+type Persister interface {
+	Server(s acl.Sample) int
+	Store(s acl.Sample, id int, name string)
+}
+
+// ServerID is the 1-based position of s in the backend (HAProxy's server id), 0
+// when s is not one of its servers.
+func (b *Backend) ServerID(s *Server) int {
+	for i, x := range b.Servers {
+		if x == s {
+			return i + 1
+		}
+	}
+	return 0
+}
+
 // tier is a balance.Pool over the active or the backup servers.
 type tier struct {
 	servers []*Server
@@ -588,6 +609,11 @@ func (b *Backend) Acquire(ctx context.Context, r *balance.Request, avoid *Server
 // tryAcquire attempts one pick. waitable reports that usable servers exist but all are
 // full, so queueing makes sense.
 func (b *Backend) tryAcquire(r *balance.Request, avoid *Server) (s *Server, waitable bool) {
+	if r.Pin > 0 && r.Pin <= len(b.Servers) && avoid == nil {
+		if s := b.Servers[r.Pin-1]; b.takeSlot(s) {
+			return s, false
+		}
+	}
 	t, algo := &b.active, b.algo
 	usable, free := t.anyUsable()
 	if avoid != nil {

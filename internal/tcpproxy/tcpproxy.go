@@ -85,7 +85,14 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		return
 	}
 	e.Backend = b.Name
-	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr()}, nil)
+	breq := balance.Request{Src: src.Addr()}
+	if b.Persist != nil {
+		breq.Pin = b.Persist.Server(smp) // stick match / stick on
+	}
+	a, err := b.Connect(ctx, &breq, nil)
+	if err == nil && b.Persist != nil {
+		b.Persist.Store(smp, b.ServerID(a.Server), a.Server.Name)
+	}
 	e.Tw = a.Queue
 	e.Retries = a.Retries
 	e.BeQueue = b.Queued()

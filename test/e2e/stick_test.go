@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -198,4 +199,84 @@ func TestStickTablesSurviveMasterWorkerReload(t *testing.T) {
 func mask(s string) string {
 	s = regexp.MustCompile(`(?m)^0x[0-9a-f]+:`).ReplaceAllString(s, "PTR:")
 	return regexp.MustCompile(` exp=[0-9]+`).ReplaceAllString(s, " exp=N")
+}
+
+const stickOnConfig = `
+global
+    stats socket %s level admin expose-fd listeners
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind %s
+    default_backend be
+backend be
+    balance roundrobin
+    stick-table type ip size 1k expire 60s
+    stick on src
+    server s1 %s
+    server s2 %s
+`
+
+// TestStickOnSrcKeepsClientOnItsServer: `stick on src` sends every request of a
+// client to the server stored for it (set from the Runtime API here, as HAProxy 2.6
+// does with the same table), stores the server it chose otherwise, and a `-sf -x`
+// reload keeps the client where it was.
+func TestStickOnSrcKeepsClientOnItsServer(t *testing.T) {
+	one, two := newBackend(t, "one", nil), newBackend(t, "two", nil)
+	r := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(stickOnConfig, sock, addr, one.addr, two.addr) })
+	r.start(t)
+	check := func(when, want string) {
+		t.Helper()
+		if got := count(t, r.addr, 10, nil, nil); got[want] != 10 {
+			t.Fatalf("%s: %v, want every request on %s", when, got, want)
+		}
+	}
+	socketCommand(t, r.sock, "set table be key 127.0.0.1 data.server_id 2")
+	check("pinned to s2", "two")
+	if out := socketCommand(t, r.sock, "show table be"); !strings.Contains(out, "key=127.0.0.1 use=0 exp=") || !strings.Contains(out, "server_id=2 server_key=s2") {
+		t.Fatalf("show table:\n%s", out)
+	}
+	if out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(true)).CombinedOutput(); err != nil {
+		t.Fatalf("reload: %v %s", err, out)
+	}
+	check("after a reload", "two")
+	// Without an entry, the server round robin chose is stored, and kept.
+	socketCommand(t, r.sock, "clear table be")
+	got := count(t, r.addr, 10, nil, nil)
+	if len(got) != 1 {
+		t.Fatalf("after clear table: %v, want one server", got)
+	}
+	out := socketCommand(t, r.sock, "show table be")
+	if (got["one"] == 10) != strings.Contains(out, "server_id=1 server_key=s1") {
+		t.Fatalf("requests %v but table:\n%s", got, out)
+	}
+
+	// HAProxy 2.6 on the same configuration and the same entry sends the client to
+	// the same server.
+	if _, err := lookHAProxy(); err != nil {
+		return
+	}
+	hx := haproxy(t)
+	h := newReloadSetup(t, func(addr, sock string) string { return fmt.Sprintf(stickOnConfig, sock, addr, one.addr, two.addr) })
+	if out, err := exec.Command(hx, "-f", h.cfg, "-p", h.pidfile, "-D").CombinedOutput(); err != nil {
+		t.Fatalf("haproxy: %v %s", err, out)
+	}
+	hpid := h.currentPid()
+	t.Cleanup(func() { syscall.Kill(hpid, syscall.SIGKILL) })
+	if !waitAccept(h.addr, 5*time.Second, nil) {
+		t.Fatal("haproxy did not start")
+	}
+	socketCommand(t, h.sock, "set table be key 127.0.0.1 data.server_id 2")
+	if got := count(t, h.addr, 10, nil, nil); got["two"] != 10 {
+		t.Fatalf("HAProxy: %v", got)
+	}
+	socketCommand(t, r.sock, "set table be key 127.0.0.1 data.server_id 2")
+	check("pinned to s2 again", "two")
+	hxOut, hlOut := mask(socketCommand(t, h.sock, "show table be")), mask(socketCommand(t, r.sock, "show table be"))
+	if hlOut != hxOut {
+		t.Fatalf("show table: HAProxy\n%s\nhitless\n%s", hxOut, hlOut)
+	}
 }
