@@ -82,7 +82,11 @@ func (n *peerNode) waitKey(t *testing.T, table, key, want string, d time.Duratio
 }
 
 func newPeerNodes(t *testing.T) (a, b *peerNode) {
-	hx := haproxy(t)
+	return peerNodes(t, haproxy(t))
+}
+
+// peerNodes makes node a (hitless) and node b (binary bin) of one section.
+func peerNodes(t *testing.T, hx string) (a, b *peerNode) {
 	dir := t.TempDir()
 	pa, pb := freePort(t), freePort(t)
 	mk := func(name, bin string) *peerNode {
@@ -197,6 +201,28 @@ func TestPeersReplicateWithHAProxy(t *testing.T) {
 	a.waitKey(t, "st_ip", "10.0.0.3", "gpc0=3", 10*time.Second)
 	a.waitKey(t, "st_ip", "10.0.0.2", "gpc0=2", time.Second)
 	a.waitKey(t, "st_int", "4660", "gpt0=7 gpt1=0 gpc0=1", time.Second)
+}
+
+// TestPeersReplicateBetweenHitlessNodes: two hitless nodes of one section replicate
+// both ways, and a restarted node is taught everything back.
+func TestPeersReplicateBetweenHitlessNodes(t *testing.T) {
+	a, b := peerNodes(t, binPath)
+	a.start(t)
+	b.start(t)
+	settled(t, b)
+	a.cli(t, "set table st_ip key 10.0.0.1 data.gpc0 5 data.http_req_rate 3")
+	if d := b.waitKey(t, "st_ip", "10.0.0.1", "gpc0=5 conn_cur=0 http_req_rate(10000)=3", 2*time.Second); d > time.Second {
+		t.Errorf("a -> b took %s", d)
+	}
+	b.cli(t, "set table st_int key 4660 data.gpc 1 data.gpc_rate 4 data.gpt 7")
+	if d := a.waitKey(t, "st_int", "4660", "gpt0=7 gpt1=0 gpc0=1 gpc1=0 gpc0_rate(10000)=4", 2*time.Second); d > time.Second {
+		t.Errorf("b -> a took %s", d)
+	}
+	b.kill()
+	a.cli(t, "set table st_str key hello data.bytes_in_cnt 5000000000")
+	b.start(t)
+	b.waitKey(t, "st_str", "hello", "bytes_in_cnt=5000000000", 10*time.Second)
+	b.waitKey(t, "st_ip", "10.0.0.1", "gpc0=5", time.Second)
 }
 
 // localPeerConfig is a node whose peers section has the local peer and a remote
