@@ -97,10 +97,11 @@ func (ps *parser) endSection() {
 	ps.section, ps.px = "", nil
 }
 
-// sectionKinds are HAProxy's section keywords; the first five are supported.
+// sectionKinds are HAProxy's section keywords and whether hitless reads them
+// (sections with their own file register in sectionHandlers, which come first).
 var sectionKinds = map[string]bool{
 	"global": true, "defaults": true, "frontend": true, "backend": true, "listen": true,
-	"userlist": false, "peers": false, "mailers": false, "resolvers": false, "http-errors": true,
+	"userlist": false, "peers": true, "mailers": false, "resolvers": false, "http-errors": true,
 	"program": false, "cache": false, "ring": false, "log-forward": false, "fcgi-app": false,
 	"namespace_list": false, "crt-store": false, "traces": false,
 }

@@ -476,6 +476,15 @@ func (s *session) teachAll() bool {
 			return false
 		}
 	}
-	s.out = append(s.out, classControl, ctlResyncFinish)
+	// "Finished" when this node is up to date, "partial" while it still waits for
+	// its own resynchronisation, so that the learner asks another peer too.
+	s.sec.mu.Lock()
+	synced := s.sec.synced
+	s.sec.mu.Unlock()
+	if synced {
+		s.out = append(s.out, classControl, ctlResyncFinish)
+	} else {
+		s.out = append(s.out, classControl, ctlResyncPartial)
+	}
 	return true
 }

@@ -180,6 +180,8 @@ func TestTeachAndPush(t *testing.T) {
 		buf = b
 		switch {
 		case f.class == classControl && f.typ == ctlResyncFinish:
+			t.Fatal("finished although this node is still waiting for its own resynchronisation")
+		case f.class == classControl && f.typ == ctlResyncPartial:
 			gotFinish = true
 		case f.class == classTable && f.typ == tblUpdateTimed:
 			gotTimed = true

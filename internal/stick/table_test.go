@@ -419,3 +419,27 @@ func TestExpireSweeps(t *testing.T) {
 		t.Fatalf("removed %d, %d left", n, tb.Len())
 	}
 }
+
+// BenchmarkTrackExisting is the request path of a rate limit on a warm table: one
+// tracked key with conn_cur and http_req_rate, 1000 clients.
+func BenchmarkTrackExisting(b *testing.B) {
+	tb := New(Spec{Name: "t", Type: KeyIP, Size: 100000, Expire: 60000, Columns: []Column{{Type: ConnCur, N: 1}, {Type: HTTPReqRate, N: 1, Period: 10000}}}, nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var buf [16]byte
+		i := 0
+		for pb.Next() {
+			i++
+			k, _ := tb.KeyIP(buf[:0], netip.AddrFrom4([4]byte{10, 0, byte(i % 1000 >> 8), byte(i % 1000)}))
+			e, err := tb.Track(k)
+			if err != nil {
+				continue
+			}
+			tb.Add(e, ConnCur, 0, 1)
+			tb.Add(e, HTTPReqRate, 0, 1)
+			tb.Get(e, HTTPReqRate, 0)
+			tb.Sub(e, ConnCur, 1)
+			tb.Release(e)
+		}
+	})
+}
