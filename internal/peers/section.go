@@ -62,7 +62,7 @@ type Section struct {
 	events *slog.Logger
 	ctx    context.Context
 	wg     sync.WaitGroup
-	wake   chan struct{} // a table changed
+	wake   chan struct{} // a table changed (buffer 1: kick never blocks)
 
 	// mu guards peers' session fields and the resync state.
 	mu      sync.Mutex
@@ -112,23 +112,41 @@ func Start(ctx context.Context, cfg Config, ln net.Listener) *Section {
 		s.wg.Add(1)
 		go s.connectLoop(p)
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.resyncTimer()
+	go s.dispatch()
 	return s
 }
 
 // Wait blocks until every goroutine of the section has ended (after ctx ended).
 func (s *Section) Wait() { s.wg.Wait() }
 
-// kick wakes the sessions' writers: a table has a local change.
+// kick is called by the tables after each local change, on the request path: it
+// only signals the dispatcher, without a lock.
 func (s *Section) kick() {
-	s.mu.Lock()
-	for _, p := range s.peers {
-		if p.sess != nil {
-			p.sess.wakeUp()
-		}
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
-	s.mu.Unlock()
+}
+
+// dispatch wakes the sessions' writers when a table changed.
+func (s *Section) dispatch() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.wake:
+		}
+		s.mu.Lock()
+		for _, p := range s.peers {
+			if p.sess != nil {
+				p.sess.wakeUp()
+			}
+		}
+		s.mu.Unlock()
+	}
 }
 
 // resyncTimer gives up on the initial resynchronisation after the timeout, as HAProxy

@@ -14,8 +14,8 @@ package stick
 func (t *Table) SetSync(notify func()) {
 	t.mu.Lock()
 	t.sync = true
-	t.notify = notify
 	t.mu.Unlock()
+	t.notify.Store(&notify)
 }
 
 // queue logs a local change of e. Must be called with mu held.

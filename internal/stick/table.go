@@ -3,6 +3,7 @@ package stick
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -62,7 +63,8 @@ type Table struct {
 	update uint32
 	commit uint32 // the highest id a peer session pushed
 	log    []logRec
-	notify func()
+	// notify is the peers layer's wake-up, set once by SetSync; read without mu.
+	notify atomic.Pointer[func()]
 }
 
 type logRec struct {
@@ -352,8 +354,8 @@ func (t *Table) Lookup(k []byte) *Entry {
 
 // kick tells the peers layer that an update is waiting.
 func (t *Table) kick() {
-	if f := t.notify; f != nil {
-		f()
+	if f := t.notify.Load(); f != nil {
+		(*f)()
 	}
 }
 
