@@ -111,7 +111,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	}
 	srv := a.Server
 	if b.Persist != nil {
-		b.Persist.Store(s, b.ServerID(srv), srv.Name) // stick store-request / stick on
+		b.Persist.Store(s, b.ServerID(srv), srv.Name, srv.Address().HostPort) // stick store-request / stick on
 	}
 	released := false
 	defer func() {

@@ -22,6 +22,7 @@ type rule struct {
 	match, store bool
 	t            *stick.Table
 	cond         *acl.Cond
+	addrKey      bool // the table's `srvkey addr`: server_key holds addr:port
 }
 
 // New compiles a backend's rules against the tables; nil when it has none.
@@ -32,7 +33,7 @@ func New(rules []config.StickRule, tables *stick.Set) *Rules {
 		if t == nil {
 			continue // the configuration was validated: cannot happen
 		}
-		r.rules = append(r.rules, rule{match: c.Match, store: c.Store, t: t, cond: c.Cond})
+		r.rules = append(r.rules, rule{match: c.Match, store: c.Store, t: t, cond: c.Cond, addrKey: t.Spec().SrvKey == "addr"})
 	}
 	if len(r.rules) == 0 {
 		return nil
@@ -74,9 +75,9 @@ func (r *Rules) Server(s acl.Sample) int {
 	return 0
 }
 
-// Store records server id (and its name as server_key) for the client in the table
-// of every store rule that applies.
-func (r *Rules) Store(s acl.Sample, id int, name string) {
+// Store records server id for the client in the table of every store rule that
+// applies, with its name as server_key (its addr:port with `srvkey addr`).
+func (r *Rules) Store(s acl.Sample, id int, name, addr string) {
 	var buf [16]byte
 	for i := range r.rules {
 		ru := &r.rules[i]
@@ -92,7 +93,11 @@ func (r *Rules) Store(s acl.Sample, id int, name string) {
 			continue // table full (nopurge): no persistence for this client
 		}
 		ru.t.Set(e, stick.ServerID, 0, uint64(id))
-		ru.t.SetServerKey(e, name)
+		if ru.addrKey {
+			ru.t.SetServerKey(e, addr)
+		} else {
+			ru.t.SetServerKey(e, name)
+		}
 		ru.t.Release(e)
 	}
 }

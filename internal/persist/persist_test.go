@@ -20,7 +20,7 @@ func (conn) DstPort() int                          { return 80 }
 func TestRules(t *testing.T) {
 	set := stick.NewSet([]*stick.Spec{
 		{Name: "be", Type: stick.KeyIP, Size: 10, Expire: 60000, Columns: []stick.Column{{Type: stick.ServerID, N: 1}, {Type: stick.ServerKey, N: 1}}},
-		{Name: "str", Type: stick.KeyString, Len: 32, Size: 10, Columns: []stick.Column{{Type: stick.ServerID, N: 1}, {Type: stick.ServerKey, N: 1}}},
+		{Name: "str", Type: stick.KeyString, Len: 32, Size: 10, SrvKey: "addr", Columns: []stick.Column{{Type: stick.ServerID, N: 1}, {Type: stick.ServerKey, N: 1}}},
 	}, nil)
 	only10, err := acl.ParseCond([]string{"if", "{", "src", "10.0.0.0/8", "}"}, func(string) []*acl.Def { return nil })
 	if err != nil {
@@ -34,8 +34,8 @@ func TestRules(t *testing.T) {
 	if r.Server(a) != 0 {
 		t.Fatal("a server for an unknown client")
 	}
-	r.Store(a, 2, "s2")
-	r.Store(b, 1, "s1")
+	r.Store(a, 2, "s2", "10.9.9.2:80")
+	r.Store(b, 1, "s1", "10.9.9.1:80")
 	if got := r.Server(a); got != 2 {
 		t.Fatalf("server %d, want 2", got)
 	}
@@ -46,7 +46,7 @@ func TestRules(t *testing.T) {
 		t.Fatalf("entries: be %d str %d", set.Table("be").Len(), set.Table("str").Len())
 	}
 	row, ok := set.Table("str").Find([]byte("192.0.2.1"))
-	if !ok || row.SrvKey != "s1" || row.U[stick.ServerID][0] != 1 {
+	if !ok || row.SrvKey != "10.9.9.1:80" || row.U[stick.ServerID][0] != 1 {
 		t.Fatalf("string-keyed entry %+v", row)
 	}
 	if New(nil, set) != nil {

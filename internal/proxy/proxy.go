@@ -492,10 +492,11 @@ func (s *Server) Release() {
 }
 
 // Persister keeps clients on their server: Server returns the server (1-based
-// position) stored for the request, 0 when none; Store records the one chosen.
+// position) stored for the request, 0 when none; Store records the one chosen, with
+// its name and address (a table's `srvkey` picks which one it keeps).
 type Persister interface {
 	Server(s acl.Sample) int
-	Store(s acl.Sample, id int, name string)
+	Store(s acl.Sample, id int, name, addr string)
 }
 
 // ServerID is the 1-based position of s in the backend (HAProxy's server id), 0

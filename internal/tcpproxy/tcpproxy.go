@@ -91,7 +91,7 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	}
 	a, err := b.Connect(ctx, &breq, nil)
 	if err == nil && b.Persist != nil {
-		b.Persist.Store(smp, b.ServerID(a.Server), a.Server.Name)
+		b.Persist.Store(smp, b.ServerID(a.Server), a.Server.Name, a.Server.Address().HostPort)
 	}
 	e.Tw = a.Queue
 	e.Retries = a.Retries
