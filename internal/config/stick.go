@@ -58,6 +58,17 @@ func (p *Peers) LocalPeer() *Peer {
 func init() {
 	proxyKeywords["stick-table"] = kw{"fbl", kwStickTable}
 	sectionHandlers["peers"] = sectionHandler{start: (*parser).startPeers, line: (*parser).peersKeyword}
+	globalKeywords["tune.peers.max-updates-at-once"] = func(ps *parser, g *Global, a []string) error {
+		n := 0
+		if len(a) == 2 {
+			n, _ = parseInt(a[1], 1<<30)
+		}
+		if n == 0 {
+			return fmt.Errorf("'%s' expects an integer argument greater than 0.", a[0])
+		}
+		g.PeersMaxUpdates = n
+		return nil
+	}
 	globalKeywords["localpeer"] = func(ps *parser, g *Global, a []string) error {
 		if len(a) != 2 {
 			return fmt.Errorf("'%s' expects a name as an argument.", a[0])

@@ -37,6 +37,7 @@ func TestStickTableErrors(t *testing.T) {
 		{"peer and bind", "peers p\n peer a 127.0.0.1:21020\n bind 127.0.0.1:21021", `mixing "peer" and "bind" line is forbidden`},
 		{"peer option", "peers p\n peer a 127.0.0.1:21020 ssl", "'peer a' : 'ssl' is not supported yet"},
 		{"default-server option", "peers p\n default-server ssl", "'default-server' : 'ssl' is not supported yet"},
+		{"max updates", "global\n tune.peers.max-updates-at-once 0", "t.cfg:8: 'tune.peers.max-updates-at-once' expects an integer argument greater than 0."},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := LoadBytes("t.cfg", []byte(base+c.cfg+"\n"), nil)

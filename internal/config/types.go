@@ -74,6 +74,8 @@ type Global struct {
 	// LocalPeer is `localpeer`; -L overrides it (ResolvePeers).
 	LocalPeer    string `json:",omitempty"`
 	localPeerPos Pos
+	// PeersMaxUpdates is tune.peers.max-updates-at-once; 0 = HAProxy's 200.
+	PeersMaxUpdates int `json:",omitempty"`
 }
 
 // StatsSocket is one `stats socket` line of `global`.

@@ -27,7 +27,7 @@ func (in *Instance) bindPeers(cfg *config.Config, synced bool) ([]peersSection, 
 		if p.Disabled {
 			continue
 		}
-		pc := peers.Config{Name: p.Name, Local: p.Local, Synced: synced, Events: in.events, LocalIndex: -1}
+		pc := peers.Config{Name: p.Name, Local: p.Local, Synced: synced, Events: in.events, LocalIndex: -1, MaxBatch: cfg.Global.PeersMaxUpdates}
 		if p.Bind != nil {
 			pc.LocalAddr = net.JoinHostPort(p.Bind.Host, strconv.Itoa(p.Bind.Port))
 		}

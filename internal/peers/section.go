@@ -22,7 +22,7 @@ const (
 	connectTimeout = time.Second
 	helloTimeout   = 5 * time.Second
 	resyncTimeout  = 5 * time.Second // how long to wait for a teacher
-	maxBatch       = 200             // tune.peers.max-updates-at-once
+	maxBatch       = 200             // tune.peers.max-updates-at-once's default
 	maxLine        = 256             // a hello line longer than this is a protocol error
 )
 
@@ -39,6 +39,9 @@ type Config struct {
 	// Tables are the tables shared in the section, in registration order: their
 	// local ids are 1, 2, ...
 	Tables []*stick.Table
+	// MaxBatch is tune.peers.max-updates-at-once: updates per table and round
+	// (0 = 200).
+	MaxBatch int
 	// Synced says the tables were handed over by an older process: no
 	// resynchronisation is asked from the remote peers.
 	Synced bool
@@ -93,6 +96,9 @@ type peer struct {
 // Start runs the section until ctx ends. ln is the local peer's listener (nil: the
 // section only connects). The section owns ln.
 func Start(ctx context.Context, cfg Config, ln net.Listener) *Section {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = maxBatch
+	}
 	s := &Section{cfg: cfg, events: cfg.Events, ctx: ctx, wake: make(chan struct{}, 1), synced: cfg.Synced || len(cfg.Remotes) == 0, started: time.Now()}
 	if s.events == nil {
 		s.events = slog.New(slog.DiscardHandler)

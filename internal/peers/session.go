@@ -425,7 +425,7 @@ func (s *session) fill() bool {
 		d := defOf(t, uint64(i+1))
 		prev := uint32(0)
 		first := true
-		n, last := t.Updates(s.pushed[i], maxBatch, func(id uint32, r *stick.Row) {
+		n, last := t.Updates(s.pushed[i], s.sec.cfg.MaxBatch, func(id uint32, r *stick.Row) {
 			if s.lastDef != i || !s.defSent[i] {
 				s.out = appendDef(s.out, d)
 				s.lastDef, s.defSent[i] = i, true
@@ -437,7 +437,7 @@ func (s *session) fill() bool {
 		if n > 0 {
 			t.Pushed(prev)
 		}
-		if n == maxBatch {
+		if n == s.sec.cfg.MaxBatch {
 			more = true
 		}
 	}
