@@ -90,6 +90,7 @@ type peer struct {
 	rxHbt     int
 	delay     time.Duration // before the next connect
 	retry     int
+	downgrade bool // the peer answered 502: say hello in version 2.0
 	kill      chan struct{} // closed to wake the connector early
 }
 
@@ -381,7 +382,13 @@ func (s *Section) connect(p *peer) error {
 	p.status = 110
 	s.mu.Unlock()
 	c.SetDeadline(time.Now().Add(helloTimeout))
-	hello := fmt.Sprintf("HAProxyS 2.1\n%s\n%s %d 1\n", p.Name, s.cfg.Local, pid)
+	s.mu.Lock()
+	version := "2.1"
+	if p.downgrade {
+		version = "2.0"
+	}
+	s.mu.Unlock()
+	hello := fmt.Sprintf("HAProxyS %s\n%s\n%s %d 1\n", version, p.Name, s.cfg.Local, pid)
 	if _, err := c.Write([]byte(hello)); err != nil {
 		return err
 	}
@@ -393,6 +400,9 @@ func (s *Section) connect(p *peer) error {
 	code, _ := strconv.Atoi(strings.TrimSpace(line))
 	s.mu.Lock()
 	p.status = code
+	if code == 502 {
+		p.downgrade = true // an older peer: try version 2.0 next time, as HAProxy does
+	}
 	if code != 200 {
 		s.mu.Unlock()
 		s.events.Warn(fmt.Sprintf("peers %s: peer %s answered %d to our hello", s.cfg.Name, p.Name, code))
@@ -403,7 +413,7 @@ func (s *Section) connect(p *peer) error {
 		s.mu.Unlock()
 		return nil
 	}
-	sess := newSession(s, p, c, br, false, true)
+	sess := newSession(s, p, c, br, p.downgrade, true)
 	p.sess = sess
 	p.lastHello = time.Now()
 	s.mu.Unlock()

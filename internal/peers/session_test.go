@@ -272,3 +272,33 @@ func TestLocalTeacherIsLearned(t *testing.T) {
 		t.Fatalf("taught entry: %+v %v", r, ok)
 	}
 }
+
+// A peer that answers 502 to a 2.1 hello is greeted in version 2.0 next time.
+func TestDowngradeOn502(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	hellos := make(chan string, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			hellos <- line
+			io.WriteString(c, "502\n")
+			c.Close()
+		}
+	}()
+	set := captureSet()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := Start(ctx, Config{Name: "p", Local: "a", Remotes: []Remote{{Name: "b", Addr: ln.Addr().String()}}, Tables: set.All()}, nil)
+	defer func() { cancel(); s.Wait() }()
+	first, second := <-hellos, <-hellos
+	if first != "HAProxyS 2.1\n" || second != "HAProxyS 2.0\n" {
+		t.Fatalf("hellos %q then %q", first, second)
+	}
+}
