@@ -90,7 +90,7 @@ type peer struct {
 	rxHbt     int
 	delay     time.Duration // before the next connect
 	retry     int
-	downgrade bool // the peer answered 502: say hello in version 2.0
+	downgrade bool          // the peer answered 502: say hello in version 2.0
 	kill      chan struct{} // closed to wake the connector early
 }
 
