@@ -91,6 +91,7 @@ type peer struct {
 	delay     time.Duration // before the next connect
 	retry     int
 	downgrade bool          // the peer answered 502: say hello in version 2.0
+	dialing   net.Conn      // our connection to the peer while its hello is in progress
 	kill      chan struct{} // closed to wake the connector early
 }
 
@@ -293,6 +294,14 @@ func (s *Section) accepted(c net.Conn) {
 		p.delay = time.Duration(50+rand.IntN(2000)) * time.Millisecond
 		old.close()
 	}
+	if d := p.dialing; d != nil {
+		// Our own connection to that peer, still saying hello, loses too, as the
+		// peer's single session does in HAProxy.
+		p.coll++
+		p.delay = time.Duration(50+rand.IntN(2000)) * time.Millisecond
+		d.Close()
+		p.dialing = nil
+	}
 	sess := newSession(s, p, c, br, minor == 0, false)
 	p.sess = sess
 	p.status, p.lastHello = 200, time.Now()
@@ -380,7 +389,15 @@ func (s *Section) connect(p *peer) error {
 	defer c.Close()
 	s.mu.Lock()
 	p.status = 110
+	p.dialing = c
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if p.dialing == c {
+			p.dialing = nil
+		}
+		s.mu.Unlock()
+	}()
 	c.SetDeadline(time.Now().Add(helloTimeout))
 	s.mu.Lock()
 	version := "2.1"
@@ -408,11 +425,12 @@ func (s *Section) connect(p *peer) error {
 		s.events.Warn(fmt.Sprintf("peers %s: peer %s answered %d to our hello", s.cfg.Name, p.Name, code))
 		return fmt.Errorf("status %d", code)
 	}
-	if p.sess != nil {
-		// It connected to us meanwhile: keep the first session.
+	if p.sess != nil || p.dialing != c {
+		// It connected to us meanwhile and that session won.
 		s.mu.Unlock()
 		return nil
 	}
+	p.dialing = nil
 	sess := newSession(s, p, c, br, p.downgrade, true)
 	p.sess = sess
 	p.lastHello = time.Now()

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -275,4 +277,43 @@ func TestHitlessTeachesHAProxyOnTakeOver(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("hitless did not leave:\n%s", p.out.String())
 	}
+}
+
+// TestPeerSendingGarbageIsDisconnectedAndLogged: a connection to hitless's peers
+// port that says hello correctly and then sends bytes of the reserved class gets
+// 01 00 and is closed; hitless logs it and goes on replicating with the real peer.
+func TestPeerSendingGarbageIsDisconnectedAndLogged(t *testing.T) {
+	a, b := peerNodes(t, binPath)
+	a.start(t)
+	b.start(t)
+	settled(t, b)
+	var port int
+	fmt.Sscanf(strings.SplitN(strings.SplitN(mustRead(t, a.cfg), "peer a 127.0.0.1:", 2)[1], "\n", 2)[0], "%d", &port)
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "HAProxyS 2.1\na\nb 1 1\n")
+	c.Write([]byte{0xff, 0x00, 0x0a, 0x82, 0x03, 0x02})
+	got, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(got), "200\n") || !strings.HasSuffix(string(got), "\x01\x00") {
+		t.Fatalf("answer %q", got)
+	}
+	if !waitFor(3*time.Second, func() bool { return strings.Contains(a.out.String(), "protocol error") }) {
+		t.Fatalf("nothing logged:\n%s", a.out.String())
+	}
+	// The real b reconnects (its session was replaced by ours) and replication goes on.
+	a.cli(t, "set table st_ip key 10.0.0.7 data.gpc0 7")
+	b.waitKey(t, "st_ip", "10.0.0.7", "gpc0=7", 10*time.Second)
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
