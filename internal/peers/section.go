@@ -281,7 +281,7 @@ func (s *Section) accepted(c net.Conn) {
 		// An older process of this node (an HAProxy we took over from) teaches us
 		// its tables before it leaves.
 		c.Write([]byte("200\n"))
-		sess := newSession(s, nil, c, br, minor == 0, false)
+		sess := newSession(s, nil, c, br, minor == 0)
 		sess.run()
 		return
 	}
@@ -302,7 +302,7 @@ func (s *Section) accepted(c net.Conn) {
 		d.Close()
 		p.dialing = nil
 	}
-	sess := newSession(s, p, c, br, minor == 0, false)
+	sess := newSession(s, p, c, br, minor == 0)
 	p.sess = sess
 	p.status, p.lastHello = 200, time.Now()
 	s.mu.Unlock()
@@ -431,7 +431,7 @@ func (s *Section) connect(p *peer) error {
 		return nil
 	}
 	p.dialing = nil
-	sess := newSession(s, p, c, br, p.downgrade, true)
+	sess := newSession(s, p, c, br, p.downgrade)
 	p.sess = sess
 	p.lastHello = time.Now()
 	s.mu.Unlock()
@@ -508,7 +508,7 @@ func (s *Section) teachOnce(ctx context.Context) bool {
 	if err != nil || strings.TrimSpace(line) != "200" {
 		return false
 	}
-	sess := newSession(s, nil, c, br, false, true)
+	sess := newSession(s, nil, c, br, false)
 	sess.successor = true
 	sess.teach = true
 	stop := context.AfterFunc(ctx, sess.close)

@@ -69,7 +69,7 @@ type rtable struct {
 	dict    dictRX
 }
 
-func newSession(sec *Section, p *peer, c net.Conn, br *bufio.Reader, downgrade, initiator bool) *session {
+func newSession(sec *Section, p *peer, c net.Conn, br *bufio.Reader, downgrade bool) *session {
 	s := &session{sec: sec, p: p, c: c, br: br, downgrade: downgrade, wakeCh: make(chan struct{}, 1), done: make(chan struct{}),
 		remote: map[uint64]*rtable{}, lastDef: -1, shownDef: -1, lastTx: time.Now(), lastRx: time.Now()}
 	n := len(sec.cfg.Tables)

@@ -225,7 +225,7 @@ func FuzzSession(f *testing.F) {
 		sec := &Section{cfg: Config{Name: "p", Local: "a", Tables: set.All()}, events: slog.New(slog.DiscardHandler), ctx: context.Background()}
 		p := &peer{Remote: Remote{Name: "b"}, acked: make([]uint32, len(set.All()))}
 		sec.peers = []*peer{p}
-		s := newSession(sec, p, nil, bufio.NewReader(bytes.NewReader(b)), false, false)
+		s := newSession(sec, p, nil, bufio.NewReader(bytes.NewReader(b)), false)
 		var buf []byte
 		var u received
 		for {
