@@ -56,7 +56,7 @@ func (p *Peers) LocalPeer() *Peer {
 }
 
 func init() {
-	proxyKeywords["stick-table"] = kw{"fbl", kwStickTable}
+	proxyKeywords["stick-table"] = kw{"dfbl", kwStickTable}
 	sectionHandlers["peers"] = sectionHandler{start: (*parser).startPeers, line: (*parser).peersKeyword}
 	globalKeywords["tune.peers.max-updates-at-once"] = func(ps *parser, g *Global, a []string) error {
 		n := 0
@@ -255,6 +255,9 @@ func (ps *parser) declareTable(name, kind string) error {
 }
 
 func kwStickTable(ps *parser, p *Proxy, a []string) error {
+	if p.Kind == "defaults" {
+		return fmt.Errorf("'stick-table' is not supported in 'defaults' section.")
+	}
 	s, err := ps.parseStickTable("stick-table", a[1:], false)
 	if err != nil {
 		return err

@@ -31,7 +31,7 @@ func TestStickTableErrors(t *testing.T) {
 		{"size char", "backend b\n stick-table type ip size abc", "stick-table: unexpected character 'a' in argument of 'size'."},
 		{"expire char", "backend b\n stick-table type ip size 1k expire 5x", "stick-table: unexpected character 'x' in argument of 'expire'."},
 		{"srvkey", "frontend f\n stick-table type ip size 1k nopurge srvkey foo", "stick-table : unknown server key type 'foo'."},
-		{"defaults", "defaults\n stick-table type ip size 1k", "'stick-table' not allowed in 'defaults' section."},
+		{"defaults", "defaults\n stick-table type ip size 1k", "'stick-table' is not supported in 'defaults' section."},
 		{"missing peers", "backend b1\n stick-table type ip size 1k peers nosuch", "Proxy 'b1': unable to find sync peers 'nosuch'."},
 		{"duplicate peers", "peers p\npeers p", "t.cfg:8: peers section 'p' has the same name as another peers section declared at t.cfg:7."},
 		{"peer and bind", "peers p\n peer a 127.0.0.1:21020\n bind 127.0.0.1:21021", `mixing "peer" and "bind" line is forbidden`},
