@@ -187,6 +187,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		}
 		return 1
 	}
+	cfg.ResolvePeers(o.localPeer)
 	if !quiet {
 		for _, w := range cfg.Warnings {
 			fmt.Fprintf(e.stderr, "[WARNING]  (%d) : config : %s\n", e.pid, w)
@@ -262,7 +263,9 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	var states []runtimeapi.ServerState
 	var keys tlsconf.ProcessKeys
 	var certs string
+	var tables io.Reader
 	if link != nil {
+		tables = tablesOf(link.Tables)
 		for _, f := range link.Listeners {
 			inherited = append(inherited, &listener.Inherited{File: f})
 		}
@@ -286,6 +289,9 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		states = fetchServerStates(o.sockPath)
 		keys = fetchTicketKeys(o.sockPath)
 		certs = askOld(o.sockPath, "_tls-committed-certs")
+		if c := fetchTables(o.sockPath); c != nil {
+			tables = c // read by the start, closed right after it
+		}
 	}
 	// Once everything is bound and every log target open, before serving: the pidfile
 	// (written while still privileged), then chroot, setgid, setuid.
@@ -296,8 +302,11 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		return privilege.Drop(drop)
 	}
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
-		Version: version, ServerStates: states, TicketKeys: keys, CommittedCerts: certs, BeforeServe: beforeServe}, o.oldPids)
+		Version: version, ServerStates: states, TicketKeys: keys, CommittedCerts: certs, Tables: tables, BeforeServe: beforeServe}, o.oldPids)
 	listener.CloseInherited(inherited)
+	if c, ok := tables.(io.Closer); ok {
+		c.Close()
+	}
 	if bs := (*instance.BeforeServeError)(nil); errors.As(err, &bs) {
 		alert(bs.Error())
 		signalPids(o.oldPids, syscall.SIGTTIN)

@@ -29,6 +29,10 @@ type Request struct {
 	Src    netip.Addr
 	URI    string       // request-target as received ("/a/b?x=1"); "" in mode tcp
 	Header HeaderGetter // nil in mode tcp
+	// Pin is the server a stick rule keeps this client on (1-based position in the
+	// backend), 0 when none: the backend takes it when it is usable and has room,
+	// and balances otherwise.
+	Pin int
 }
 
 // Algorithm picks a server. Pick returns an index in [0, p.Len()) of a server whose

@@ -10,6 +10,7 @@ import (
 	"hitless/internal/logformat"
 	"hitless/internal/pattern"
 	"hitless/internal/sample"
+	"hitless/internal/stick"
 	"hitless/internal/tlsconf"
 )
 
@@ -36,6 +37,10 @@ type Config struct {
 	// TicketFiles are the tls-ticket-keys files of the TLS binds (ssl_bind.go), for
 	// `show tls-keys` and `set ssl tls-key`.
 	TicketFiles *tlsconf.TicketFiles `json:"-"`
+	// Peers are the `peers` sections, Tables every stick table (proxies' and peers
+	// sections'), in declaration order (stick.go).
+	Peers  []*Peers      `json:",omitempty"`
+	Tables []*stick.Spec `json:",omitempty"`
 	// Warnings are non-fatal findings (for example missing timeouts), each already
 	// formatted as HAProxy words it, without the "[WARNING] (pid) : config : " prefix.
 	Warnings []string
@@ -79,6 +84,11 @@ type Global struct {
 	// message may carry TuneMaxHdr-1 header fields.
 	TuneMaxHdr        int
 	Node, Description string
+	// LocalPeer is `localpeer`; -L overrides it (ResolvePeers).
+	LocalPeer    string `json:",omitempty"`
+	localPeerPos Pos
+	// PeersMaxUpdates is tune.peers.max-updates-at-once; 0 = HAProxy's 200.
+	PeersMaxUpdates int `json:",omitempty"`
 }
 
 // StatsSocket is one `stats socket` line of `global`.
@@ -169,6 +179,10 @@ type Proxy struct {
 	// (none); ServerStateFileName is `server-state-file-name` ("" = the backend's name).
 	LoadServerState     string
 	ServerStateFileName string
+	// StickTable is the proxy's `stick-table`, nil when none; StickRules its
+	// `stick` lines (stickrules.go).
+	StickTable *stick.Spec `json:",omitempty"`
+	StickRules []StickRule `json:",omitempty"`
 
 	// Both sides.
 	Timeouts  Timeouts

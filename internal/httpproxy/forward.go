@@ -37,6 +37,9 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	isHead := string(req.Method) == "HEAD"
 
 	s.breq = balance.Request{Src: s.src.Addr().Unmap(), URI: bstr(req.Target), Header: s}
+	if b.Persist != nil {
+		s.breq.Pin = b.Persist.Server(&s.smp) // stick match / stick on
+	}
 	var a *proxy.Attempt
 	var sc *srvConn
 	var err error
@@ -99,6 +102,9 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		break
 	}
 	srv := a.Server
+	if b.Persist != nil {
+		b.Persist.Store(&s.smp, b.ServerID(srv), srv.Name, srv.Address().HostPort) // stick store-request / stick on
+	}
 	released := false
 	defer func() {
 		if bodyDone != nil {

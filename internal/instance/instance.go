@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -22,8 +23,10 @@ import (
 	"hitless/internal/httpproxy"
 	"hitless/internal/listener"
 	"hitless/internal/logging"
+	"hitless/internal/peers"
 	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/stick"
 	"hitless/internal/tcpproxy"
 	"hitless/internal/tlsconf"
 )
@@ -45,6 +48,9 @@ type Options struct {
 	// CommittedCerts are the certificates the older process had committed at runtime
 	// (tlsconf.Store.Committed), so that a reload does not revert them.
 	CommittedCerts string
+	// Tables streams the stick tables an older process hands over (peers.Dump);
+	// nil when none. Start reads it to the end before it serves.
+	Tables io.Reader
 	// BeforeServe, when set, runs once every listener and stats socket is bound and
 	// every log target open, before anything is accepted or checked: the place to write
 	// the pidfile and drop privileges. An error stops the start.
@@ -55,8 +61,13 @@ type Options struct {
 // Wait returns once every connection goroutine has ended.
 type Instance struct {
 	State  *proxy.State
-	events *slog.Logger
-	http   *httpproxy.Engine
+	Tables *stick.Set       // the stick tables (tables.go)
+	peers  []*peers.Section // guarded by mu
+	// tablesHandedOver: an older process handed every table over, so the peers
+	// sections need no resynchronisation.
+	tablesHandedOver bool
+	events           *slog.Logger
+	http             *httpproxy.Engine
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -148,6 +159,8 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	in.State = st
+	in.startTables(cfg, opts.Tables)
+	in.startPersistence()
 	in.http = httpproxy.New(st, ev)
 	in.http.SetApplets(in.applets(cfg))
 	in.setTicketKeys(cfg, opts.TicketKeys)
@@ -199,8 +212,19 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		in.closeLoggers()
 		return nil, err
 	}
+	sections, err := in.bindPeers(cfg, in.tablesHandedOver)
+	if err != nil {
+		in.closeListeners()
+		in.closeLoggers()
+		return nil, err
+	}
 	if opts.BeforeServe != nil {
 		if err := opts.BeforeServe(); err != nil {
+			for _, ps := range sections {
+				if ps.ln != nil {
+					ps.ln.Close()
+				}
+			}
 			in.Stop()
 			in.Wait(time.Second)
 			return nil, &BeforeServeError{Err: err}
@@ -211,6 +235,8 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		in.accepts.Add(1)
 		go in.acceptLoop(bl)
 	}
+	in.startPeers(sections)
+	in.runExpiry()
 	in.startChecks()
 	return in, nil
 }

@@ -56,6 +56,8 @@ func (in *Instance) cliServer(cfg *config.Config, ids map[string]int, track func
 	srv.Commands = append(srv.Commands, runtimeapi.TicketKeysCommand(func() string { return in.TicketKeys().Encode() }))
 	srv.Commands = append(srv.Commands, runtimeapi.CertCommands(in.certs)...)
 	srv.Commands = append(srv.Commands, runtimeapi.TicketFileCommands(cfg.TicketFiles)...)
+	srv.Commands = append(srv.Commands, runtimeapi.TableCommands(in.Tables, in.DumpTables)...)
+	srv.Commands = append(srv.Commands, runtimeapi.PeersCommand(in.Peers))
 	return srv
 }
 
@@ -402,6 +404,7 @@ func (in *Instance) SoftStop(grace time.Duration) {
 	}
 	in.mu.Unlock()
 	in.stopAccepts()
+	in.teachSuccessor()
 }
 
 // Stopping reports whether a soft stop began.

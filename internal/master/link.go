@@ -30,7 +30,9 @@ type Link struct {
 	TicketKeys string
 	// Certs are the certificates the previous worker committed at runtime.
 	Certs string
-	ipc   *net.UnixConn
+	// Tables is the previous worker's stick tables (its `_tables`), nil when none.
+	Tables []byte
+	ipc    *net.UnixConn
 }
 
 // Attach returns the link when this process was started as a worker by a master, nil
@@ -52,11 +54,14 @@ func Attach() (*Link, error) {
 	l := &Link{ipc: uc}
 	if fds.state >= 0 {
 		sf := os.NewFile(uintptr(fds.state), "server-state")
-		b, err := io.ReadAll(io.LimitReader(sf, 256<<20))
+		b, err := io.ReadAll(io.LimitReader(sf, maxStartup))
 		sf.Close()
 		var st startup
 		if err == nil {
+			var tables []byte
+			b, tables = splitStartup(b)
 			err = json.Unmarshal(b, &st)
+			l.Tables = tables
 		}
 		if err != nil {
 			uc.Close()

@@ -287,10 +287,13 @@ func (f *Frontend) Route(s *sample.Ctx) *Backend {
 
 // Backend is a backend or the backend half of a listen section.
 type Backend struct {
-	Name     string
-	ID       int // HAProxy's proxy id (be_id, iid)
-	Cfg      *config.Proxy
-	Servers  []*Server
+	Name    string
+	ID      int // HAProxy's proxy id (be_id, iid)
+	Cfg     *config.Proxy
+	Servers []*Server
+	// Persist runs the backend's stick rules (nil when none); set once before
+	// serving.
+	Persist  Persister
 	Log      AccessLogger // the proxy's loggers, for server state changes; may be nil
 	Events   *slog.Logger
 	Counters Counters
@@ -439,6 +442,25 @@ func (s *Server) release() {
 	}
 }
 
+// Persister keeps clients on their server: Server returns the server (1-based
+// position) stored for the request, 0 when none; Store records the one chosen, with
+// its name and address (a table's `srvkey` picks which one it keeps).
+type Persister interface {
+	Server(c *sample.Ctx) int
+	Store(c *sample.Ctx, id int, name, addr string)
+}
+
+// ServerID is the 1-based position of s in the backend (HAProxy's server id), 0
+// when s is not one of its servers.
+func (b *Backend) ServerID(s *Server) int {
+	for i, x := range b.Servers {
+		if x == s {
+			return i + 1
+		}
+	}
+	return 0
+}
+
 // tier is a balance.Pool over the active or the backup servers.
 type tier struct {
 	servers []*Server
@@ -541,6 +563,11 @@ func (b *Backend) acquire(ctx context.Context, r *balance.Request, avoid *Server
 // over and the algorithm asked again, so that, as in HAProxy's round robin, a
 // redispatch takes the next server in turn and the turns go on from there.
 func (b *Backend) tryAcquire(r *balance.Request, avoid *Server) (s *Server, waitable bool) {
+	if r.Pin > 0 && r.Pin <= len(b.Servers) && avoid == nil {
+		if s := b.Servers[r.Pin-1]; b.takeSlot(s) {
+			return s, false
+		}
+	}
 	t, algo := &b.active, b.algo
 	at := &tier{servers: b.active.servers, avoid: avoid}
 	usable, free := at.anyUsable()

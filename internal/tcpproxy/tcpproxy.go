@@ -171,7 +171,14 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		return
 	}
 	e.Backend = b.Name
-	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr(), Header: in}, nil)
+	breq := balance.Request{Src: src.Addr(), Header: in}
+	if b.Persist != nil {
+		breq.Pin = b.Persist.Server(&smp) // stick match / stick on
+	}
+	a, err := b.Connect(ctx, &breq, nil)
+	if err == nil && b.Persist != nil {
+		b.Persist.Store(&smp, b.ServerID(a.Server), a.Server.Name, a.Server.Address().HostPort)
+	}
 	e.Tw = a.Queue
 	e.Retries, e.Redispatched = a.Retries, a.Redispatched
 	e.BeQueue = b.Queued()
