@@ -255,11 +255,13 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 
 	var inherited []*listener.Inherited
 	var states []runtimeapi.ServerState
+	var patterns map[string]string
 	if link != nil {
 		for _, f := range link.Listeners {
 			inherited = append(inherited, &listener.Inherited{File: f})
 		}
 		states = runtimeapi.ParseServersState(link.States)
+		patterns = link.Patterns
 		pidfile, o.oldPids = "", nil
 	} else if o.sockPath != "" && o.sockPath != "/dev/null" {
 		var err error
@@ -275,6 +277,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	}
 	if inherited != nil && link == nil {
 		states = fetchServerStates(o.sockPath)
+		patterns = runtimeapi.CarriedPatterns(func(cmd string) (string, error) { return askOld(o.sockPath, cmd) }, cfg.Patterns)
 	}
 	// Once everything is bound and every log target open, before serving: the pidfile
 	// (written while still privileged), then chroot, setgid, setuid.
@@ -285,7 +288,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		return privilege.Drop(drop)
 	}
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
-		Version: version, ServerStates: states, BeforeServe: beforeServe}, o.oldPids)
+		Version: version, ServerStates: states, Patterns: patterns, BeforeServe: beforeServe}, o.oldPids)
 	listener.CloseInherited(inherited)
 	if bs := (*instance.BeforeServeError)(nil); errors.As(err, &bs) {
 		alert(bs.Error())
@@ -389,20 +392,27 @@ func fetchSockets(path string) ([]*listener.Inherited, error) {
 // fetchServerStates asks the older process for `show servers state`, so that server
 // state survives the reload; nil when it cannot answer.
 func fetchServerStates(path string) []runtimeapi.ServerState {
-	c, err := net.DialTimeout("unix", path, time.Second)
+	s, err := askOld(path, "show servers state")
 	if err != nil {
 		return nil
+	}
+	return runtimeapi.ParseServersState(s)
+}
+
+// askOld sends one command to the older process's stats socket and returns its
+// answer.
+func askOld(path, cmd string) (string, error) {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return "", err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, "show servers state\n"); err != nil {
-		return nil
+	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
+		return "", err
 	}
 	b, err := io.ReadAll(io.LimitReader(c, 64<<20))
-	if err != nil {
-		return nil
-	}
-	return runtimeapi.ParseServersState(string(b))
+	return string(b), err
 }
 
 // startWithRetries starts the instance; when a port is still held by an old process

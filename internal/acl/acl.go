@@ -33,7 +33,7 @@ type Def struct {
 type Files interface {
 	// Load returns the shared Ref of a pattern file read for method m and fold,
 	// reading it the first time.
-	Load(path string, isMap bool, m pattern.Method, fold bool) (*pattern.Ref, error)
+	Load(path string, isMap bool, m pattern.Method, fold bool, out string) (*pattern.Ref, error)
 }
 
 // suffixes are the ACL keyword derivatives: FETCH_beg is FETCH with -m beg.
@@ -206,7 +206,7 @@ values:
 		if files == nil {
 			return nil, fmt.Errorf("failed to open pattern file <%s>", p.path)
 		}
-		ref, err := files.Load(p.path, p.isMap, d.method, fold)
+		ref, err := files.Load(p.path, p.isMap, d.method, fold, "")
 		if err != nil {
 			return nil, err
 		}

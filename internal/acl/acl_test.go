@@ -384,7 +384,7 @@ func safe(r rune) rune {
 // testFiles reads pattern files without sharing them.
 type testFiles struct{}
 
-func (testFiles) Load(path string, isMap bool, m pattern.Method, fold bool) (*pattern.Ref, error) {
+func (testFiles) Load(path string, isMap bool, m pattern.Method, fold bool, out string) (*pattern.Ref, error) {
 	s, err := pattern.CompileFile(path, isMap, m, fold)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,9 @@ type Options struct {
 	// ServerStates is what an older process reported with `show servers state`:
 	// maintenance, drain, weights and health carry over to the matching servers.
 	ServerStates []runtimeapi.ServerState
+	// Patterns are the pattern and map files an older process changed at runtime
+	// (path -> `show acl FILE`): they replace the files' contents before serving.
+	Patterns map[string]string
 	// BeforeServe, when set, runs once every listener and stats socket is bound and
 	// every log target open, before anything is accepted or checked: the place to write
 	// the pidfile and drop privileges. An error stops the start.
@@ -130,6 +133,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	in.State = st
+	in.applyPatterns(cfg, opts.Patterns)
 	in.http = httpproxy.New(st, ev)
 	in.http.SetApplets(in.applets(cfg))
 
@@ -569,5 +573,19 @@ func (in *Instance) closeLoggers() {
 	for k, l := range in.loggers {
 		l.Close()
 		delete(in.loggers, k)
+	}
+}
+
+// applyPatterns gives the pattern and map files the contents an older process had
+// changed at runtime (a map edited with `add map` survives the reload).
+func (in *Instance) applyPatterns(cfg *config.Config, dumps map[string]string) {
+	for path, dump := range dumps {
+		f := cfg.Patterns.Lookup(path)
+		if f == nil {
+			continue
+		}
+		if err := f.Replace(runtimeapi.ParsePatternDump(dump, f.IsMap)); err != nil {
+			in.events.Warn(fmt.Sprintf("cannot keep the runtime contents of '%s': %v", path, err))
+		}
 	}
 }

@@ -54,6 +54,7 @@ func (in *Instance) cliServer(cfg *config.Config, ids map[string]int, track func
 	srv.Commands = append(srv.Commands, runtimeapi.FrontendCommands(in.State, ids, in)...)
 	srv.Commands = append(srv.Commands, runtimeapi.SessionCommands(in.State, ids)...)
 	srv.Commands = append(srv.Commands, runtimeapi.MiscCommands(in.State, in.version)...)
+	srv.Commands = append(srv.Commands, runtimeapi.MapCommands(cfg.Patterns)...)
 	return srv
 }
 

@@ -25,7 +25,10 @@ type Link struct {
 	Config []config.Source
 	// States is `show servers state` of the previous worker, empty when none.
 	States string
-	ipc    *net.UnixConn
+	// Patterns are the pattern and map files the previous worker changed at
+	// runtime, for instance.Options.Patterns.
+	Patterns map[string]string
+	ipc      *net.UnixConn
 }
 
 // Attach returns the link when this process was started as a worker by a master, nil
@@ -57,7 +60,7 @@ func Attach() (*Link, error) {
 			uc.Close()
 			return nil, fmt.Errorf("cannot read what the master handed over: %v", err)
 		}
-		l.Config, l.States = st.Config, st.States
+		l.Config, l.States, l.Patterns = st.Config, st.States, st.Patterns
 	}
 	for i := 0; i < fds.nlisten; i++ {
 		fd := fds.first + i

@@ -305,6 +305,9 @@ func (m *Master) load(cfg *config.Config, src []config.Source) error {
 		if s, err := cur.ask(runtimeapi.LevelAdmin, "show servers state", 5*time.Second); err == nil && strings.HasPrefix(s, "1\n") {
 			start.States = s
 		}
+		start.Patterns = runtimeapi.CarriedPatterns(func(cmd string) (string, error) {
+			return cur.ask(runtimeapi.LevelAdmin, cmd, 5*time.Second)
+		}, cfg.Patterns)
 	}
 	w, err := m.spawn(fds, start)
 	if err != nil {

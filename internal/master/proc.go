@@ -105,6 +105,8 @@ func (m *Master) spawn(fds []int, start startup) (*proc, error) {
 type startup struct {
 	Config []config.Source `json:"config"`
 	States string          `json:"states,omitempty"` // `show servers state`
+	// Patterns are the files the previous worker changed at runtime (path -> dump).
+	Patterns map[string]string `json:"patterns,omitempty"`
 }
 
 // memfd writes s to an anonymous in-memory file and returns its descriptor.

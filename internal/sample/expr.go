@@ -113,7 +113,7 @@ func (e *Expr) FetchArg(i int) string {
 
 // Files loads the pattern and map files converters name (a *pattern.Registry).
 type Files interface {
-	Load(path string, isMap bool, m pattern.Method, fold bool) (*pattern.Ref, error)
+	Load(path string, isMap bool, m pattern.Method, fold bool, out string) (*pattern.Ref, error)
 }
 
 // Parser compiles expressions; Files serves map*() converters (nil: none can load).

@@ -1,0 +1,141 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// rulesConfig is a realistic front: an HTTPS upgrade for everything but the API and
+// local clients, host routing through a map file, a trusted-network ACL file,
+// variables across request and response, and forwardfor with an exception.
+const rulesConfig = `
+global
+    stats socket %[1]s mode 600 level admin expose-fd listeners
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend www
+    bind %[2]s
+    acl api      path_beg /api/
+    acl trusted  src -f %[3]s/trusted.lst
+    http-request redirect scheme https code 301 unless api || trusted || { hdr(x-plain) 1 }
+    http-request set-var(txn.host) req.hdr(host),field(1,:),lower
+    http-request set-var(txn.route) var(txn.host),map(%[3]s/hosts.map,be_default)
+    http-request set-header X-Route %%[var(txn.route)]
+    http-request deny deny_status 429 if { req.hdr_cnt(x-forwarded-for) gt 2 }
+    http-response set-header X-Host %%[var(txn.host)]
+    option forwardfor except 10.0.0.0/8
+    use_backend %%[var(txn.route)] if FALSE
+    default_backend app
+backend app
+    server a %[4]s
+`
+
+func TestRuleLanguage(t *testing.T) {
+	app := newBackend(t, "app", nil)
+	r := newReloadSetup(t, func(addr, sock string) string { return "" })
+	dir := r.dir
+	os.WriteFile(filepath.Join(dir, "trusted.lst"), []byte("# none of the clients\n192.0.2.0/24\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "hosts.map"), []byte("shop.example.com be_shop\nblog.example.com be_blog\n"), 0o644)
+	cfg := fmt.Sprintf(rulesConfig, r.sock, r.addr, dir, app.addr)
+	cfg = strings.Replace(cfg, "    use_backend %[var(txn.route)] if FALSE\n", "", 1)
+	if err := os.WriteFile(r.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := checkConfig(t, r.cfg); code != 0 {
+		t.Fatalf("-c: %d %s", code, out)
+	}
+	r.start(t)
+	url := "http://" + r.addr
+	noRedirect := func(req *http.Request, via []*http.Request) error { return http.ErrUseLastResponse }
+	c := &http.Client{CheckRedirect: noRedirect}
+	do := func(path string, hdr ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			if hdr[i] == "Host" {
+				req.Host = hdr[i+1]
+			} else {
+				req.Header.Add(hdr[i], hdr[i+1])
+			}
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	// The HTTPS upgrade.
+	if resp := do("/shop?x=1", "Host", "Shop.Example.com:80"); resp.StatusCode != 301 || resp.Header.Get("Location") != "https://Shop.Example.com:80/shop?x=1" {
+		t.Fatalf("redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The API goes through, with its route from the map, the variable in the
+	// response, and X-Forwarded-For (the client is not in 10.0.0.0/8).
+	resp := do("/api/v1", "Host", "Shop.Example.com:80")
+	last := app.lastReq.Load().(http.Header)
+	if resp.StatusCode != 200 || last.Get("X-Route") != "be_shop" || resp.Header.Get("X-Host") != "shop.example.com" ||
+		last.Get("X-Forwarded-For") != "127.0.0.1" {
+		t.Fatalf("api: %d route %q host %q xff %q", resp.StatusCode, last.Get("X-Route"), resp.Header.Get("X-Host"), last.Get("X-Forwarded-For"))
+	}
+	if resp := do("/api/", "Host", "other.example.com"); app.lastReq.Load().(http.Header).Get("X-Route") != "be_default" {
+		t.Fatalf("default route: %d", resp.StatusCode)
+	}
+	if resp := do("/api/", "X-Forwarded-For", "1.1.1.1", "X-Forwarded-For", "2.2.2.2", "X-Forwarded-For", "3.3.3.3"); resp.StatusCode != 429 {
+		t.Fatalf("deny: %d", resp.StatusCode)
+	}
+	// The map changed over the socket, as HAProxy's Runtime API does it.
+	mapFile := filepath.Join(dir, "hosts.map")
+	if out := socketCommand(t, r.sock, "add map "+mapFile+" new.example.com be_new"); out != "\n" {
+		t.Fatalf("add map: %q", out)
+	}
+	if out := socketCommand(t, r.sock, "set map "+mapFile+" shop.example.com be_shop2"); out != "\n" {
+		t.Fatalf("set map: %q", out)
+	}
+	if out := socketCommand(t, r.sock, "get map "+mapFile+" new.example.com"); out != "type=str, case=sensitive, found=yes, idx=tree, key=\"new.example.com\", value=\"be_new\", type=\"str\"\n\n" {
+		t.Fatalf("get map: %q", out)
+	}
+	do("/api/", "Host", "new.example.com")
+	if got := app.lastReq.Load().(http.Header).Get("X-Route"); got != "be_new" {
+		t.Fatalf("route after add map: %q", got)
+	}
+	// The trusted list changed over the socket: the client is now trusted, no redirect.
+	if out := socketCommand(t, r.sock, "add acl "+filepath.Join(dir, "trusted.lst")+" 127.0.0.0/8"); out != "\n" {
+		t.Fatalf("add acl: %q", out)
+	}
+	if resp := do("/shop", "Host", "shop.example.com"); resp.StatusCode != 200 {
+		t.Fatalf("after add acl: %d", resp.StatusCode)
+	}
+	// A reload keeps what the socket changed (HAProxy would read the files again).
+	before := r.currentPid()
+	if out, err := exec.Command("/bin/sh", "-c", r.reloadCmd(true)).CombinedOutput(); err != nil {
+		t.Fatalf("reload: %v %s", err, out)
+	}
+	if after := r.currentPid(); after == before || !alive(after) {
+		t.Fatalf("no new process: %d then %d", before, after)
+	}
+	do("/api/", "Host", "shop.example.com")
+	if got := app.lastReq.Load().(http.Header).Get("X-Route"); got != "be_shop2" {
+		t.Fatalf("route after the reload: %q", got)
+	}
+	if resp := do("/shop", "Host", "shop.example.com"); resp.StatusCode != 200 {
+		t.Fatalf("trusted list after the reload: %d", resp.StatusCode)
+	}
+	show := socketCommand(t, r.sock, "show map "+mapFile)
+	if !strings.Contains(show, " new.example.com be_new\n") || !strings.Contains(show, " shop.example.com be_shop2\n") {
+		t.Fatalf("show map after the reload:\n%s", show)
+	}
+}
+
+// checkConfig runs hitless -c on a file.
+func checkConfig(t *testing.T, path string) (string, int) {
+	out, errOut, code := runHitless(t, "-c", "-f", path)
+	return out + errOut, code
+}
