@@ -139,3 +139,36 @@ func checkConfig(t *testing.T, path string) (string, int) {
 	out, errOut, code := runHitless(t, "-c", "-f", path)
 	return out + errOut, code
 }
+
+// TestMasterWorkerKeepsRuntimeMap: a map changed through the master CLI (routed to
+// the worker) keeps its content when the master reloads into a new worker.
+func TestMasterWorkerKeepsRuntimeMap(t *testing.T) {
+	one := newBackend(t, "one", nil)
+	mapFile := filepath.Join(t.TempDir(), "hosts.map")
+	os.WriteFile(mapFile, []byte("a.example.com route_a\n"), 0o644)
+	s := startMaster(t, "", "", one.addr+"\n    http-request set-var(txn.r) req.hdr(host),lower,map("+mapFile+",none)"+
+		"\n    http-response set-header X-Route %[var(txn.r)]")
+	route := func(host string) string {
+		t.Helper()
+		_, _, h := get(t, "http://"+s.addr+"/", "Host", host)
+		return h.Get("X-Route")
+	}
+	if got := route("b.example.com"); got != "none" {
+		t.Fatalf("before: %q", got)
+	}
+	if out := s.cli(t, "@1 add map "+mapFile+" b.example.com route_b"); strings.TrimSpace(out) != "" {
+		t.Fatalf("add map answered %q", out)
+	}
+	if got := route("b.example.com"); got != "route_b" {
+		t.Fatalf("after add map: %q", got)
+	}
+	_, first, _ := s.procs(t)
+	s.reload(t)
+	s.waitNewWorker(t, first)
+	if got := route("b.example.com"); got != "route_b" {
+		t.Fatalf("after the reload: %q", got)
+	}
+	if got := route("a.example.com"); got != "route_a" {
+		t.Fatalf("file entry after the reload: %q", got)
+	}
+}
