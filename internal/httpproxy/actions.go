@@ -183,28 +183,14 @@ func (s *session) redirect(rd *config.Redirect) []byte {
 		if !(len(loc) == 1 && loc[0] == '/') {
 			b = append(b, loc...)
 		}
-		b = append(b, path...)
-		if rd.AppendSlash && (len(path) == 0 || path[len(path)-1] != '/') {
-			b = append(b, '/')
-		}
-		if !rd.DropQuery && query != nil {
-			b = append(b, '?')
-			b = append(b, query...)
-		}
+		b = appendRedirectPath(b, rd, path, query)
 	case "scheme":
 		b = append(b, loc...)
 		b = append(b, "://"...)
 		if h, ok := s.req.Get("host"); ok {
 			b = append(b, h...)
 		}
-		b = append(b, path...)
-		if rd.AppendSlash && (len(path) == 0 || path[len(path)-1] != '/') {
-			b = append(b, '/')
-		}
-		if !rd.DropQuery && query != nil {
-			b = append(b, '?')
-			b = append(b, query...)
-		}
+		b = appendRedirectPath(b, rd, path, query)
 	}
 	b = append(b, "\r\n"...)
 	if rd.Code == 302 || rd.Code == 303 || rd.Code == 307 {
@@ -223,6 +209,20 @@ func (s *session) redirect(rd *config.Redirect) []byte {
 	b = append(b, "\r\n"...)
 	s.arena = b
 	return b[start+len(loc):]
+}
+
+// appendRedirectPath appends the request's path (with a slash added for
+// append-slash) and its query (unless drop-query) to a prefix or scheme redirect.
+func appendRedirectPath(b []byte, rd *config.Redirect, path, query []byte) []byte {
+	b = append(b, path...)
+	if rd.AppendSlash && (len(path) == 0 || path[len(path)-1] != '/') {
+		b = append(b, '/')
+	}
+	if !rd.DropQuery && query != nil {
+		b = append(b, '?')
+		b = append(b, query...)
+	}
+	return b
 }
 
 // replaceHeader rewrites the values of a header with a regex and a format: the whole
@@ -268,27 +268,7 @@ func appendReplace(b []byte, r *config.HTTPRule, v, repl []byte) []byte {
 	if m == nil || m[0] != 0 || m[1] != len(v) {
 		return append(b, v...)
 	}
-	return r.Regex.Expand(b, goTemplate(repl), v, m)
-}
-
-// goTemplate turns \N references into Go's ${N}.
-func goTemplate(t []byte) []byte {
-	if bytes.IndexByte(t, '\\') < 0 && bytes.IndexByte(t, '$') < 0 {
-		return t
-	}
-	out := make([]byte, 0, len(t)+8)
-	for i := 0; i < len(t); i++ {
-		switch {
-		case t[i] == '\\' && i+1 < len(t) && t[i+1] >= '0' && t[i+1] <= '9':
-			out = append(out, '$', '{', t[i+1], '}')
-			i++
-		case t[i] == '$':
-			out = append(out, '$', '$')
-		default:
-			out = append(out, t[i])
-		}
-	}
-	return out
+	return r.Regex.Expand(b, sample.Backrefs(repl), v, m)
 }
 
 // The parts of the request line that set-* and replace-* rewrite.
@@ -363,7 +343,7 @@ func replaceLine(part linePart) requestAction {
 		}
 		repl := s.expand(r.Value)
 		start := len(s.arena)
-		s.arena = r.Regex.Expand(s.arena, goTemplate(repl), cur, m)
+		s.arena = r.Regex.Expand(s.arena, sample.Backrefs(repl), cur, m)
 		s.setPart(part, s.arena[start:len(s.arena):len(s.arena)])
 		return ruleNext, false
 	}

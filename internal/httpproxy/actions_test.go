@@ -2,6 +2,7 @@ package httpproxy
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRules runs literal configurations through the engine and checks the answers
@@ -97,14 +99,20 @@ func TestRules(t *testing.T) {
 			te := serveEngine(t, cfg)
 			c, br := te.dial(t)
 			defer c.Close()
-			if _, err := c.Write([]byte(tt.req)); err != nil {
-				t.Fatal(err)
-			}
+			_, werr := c.Write([]byte(tt.req))
 			if tt.status == 0 {
-				if !closed(c, br) {
-					t.Fatal("connection not closed")
+				// Rejected: closed without an answer (a reset when the request
+				// was unread).
+				c.SetReadDeadline(time.Now().Add(time.Second))
+				n, err := br.ReadByte()
+				var ne net.Error
+				if err == nil || errors.As(err, &ne) && ne.Timeout() {
+					t.Fatalf("connection not closed (read %q, %v)", n, err)
 				}
 				return
+			}
+			if werr != nil {
+				t.Fatal(werr)
 			}
 			method := strings.Fields(tt.req)[0]
 			resp, body := readResponse(t, br, method)
