@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,10 @@ func init() {
 		"set-status":     {onResponse | onAfter, parseSetStatus},
 		"set-log-level":  {onRequest | onResponse | onAfter, parseLogLevel},
 		"use-service":    {onRequest, parseUseService},
+		"set-src":        {onRequest, parseSetExpr},
+		"set-src-port":   {onRequest, parseSetExpr},
+		"set-dst":        {onRequest, parseSetExpr},
+		"set-dst-port":   {onRequest, parseSetExpr},
 	}
 	proxyKeywords["http-request"] = kw{"fbl", kwHTTPRequest}
 	proxyKeywords["http-response"] = kw{"fbl", kwHTTPResponse}
@@ -163,13 +168,46 @@ func parseAnswer(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string, st
 			r.ContentType = args[1]
 		case "string":
 			r.Body = args[1]
-		case "lf-string":
-			f, err := ps.parseTemplate(p, strings.Fields(kw)[0], args[1])
+		case "lf-string", "lf-file":
+			text := args[1]
+			if args[0] == "lf-file" {
+				b, err := os.ReadFile(args[1])
+				if err != nil {
+					return fmt.Errorf("'%s' : failed to open file '%s'.", kw, args[1])
+				}
+				text = string(b)
+			}
+			f, err := ps.parseTemplate(p, strings.Fields(kw)[0], text)
 			if err != nil {
 				return fmt.Errorf("'%s' : %v", kw, err)
 			}
 			r.BodyFormat = f
-		case "file", "lf-file", "errorfile", "errorfiles", "hdr":
+		case "file":
+			b, err := os.ReadFile(args[1])
+			if err != nil {
+				return fmt.Errorf("'%s' : failed to open file '%s'.", kw, args[1])
+			}
+			r.Body = string(b)
+		case "errorfile":
+			_, f, err := ps.readErrorFile([]string{"errorfile", "200", args[1]})
+			if err != nil {
+				return fmt.Errorf("'%s' : %v", kw, err)
+			}
+			r.Raw = f.Raw
+		case "hdr":
+			if len(args) < 3 {
+				return fmt.Errorf("'%s' : 'hdr' expects a name and a value", kw)
+			}
+			if err := validHeaderName(args[1]); err != nil {
+				return fmt.Errorf("'%s' : %v", kw, err)
+			}
+			f, err := ps.parseTemplate(p, strings.Fields(kw)[0], args[2])
+			if err != nil {
+				return fmt.Errorf("'%s' : %v", kw, err)
+			}
+			r.Hdrs = append(r.Hdrs, RuleHeader{Name: strings.ToLower(args[1]), Value: f})
+			args = args[1:]
+		case "errorfiles", "default-errorfiles":
 			return fmt.Errorf("'%s' : '%s' is not supported yet", kw, args[0])
 		default:
 			return fmt.Errorf("'%s' : unknown keyword '%s'", kw, args[0])
@@ -362,6 +400,19 @@ func parseSetVar(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) er
 		return err
 	}
 	r.Var, r.Expr = v, e
+	return nil
+}
+
+// parseSetExpr reads the one sample expression of set-src, set-dst and the like.
+func parseSetExpr(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("'%s' expects exactly 1 argument (a sample expression).", kw)
+	}
+	e, err := ps.expr(p, strings.Fields(kw)[0], kw, args[0])
+	if err != nil {
+		return err
+	}
+	r.Expr = e
 	return nil
 }
 

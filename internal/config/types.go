@@ -71,6 +71,8 @@ type Global struct {
 	// and 1024).
 	TuneBufSize, TuneMaxRewrite int
 	Node, Description           string
+	// Vars are the `set-var` lines: process variables set at start-up.
+	Vars []GlobalVar
 }
 
 // StatsSocket is one `stats socket` line of `global`.
@@ -148,6 +150,7 @@ type Proxy struct {
 	MonitorURI        string        // `monitor-uri`
 	MonitorFail       []*acl.Cond   // `monitor fail if|unless COND`
 	ForwardFor        ForwardFor    // `option forwardfor` details
+	OriginalTo        ForwardFor    // `option originalto` details (IfNone unused)
 
 	// Backend side.
 	Servers       []*Server
@@ -203,6 +206,7 @@ type Options struct {
 	DontLogNull       bool
 	LogSeparateErrors bool // errors are logged at level err instead of info
 	LogASAP           bool // log when the response head is sent, not at the end
+	OriginalTo        bool // X-Original-To
 }
 
 // Bind is one address of a `bind` line (a comma list or a port range yields several).
@@ -245,7 +249,9 @@ type HTTPRule struct {
 	Reason      string            `json:",omitempty"` // set-status N reason TEXT
 	ContentType string            // `return content-type T`
 	Body        string            // `return string S`
-	BodyFormat  *logformat.Format `json:",omitempty"` // `return lf-string S`
+	BodyFormat  *logformat.Format `json:",omitempty"` // `return lf-string S` or `lf-file F`
+	Raw         []byte            `json:",omitempty"` // `return errorfile F`: sent as it is
+	Hdrs        []RuleHeader      `json:",omitempty"` // `return hdr NAME FMT`
 	// redirect
 	Redirect *Redirect `json:",omitempty"`
 	// set-var, unset-var, set-log-level
@@ -260,6 +266,12 @@ type HTTPRule struct {
 	// use-service
 	Service string    `json:",omitempty"` // "prometheus-exporter"
 	Cond    *acl.Cond // nil = always
+}
+
+// RuleHeader is a header an answer of a rule carries (`return ... hdr NAME FMT`).
+type RuleHeader struct {
+	Name  string
+	Value *logformat.Format
 }
 
 // Redirect is the answer of a redirect rule.

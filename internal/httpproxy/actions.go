@@ -2,8 +2,10 @@ package httpproxy
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"hitless/internal/config"
 	"hitless/internal/http1"
@@ -87,6 +89,30 @@ func init() {
 			s.logLevel = r.Level
 			return ruleNext, false
 		},
+		"set-src":      setAddr(func(s *session) *netip.AddrPort { return &s.src }, false),
+		"set-src-port": setAddr(func(s *session) *netip.AddrPort { return &s.src }, true),
+		"set-dst":      setAddr(func(s *session) *netip.AddrPort { return &s.dst }, false),
+		"set-dst-port": setAddr(func(s *session) *netip.AddrPort { return &s.dst }, true),
+	}
+}
+
+// setAddr is set-src, set-dst and their -port forms: the expression's address or
+// port replaces the connection's, for the following rules, the server and the log.
+func setAddr(field func(s *session) *netip.AddrPort, port bool) requestAction {
+	return func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+		m := s.smp.Mark()
+		defer s.smp.Release(m)
+		ap := field(s)
+		if port {
+			if v, ok := r.Expr.EvalAs(&s.smp, sample.TInt); ok && v.Int >= 0 && v.Int <= 65535 {
+				*ap = netip.AddrPortFrom(ap.Addr(), uint16(v.Int))
+			}
+		} else if v, ok := r.Expr.EvalAs(&s.smp, sample.TAddr); ok {
+			*ap = netip.AddrPortFrom(v.Addr, ap.Port())
+		}
+		e := &s.entry
+		e.ClientIP, e.ClientPort, e.FrontendAddr = s.src.Addr(), int(s.src.Port()), s.dst
+		return ruleNext, false
 	}
 }
 
@@ -109,7 +135,7 @@ func actDeny(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (rule
 		return ruleAnswered, false
 	}
 	page := denyPage(r.Status)
-	if r.ContentType != "" {
+	if r.ContentType != "" || r.Raw != nil || len(r.Hdrs) > 0 {
 		page = s.answerPage(r)
 	}
 	// HAProxy closes after a denial with 400 or 408, keeps the connection otherwise.
@@ -139,30 +165,45 @@ func actTarpit(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ru
 // answerPage is the answer of return (and deny with a body): cached when its body
 // is a constant string, built per request for an lf-string.
 func (s *session) answerPage(r *config.HTTPRule) []byte {
-	if r.BodyFormat == nil {
+	if r.BodyFormat == nil && len(r.Hdrs) == 0 {
 		return s.e.returnPage(r)
 	}
+	var body []byte
+	if r.BodyFormat != nil {
+		body = s.expand(r.BodyFormat)
+	} else {
+		body = []byte(r.Body)
+	}
+	// The headers' values first, then the answer after them in the arena.
+	type hv struct{ name, value []byte }
+	var local [4]hv
+	vals := local[:0]
+	for _, h := range r.Hdrs {
+		vals = append(vals, hv{sbytes(h.Name), s.expand(h.Value)})
+	}
 	start := len(s.arena)
-	body := s.expand(r.BodyFormat)
-	s.arena = append(s.arena[:start+len(body)], "HTTP/1.1 "...)
+	s.arena = append(s.arena, "HTTP/1.1 "...)
 	s.arena = strconv.AppendInt(s.arena, int64(r.Status), 10)
 	s.arena = append(s.arena, ' ')
 	s.arena = append(s.arena, reasonOf(r.Status)...)
-	s.arena = append(s.arena, "\r\ncontent-length: "...)
+	s.arena = append(s.arena, "\r\n"...)
+	for _, h := range vals {
+		s.arena = append(append(append(append(s.arena, h.name...), ": "...), h.value...), "\r\n"...)
+	}
+	s.arena = append(s.arena, "content-length: "...)
 	s.arena = strconv.AppendInt(s.arena, int64(len(body)), 10)
-	s.arena = append(s.arena, "\r\ncontent-type: "...)
-	s.arena = append(s.arena, r.ContentType...)
+	if r.ContentType != "" {
+		s.arena = append(append(s.arena, "\r\ncontent-type: "...), r.ContentType...)
+	}
 	s.arena = append(s.arena, "\r\n\r\n"...)
 	s.arena = append(s.arena, body...)
-	return s.arena[start+len(body):]
+	return s.arena[start:]
 }
 
-func reasonOf(status int) string {
-	if r := reasons[status]; r != "" {
-		return r
-	}
-	return "Unknown"
-}
+// sbytes views a constant string as bytes that are only read.
+func sbytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+func reasonOf(status int) string { return config.Reason(status) }
 
 // redirect builds the answer of a redirect rule as HAProxy 2.6 writes it.
 func (s *session) redirect(rd *config.Redirect) []byte {
@@ -430,6 +471,7 @@ func (s *session) responseRules(rules []config.HTTPRule) *config.HTTPRule {
 // whether writeRequestHead adds the plain x-forwarded-for header, or adds the header
 // itself as an edit when it has another name or conditions.
 func (s *session) forwardFor(fe, be *config.Proxy) bool {
+	s.originalTo(fe, be)
 	for _, p := range [2]*config.Proxy{be, fe} {
 		if !p.Options.ForwardFor {
 			continue
@@ -457,6 +499,29 @@ func (s *session) forwardFor(fe, be *config.Proxy) bool {
 		return false
 	}
 	return false
+}
+
+// originalTo applies `option originalto`: X-Original-To (or its header) with the
+// address the client connected to, unless it is in the except network.
+func (s *session) originalTo(fe, be *config.Proxy) {
+	for _, p := range [2]*config.Proxy{be, fe} {
+		if !p.Options.OriginalTo {
+			continue
+		}
+		ot := &p.OriginalTo
+		dst := s.dst.Addr().Unmap()
+		if ot.Except.IsValid() && ot.Except.Contains(dst) {
+			return
+		}
+		name := ot.Header
+		if name == "" {
+			name = "x-original-to"
+		}
+		start := len(s.arena)
+		s.arena = dst.AppendTo(s.arena)
+		s.edits = append(s.edits, edit{add: true, name: name, value: s.arena[start:len(s.arena):len(s.arena)]})
+		return
+	}
 }
 
 // connectionRules runs the tcp-request connection and session rules of a new

@@ -42,6 +42,8 @@ func TestRules(t *testing.T) {
 	os.WriteFile(hosts, []byte("api.example.com api\nwww.example.com www\n"), 0o644)
 	nets := filepath.Join(dir, "nets.lst")
 	os.WriteFile(nets, []byte("10.0.0.0/8\n"), 0o644)
+	e503 := filepath.Join(dir, "e503.http")
+	os.WriteFile(e503, []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nnope"), 0o644)
 	tests := []struct {
 		name, rules, req string
 		status           int
@@ -89,12 +91,28 @@ func TestRules(t *testing.T) {
 		{"response set-status", "http-response set-status 201 reason Made if { status 200 }", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 201, nil, nil},
 		{"response deny", "http-response deny if { res.hdr(content-type) -m sub text }", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 502, nil, nil},
 		{"response var", "http-request set-var(txn.p) path\n http-response set-header X-P %[var(txn.p)]", "GET /zz HTTP/1.1\r\nHost: h\r\n\r\n", 200, []string{"X-P: /zz"}, nil},
+		{"errorloc302", "errorloc302 403 http://err.example.com/403\n http-request deny", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 302,
+			[]string{"Location: http://err.example.com/403", "Cache-Control: no-cache"}, nil},
+		{"errorloc303", "errorloc303 429 /busy\n http-request deny deny_status 429", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 303, []string{"Location: /busy"}, nil},
+		{"http-error", "http-error status 403 content-type text/plain string \"go away\" hdr X-Why rules\n http-request deny", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 403,
+			[]string{"go away", "X-Why: rules"}, nil},
+		{"return hdr", "http-request return status 200 content-type text/plain lf-string \"%[var(proc.greeting)] %[var(proc.n)]\" hdr X-A \"b %[src]\"",
+			"GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200, []string{"X-A: b 127.0.0.1", "hello 7", "Content-Length: 7"}, nil},
+		{"return file", "http-request return status 200 file " + e503 + " content-type text/plain", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200,
+			[]string{"Content-Length: 85", "HTTP/1.1 503 Service Unavailable"}, nil},
+		{"return errorfile", "http-request return errorfile " + e503, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 503, []string{"nope"}, nil},
+		{"set-src", "http-request set-src hdr(x-real)\n http-request set-header X-S %[src]", "GET / HTTP/1.1\r\nHost: h\r\nX-Real: 192.0.2.4\r\n\r\n", 200,
+			[]string{"X-S: 192.0.2.4"}, nil},
+		{"set-dst-port", "http-request set-dst-port int(8443)\n http-request set-header X-D %[dst_port]", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200,
+			[]string{"X-D: 8443"}, nil},
+		{"originalto", "option originalto", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200, []string{"x-original-to: 127.0.0.1"}, nil},
+		{"originalto except", "option originalto except 127.0.0.0/8", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200, nil, []string{"original"}},
 		{"tcp-request reject", "tcp-request connection reject if { src 127.0.0.1 }", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0, nil, nil},
 		{"tcp-request accept", "tcp-request connection accept if { src 127.0.0.1 }\n tcp-request connection reject", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := "defaults\n mode http\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n" +
+			cfg := "global\n set-var proc.greeting str(hello)\n set-var proc.n int(3),add(4)\ndefaults\n mode http\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n" +
 				"frontend fe\n bind 127.0.0.1:9\n " + tt.rules + "\n default_backend be\nbackend be\n server s1 " + be.addr + "\n"
 			te := serveEngine(t, cfg)
 			c, br := te.dial(t)

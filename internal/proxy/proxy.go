@@ -839,6 +839,14 @@ func isRefused(err error) bool {
 // Build turns a validated configuration into live state. Nothing listens yet.
 func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (AccessLogger, error)) (*State, error) {
 	st := &State{Config: cfg, Backends: map[string]*Backend{}, Vars: sample.NewStore()}
+	// The global section's set-var lines, in order (a later one may read an earlier one).
+	in := &sample.Static{V: sample.Vars{Proc: st.Vars}}
+	c := sample.NewCtx(in)
+	for _, gv := range cfg.Global.Vars {
+		if v, ok := gv.Expr.Eval(c); ok {
+			st.Vars.Set(gv.Var.Name, v)
+		}
+	}
 	ids := IDs(cfg)
 	for _, p := range cfg.Proxies {
 		if !p.IsBackend() {
