@@ -145,6 +145,8 @@ func TestKeywordErrors(t *testing.T) {
 		{"global set-var fetch", "global\n set-var proc.x src", "fetch method 'src' extracts information from 'client address', none of which is available here"},
 		{"return file", "frontend f\n http-request return status 200 content-type t file /nonexistent", "failed to open file '/nonexistent'."},
 		{"set-src", "frontend f\n http-request set-src", "'http-request set-src' expects exactly 1 argument (a sample expression)."},
+		{"use-server cond", "backend b\n use-server s", "'use-server' requires either 'if' or 'unless' followed by a condition."},
+		{"force-persist cond", "backend b\n force-persist", "'force-persist' requires either 'if' or 'unless' followed by a condition."},
 		{"forwardfor except", "frontend f\n option forwardfor except nope", "'except' expects <address>[/mask] as argument."},
 		{"http-request in tcp", "frontend f\n mode tcp\n http-request deny", "need 'mode http'"},
 		{"template", "frontend f\n http-request set-header X %[nope]", "failed to parse sample expression <nope]> : unknown fetch method 'nope'."},

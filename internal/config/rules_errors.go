@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"hitless/internal/acl"
 	"hitless/internal/pattern"
 	"hitless/internal/sample"
 )
@@ -200,5 +201,55 @@ func kwGlobalSetVar(ps *parser, g *Global, a []string) error {
 		return fmt.Errorf("'set-var' : fetch method '%s' extracts information from '%s', none of which is available here", e.Fetch().Name, (bad & -bad).Name())
 	}
 	g.Vars = append(g.Vars, GlobalVar{Pos: ps.pos, Var: v, Expr: e})
+	return nil
+}
+
+// UseServer is one `use-server NAME if|unless COND` line.
+type UseServer struct {
+	Pos    Pos
+	Server string
+	Cond   *acl.Cond
+}
+
+func init() {
+	proxyKeywords["use-server"] = kw{"bl", kwUseServer}
+	proxyKeywords["force-persist"] = kw{"bl", kwPersist}
+	proxyKeywords["ignore-persist"] = kw{"fbl", kwPersist}
+}
+
+func kwUseServer(ps *parser, p *Proxy, a []string) error {
+	if len(a) < 2 {
+		return fmt.Errorf("'use-server' expects a server name.")
+	}
+	if len(a) < 4 || (a[2] != "if" && a[2] != "unless") {
+		return fmt.Errorf("'use-server' requires either 'if' or 'unless' followed by a condition.")
+	}
+	c, err := ps.cond(p, a[2:])
+	if err != nil {
+		return fmt.Errorf("error detected while parsing switching rule : %v.", err)
+	}
+	if w := c.Incompatible(sample.AtBESetSrv, "use-server"); w != "" {
+		ps.warnf("%s", w)
+	}
+	p.UseServers = append(p.UseServers, UseServer{Pos: ps.pos, Server: a[1], Cond: c})
+	return nil
+}
+
+// kwPersist is force-persist and ignore-persist. hitless has no cookie persistence
+// yet, so ignore-persist has nothing to ignore; force-persist lets use-server pick a
+// server that is down (not one in maintenance).
+func kwPersist(ps *parser, p *Proxy, a []string) error {
+	if len(a) < 3 || (a[1] != "if" && a[1] != "unless") {
+		return fmt.Errorf("'%s' requires either 'if' or 'unless' followed by a condition.", a[0])
+	}
+	c, err := ps.cond(p, a[1:])
+	if err != nil {
+		return fmt.Errorf("error detected while parsing a '%s' rule : %v.", a[0], err)
+	}
+	if a[0] == "force-persist" {
+		p.ForcePersist = append(p.ForcePersist, c)
+	} else {
+		p.IgnorePersist = append(p.IgnorePersist, c)
+	}
 	return nil
 }

@@ -153,6 +153,9 @@ type Proxy struct {
 	OriginalTo        ForwardFor    // `option originalto` details (IfNone unused)
 
 	// Backend side.
+	UseServers    []UseServer // `use-server` rules, in order
+	ForcePersist  []*acl.Cond // `force-persist if|unless COND`
+	IgnorePersist []*acl.Cond // `ignore-persist if|unless COND`
 	Servers       []*Server
 	DefaultServer Server // `default-server` settings (also the base of each server)
 	Balance       Balance

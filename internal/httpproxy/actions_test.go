@@ -154,3 +154,56 @@ func TestRules(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+// TestUseServer: use-server sends matching requests to the named server, the others
+// are balanced; a down server is skipped unless force-persist holds.
+func TestUseServer(t *testing.T) {
+	answer := func(name string) func(c net.Conn) {
+		return func(c net.Conn) {
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for {
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(name), name)
+			}
+		}
+	}
+	one, two := startBackend(t, answer("one")), startBackend(t, answer("two"))
+	cfg := "defaults\n mode http\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n" +
+		"frontend fe\n bind 127.0.0.1:9\n default_backend be\n" +
+		"backend be\n balance roundrobin\n use-server s2 if { path_beg /two }\n use-server s1 if { path_beg /force }\n" +
+		" force-persist if { hdr(x-force) 1 }\n server s1 " + one.addr + "\n server s2 " + two.addr + "\n"
+	te := serveEngine(t, cfg)
+	get := func(path string, hdr ...string) string {
+		c, br := te.dial(t)
+		defer c.Close()
+		req := "GET " + path + " HTTP/1.1\r\nHost: h\r\n"
+		for _, h := range hdr {
+			req += h + "\r\n"
+		}
+		c.Write([]byte(req + "\r\n"))
+		_, body := readResponse(t, br, "GET")
+		return body
+	}
+	for i := 0; i < 4; i++ {
+		if got := get("/two/x"); got != "two" {
+			t.Fatalf("use-server: %q", got)
+		}
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 4; i++ {
+		seen[get("/other")] = true
+	}
+	if !seen["one"] || !seen["two"] {
+		t.Fatalf("balanced requests went to %v", seen)
+	}
+	te.st.Backends["be"].Servers[0].SetUp(false)
+	if got := get("/force"); got != "two" {
+		t.Fatalf("use-server of a down server: %q, want the balanced one", got)
+	}
+	if got := get("/force", "X-Force: 1"); got != "one" {
+		t.Fatalf("force-persist to a down server: %q", got)
+	}
+}

@@ -46,7 +46,8 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		if attempt == 0 && !upgrade {
 			idle = s.e.getIdle
 		}
-		a, err = b.Connect(s.ctx, &s.breq, idle)
+		want, force := b.UseServer(&s.smp)
+		a, err = b.ConnectTo(s.ctx, &s.breq, idle, want, force)
 		e.Tw = a.Queue
 		e.Retries = a.Retries
 		if a.Server != nil {

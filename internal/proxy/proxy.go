@@ -302,6 +302,7 @@ type Backend struct {
 
 	active, backup tier
 	algo, balgo    balance.Algorithm
+	useServers     []useServer // `use-server` rules, resolved
 	retries        int
 	redispatch     bool
 	connectTimeout time.Duration
@@ -756,14 +757,30 @@ type IdleFunc func(s *Server) net.Conn
 // On success the server's slot is held: the caller must call a.Server.Release.
 // On failure the returned Attempt still carries the timings and the last server tried.
 func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc) (*Attempt, error) {
+	return b.ConnectTo(ctx, r, idle, nil, false)
+}
+
+// ConnectTo is Connect that tries want first (a use-server rule): when want is usable
+// (or, with force, merely not in maintenance) and below its maxconn; else the
+// balancing algorithm picks as usual.
+func (b *Backend) ConnectTo(ctx context.Context, r *balance.Request, idle IdleFunc, want *Server, force bool) (*Attempt, error) {
 	a := &Attempt{}
 	start := time.Now()
 	var avoid, same *Server
+	if want != nil && (want.Usable() || force && !want.Maint()) {
+		same = want
+	}
 	for try := 0; ; try++ {
 		var s *Server
-		if same != nil && b.takeSlot(same) {
+		switch {
+		case try == 0 && same != nil && force && !same.Usable():
+			// A down server that force-persist allows: its slot, whatever its state.
+			same.conns.Add(1)
+			same.Counters.AddConn(time.Now().Unix())
 			s = same
-		} else {
+		case same != nil && b.takeSlot(same):
+			s = same
+		default:
 			qstart := time.Now()
 			var err error
 			s, err = b.Acquire(ctx, r, avoid)
@@ -931,6 +948,18 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 			b.active.servers = append(b.active.servers, s)
 		}
 	}
+	for _, u := range p.UseServers {
+		var srv *Server
+		for _, s := range b.Servers {
+			if s.Name == u.Server {
+				srv = s
+			}
+		}
+		if srv == nil {
+			return nil, fmt.Errorf("backend '%s' : unable to find server '%s' referenced in a 'use-server' rule.", p.Name, u.Server)
+		}
+		b.useServers = append(b.useServers, useServer{srv, u.Cond})
+	}
 	b.backup.firstOnly = !p.AllBackups
 	if act, bck := b.UsableServers(); act+bck == 0 && len(b.Servers) > 0 {
 		b.down, b.downAt = true, b.changed
@@ -943,6 +972,32 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 		return nil, fmt.Errorf("backend '%s': %w", p.Name, err)
 	}
 	return b, nil
+}
+
+type useServer struct {
+	srv  *Server
+	cond *acl.Cond
+}
+
+// UseServer evaluates the use-server rules for a request: the server the first
+// matching rule names, and whether a force-persist condition holds (then the server
+// is used even when down).
+func (b *Backend) UseServer(c *sample.Ctx) (want *Server, force bool) {
+	for _, u := range b.useServers {
+		if u.cond.Eval(c) {
+			want = u.srv
+			break
+		}
+	}
+	if want == nil {
+		return nil, false
+	}
+	for _, f := range b.Cfg.ForcePersist {
+		if f.Eval(c) {
+			return want, true
+		}
+	}
+	return want, false
 }
 
 // IDs numbers the proxies as HAProxy does: declaration order, after the internal CLI

@@ -141,7 +141,9 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		return
 	}
 	e.Backend = b.Name
-	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr()}, nil)
+	in.be = b
+	want, force := b.UseServer(&smp)
+	a, err := b.ConnectTo(ctx, &balance.Request{Src: src.Addr()}, nil, want, force)
 	e.Tw = a.Queue
 	e.Retries = a.Retries
 	e.BeQueue = b.Queued()
