@@ -243,7 +243,7 @@ func TestParseDefErrors(t *testing.T) {
 		{"a", "'acl' requires a name and a fetch method"},
 		{"a foo x", "unknown fetch method 'foo' in ACL expression 'foo'"},
 		{"a foo(x) y", "unknown fetch method 'foo' in ACL expression 'foo(x)'"},
-		{"a req.ssl_sni x", "fetch method 'req.ssl_sni' is not supported yet"},
+		{"a req.body x", "fetch method 'req.body' is not supported yet"},
 		{"a path,nope x", "unknown converter 'nope'"},
 		{"a path_reg (", "regex '(' is invalid (error=missing closing ))"},
 		{"a src 300.1.1.1", "'300.1.1.1' is not a valid IPv4 or IPv6 address"},
@@ -449,9 +449,9 @@ func TestPredefined(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if _, err := ParseCond([]string{"if", "WAIT_END"}, func(string) []*Def { return nil }, nil); err == nil ||
+	if _, err := ParseCond([]string{"if", "RDP_COOKIE"}, func(string) []*Def { return nil }, nil); err == nil ||
 		!strings.Contains(err.Error(), "not supported yet") {
-		t.Errorf("WAIT_END: %v, want not supported yet", err)
+		t.Errorf("RDP_COOKIE: %v, want not supported yet", err)
 	}
 }
 

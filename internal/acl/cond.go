@@ -151,3 +151,67 @@ func (c *Cond) Incompatible(w sample.Where, where string) string {
 	}
 	return ""
 }
+
+// Result is a three-valued outcome for conditions on data still arriving (tcp-request
+// content with inspect-delay): a test that fails on a sample that may change is a
+// Miss, and the rule waits for more data, as HAProxy's ACL_TEST_MISS.
+type Result int
+
+const (
+	Fail Result = iota
+	Pass
+	Miss
+)
+
+func not(r Result) Result {
+	switch r {
+	case Pass:
+		return Fail
+	case Fail:
+		return Pass
+	}
+	return Miss
+}
+
+// EvalMiss evaluates the condition in three-valued logic: AND fails on any Fail, OR
+// passes on any Pass, a negation leaves a Miss a Miss.
+func (c *Cond) EvalMiss(s *sample.Ctx) Result {
+	r := Fail
+	for _, and := range c.or {
+		a := Pass
+		for _, t := range and {
+			v := Fail
+			for _, d := range t.defs {
+				s.ResetMayChange()
+				if d.Eval(s) {
+					v = Pass
+					break
+				}
+				if s.MayChange() {
+					v = Miss
+				}
+			}
+			if t.neg {
+				v = not(v)
+			}
+			if v == Fail {
+				a = Fail
+				break
+			}
+			if v == Miss {
+				a = Miss
+			}
+		}
+		if a == Pass {
+			r = Pass
+			break
+		}
+		if a == Miss {
+			r = Miss
+		}
+	}
+	if c.unless {
+		return not(r)
+	}
+	return r
+}

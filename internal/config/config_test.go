@@ -125,7 +125,7 @@ func TestKeywordErrors(t *testing.T) {
 		{"option unknown", "defaults\n option httplogg", "unknown option 'httplogg'; did you mean 'httplog' maybe ?."},
 		{"option unsupported", "defaults\n option abortonclose", "'option abortonclose' is not supported yet"},
 		{"acl unknown fetch", "frontend f\n acl a foo /x", "unknown fetch method 'foo'"},
-		{"acl unsupported fetch", "frontend f\n acl a req.ssl_sni -i x", "fetch method 'req.ssl_sni' is not supported yet"},
+		{"acl unsupported fetch", "frontend f\n acl a req.body -i x", "fetch method 'req.body' is not supported yet"},
 		{"no such acl", "frontend f\n use_backend b if nosuch\nbackend b", "no such ACL : 'nosuch'"},
 		{"use_backend in defaults", "defaults\n use_backend b", "'use_backend' not allowed in 'defaults' section."},
 		{"missing default_backend", "frontend fe\n bind :80\n default_backend nosuch", "proxy 'fe': unable to find required default_backend: 'nosuch'."},

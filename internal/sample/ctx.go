@@ -17,6 +17,9 @@ type Ctx struct {
 	// v is the value being computed: fetches and converters are called through
 	// function values, so a Value on the caller's stack would escape.
 	v Value
+	// The client's first bytes for the payload fetches (fetch_payload.go).
+	payload                             []byte
+	hasPayload, payloadFinal, mayChange bool
 }
 
 // iterState is the cursor of a multi-valued fetch while an ACL iterates: n is the
@@ -38,6 +41,7 @@ func (c *Ctx) Reset(in Input) {
 	c.In = in
 	c.buf = c.buf[:0]
 	c.iter = iterState{}
+	c.payload, c.hasPayload, c.payloadFinal, c.mayChange = nil, false, false, false
 }
 
 // Mark and Release bound the scratch space used by one evaluation whose result was
