@@ -104,6 +104,11 @@ func addHTTPRule(ps *parser, p *Proxy, a []string, kind int, dst *[]HTTPRule) er
 	if !ok && strings.HasPrefix(action, "unset-var(") {
 		row, ok = httpAction{onRequest | onResponse | onAfter, parseUnsetVar}, true
 	}
+	for _, name := range []string{"set-map", "del-map", "add-acl", "del-acl"} {
+		if !ok && strings.HasPrefix(action, name+"(") {
+			row, ok = httpAction{onRequest | onResponse | onAfter, parsePatternAction}, true
+		}
+	}
 	if !ok || row.kinds&kind == 0 {
 		name, _, _ := strings.Cut(action, "(")
 		if strings.Contains(" "+haproxyHTTPActions+" ", " "+name+" ") {
@@ -413,6 +418,40 @@ func parseSetExpr(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) e
 		return err
 	}
 	r.Expr = e
+	return nil
+}
+
+// parsePatternAction is set-map(FILE) KEY VALUE, del-map(FILE) KEY, add-acl(FILE)
+// PATTERN and del-acl(FILE) PATTERN: KEY, VALUE and PATTERN are log-format strings.
+func parsePatternAction(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) error {
+	action := strings.Fields(kw)[1]
+	i := strings.IndexByte(action, '(')
+	if !strings.HasSuffix(action, ")") || i+1 >= len(action)-1 {
+		return fmt.Errorf("'%s' expects a file name between parenthesis.", kw)
+	}
+	path := action[i+1 : len(action)-1]
+	isMap := strings.HasSuffix(action[:i], "-map")
+	want := 1
+	if action[:i] == "set-map" {
+		want = 2
+	}
+	if len(args) != want {
+		return fmt.Errorf("'%s' expects exactly %d arguments.", kw, want)
+	}
+	f, err := ps.cfg.Patterns.Ensure(path, isMap)
+	if err != nil {
+		return fmt.Errorf("'%s' : %v", kw, err)
+	}
+	kind := strings.Fields(kw)[0]
+	if r.Value, err = ps.parseTemplate(p, kind, args[0]); err != nil {
+		return fmt.Errorf("'%s' : %v", kw, err)
+	}
+	if want == 2 {
+		if r.Value2, err = ps.parseTemplate(p, kind, args[1]); err != nil {
+			return fmt.Errorf("'%s' : %v", kw, err)
+		}
+	}
+	r.File = f
 	return nil
 }
 

@@ -263,6 +263,10 @@ type HTTPRule struct {
 	Level int           `json:",omitempty"` // set-log-level: 0..7, -1 = silent
 	// replace-header, replace-value, replace-path, replace-uri
 	Regex *regexp.Regexp `json:",omitempty"`
+	// set-map, del-map, add-acl, del-acl: the file, and the key (Value) and value
+	// (Value2) formats
+	File   *pattern.File     `json:"-"`
+	Value2 *logformat.Format `json:",omitempty"`
 	// header actions
 	Header string
 	Value  *logformat.Format // a log-format string: text, %[expr], %ci, ...

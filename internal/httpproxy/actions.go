@@ -89,10 +89,25 @@ func init() {
 			s.logLevel = r.Level
 			return ruleNext, false
 		},
+		"set-map": patternAction(func(s *session, r *config.HTTPRule) {
+			r.File.Upsert(string(s.expand(r.Value)), string(s.expand(r.Value2)))
+		}),
+		"add-acl":      patternAction(func(s *session, r *config.HTTPRule) { r.File.AddMissing(string(s.expand(r.Value))) }),
+		"del-map":      patternAction(func(s *session, r *config.HTTPRule) { r.File.Delete(string(s.expand(r.Value))) }),
+		"del-acl":      patternAction(func(s *session, r *config.HTTPRule) { r.File.Delete(string(s.expand(r.Value))) }),
 		"set-src":      setAddr(func(s *session) *netip.AddrPort { return &s.src }, false),
 		"set-src-port": setAddr(func(s *session) *netip.AddrPort { return &s.src }, true),
 		"set-dst":      setAddr(func(s *session) *netip.AddrPort { return &s.dst }, false),
 		"set-dst-port": setAddr(func(s *session) *netip.AddrPort { return &s.dst }, true),
+	}
+}
+
+// patternAction wraps the set-map, add-acl, del-map and del-acl actions. They change
+// the file for every request at once (a pattern that does not compile is refused).
+func patternAction(f func(s *session, r *config.HTTPRule)) requestAction {
+	return func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+		f(s, r)
+		return ruleNext, false
 	}
 }
 
@@ -441,6 +456,13 @@ func init() {
 			s.logLevel = r.Level
 			return ruleNext, true
 		},
+	}
+	for _, name := range []string{"set-map", "add-acl", "del-map", "del-acl"} {
+		req := requestActions[name]
+		responseActions[name] = func(s *session, r *config.HTTPRule) (ruleResult, bool) {
+			req(s, nil, r, nil)
+			return ruleNext, true
+		}
 	}
 }
 

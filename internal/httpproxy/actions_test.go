@@ -42,6 +42,7 @@ func TestRules(t *testing.T) {
 	os.WriteFile(hosts, []byte("api.example.com api\nwww.example.com www\n"), 0o644)
 	nets := filepath.Join(dir, "nets.lst")
 	os.WriteFile(nets, []byte("10.0.0.0/8\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "seen.lst"), nil, 0o644)
 	e503 := filepath.Join(dir, "e503.http")
 	os.WriteFile(e503, []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nnope"), 0o644)
 	tests := []struct {
@@ -107,6 +108,11 @@ func TestRules(t *testing.T) {
 			[]string{"X-D: 8443"}, nil},
 		{"originalto", "option originalto", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200, []string{"x-original-to: 127.0.0.1"}, nil},
 		{"originalto except", "option originalto except 127.0.0.0/8", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200, nil, []string{"original"}},
+		{"set-map", "http-request set-map(" + dir + "/learned.map) %[req.hdr(x-key)] %[req.hdr(x-val)] if { req.hdr(x-key) -m found }\n" +
+			" http-request set-header X-Learned %[req.hdr(x-key),map(" + dir + "/learned.map,none)]",
+			"GET / HTTP/1.1\r\nHost: h\r\nX-Key: k1\r\nX-Val: v1\r\n\r\n", 200, []string{"X-Learned: v1"}, nil},
+		{"add-acl", "acl seen src -f " + dir + "/seen.lst\n http-request set-header X-Seen yes if seen\n http-request add-acl(" + dir + "/seen.lst) %[src]\n" +
+			" http-request set-header X-After yes if seen", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200, []string{"X-After: yes"}, []string{"X-Seen"}},
 		{"tcp-request reject", "tcp-request connection reject if { src 127.0.0.1 }", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0, nil, nil},
 		{"tcp-request accept", "tcp-request connection accept if { src 127.0.0.1 }\n tcp-request connection reject", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200, nil, nil},
 	}

@@ -217,4 +217,18 @@ func TestVersions(t *testing.T) {
 	if err := f.Clear(0); err != nil || lookup("z") != "" {
 		t.Errorf("clear: %v", err)
 	}
+	f.Upsert("k", "v1")
+	f.Upsert("k", "v2")
+	if es, _ := f.Entries(0); len(es) != 1 || lookup("k") != "v2" {
+		t.Errorf("upsert: %v", es)
+	}
+	lst, err := r.Ensure(filepath.Join(dir, "new.lst"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lst.AddMissing("10.0.0.1")
+	lst.AddMissing("10.0.0.1")
+	if es, _ := lst.Entries(0); len(es) != 1 {
+		t.Errorf("add-acl twice: %v", es)
+	}
 }

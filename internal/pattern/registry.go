@@ -3,6 +3,7 @@ package pattern
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 )
 
@@ -115,6 +116,59 @@ func (r *Registry) Load(path string, isMap bool, m Method, fold bool, out string
 	u := &use{m: m, fold: fold, out: out, ref: NewRef(s)}
 	f.refs = append(f.refs, u)
 	return u.ref, nil
+}
+
+// Ensure returns the file of path for the set-map, add-acl and similar actions: the
+// one already read, else the file read now, else an empty one when it does not exist.
+func (r *Registry) Ensure(path string, isMap bool) (*File, error) {
+	if f := r.Lookup(path); f != nil {
+		if f.IsMap != isMap {
+			_, err := r.Load(path, isMap, Str, false, "")
+			return nil, err
+		}
+		return f, nil
+	}
+	entries, err := ReadFile(path, isMap)
+	if err != nil {
+		if _, statErr := os.Stat(path); !os.IsNotExist(statErr) {
+			return nil, err
+		}
+		entries = nil
+	}
+	for i := range entries {
+		entries[i].ID = r.id()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f := r.files[path]; f != nil {
+		return f, nil
+	}
+	f := &File{Path: path, IsMap: isMap, entries: entries, reg: r, ID: len(r.order)}
+	r.files[path] = f
+	r.order = append(r.order, f)
+	return f, nil
+}
+
+// AddMissing adds a pattern unless it is there already (add-acl).
+func (f *File) AddMissing(key string) error {
+	f.mu.Lock()
+	for i := range f.entries {
+		if f.entries[i].Key == key {
+			f.mu.Unlock()
+			return nil
+		}
+	}
+	f.mu.Unlock()
+	return f.Add(0, key, "")
+}
+
+// Upsert sets the value of the entries named key, or adds one (set-map).
+func (f *File) Upsert(key, value string) error {
+	ok, err := f.Set(key, value)
+	if err != nil || ok {
+		return err
+	}
+	return f.Add(0, key, value)
 }
 
 // compileLines compiles entries, naming the line of the first bad one.
