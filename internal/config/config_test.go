@@ -100,7 +100,7 @@ func TestKeywordErrors(t *testing.T) {
 	}{
 		{"unknown keyword", "frontend f\n bind :80\n bogus 1", "t.cfg:9: unknown keyword 'bogus' in 'frontend' section"},
 		{"suggestion", "frontend f\n bind :80\n timout client 1s", "did you mean 'timeout' maybe ?"},
-		{"unsupported keyword", "frontend f\n bind :80\n capture request header Host len 10", "t.cfg:9: 'capture' is not supported yet"},
+		{"unsupported keyword", "frontend f\n bind :80\n capture cookie SID len 10", "t.cfg:9: 'capture cookie' is not supported yet"},
 		{"unsupported section", "userlist u\n user a", "t.cfg:7: 'userlist' is not supported yet"},
 		{"mode", "frontend f\n mode htp", "unknown proxy mode 'htp'."},
 		{"bind port 0", "frontend f\n bind 127.0.0.1:0", "'bind' : invalid port '0'"},

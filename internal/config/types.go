@@ -150,6 +150,8 @@ type Proxy struct {
 	MonitorURI        string        // `monitor-uri`
 	MonitorFail       []*acl.Cond   // `monitor fail if|unless COND`
 	ForwardFor        ForwardFor    // `option forwardfor` details
+	ReqCaptures       []Capture     // capture slots of requests, in declaration order
+	ResCaptures       []Capture     // capture slots of responses
 	OriginalTo        ForwardFor    // `option originalto` details (IfNone unused)
 
 	// Backend side.

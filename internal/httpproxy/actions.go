@@ -92,9 +92,13 @@ func init() {
 		"set-map": patternAction(func(s *session, r *config.HTTPRule) {
 			r.File.Upsert(string(s.expand(r.Value)), string(s.expand(r.Value2)))
 		}),
-		"add-acl":      patternAction(func(s *session, r *config.HTTPRule) { r.File.AddMissing(string(s.expand(r.Value))) }),
-		"del-map":      patternAction(func(s *session, r *config.HTTPRule) { r.File.Delete(string(s.expand(r.Value))) }),
-		"del-acl":      patternAction(func(s *session, r *config.HTTPRule) { r.File.Delete(string(s.expand(r.Value))) }),
+		"add-acl": patternAction(func(s *session, r *config.HTTPRule) { r.File.AddMissing(string(s.expand(r.Value))) }),
+		"del-map": patternAction(func(s *session, r *config.HTTPRule) { r.File.Delete(string(s.expand(r.Value))) }),
+		"del-acl": patternAction(func(s *session, r *config.HTTPRule) { r.File.Delete(string(s.expand(r.Value))) }),
+		"capture": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			s.capture(r, s.reqCaps, s.fe.Cfg.ReqCaptures)
+			return ruleNext, false
+		},
 		"set-src":      setAddr(func(s *session) *netip.AddrPort { return &s.src }, false),
 		"set-src-port": setAddr(func(s *session) *netip.AddrPort { return &s.src }, true),
 		"set-dst":      setAddr(func(s *session) *netip.AddrPort { return &s.dst }, false),
@@ -456,6 +460,10 @@ func init() {
 			s.logLevel = r.Level
 			return ruleNext, true
 		},
+		"capture": func(s *session, r *config.HTTPRule) (ruleResult, bool) {
+			s.capture(r, s.resCaps, s.fe.Cfg.ResCaptures)
+			return ruleNext, true
+		},
 	}
 	for _, name := range []string{"set-map", "add-acl", "del-map", "del-acl"} {
 		req := requestActions[name]
@@ -469,6 +477,11 @@ func init() {
 // responseRules runs http-response (or http-after-response) rules; it returns the
 // denying rule, or nil.
 func (s *session) responseRules(rules []config.HTTPRule) *config.HTTPRule {
+	if !s.resCaptured {
+		// The response's header captures, once, before its first rules run.
+		s.resCaptured = true
+		s.captureHeaders(s.fe.Cfg.ResCaptures, s.resCaps, s.resp.Headers)
+	}
 	for i := range rules {
 		r := &rules[i]
 		if r.Cond != nil && !r.Cond.Eval(&s.smp) {
@@ -570,4 +583,68 @@ func (s *session) monitor(head []byte) (done, keep bool) {
 		return true, false
 	}
 	return true, s.answer(page(status), status, [2]byte{'P', 'R'}, true)
+}
+
+// startCaptures sizes the capture slots of a new request and captures its headers.
+func (s *session) startCaptures() {
+	p := s.fe.Cfg
+	s.reqCaps, s.resCaps = slots(s.reqCaps, len(p.ReqCaptures)), slots(s.resCaps, len(p.ResCaptures))
+	s.entry.ReqCaptures, s.entry.ResCaptures = nil, nil
+	if len(s.reqCaps) > 0 {
+		s.entry.ReqCaptures = s.reqCaps
+	}
+	if len(s.resCaps) > 0 {
+		s.entry.ResCaptures = s.resCaps
+	}
+	s.smp.SetCaptures(s.reqCaps, s.resCaps)
+	s.captureHeaders(p.ReqCaptures, s.reqCaps, s.req.Headers)
+	s.resCaptured = false
+}
+
+func slots(b [][]byte, n int) [][]byte {
+	b = b[:0]
+	for i := 0; i < n; i++ {
+		b = append(b, nil)
+	}
+	return b
+}
+
+// captureHeaders copies the last occurrence of each captured header, cut to its
+// length, into its slot.
+func (s *session) captureHeaders(caps []config.Capture, into [][]byte, hs []http1.Header) {
+	for i, c := range caps {
+		if c.Header == "" {
+			continue
+		}
+		for j := len(hs) - 1; j >= 0; j-- {
+			if equalFold(hs[j].Name, c.Header) {
+				into[i] = s.keep(hs[j].Value, c.Len)
+				break
+			}
+		}
+	}
+}
+
+// keep copies at most n bytes of v into the arena.
+func (s *session) keep(v []byte, n int) []byte {
+	if len(v) > n {
+		v = v[:n]
+	}
+	start := len(s.arena)
+	s.arena = append(s.arena, v...)
+	return s.arena[start:len(s.arena):len(s.arena)]
+}
+
+// capture is `http-request|http-response capture SAMPLE len|id N`.
+func (s *session) capture(r *config.HTTPRule, into [][]byte, caps []config.Capture) {
+	if r.Status >= len(into) {
+		return
+	}
+	m := s.smp.Mark()
+	defer s.smp.Release(m)
+	v, ok := r.Expr.EvalAs(&s.smp, sample.TStr)
+	if !ok {
+		return
+	}
+	into[r.Status] = s.keep(v.B, caps[r.Status].Len)
 }

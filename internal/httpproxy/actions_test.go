@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -211,5 +212,48 @@ func TestUseServer(t *testing.T) {
 	}
 	if got := get("/force", "X-Force: 1"); got != "one" {
 		t.Fatalf("force-persist to a down server: %q", got)
+	}
+}
+
+// TestCapturesLikeHAProxy sends the requests of a HAProxy 2.6.12 session with the
+// same captures and compares the log lines it wrote.
+func TestCapturesLikeHAProxy(t *testing.T) {
+	be := startBackend(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nServer: tst-server-long-name\r\nX-Res: r1\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	captures := `
+  capture request header Host len 5
+  capture request header User-Agent len 20
+  capture response header Server len 8
+  capture response header X-Nope len 8
+  declare capture request len 10
+  declare capture response len 4
+  http-request capture req.hdr(x-a) len 3
+  http-request capture path id 0
+  http-response capture res.hdr(x-res) id 0
+`
+	for _, tt := range []struct{ format, ua, path, want string }{
+		{`log-format "hr=%hr hs=%hs hrl=%hrl hsl=%hsl c0=%[capture.req.hdr(0)] c1=%[capture.req.hdr(1)] c3=%[capture.req.hdr(3)] r0=%[capture.res.hdr(0)] r2=%[capture.res.hdr(2)] q=%{+Q}hr"`,
+			"a b", "/p2", "hr={/p2|a b||abc} hs={r1||} hrl=/p2 a b - abc hsl=r1 - - c0=/p2 c1=a b c3=abc r0=r1 r2=- q=\"{/p2|a b||abc}\""},
+		{`log-format "%hr %hs"`, `curl/7 "quoted" {agent}|x`, "/some/path", `{/some|curl/7 #22quoted#22 #7Bage||abc} {r1||}`},
+	} {
+		cfg := "defaults\n mode http\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n" +
+			"frontend fe\n bind 127.0.0.1:9\n log 127.0.0.1:514 local0\n " + tt.format + captures + " default_backend be\n" +
+			"backend be\n server s1 " + be.addr + "\n"
+		te := serveEngine(t, cfg)
+		c, br := te.dial(t)
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:18087\r\nUser-Agent: %s\r\nX-A: abcdef\r\n\r\n", tt.path, tt.ua)
+		readResponse(t, br, "GET")
+		c.Close()
+		if got := te.logs.wait(t, 1)[0]; got != tt.want {
+			t.Errorf("got  %s\nwant %s", got, tt.want)
+		}
 	}
 }

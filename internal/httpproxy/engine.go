@@ -269,6 +269,9 @@ type session struct {
 	logReq           http1.Request
 	logRes           http1.Response
 	logLevel         int // set-log-level: -2 = unset, -1 = silent
+	// reqCaps and resCaps are the frontend's capture slots for this request.
+	reqCaps, resCaps [][]byte
+	resCaptured      bool
 }
 
 // edit is a header change decided by http-request/http-response rules.
@@ -399,6 +402,7 @@ func (s *session) serveOne() bool {
 	s.smp.Reset(s)
 	s.arena = s.arena[:0]
 	e.Smp = &s.smp
+	s.startCaptures()
 	if s.e.draining.Load() {
 		req.ConnClose = true
 	}

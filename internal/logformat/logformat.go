@@ -56,6 +56,9 @@ type Entry struct {
 	Host    string // %H
 	// Smp evaluates the %[...] expressions; nil outside a session (they print "-").
 	Smp *sample.Ctx
+	// ReqCaptures and ResCaptures are the capture slots (%hr, %hs): nil without
+	// captures, a nil slot when nothing was captured.
+	ReqCaptures, ResCaptures [][]byte
 }
 
 // Format is a parsed format string. It is immutable and safe for concurrent use.
