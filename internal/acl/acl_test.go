@@ -266,7 +266,7 @@ func TestParseDefErrors(t *testing.T) {
 		{"a path -u", "'-u' must be followed by a unique ID"},
 		{"b@d path /", "character '@' is not permitted in acl name 'b@d'"},
 	} {
-		_, err := ParseDef(strings.Fields(tt.line), testFiles{})
+		_, err := ParseDef(strings.Fields(tt.line), &sample.Parser{Files: testFiles{}})
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("%q: err = %v, want %q", tt.line, err, tt.want)
 		}
@@ -471,7 +471,7 @@ func TestPatternFiles(t *testing.T) {
 		{"src -f " + nets, true}, {"src -f " + nets + " 1.2.3.4", true}, {"hdr(host) -i -M -f " + hosts, true},
 		{"hdr(host) -M -f " + hosts, false}, {"src 1.1.1.1 -f " + nets, false},
 	} {
-		d, err := ParseDef(strings.Fields("x "+tt.acl), testFiles{})
+		d, err := ParseDef(strings.Fields("x "+tt.acl), &sample.Parser{Files: testFiles{}})
 		if err != nil {
 			if tt.acl == "src 1.1.1.1 -f "+nets {
 				continue // flags after values are values
@@ -483,7 +483,7 @@ func TestPatternFiles(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.acl, got, tt.want)
 		}
 	}
-	_, err := ParseDef(strings.Fields("x src -f "+bad), testFiles{})
+	_, err := ParseDef(strings.Fields("x src -f "+bad), &sample.Parser{Files: testFiles{}})
 	if err == nil || err.Error() != bad+":2: 'not-an-ip' is not a valid IPv4 or IPv6 address" {
 		t.Errorf("bad file: %v", err)
 	}

@@ -27,7 +27,7 @@ type Cond struct {
 // named ACL (nil when there is none). Like HAProxy, a condition without any term is
 // valid and never true (so `unless` alone is always true), and a stray `||` or a
 // trailing `!` is ignored.
-func ParseCond(args []string, lookup func(name string) []*Def, files Files) (*Cond, error) {
+func ParseCond(args []string, lookup func(name string) []*Def, sp *sample.Parser) (*Cond, error) {
 	if len(args) == 0 || (args[0] != "if" && args[0] != "unless") {
 		return nil, errors.New("condition must start with 'if' or 'unless'")
 	}
@@ -62,7 +62,7 @@ func ParseCond(args []string, lookup func(name string) []*Def, files Files) (*Co
 			if end < 0 {
 				return nil, errors.New("missing closing '}' in condition")
 			}
-			d, err := parseExpr(words[i+1:end], files)
+			d, err := parseExpr(words[i+1:end], sp)
 			if err != nil {
 				return nil, err
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/auth"
 	"hitless/internal/pattern"
 )
 
@@ -37,6 +38,9 @@ type parser struct {
 
 	httpErrs map[string]*httpErrors // http-errors sections by name
 	httpErr  *httpErrors            // the http-errors section being read
+	// users and authParser read the userlist sections (userlist.go).
+	users      *users
+	authParser *auth.Parser
 }
 
 type httpOnly struct {
@@ -60,7 +64,7 @@ func newParser(lookupEnv func(string) (string, bool)) *parser {
 	}
 	return &parser{
 		lookupEnv: lookupEnv,
-		cfg:       &Config{Patterns: pattern.NewRegistry()},
+		cfg:       &Config{Patterns: pattern.NewRegistry(), Users: auth.NewRegistry()},
 		defaults:  map[string]*Proxy{},
 		acls:      map[*Proxy]map[string][]*acl.Def{},
 		seen:      map[string]*Proxy{},
@@ -90,7 +94,7 @@ func (ps *parser) endSection() {
 // sectionKinds are HAProxy's section keywords; the first five are supported.
 var sectionKinds = map[string]bool{
 	"global": true, "defaults": true, "frontend": true, "backend": true, "listen": true,
-	"userlist": false, "peers": false, "mailers": false, "resolvers": false, "http-errors": true,
+	"userlist": true, "peers": false, "mailers": false, "resolvers": false, "http-errors": true,
 	"program": false, "cache": false, "ring": false, "log-forward": false, "fcgi-app": false,
 	"namespace_list": false, "crt-store": false, "traces": false,
 }
@@ -114,6 +118,10 @@ func (ps *parser) line(w []string) {
 			ps.startHTTPErrors(w)
 			return
 		}
+		if w[0] == "userlist" {
+			ps.startUserlist(w)
+			return
+		}
 		ps.startSection(w)
 		return
 	}
@@ -126,6 +134,8 @@ func (ps *parser) line(w []string) {
 		ps.globalKeyword(w)
 	case "http-errors":
 		ps.httpErrorsKeyword(w)
+	case "userlist":
+		ps.userlistKeyword(w)
 	default:
 		ps.proxyKeyword(w)
 	}
@@ -341,6 +351,7 @@ func (ps *parser) finish(files []string) (*Config, error) {
 	ps.pos = Pos{}
 	cfg := ps.cfg
 	cfg.Files = files
+	ps.finishUserlists()
 	byName := map[string]*Proxy{}
 	for _, p := range cfg.Proxies {
 		if p.IsBackend() {

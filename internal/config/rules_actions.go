@@ -56,6 +56,7 @@ func init() {
 		"set-status":     {onResponse | onAfter, parseSetStatus},
 		"set-log-level":  {onRequest | onResponse | onAfter, parseLogLevel},
 		"use-service":    {onRequest, parseUseService},
+		"auth":           {onRequest, parseAuth},
 		"set-src":        {onRequest, parseSetExpr},
 		"set-src-port":   {onRequest, parseSetExpr},
 		"set-dst":        {onRequest, parseSetExpr},
@@ -382,7 +383,7 @@ func varName(kw, action string) (sample.VarRef, error) {
 }
 
 func (ps *parser) expr(p *Proxy, kind, kw, s string) (*sample.Expr, error) {
-	e, err := (&sample.Parser{Files: ps.cfg.Patterns}).Parse(s)
+	e, err := (ps.sampleParser()).Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("'%s' : %v", kw, err)
 	}
@@ -452,6 +453,21 @@ func parsePatternAction(ps *parser, p *Proxy, r *HTTPRule, kw string, args []str
 		}
 	}
 	r.File = f
+	return nil
+}
+
+// parseAuth is `auth [realm REALM]`: a 401 asking for Basic credentials; the realm is
+// the proxy's name by default, as in HAProxy.
+func parseAuth(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) error {
+	r.Body = p.Name
+	switch {
+	case len(args) == 0:
+	case len(args) == 2 && args[0] == "realm":
+		r.Body = args[1]
+	default:
+		return fmt.Errorf("'%s' expects 'realm' for an argument.", kw)
+	}
+	r.Status = 401
 	return nil
 }
 

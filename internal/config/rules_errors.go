@@ -193,7 +193,7 @@ func kwGlobalSetVar(ps *parser, g *Global, a []string) error {
 	if v.Scope != sample.ScopeProc {
 		return fmt.Errorf("'set-var' : only 'proc' scope is supported in the global section.")
 	}
-	e, err := (&sample.Parser{Files: ps.cfg.Patterns}).Parse(a[2])
+	e, err := (ps.sampleParser()).Parse(a[2])
 	if err != nil {
 		return fmt.Errorf("'set-var' : %v", err)
 	}

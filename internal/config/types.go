@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/auth"
 	"hitless/internal/logformat"
 	"hitless/internal/pattern"
 	"hitless/internal/sample"
@@ -32,6 +33,8 @@ type Config struct {
 	// Patterns are the pattern and map files that ACLs and map converters read
 	// (`-f FILE`, `map(FILE)`), each read once; the Runtime API edits them.
 	Patterns *pattern.Registry `json:"-"`
+	// Users are the userlist sections.
+	Users *auth.Registry `json:"-"`
 	// Warnings are non-fatal findings (for example missing timeouts), each already
 	// formatted as HAProxy words it, without the "[WARNING] (pid) : config : " prefix.
 	Warnings []string

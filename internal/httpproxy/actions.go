@@ -99,6 +99,12 @@ func init() {
 			s.capture(r, s.reqCaps, s.fe.Cfg.ReqCaptures)
 			return ruleNext, false
 		},
+		"auth": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			if !s.skipBody(head) {
+				return ruleAnswered, false
+			}
+			return ruleAnswered, s.answer(s.e.authPage(r), 401, [2]byte{'P', 'R'}, true)
+		},
 		"set-src":      setAddr(func(s *session) *netip.AddrPort { return &s.src }, false),
 		"set-src-port": setAddr(func(s *session) *netip.AddrPort { return &s.src }, true),
 		"set-dst":      setAddr(func(s *session) *netip.AddrPort { return &s.dst }, false),
@@ -647,4 +653,20 @@ func (s *session) capture(r *config.HTTPRule, into [][]byte, caps []config.Captu
 		return
 	}
 	into[r.Status] = s.keep(v.B, caps[r.Status].Len)
+}
+
+// authPage is the 401 of `http-request auth`: HAProxy's page with the realm in
+// www-authenticate (a '"' in the realm becomes '\”), built once per rule.
+func (e *Engine) authPage(r *config.HTTPRule) []byte {
+	if b, ok := e.answers.Load(r); ok {
+		return b.([]byte)
+	}
+	p := page(401)
+	i := indexHeadEnd(p)
+	realm := bytes.ReplaceAll([]byte(r.Body), []byte(`"`), []byte("'"))
+	b := append(append([]byte(nil), p[:i+2]...), "www-authenticate: Basic realm=\""...)
+	b = append(append(b, realm...), "\"\r\n"...)
+	b = append(b, p[i+2:]...)
+	v, _ := e.answers.LoadOrStore(r, b)
+	return v.([]byte)
 }

@@ -2,6 +2,7 @@ package httpproxy
 
 import (
 	"bufio"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -255,5 +256,47 @@ func TestCapturesLikeHAProxy(t *testing.T) {
 		if got := te.logs.wait(t, 1)[0]; got != tt.want {
 			t.Errorf("got  %s\nwant %s", got, tt.want)
 		}
+	}
+}
+
+// TestAuth: http-request auth and the http_auth fetches against a userlist, with the
+// answers HAProxy 2.6.12 gave for the same configuration.
+func TestAuth(t *testing.T) {
+	const hash = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/" // "pw"
+	cfg := "userlist L\n group admins\n user alice password " + hash + " groups admins\n user bob insecure-password secret\n" +
+		"defaults\n mode http\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n" +
+		"frontend f\n bind 127.0.0.1:9\n http-request auth realm Private if !{ http_auth(L) }\n" +
+		" http-request auth if { path /admin } !{ http_auth_group(L) admins }\n" +
+		" http-request return status 200 content-type text/plain lf-string \"user=%[http_auth_user] grp=%[http_auth_group(L)]\"\n"
+	te := serveEngine(t, cfg)
+	ask := func(path, cred string) (int, string, string) {
+		c, br := te.dial(t)
+		defer c.Close()
+		req := "GET " + path + " HTTP/1.1\r\nHost: h\r\n"
+		if cred != "" {
+			req += "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(cred)) + "\r\n"
+		}
+		c.Write([]byte(req + "\r\n"))
+		resp, body := readResponse(t, br, "GET")
+		return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body
+	}
+	if code, www, body := ask("/", ""); code != 401 || www != `Basic realm="Private"` ||
+		body != "<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n" {
+		t.Errorf("no credentials: %d %q %q", code, www, body)
+	}
+	if code, _, body := ask("/", "alice:pw"); code != 200 || body != "user=alice grp=alice" {
+		t.Errorf("alice: %d %q", code, body)
+	}
+	if code, _, body := ask("/", "bob:secret"); code != 200 || body != "user=bob grp=bob" {
+		t.Errorf("bob: %d %q", code, body)
+	}
+	if code, _, _ := ask("/", "bob:wrong"); code != 401 {
+		t.Errorf("wrong password: %d", code)
+	}
+	if code, www, _ := ask("/admin", "bob:secret"); code != 401 || www != `Basic realm="f"` {
+		t.Errorf("bob on /admin: %d %q", code, www)
+	}
+	if code, _, _ := ask("/admin", "alice:pw"); code != 200 {
+		t.Errorf("alice on /admin: %d", code)
 	}
 }
