@@ -153,6 +153,7 @@ type Proxy struct {
 	MonitorURI        string        // `monitor-uri`
 	MonitorFail       []*acl.Cond   // `monitor fail if|unless COND`
 	ForwardFor        ForwardFor    // `option forwardfor` details
+	Compression       *Compression  `json:",omitempty"` // `compression` lines; nil = none
 	ReqCaptures       []Capture     // capture slots of requests, in declaration order
 	ResCaptures       []Capture     // capture slots of responses
 	OriginalTo        ForwardFor    // `option originalto` details (IfNone unused)

@@ -272,6 +272,7 @@ type session struct {
 	// reqCaps and resCaps are the frontend's capture slots for this request.
 	reqCaps, resCaps [][]byte
 	resCaptured      bool
+	compAlgo         string // the compression chosen for the request, "" = none
 }
 
 // edit is a header change decided by http-request/http-response rules.
@@ -443,6 +444,7 @@ func (s *session) serveOne() bool {
 			return keep
 		}
 	}
+	s.prepareCompression(fe.Cfg, b.Cfg)
 	return s.forward(b, head, start)
 }
 

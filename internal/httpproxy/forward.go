@@ -238,6 +238,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	srvKeep := resp.KeepAlive() && framed && !closeSrv && !switchProto
 
 	s.c.SetWriteDeadline(deadline(fe.Cfg.Timeouts.Client))
+	comp := s.startCompression(resp, noBody, switchProto)
 	n := s.writeResponseHead(resp, switchProto, clientKeep, req.Minor == 0, dechunk)
 	sc.br.Discard(len(rhead))
 	if fe.Cfg.Options.LogASAP {
@@ -269,6 +270,8 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		waitBody()
 		s.log()
 		return false
+	case comp != nil:
+		body, rerr = comp.relay(s, sc, resp)
 	case noBody:
 		// Flushed below, once the server connection is back in the pool.
 	case resp.Chunked:

@@ -32,6 +32,8 @@ frontend www
     http-request deny deny_status 429 if { req.hdr_cnt(x-forwarded-for) gt 2 }
     http-response set-header X-Host %%[var(txn.host)]
     option forwardfor except 10.0.0.0/8
+    compression algo gzip
+    compression type text/plain
     use_backend %%[var(txn.route)] if FALSE
     default_backend app
 backend app
@@ -90,6 +92,15 @@ func TestRuleLanguage(t *testing.T) {
 	}
 	if resp := do("/api/", "X-Forwarded-For", "1.1.1.1", "X-Forwarded-For", "2.2.2.2", "X-Forwarded-For", "3.3.3.3"); resp.StatusCode != 429 {
 		t.Fatalf("deny: %d", resp.StatusCode)
+	}
+	// Compression negotiated by curl.
+	if curl, err := exec.LookPath("curl"); err == nil {
+		out, err := exec.Command(curl, "-s", "--compressed", "-D", "-", "-H", "Host: shop.example.com", url+"/api/c").CombinedOutput()
+		if err != nil || !strings.Contains(strings.ToLower(string(out)), "content-encoding: gzip") || !strings.HasSuffix(string(out), "\r\n\r\napp") {
+			t.Fatalf("curl --compressed: %v\n%s", err, out)
+		}
+	} else {
+		t.Log("curl is not installed: compression through curl not checked")
 	}
 	// The map changed over the socket, as HAProxy's Runtime API does it.
 	mapFile := filepath.Join(dir, "hosts.map")
