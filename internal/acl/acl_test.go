@@ -499,7 +499,20 @@ func TestIncompatible(t *testing.T) {
 	if got := c.Incompatible(sample.AtFEConn, "tcp-request connection"); got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
-	if got := c.Incompatible(sample.AtFEHReq, "http-request"); got != "" {
+	if got := c.Incompatible(sample.AtFEHReq, ""); got != "" {
 		t.Errorf("http-request: %q", got)
+	}
+	// Where it cannot run, the ACL never matches: the negation always holds.
+	n, err := ParseCond([]string{"if", "!h"}, func(string) []*Def { return []*Def{d} }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ctxOf(&fakeSample{path: "/", headers: map[string][]string{"host": {"x"}}})
+	if n.Eval(s) {
+		t.Fatal("!h is false before the restriction")
+	}
+	n.Incompatible(sample.AtFEConn, "tcp-request connection")
+	if !n.Eval(s) {
+		t.Error("!h after the restriction: h still matches")
 	}
 }

@@ -132,8 +132,9 @@ func (c *Cond) Eval(s *sample.Ctx) bool {
 
 // Incompatible returns the first ACL of the condition whose fetch cannot run at w, as
 // HAProxy warns: "acl 'x' will never match in 'WHERE' because it uses keyword 'KW'
-// which is incompatible with 'POINT'". The message names the ACL, its keyword and the
-// point; it is "" when all is well.
+// which is incompatible with 'POINT'" (where is "" for the http rules, whose warning
+// has no "in" part). It is "" when all is well. Such an ACL then never matches in
+// this condition, as in HAProxy (its fetch finds nothing there).
 func (c *Cond) Incompatible(w sample.Where, where string) string {
 	for _, and := range c.or {
 		for _, t := range and {
@@ -145,7 +146,12 @@ func (c *Cond) Incompatible(w sample.Where, where string) string {
 				if d.Name == "anonymous" {
 					who = "anonymous acl"
 				}
-				return fmt.Sprintf("%s will never match in '%s' because it uses keyword '%s' which is incompatible with '%s'", who, where, d.Keyword, w.Name())
+				c.restrict(w)
+				in := ""
+				if where != "" {
+					in = " in '" + where + "'"
+				}
+				return fmt.Sprintf("%s will never match%s because it uses keyword '%s' which is incompatible with '%s'", who, in, d.Keyword, w.Name())
 			}
 		}
 	}
@@ -214,4 +220,32 @@ func (c *Cond) EvalMiss(s *sample.Ctx) Result {
 		return not(r)
 	}
 	return r
+}
+
+// never is an ACL that never matches: it stands for one whose fetch cannot run where
+// the condition is evaluated.
+var never = func() *Def {
+	d, err := parseExpr([]string{"always_false"}, nil)
+	if err != nil {
+		panic(err)
+	}
+	d.Name = "never"
+	return d
+}()
+
+// restrict replaces, in this condition only, the ACLs that cannot run at w.
+func (c *Cond) restrict(w sample.Where) {
+	for i := range c.or {
+		for j := range c.or[i] {
+			t := &c.or[i][j]
+			var defs []*Def
+			for _, d := range t.defs {
+				if sample.Missing(d.Use(), w) != 0 {
+					d = never
+				}
+				defs = append(defs, d)
+			}
+			t.defs = defs
+		}
+	}
 }

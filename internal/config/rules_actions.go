@@ -35,32 +35,34 @@ var httpActions map[string]httpAction
 
 func init() {
 	httpActions = map[string]httpAction{
-		"allow":          {onRequest | onResponse | onAfter, noActionArgs},
-		"deny":           {onRequest | onResponse, parseDeny},
-		"tarpit":         {onRequest, parseDeny},
-		"return":         {onRequest | onResponse, parseReturn},
-		"redirect":       {onRequest | onResponse, parseRedirectRule},
-		"set-header":     {onRequest | onResponse | onAfter, parseSetHeader},
-		"add-header":     {onRequest | onResponse | onAfter, parseSetHeader},
-		"del-header":     {onRequest | onResponse | onAfter, parseDelHeader},
-		"replace-header": {onRequest | onResponse | onAfter, parseReplaceHeader},
-		"replace-value":  {onRequest | onResponse | onAfter, parseReplaceHeader},
-		"set-path":       {onRequest, parseSetFormat},
-		"set-pathq":      {onRequest, parseSetFormat},
-		"set-query":      {onRequest, parseSetFormat},
-		"set-uri":        {onRequest, parseSetFormat},
-		"set-method":     {onRequest, parseSetFormat},
-		"replace-path":   {onRequest, parseReplaceLine},
-		"replace-pathq":  {onRequest, parseReplaceLine},
-		"replace-uri":    {onRequest, parseReplaceLine},
-		"set-status":     {onResponse | onAfter, parseSetStatus},
-		"set-log-level":  {onRequest | onResponse | onAfter, parseLogLevel},
-		"use-service":    {onRequest, parseUseService},
-		"auth":           {onRequest, parseAuth},
-		"set-src":        {onRequest, parseSetExpr},
-		"set-src-port":   {onRequest, parseSetExpr},
-		"set-dst":        {onRequest, parseSetExpr},
-		"set-dst-port":   {onRequest, parseSetExpr},
+		"allow":            {onRequest | onResponse | onAfter, noActionArgs},
+		"deny":             {onRequest | onResponse, parseDeny},
+		"tarpit":           {onRequest, parseDeny},
+		"return":           {onRequest | onResponse, parseReturn},
+		"redirect":         {onRequest | onResponse, parseRedirectRule},
+		"set-header":       {onRequest | onResponse | onAfter, parseSetHeader},
+		"add-header":       {onRequest | onResponse | onAfter, parseSetHeader},
+		"del-header":       {onRequest | onResponse | onAfter, parseDelHeader},
+		"replace-header":   {onRequest | onResponse | onAfter, parseReplaceHeader},
+		"replace-value":    {onRequest | onResponse | onAfter, parseReplaceHeader},
+		"set-path":         {onRequest, parseSetFormat},
+		"set-pathq":        {onRequest, parseSetFormat},
+		"set-query":        {onRequest, parseSetFormat},
+		"set-uri":          {onRequest, parseSetFormat},
+		"set-method":       {onRequest, parseSetFormat},
+		"replace-path":     {onRequest, parseReplaceLine},
+		"replace-pathq":    {onRequest, parseReplaceLine},
+		"replace-uri":      {onRequest, parseReplaceLine},
+		"set-status":       {onResponse | onAfter, parseSetStatus},
+		"set-log-level":    {onRequest | onResponse | onAfter, parseLogLevel},
+		"use-service":      {onRequest, parseUseService},
+		"auth":             {onRequest, parseAuth},
+		"early-hint":       {onRequest, parseSetHeader},
+		"disable-l7-retry": {onRequest, noActionArgs},
+		"set-src":          {onRequest, parseSetExpr},
+		"set-src-port":     {onRequest, parseSetExpr},
+		"set-dst":          {onRequest, parseSetExpr},
+		"set-dst-port":     {onRequest, parseSetExpr},
 	}
 	proxyKeywords["http-request"] = kw{"fbl", kwHTTPRequest}
 	proxyKeywords["http-response"] = kw{"fbl", kwHTTPResponse}
@@ -129,7 +131,7 @@ func addHTTPRule(ps *parser, p *Proxy, a []string, kind int, dst *[]HTTPRule) er
 		if err != nil {
 			return fmt.Errorf("error detected while parsing an '%s %s' condition : %v.", a[0], r.Action, err)
 		}
-		if w := c.Incompatible(where(p, a[0]), a[0]); w != "" {
+		if w := c.Incompatible(where(p, a[0]), ""); w != "" {
 			ps.warnf("%s", w)
 		}
 		r.Cond = c

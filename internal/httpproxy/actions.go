@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -104,6 +105,23 @@ func init() {
 				return ruleAnswered, false
 			}
 			return ruleAnswered, s.answer(s.e.authPage(r), 401, [2]byte{'P', 'R'}, true)
+		},
+		"early-hint": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			// A 103 per rule, at once, as HAProxy 2.6 sends them (not to HTTP/1.0).
+			if s.req.Minor == 0 {
+				return ruleNext, false
+			}
+			v := s.expand(r.Value)
+			s.bw.WriteString("HTTP/1.1 103 Early Hints\r\n")
+			s.bw.WriteString(strings.ToLower(r.Header))
+			s.bw.WriteString(": ")
+			s.bw.Write(v)
+			s.bw.WriteString("\r\n\r\n")
+			s.bw.Flush()
+			return ruleNext, false
+		},
+		"disable-l7-retry": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			return ruleNext, false // hitless has no layer 7 retries to disable (retry-on)
 		},
 		"set-src":      setAddr(func(s *session) *netip.AddrPort { return &s.src }, false),
 		"set-src-port": setAddr(func(s *session) *netip.AddrPort { return &s.src }, true),
@@ -423,8 +441,10 @@ var responseActions map[string]responseAction
 
 func init() {
 	responseActions = map[string]responseAction{
-		"allow": func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, true },
-		"deny":  func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, false },
+		"allow":    func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, true },
+		"deny":     func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, false },
+		"return":   func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, false },
+		"redirect": func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, false },
 		"set-header": func(s *session, r *config.HTTPRule) (ruleResult, bool) {
 			s.redits = append(s.redits, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
 			return ruleNext, true
@@ -478,6 +498,23 @@ func init() {
 			return ruleNext, true
 		}
 	}
+}
+
+// answerResponse answers in place of the server's response when an http-response
+// rule denies it, returns its own answer or redirects.
+func (s *session) answerResponse(r *config.HTTPRule, keep bool) bool {
+	switch r.Action {
+	case "return":
+		return s.answer(s.answerPage(r), r.Status, [2]byte{'P', 'H'}, keep)
+	case "redirect":
+		return s.answer(s.redirect(r.Redirect), r.Redirect.Code, [2]byte{'P', 'H'}, keep)
+	}
+	s.fe.Counters.Denied.Add(1)
+	page := denyPage(r.Status)
+	if r.ContentType != "" || r.Raw != nil || len(r.Hdrs) > 0 {
+		page = s.answerPage(r)
+	}
+	return s.fail(page, r.Status, [2]byte{'P', 'H'}, keep)
 }
 
 // responseRules runs http-response (or http-after-response) rules; it returns the

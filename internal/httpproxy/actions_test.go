@@ -115,6 +115,11 @@ func TestRules(t *testing.T) {
 			"GET / HTTP/1.1\r\nHost: h\r\nX-Key: k1\r\nX-Val: v1\r\n\r\n", 200, []string{"X-Learned: v1"}, nil},
 		{"add-acl", "acl seen src -f " + dir + "/seen.lst\n http-request set-header X-Seen yes if seen\n http-request add-acl(" + dir + "/seen.lst) %[src]\n" +
 			" http-request set-header X-After yes if seen", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200, []string{"X-After: yes"}, []string{"X-Seen"}},
+		{"response return", "http-response return status 404 content-type text/plain string gone if { status 200 }",
+			"GET / HTTP/1.1\r\nHost: h\r\n\r\n", 404, []string{"gone"}, nil},
+		{"response redirect", "http-response redirect location /elsewhere if { status 200 }",
+			"GET / HTTP/1.1\r\nHost: h\r\n\r\n", 302, []string{"Location: /elsewhere"}, nil},
+		{"disable-l7-retry", "http-request disable-l7-retry", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200, nil, nil},
 		{"tcp-request reject", "tcp-request connection reject if { src 127.0.0.1 }", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0, nil, nil},
 		{"tcp-request accept", "tcp-request connection accept if { src 127.0.0.1 }\n tcp-request connection reject", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 200, nil, nil},
 	}
@@ -298,5 +303,24 @@ func TestAuth(t *testing.T) {
 	}
 	if code, _, _ := ask("/admin", "alice:pw"); code != 200 {
 		t.Errorf("alice on /admin: %d", code)
+	}
+}
+
+// TestEarlyHints: each early-hint rule sends its own 103 before the answer, as
+// HAProxy 2.6.12 does.
+func TestEarlyHints(t *testing.T) {
+	te := serveEngine(t, "defaults\n mode http\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n"+
+		"frontend fe\n bind 127.0.0.1:9\n http-request early-hint Link \"</style.css>; rel=preload; as=style\"\n"+
+		" http-request early-hint Link \"</%[path,field(2,/)].js>; rel=preload\"\n"+
+		" http-request return status 200 content-type text/plain string ok\n")
+	c, br := te.dial(t)
+	defer c.Close()
+	c.Write([]byte("GET /app HTTP/1.1\r\nHost: h\r\n\r\n"))
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	want := "HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload; as=style\r\n\r\n" +
+		"HTTP/1.1 103 Early Hints\r\nlink: </app.js>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\n"
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
+		t.Fatalf("got %q (%v)\nwant %q", got, err, want)
 	}
 }

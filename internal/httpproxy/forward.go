@@ -221,8 +221,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	if denied != nil {
 		sc.Conn.Close()
 		keep := waitBody() == nil
-		fe.Counters.Denied.Add(1)
-		return s.fail(denyPage(denied.Status), denied.Status, [2]byte{'P', 'H'}, keep)
+		return s.answerResponse(denied, keep)
 	}
 	e.Status = resp.Status
 	fe.Counters.AddResponse(resp.Status)
