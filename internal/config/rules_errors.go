@@ -38,7 +38,7 @@ func kwErrorLoc(ps *parser, p *Proxy, a []string) error {
 		head = "HTTP/1.1 303 See Other"
 	}
 	raw := head + "\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: " + a[2] + "\r\n\r\n"
-	p.errDirectives = append(p.errDirectives, errDirective{pos: ps.pos, code: code, file: &ErrorFile{Pos: ps.pos, Raw: []byte(raw)}})
+	p.errDirectives = append(p.errDirectives, errDirective{pos: ps.pos, code: code, file: &ErrorFile{Pos: ps.pos, Raw: []byte(raw), Made: true}})
 	return nil
 }
 
@@ -99,7 +99,7 @@ func kwHTTPError(ps *parser, p *Proxy, a []string) error {
 		}
 		raw = AnswerHead(code, hdrs, len(body), ctype) + body
 	}
-	p.errDirectives = append(p.errDirectives, errDirective{pos: ps.pos, code: code, file: &ErrorFile{Pos: ps.pos, Raw: []byte(raw)}})
+	p.errDirectives = append(p.errDirectives, errDirective{pos: ps.pos, code: code, file: &ErrorFile{Pos: ps.pos, Raw: []byte(raw), Made: !hasRaw}})
 	return nil
 }
 

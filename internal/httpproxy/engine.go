@@ -573,6 +573,9 @@ func (s *session) errorFile(status int) *config.ErrorFile {
 // followed by a close (its framing is the file's business), else the built-in page.
 func (s *session) fail(builtin []byte, status int, term [2]byte, keep bool) bool {
 	if f := s.errorFile(status); f != nil {
+		if f.Made {
+			return s.answer(f.Raw, status, term, keep)
+		}
 		return s.write(f.Raw, status, term, false, true)
 	}
 	return s.answer(builtin, status, term, keep)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // rulesConfig is a realistic front: an HTTPS upgrade for everything but the API and
@@ -181,5 +182,87 @@ func TestMasterWorkerKeepsRuntimeMap(t *testing.T) {
 	}
 	if got := route("a.example.com"); got != "route_a" {
 		t.Fatalf("file entry after the reload: %q", got)
+	}
+}
+
+// rulesAnswersConfig has rules whose answers hitless writes itself: redirects,
+// returns, denials, error pages, a 401, variables and converters.
+const rulesAnswersConfig = `
+global
+    set-var proc.greeting str(hello)
+userlist L
+    user bob insecure-password secret
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %[1]s
+    errorloc303 429 /busy
+    acl api path_beg /api/
+    http-request redirect scheme https code 301 if { path_beg /s }
+    http-request redirect prefix /new drop-query append-slash set-cookie SEEN=1 if { path_beg /p }
+    http-request redirect location http://x/%%[path,upper]?%%[query] code 308 clear-cookie OLD if { path_beg /f }
+    http-request deny deny_status 429 if { path /busy-me }
+    http-request deny if { path /deny }
+    http-request auth realm Private if { path /auth } !{ http_auth(L) }
+    http-request return status 200 content-type text/plain lf-string "%%[var(proc.greeting)] %%[req.hdr(host),lower,field(1,:)] %%[url_param(id),add(1)] %%[str(a:b:c),field(-2,:,2)] %%[int(1700000000),http_date(3600)]" hdr X-A "b %%[src]" if { path /r }
+    http-request return status 404 if { path /nf }
+    redirect prefix http://pre.example.com if { path_beg /legacy }
+    default_backend be
+backend be
+    server s %[2]s
+`
+
+// TestRuleAnswersMatchHAProxy sends the same requests to HAProxy 2.6 and to hitless
+// on the same configuration and compares the answers byte for byte.
+func TestRuleAnswersMatchHAProxy(t *testing.T) {
+	hx := haproxy(t)
+	be := newBackend(t, "app", nil)
+	requests := []string{
+		"GET /s/a?b=1 HTTP/1.1\r\nHost: h.example\r\n\r\n",
+		"GET /p/x?y=2 HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /f/ab?q=1 HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /busy-me HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /deny HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /auth HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /r?id=41 HTTP/1.1\r\nHost: H.Example.COM:80\r\n\r\n",
+		"GET /nf HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /legacy/a?z HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /s HTTP/1.0\r\n\r\n",
+	}
+	answers := func(useHAProxy bool) []string {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg := writeConfig(t, fmt.Sprintf(rulesAnswersConfig, addr, be.addr))
+		if useHAProxy {
+			cmd := exec.Command(hx, "-db", "-f", cfg)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			if !waitAccept(addr, 5*time.Second, nil) {
+				t.Fatal("haproxy does not listen")
+			}
+		} else {
+			p := launch(t, cfg, "-f", cfg)
+			if !waitAccept(addr, 5*time.Second, p.done) {
+				t.Fatalf("hitless does not listen:\n%s", p.out.String())
+			}
+			defer p.stop(t)
+		}
+		var out []string
+		for _, req := range requests {
+			// Connection: close, so that each exchange ends when the answer is whole.
+			req = strings.Replace(req, "HTTP/1.1\r\n", "HTTP/1.1\r\nConnection: close\r\n", 1)
+			out = append(out, rawExchange(t, addr, req, 2*time.Second))
+		}
+		return out
+	}
+	want, got := answers(true), answers(false)
+	for i := range requests {
+		if got[i] != want[i] {
+			t.Errorf("%q:\nhitless %q\nhaproxy %q", requests[i], got[i], want[i])
+		}
 	}
 }
