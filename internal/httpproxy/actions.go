@@ -39,7 +39,7 @@ func init() {
 			if !s.skipBody(head) {
 				return ruleAnswered, false
 			}
-			return ruleAnswered, s.answer(s.answerPage(r), r.Status, [2]byte{'P', 'R'}, true)
+			return ruleAnswered, s.answer(s.answerPage(r), r.Status, [2]byte{'L', 'R'}, true)
 		},
 		"use-service": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
 			return ruleAnswered, s.service(p, r.Service, head)
@@ -48,7 +48,7 @@ func init() {
 			if !s.skipBody(head) {
 				return ruleAnswered, false
 			}
-			return ruleAnswered, s.answer(s.redirect(r.Redirect), r.Redirect.Code, [2]byte{'P', 'R'}, true)
+			return ruleAnswered, s.answer(s.redirect(r.Redirect), r.Redirect.Code, [2]byte{'L', 'R'}, true)
 		},
 		"set-header": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
 			s.edits = append(s.edits, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
@@ -104,7 +104,7 @@ func init() {
 			if !s.skipBody(head) {
 				return ruleAnswered, false
 			}
-			return ruleAnswered, s.answer(s.e.authPage(r), 401, [2]byte{'P', 'R'}, true)
+			return ruleAnswered, s.answer(s.e.authPage(r), 401, [2]byte{'L', 'R'}, true)
 		},
 		"early-hint": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
 			// A 103 per rule, at once, as HAProxy 2.6 sends them (not to HTTP/1.0).
@@ -505,9 +505,9 @@ func init() {
 func (s *session) answerResponse(r *config.HTTPRule, keep bool) bool {
 	switch r.Action {
 	case "return":
-		return s.answer(s.answerPage(r), r.Status, [2]byte{'P', 'H'}, keep)
+		return s.answer(s.answerPage(r), r.Status, [2]byte{'L', 'H'}, keep)
 	case "redirect":
-		return s.answer(s.redirect(r.Redirect), r.Redirect.Code, [2]byte{'P', 'H'}, keep)
+		return s.answer(s.redirect(r.Redirect), r.Redirect.Code, [2]byte{'L', 'H'}, keep)
 	}
 	s.fe.Counters.Denied.Add(1)
 	page := denyPage(r.Status)
@@ -625,7 +625,8 @@ func (s *session) monitor(head []byte) (done, keep bool) {
 	if !s.skipBody(head) {
 		return true, false
 	}
-	return true, s.answer(page(status), status, [2]byte{'P', 'R'}, true)
+	s.logged = true // HAProxy does not log monitor requests
+	return true, s.answer(page(status), status, [2]byte{'L', 'R'}, true)
 }
 
 // startCaptures sizes the capture slots of a new request and captures its headers.

@@ -324,3 +324,28 @@ func TestEarlyHints(t *testing.T) {
 		t.Fatalf("got %q (%v)\nwant %q", got, err, want)
 	}
 }
+
+// TestRuleTerminationFlags: the log's termination state of answers made by rules, as
+// HAProxy 2.6.12 logs them (LR for redirect, return and auth, PR for deny; monitor
+// requests are not logged).
+func TestRuleTerminationFlags(t *testing.T) {
+	te := serveEngine(t, "userlist L\n user u insecure-password p\ndefaults\n mode http\n option httplog\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n"+
+		"frontend fe\n bind 127.0.0.1:9\n log 127.0.0.1:514 local0\n monitor-uri /mon\n"+
+		" http-request redirect location /x if { path /r }\n http-request deny if { path /d }\n"+
+		" http-request auth if { path /a }\n http-request return status 200 if { path /ret }\n")
+	for _, tt := range []struct{ path, want string }{{"/mon", ""}, {"/r", " 302 "}, {"/d", " 403 "}, {"/a", " 401 "}, {"/ret", " 200 "}} {
+		c, br := te.dial(t)
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", tt.path)
+		readResponse(t, br, "GET")
+		c.Close()
+	}
+	lines := te.logs.wait(t, 4)
+	// The byte counts are left out: HAProxy counts its internal answers' bytes its own
+	// way (83 for this redirect's 80 bytes on the wire).
+	for i, want := range []string{" 302 - - LR-- ", " 403 - - PR-- ", " 401 - - LR-- ", " 200 - - LR-- "} {
+		f := strings.Fields(lines[i])
+		if got := " " + strings.Join([]string{f[5], f[7], f[8], f[9]}, " ") + " "; got != want {
+			t.Errorf("line %d: %s\nwant %q", i, lines[i], want)
+		}
+	}
+}
