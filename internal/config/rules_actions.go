@@ -59,6 +59,7 @@ func init() {
 		"auth":             {onRequest, parseAuth},
 		"early-hint":       {onRequest, parseSetHeader},
 		"disable-l7-retry": {onRequest, noActionArgs},
+		"normalize-uri":    {onRequest, parseNormalize},
 		"set-src":          {onRequest, parseSetExpr},
 		"set-src-port":     {onRequest, parseSetExpr},
 		"set-dst":          {onRequest, parseSetExpr},
@@ -470,6 +471,38 @@ func parseAuth(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) erro
 		return fmt.Errorf("'%s' expects 'realm' for an argument.", kw)
 	}
 	r.Status = 401
+	return nil
+}
+
+// normalizeOptions are HAProxy 2.6's normalize-uri normalizers and the option each
+// accepts.
+var normalizeOptions = map[string]string{
+	"fragment-encode": "", "fragment-strip": "", "path-merge-slashes": "", "path-strip-dot": "",
+	"path-strip-dotdot": "full", "percent-decode-unreserved": "strict", "percent-to-uppercase": "strict",
+	"query-sort-by-name": "",
+}
+
+// parseNormalize is `normalize-uri NORMALIZER [OPTION]`; the normalizer goes in
+// Header, its option in Level (1 when given).
+func parseNormalize(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) error {
+	if !ps.cfg.Global.Experimental {
+		return fmt.Errorf("'normalize-uri' action is experimental, must be allowed via a global 'expose-experimental-directives'")
+	}
+	if len(args) == 0 {
+		return fmt.Errorf("'%s' expects a normalizer name.", kw)
+	}
+	opt, ok := normalizeOptions[args[0]]
+	if !ok {
+		return fmt.Errorf("'%s' : unknown normalizer '%s'.", kw, args[0])
+	}
+	r.Header = args[0]
+	switch {
+	case len(args) == 1:
+	case len(args) == 2 && opt != "" && args[1] == opt:
+		r.Level = 1
+	default:
+		return fmt.Errorf("'%s %s' : unexpected argument '%s'.", kw, args[0], args[1])
+	}
 	return nil
 }
 

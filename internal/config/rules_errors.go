@@ -22,6 +22,10 @@ func init() {
 	proxyKeywords["http-error"] = kw{"dfbl", kwHTTPError}
 	options["originalto"] = optOriginalTo
 	globalKeywords["set-var"] = kwGlobalSetVar
+	globalKeywords["expose-experimental-directives"] = func(ps *parser, g *Global, a []string) error {
+		g.Experimental = true
+		return noArgs(a)
+	}
 }
 
 // kwErrorLoc answers the status with a redirect to a URL, as HAProxy 2.6 writes it.

@@ -74,6 +74,8 @@ type Global struct {
 	// and 1024).
 	TuneBufSize, TuneMaxRewrite int
 	Node, Description           string
+	// Experimental is `expose-experimental-directives` (normalize-uri needs it).
+	Experimental bool
 	// Vars are the `set-var` lines: process variables set at start-up.
 	Vars []GlobalVar
 }

@@ -120,6 +120,15 @@ func init() {
 			s.bw.Flush()
 			return ruleNext, false
 		},
+		"normalize-uri": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			if !s.normalize(r) {
+				if !s.skipBody(head) {
+					return ruleAnswered, false
+				}
+				return ruleAnswered, s.fail(page400Parse, 400, [2]byte{'P', 'R'}, false)
+			}
+			return ruleNext, false
+		},
 		"disable-l7-retry": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
 			return ruleNext, false // hitless has no layer 7 retries to disable (retry-on)
 		},

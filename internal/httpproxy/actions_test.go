@@ -349,3 +349,40 @@ func TestRuleTerminationFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalizeURI(t *testing.T) {
+	for _, tt := range []struct{ norm, target, want string }{
+		{"path-merge-slashes", "//a///b/?q=//x", "/a/b/?q=//x"},
+		{"path-strip-dot", "/a/./b/.", "/a/b/"},
+		{"path-strip-dotdot", "/a/b/../c/..", "/a/"},
+		{"path-strip-dotdot", "/../a", "/../a"},
+		{"path-strip-dotdot full", "/../a", "/a"},
+		{"percent-decode-unreserved", "/%41%2f%7e?x=%41", "/A%2f~?x=A"},
+		{"percent-to-uppercase", "/%2f%aB%zz", "/%2F%AB%zz"},
+		{"path-strip-dotdot", "/a/../../b", "/../b"},
+		{"path-strip-dotdot full", "/a/../../b", "/b"},
+		{"path-strip-dot", "/a/.", "/a/"},
+		{"query-sort-by-name", "/p?b=2&a=1&b=1", "/p?a=1&b=2&b=1"},
+		{"fragment-strip", "/p#frag", "/p"},
+		{"fragment-encode", "/p#frag", "/p%23frag"},
+	} {
+		te := serveEngine(t, "global\n expose-experimental-directives\ndefaults\n mode http\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n"+
+			"frontend fe\n bind 127.0.0.1:9\n http-request normalize-uri "+tt.norm+"\n"+
+			" http-request return status 200 content-type text/plain lf-string %[url]\n")
+		c, br := te.dial(t)
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", tt.target)
+		_, body := readResponse(t, br, "GET")
+		c.Close()
+		if body != tt.want {
+			t.Errorf("%s %s: %q, want %q", tt.norm, tt.target, body, tt.want)
+		}
+	}
+	te := serveEngine(t, "global\n expose-experimental-directives\ndefaults\n mode http\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n"+
+		"frontend fe\n bind 127.0.0.1:9\n http-request normalize-uri percent-to-uppercase strict\n http-request return status 200\n")
+	c, br := te.dial(t)
+	defer c.Close()
+	c.Write([]byte("GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n"))
+	if resp, _ := readResponse(t, br, "GET"); resp.StatusCode != 400 {
+		t.Errorf("strict: %d", resp.StatusCode)
+	}
+}
