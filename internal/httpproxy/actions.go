@@ -10,6 +10,7 @@ import (
 
 	"hitless/internal/config"
 	"hitless/internal/http1"
+	"hitless/internal/proxy"
 	"hitless/internal/sample"
 	"hitless/internal/tcpproxy"
 )
@@ -613,8 +614,16 @@ func (s *session) originalTo(fe, be *config.Proxy) {
 
 // connectionRules runs the tcp-request connection and session rules of a new
 // connection; false means it is rejected (closed without an answer).
-func connectionRules(c *sample.Ctx, fe *config.Proxy) bool {
-	return runTCPRules(c, fe.TCPRequest, "connection") && runTCPRules(c, fe.TCPRequest, "session")
+func connectionRules(c *sample.Ctx, fe *config.Proxy, counters *proxy.Counters) bool {
+	if !runTCPRules(c, fe.TCPRequest, "connection") {
+		counters.DeniedConn.Add(1)
+		return false
+	}
+	if !runTCPRules(c, fe.TCPRequest, "session") {
+		counters.DeniedSess.Add(1)
+		return false
+	}
+	return true
 }
 
 // monitor answers a request for `monitor-uri`: 200, or 503 when a `monitor fail`

@@ -12,6 +12,7 @@ import (
 
 	"hitless/internal/config"
 	"hitless/internal/http1"
+	"hitless/internal/proxy"
 )
 
 // HTTP compression (`compression algo|type|offload`), with HAProxy 2.6's rules on
@@ -88,16 +89,21 @@ type compressor struct {
 	out     chunkWriter
 	chunked bool  // the server's framing, restored for reading
 	length  int64 // idem
+	written int64 // compressed bytes sent
 	pool    *sync.Pool
 }
 
-// chunkWriter frames each write as one chunk.
-type chunkWriter struct{ w *bufio.Writer }
+// chunkWriter frames each write as one chunk and counts the compressed bytes.
+type chunkWriter struct {
+	w   *bufio.Writer
+	out *int64
+}
 
 func (c chunkWriter) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	*c.out += int64(len(p))
 	var num [16]byte
 	c.w.Write(strconv.AppendInt(num[:0], int64(len(p)), 16))
 	c.w.WriteString("\r\n")
@@ -164,7 +170,8 @@ func (s *session) startCompression(resp *http1.Response, noBody, upgrade bool) *
 	s.redits = append(s.redits, edit{del: true, name: "content-length"},
 		edit{add: true, name: "vary", value: []byte("Accept-Encoding")},
 		edit{add: true, name: "content-encoding", value: []byte(encodingName(s.compAlgo))})
-	z := &compressor{chunked: resp.Chunked, length: resp.ContentLength, out: chunkWriter{s.bw}}
+	z := &compressor{chunked: resp.Chunked, length: resp.ContentLength}
+	z.out = chunkWriter{s.bw, &z.written}
 	switch s.compAlgo {
 	case "gzip":
 		w := gzipPool.Get().(*gzip.Writer)
@@ -225,5 +232,27 @@ func (z *compressor) relay(s *session, sc *srvConn, resp *http1.Response) (int64
 	z.bw.Reset(nil)
 	zbufPool.Put(z.bw)
 	z.pool.Put(z.zw)
+	for _, c := range s.compCounters() {
+		c.CompIn.Add(uint64(n))
+		c.CompOut.Add(uint64(z.written))
+		c.CompRsp.Add(1)
+	}
 	return n, err
+}
+
+// compCounters are the counters of the frontend and the backend of the request (both
+// show the compression columns, as in HAProxy).
+func (s *session) compCounters() [2]*proxy.Counters {
+	return [2]*proxy.Counters{&s.fe.Counters, &s.be.Counters}
+}
+
+// bypassed counts a response body that went uncompressed while compression is
+// configured (comp_byp).
+func (s *session) bypassed(n int64) {
+	if s.be == nil || compressionOf(s.fe.Cfg, s.be.Cfg) == nil {
+		return
+	}
+	for _, c := range s.compCounters() {
+		c.CompByp.Add(uint64(n))
+	}
 }

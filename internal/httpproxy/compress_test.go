@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCompression: what is compressed and how, and what is left alone, by HAProxy
@@ -122,6 +123,12 @@ func TestCompression(t *testing.T) {
 		if lastAE != "" && tt.version != "HTTP/1.0" { // HTTP/1.0 requests are left alone
 			t.Errorf("%s: the server received Accept-Encoding %q despite compression offload", tt.name, lastAE)
 		}
+	}
+	te.waitIdle(t, 2*time.Second)
+	c := &te.st.Frontends[0].Counters
+	if rsp, in, out, byp := c.CompRsp.Load(), c.CompIn.Load(), c.CompOut.Load(), c.CompByp.Load(); rsp != 4 ||
+		in != 4*uint64(len(body)) || out == 0 || out >= in || byp != 8*uint64(len(body)) {
+		t.Errorf("comp_rsp %d comp_in %d comp_out %d comp_byp %d", rsp, in, out, byp)
 	}
 }
 

@@ -315,8 +315,7 @@ func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	}()
 	if fe.Cfg != nil && len(fe.Cfg.TCPRequest) > 0 {
 		s.smp.Reset(s)
-		if !connectionRules(&s.smp, fe.Cfg) {
-			fe.Counters.Denied.Add(1)
+		if !connectionRules(&s.smp, fe.Cfg, &fe.Counters) {
 			return
 		}
 	}

@@ -280,6 +280,9 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	default:
 		body, rerr = http1.CopyAll(s.bw, sc.br, s.respTick)
 	}
+	if comp == nil {
+		s.bypassed(body)
+	}
 	bodyOK := waitBody() == nil
 	e.BytesIn += s.reqBody
 	if rerr == nil {

@@ -51,15 +51,21 @@ type Counters struct {
 	ConnErrors atomic.Uint64 // econ: failed connections to a server
 	RespErrors atomic.Uint64 // eresp: invalid or missing responses from a server
 	Denied     atomic.Uint64 // dreq: requests denied by http-request rules
-	Retries    atomic.Uint64 // wretr: connection attempts retried
-	Redispatch atomic.Uint64 // wredis: retries sent to another server
-	CliAborts  atomic.Uint64 // cli_abrt: transfers the client aborted
-	SrvAborts  atomic.Uint64 // srv_abrt: transfers the server aborted
-	Connects   atomic.Uint64 // connect: connections established to servers
-	Reuses     atomic.Uint64 // reuse: idle server connections reused
-	LastSess   atomic.Int64  // unix time of the last connection to a server (lastsess)
-	ConnRate   Rate          // new connections (frontend) or sessions (backend, server) per second
-	ReqRate    Rate          // HTTP requests per second (frontend)
+	DeniedConn atomic.Uint64 // dcon: connections rejected by tcp-request connection rules
+	DeniedSess atomic.Uint64 // dses: sessions rejected by tcp-request session rules
+	// CompIn, CompOut, CompByp and CompRsp are the compression figures: bytes into and
+	// out of the compressor, bytes of responses not compressed while compression is
+	// configured, and responses compressed.
+	CompIn, CompOut, CompByp, CompRsp atomic.Uint64
+	Retries                           atomic.Uint64 // wretr: connection attempts retried
+	Redispatch                        atomic.Uint64 // wredis: retries sent to another server
+	CliAborts                         atomic.Uint64 // cli_abrt: transfers the client aborted
+	SrvAborts                         atomic.Uint64 // srv_abrt: transfers the server aborted
+	Connects                          atomic.Uint64 // connect: connections established to servers
+	Reuses                            atomic.Uint64 // reuse: idle server connections reused
+	LastSess                          atomic.Int64  // unix time of the last connection to a server (lastsess)
+	ConnRate                          Rate          // new connections (frontend) or sessions (backend, server) per second
+	ReqRate                           Rate          // HTTP requests per second (frontend)
 	// Times are the sliding averages and maxima of a backend's or server's queue,
 	// connect, response and total times (qtime, ctime, rtime, ttime and their _max).
 	Times [4]Timing
@@ -159,7 +165,8 @@ func (c *Counters) ClearMax() {
 func (c *Counters) Clear() {
 	c.ClearMax()
 	for _, a := range []*atomic.Uint64{&c.TotalConns, &c.Requests, &c.BytesIn, &c.BytesOut, &c.ReqErrors,
-		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.Reuses, &c.Responses[0], &c.Responses[1], &c.Responses[2],
+		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.Reuses,
+		&c.DeniedConn, &c.DeniedSess, &c.CompIn, &c.CompOut, &c.CompByp, &c.CompRsp, &c.Responses[0], &c.Responses[1], &c.Responses[2],
 		&c.Responses[3], &c.Responses[4], &c.Responses[5]} {
 		a.Store(0)
 	}

@@ -338,7 +338,9 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 					r.unum("conn_rate", fe.Counters.ConnRate.Per(now))
 					r.unum("conn_rate_max", fe.Counters.ConnRate.Max())
 					r.unum("conn_tot", fe.Counters.TotalConns.Load())
-					r.zero("comp_in", "comp_out", "comp_byp", "comp_rsp", "dcon", "dses")
+					r.unum("dcon", fe.Counters.DeniedConn.Load())
+					r.unum("dses", fe.Counters.DeniedSess.Load())
+					r.comp(&fe.Counters)
 					if http {
 						r.set("intercepted", "0")
 					}
@@ -439,7 +441,8 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 				if http {
 					r.zero("cache_lookups", "cache_hits")
 				}
-				r.zero("comp_in", "comp_out", "comp_byp", "comp_rsp", "agg_server_status", "agg_server_check_status", "agg_check_status")
+				r.comp(&b.Counters)
+				r.zero("agg_server_status", "agg_server_check_status", "agg_check_status")
 				if s.Level >= LevelOperator {
 					algo := p.Balance.Algorithm
 					if algo == "" {
@@ -604,4 +607,12 @@ func writeCSVField(w *bufio.Writer, v string) {
 	w.WriteByte('"')
 	w.WriteString(strings.ReplaceAll(v, `"`, `""`))
 	w.WriteByte('"')
+}
+
+// comp writes the compression columns of a frontend or backend.
+func (r *statRow) comp(c *proxy.Counters) {
+	r.unum("comp_in", c.CompIn.Load())
+	r.unum("comp_out", c.CompOut.Load())
+	r.unum("comp_byp", c.CompByp.Load())
+	r.unum("comp_rsp", c.CompRsp.Load())
 }

@@ -120,9 +120,13 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	in.vars.Proc = fe.State.Vars
 	var smp sample.Ctx
 	smp.Reset(in)
-	if !TCPRules(&smp, fe.Cfg.TCPRequest, "connection") || !TCPRules(&smp, fe.Cfg.TCPRequest, "session") {
-		fe.Counters.Denied.Add(1)
+	if !TCPRules(&smp, fe.Cfg.TCPRequest, "connection") {
+		fe.Counters.DeniedConn.Add(1)
 		return // a rejected connection is not logged, as in HAProxy
+	}
+	if !TCPRules(&smp, fe.Cfg.TCPRequest, "session") {
+		fe.Counters.DeniedSess.Add(1)
+		return
 	}
 	early, ok := inspect(c, &smp, fe.Cfg, start)
 	if !ok {
