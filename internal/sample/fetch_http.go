@@ -409,6 +409,39 @@ func hdrNth(hs []http1.Header, name string, full bool, occ int) ([]byte, bool) {
 	return nil, false
 }
 
+// hdrAt returns the n-th value (0-based) of a header in one pass, and whether
+// another one follows.
+func hdrAt(hs []http1.Header, name string, full bool, n int) (val []byte, ok, more bool) {
+	i := 0
+	for j := range hs {
+		if name != "" && !eqFold(hs[j].Name, name) {
+			continue
+		}
+		if full {
+			if ok {
+				return val, true, true
+			}
+			if i == n {
+				val, ok = trimOWS(hs[j].Value), true
+			}
+			i++
+			continue
+		}
+		for rest, next := hs[j].Value, true; next; {
+			var v []byte
+			v, rest, next = nextValue(rest)
+			if ok {
+				return val, true, true
+			}
+			if i == n {
+				val, ok = v, true
+			}
+			i++
+		}
+	}
+	return val, ok, false
+}
+
 func hdrFetch(of headersOf, full bool) func(c *Ctx, a []Arg, v *Value) bool {
 	return func(c *Ctx, a []Arg, v *Value) bool {
 		hs := of(c)
@@ -417,8 +450,8 @@ func hdrFetch(of headersOf, full bool) func(c *Ctx, a []Arg, v *Value) bool {
 		}
 		occ := int(a[1].I)
 		if n, iter := c.Iterating(); iter && !a[1].Set {
-			val, ok := hdrNth(hs, a[0].S, full, n+1)
-			if ok && hdrCount(hs, a[0].S, full) > n+1 {
+			val, ok, more := hdrAt(hs, a[0].S, full, n)
+			if more {
 				c.More()
 			}
 			*v = Str(val)
