@@ -106,3 +106,38 @@ frontend f
 		t.Errorf("parsed dump: %v", es)
 	}
 }
+
+// FuzzMapCommands sends arbitrary lines to the map and ACL commands: they answer,
+// and never panic or corrupt the files (every Set still matches what Entries lists).
+func FuzzMapCommands(f *testing.F) {
+	for _, s := range []string{"add map #1 a b", "set map #1 #0x1 v", "prepare acl #0", "add acl @1 #0 10.0.0.0/8",
+		"commit acl @1 #0", "del map #1 a", "clear map @3 #1", "get acl #0 10.1.1.1", "show map @1 #1", "add acl #0 ::1/200"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if strings.ContainsAny(line, "\n;") {
+			return
+		}
+		dir := t.TempDir()
+		nets, hosts := filepath.Join(dir, "nets.lst"), filepath.Join(dir, "hosts.map")
+		os.WriteFile(nets, []byte("10.0.0.0/8\n"), 0o644)
+		os.WriteFile(hosts, []byte("a x\n"), 0o644)
+		cfg, err := config.LoadBytes("m.cfg", []byte("frontend f\n mode http\n bind 127.0.0.1:1\n acl n src -f "+nets+
+			"\n http-request set-header X %[req.hdr(host),map("+hosts+")] if n\n"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds := MapCommands(cfg.Patterns)
+		runCmd(t, cmds, LevelAdmin, line)
+		runCmd(t, cmds, LevelAdmin, line)
+		ParsePatternDump(line, true)
+		for _, file := range cfg.Patterns.Files() {
+			es, _ := file.Entries(0)
+			for _, u := range file.Uses() {
+				if u.Set.Len() > len(es) {
+					t.Fatalf("%s: %d patterns compiled for %d entries", file.Path, u.Set.Len(), len(es))
+				}
+			}
+		}
+	})
+}
