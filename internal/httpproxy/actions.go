@@ -323,6 +323,7 @@ func appendRedirectPath(b []byte, rd *config.Redirect, path, query []byte) []byt
 // line (replace-header) or each comma-separated value (replace-value). The new
 // values live in the arena.
 func (s *session) replaceHeader(hs []http1.Header, r *config.HTTPRule, each bool) {
+	s.hdrGen++
 	repl := s.expand(r.Value)
 	for i := range hs {
 		h := &hs[i]

@@ -386,3 +386,28 @@ func TestNormalizeURI(t *testing.T) {
 		t.Errorf("strict: %d", resp.StatusCode)
 	}
 }
+
+// TestEditsSeenByLaterRules: a header set, added or deleted by a rule is what the
+// following rules' fetches see, on both sides, as in HAProxy.
+func TestEditsSeenByLaterRules(t *testing.T) {
+	be := startBackend(t, httpHandler(echoHeaders))
+	te := serveEngine(t, "defaults\n mode http\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n"+
+		"frontend fe\n bind 127.0.0.1:9\n"+
+		" http-request set-header X-Role admin if { path /a }\n"+
+		" http-request del-header X-Drop\n"+
+		" http-request add-header X-Seen %[req.hdr(x-role)]-%[req.hdr_cnt(x-drop)]\n"+
+		" http-request return status 200 content-type text/plain lf-string \"%[req.hdr(x-seen)]\" if { req.hdr(x-role) admin }\n"+
+		" http-response set-header X-R first\n"+
+		" http-response set-header X-Copy %[res.hdr(x-r)]\n"+
+		" default_backend be\nbackend be\n server s1 "+be.addr+"\n")
+	c, br := te.dial(t)
+	defer c.Close()
+	c.Write([]byte("GET /a HTTP/1.1\r\nHost: h\r\nX-Drop: 1\r\n\r\n"))
+	if _, body := readResponse(t, br, "GET"); body != "admin-0" {
+		t.Errorf("request side: %q", body)
+	}
+	c.Write([]byte("GET /b HTTP/1.1\r\nHost: h\r\n\r\n"))
+	if resp, _ := readResponse(t, br, "GET"); resp.Header.Get("X-Copy") != "first" {
+		t.Errorf("response side: %q", resp.Header.Get("X-Copy"))
+	}
+}

@@ -273,6 +273,10 @@ type session struct {
 	reqCaps, resCaps [][]byte
 	resCaptured      bool
 	compAlgo         string // the compression chosen for the request, "" = none
+	// reqView and resView show the heads with the rules' header edits to the
+	// fetches; hdrGen changes whenever rules rewrite header values in place.
+	reqView, resView headView
+	hdrGen           uint64
 }
 
 // edit is a header change decided by http-request/http-response rules.
@@ -400,6 +404,7 @@ func (s *session) serveOne() bool {
 	fe.Counters.BytesIn.Add(uint64(len(head)))
 	req := &s.req
 	s.smp.Reset(s)
+	s.hdrGen++ // a new head: every view is stale
 	s.arena = s.arena[:0]
 	e.Smp = &s.smp
 	s.startCaptures()
