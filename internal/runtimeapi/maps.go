@@ -343,6 +343,9 @@ func writeLookup(w *bufio.Writer, kind string, u pattern.Use, value string) {
 // pattern and map files it changed at runtime, and returns the dump of each one the
 // new configuration also reads (`show acl FILE`, which lists maps too), by path.
 func CarriedPatterns(ask func(cmd string) (string, error), reg *pattern.Registry) map[string]string {
+	if len(reg.Files()) == 0 {
+		return nil // nothing to carry: no question to the older process
+	}
 	list, err := ask("_changed_patterns")
 	if err != nil || strings.HasPrefix(list, "Unknown command") {
 		return nil
