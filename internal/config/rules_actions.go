@@ -707,32 +707,41 @@ func kwMonitor(ps *parser, p *Proxy, a []string) error {
 // optForwardFor is `option forwardfor [except NET] [header NAME] [if-none]`.
 func optForwardFor(p *Proxy, on bool, args []string) error {
 	p.Options.ForwardFor = on
-	ff := ForwardFor{}
+	ff, err := addrHeaderOptions(args, true)
+	p.ForwardFor = ff
+	return err
+}
+
+// addrHeaderOptions reads the `except NET`, `header NAME` (and, for forwardfor,
+// `if-none`) arguments of option forwardfor and option originalto.
+func addrHeaderOptions(args []string, ifNone bool) (ForwardFor, error) {
+	var ff ForwardFor
 	for len(args) > 0 {
-		switch args[0] {
-		case "except":
+		switch {
+		case args[0] == "except":
 			if len(args) < 2 {
-				return fmt.Errorf("'except' expects <address>[/mask] as argument.")
+				return ff, fmt.Errorf("'except' expects <address>[/mask] as argument.")
 			}
 			n, err := pattern.ParsePrefix(args[1])
 			if err != nil {
-				return fmt.Errorf("'except' expects <address>[/mask] as argument.")
+				return ff, fmt.Errorf("'except' expects <address>[/mask] as argument.")
 			}
 			ff.Except = n
 			args = args[2:]
-		case "header":
+		case args[0] == "header":
 			if len(args) < 2 {
-				return fmt.Errorf("'header' requires an argument.")
+				return ff, fmt.Errorf("'header' requires an argument.")
 			}
 			ff.Header = args[1]
 			args = args[2:]
-		case "if-none":
+		case args[0] == "if-none" && ifNone:
 			ff.IfNone = true
 			args = args[1:]
+		case ifNone:
+			return ff, fmt.Errorf("expects 'except', 'header' and 'if-none'. Got '%s'", args[0])
 		default:
-			return fmt.Errorf("expects 'except', 'header' and 'if-none'. Got '%s'", args[0])
+			return ff, fmt.Errorf("expects 'except' and 'header'. Got '%s'", args[0])
 		}
 	}
-	p.ForwardFor = ff
-	return nil
+	return ff, nil
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"hitless/internal/acl"
-	"hitless/internal/pattern"
 	"hitless/internal/sample"
 )
 
@@ -152,31 +151,9 @@ func Reason(status int) string {
 // client connected to, in X-Original-To.
 func optOriginalTo(p *Proxy, on bool, args []string) error {
 	p.Options.OriginalTo = on
-	ot := ForwardFor{}
-	for len(args) > 0 {
-		switch args[0] {
-		case "except":
-			if len(args) < 2 {
-				return fmt.Errorf("'except' expects <address>[/mask] as argument.")
-			}
-			n, err := pattern.ParsePrefix(args[1])
-			if err != nil {
-				return fmt.Errorf("'except' expects <address>[/mask] as argument.")
-			}
-			ot.Except = n
-			args = args[2:]
-		case "header":
-			if len(args) < 2 {
-				return fmt.Errorf("'header' requires an argument.")
-			}
-			ot.Header = args[1]
-			args = args[2:]
-		default:
-			return fmt.Errorf("expects 'except' and 'header'. Got '%s'", args[0])
-		}
-	}
+	ot, err := addrHeaderOptions(args, false)
 	p.OriginalTo = ot
-	return nil
+	return err
 }
 
 // GlobalVar is a `set-var` line of the global section: evaluated once at start-up.

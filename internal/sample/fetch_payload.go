@@ -54,56 +54,22 @@ func init() {
 			*v = Value{Type: TBin, B: c.payload[off:end]}
 			return true
 		}},
-		&Fetch{Name: "req.ssl_hello_type", Out: TInt, Use: SrcReqBuf, Fn: func(c *Ctx, a []Arg, v *Value) bool {
-			h, st := parseHello(c.payload)
-			switch st {
-			case helloShort:
-				return c.incomplete()
-			case helloBad:
-				return false
-			}
+		&Fetch{Name: "req.ssl_hello_type", Out: TInt, Use: SrcReqBuf, Fn: helloFetch(func(h *hello, v *Value) bool {
 			*v = Int(int64(h.msgType))
 			return true
-		}},
-		&Fetch{Name: "req.ssl_ver", Out: TInt, Use: SrcReqBuf, Fn: func(c *Ctx, a []Arg, v *Value) bool {
-			h, st := parseHello(c.payload)
-			switch st {
-			case helloShort:
-				return c.incomplete()
-			case helloBad:
-				return false
-			}
+		})},
+		&Fetch{Name: "req.ssl_ver", Out: TInt, Use: SrcReqBuf, Fn: helloFetch(func(h *hello, v *Value) bool {
 			*v = Int(int64(h.version))
 			return true
-		}},
-		&Fetch{Name: "req.ssl_sni", Out: TStr, Use: SrcReqBuf, Fn: func(c *Ctx, a []Arg, v *Value) bool {
-			h, st := parseHello(c.payload)
-			switch st {
-			case helloShort:
-				return c.incomplete()
-			case helloBad:
-				return false
-			}
-			if h.sni == nil {
-				return false
-			}
+		})},
+		&Fetch{Name: "req.ssl_sni", Out: TStr, Use: SrcReqBuf, Fn: helloFetch(func(h *hello, v *Value) bool {
 			*v = Str(h.sni)
-			return true
-		}},
-		&Fetch{Name: "req.ssl_alpn", Out: TStr, Use: SrcReqBuf, Fn: func(c *Ctx, a []Arg, v *Value) bool {
-			h, st := parseHello(c.payload)
-			switch st {
-			case helloShort:
-				return c.incomplete()
-			case helloBad:
-				return false
-			}
-			if h.alpn == nil {
-				return false
-			}
+			return h.sni != nil
+		})},
+		&Fetch{Name: "req.ssl_alpn", Out: TStr, Use: SrcReqBuf, Fn: helloFetch(func(h *hello, v *Value) bool {
 			*v = Str(h.alpn)
-			return true
-		}},
+			return h.alpn != nil
+		})},
 		&Fetch{Name: "wait_end", Out: TBool, Use: SrcReqBuf, Fn: func(c *Ctx, a []Arg, v *Value) bool {
 			if !c.payloadFinal {
 				c.mayChange = true
@@ -121,6 +87,21 @@ func init() {
 	}
 	for name := range fetches {
 		delete(unsupportedFetches, name)
+	}
+}
+
+// helloFetch reads a field of the ClientHello at the start of the payload; a hello
+// still incomplete may change.
+func helloFetch(field func(h *hello, v *Value) bool) func(c *Ctx, a []Arg, v *Value) bool {
+	return func(c *Ctx, a []Arg, v *Value) bool {
+		h, st := parseHello(c.payload)
+		switch st {
+		case helloShort:
+			return c.incomplete()
+		case helloBad:
+			return false
+		}
+		return field(&h, v)
 	}
 }
 

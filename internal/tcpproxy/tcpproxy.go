@@ -343,30 +343,37 @@ func closeWrite(c net.Conn) {
 }
 
 // TCPRules runs the tcp-request rules of one kind ("connection", "session",
-// "content"); it reports false when one rejects. Content rules are evaluated at once:
-// no fetch reads the payload yet, so there is nothing to wait for.
+// "content") without waiting for data; it reports false when one rejects.
 func TCPRules(c *sample.Ctx, rules []config.TCPRule, kind string) bool {
 	for i := range rules {
 		r := &rules[i]
 		if r.Kind != kind || (r.Cond != nil && !r.Cond.Eval(c)) {
 			continue
 		}
-		switch r.Action {
-		case "accept":
-			return true
-		case "reject":
-			return false
-		case "set-var":
-			m := c.Mark()
-			if v, ok := r.Expr.Eval(c); ok {
-				c.In.Vars().Set(r.Var, v)
-			}
-			c.Release(m)
-		case "unset-var":
-			c.In.Vars().Unset(r.Var)
+		if v := tcpAction(c, r); v != verdictNone {
+			return v == verdictAccept
 		}
 	}
 	return true
+}
+
+// tcpAction runs the action of a tcp-request rule whose condition holds.
+func tcpAction(c *sample.Ctx, r *config.TCPRule) verdict {
+	switch r.Action {
+	case "accept":
+		return verdictAccept
+	case "reject":
+		return verdictReject
+	case "set-var":
+		m := c.Mark()
+		if v, ok := r.Expr.Eval(c); ok {
+			c.In.Vars().Set(r.Var, v)
+		}
+		c.Release(m)
+	case "unset-var":
+		c.In.Vars().Unset(r.Var)
+	}
+	return verdictNone
 }
 
 // inspect runs the tcp-request content rules. When a rule cannot decide yet on the
@@ -437,19 +444,8 @@ func contentVerdict(c *sample.Ctx, rules []config.TCPRule) verdict {
 				continue
 			}
 		}
-		switch r.Action {
-		case "accept":
-			return verdictAccept
-		case "reject":
-			return verdictReject
-		case "set-var":
-			m := c.Mark()
-			if v, ok := r.Expr.Eval(c); ok {
-				c.In.Vars().Set(r.Var, v)
-			}
-			c.Release(m)
-		case "unset-var":
-			c.In.Vars().Unset(r.Var)
+		if v := tcpAction(c, r); v != verdictNone {
+			return v
 		}
 	}
 	return verdictNone
