@@ -264,6 +264,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	var keys tlsconf.ProcessKeys
 	var certs string
 	var tables io.Reader
+	var patterns map[string]string
 	if link != nil {
 		tables = tablesOf(link.Tables)
 		for _, f := range link.Listeners {
@@ -272,6 +273,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		states = runtimeapi.ParseServersState(link.States)
 		keys, _ = tlsconf.DecodeProcessKeys(link.TicketKeys)
 		certs = link.Certs
+		patterns = link.Patterns
 		pidfile, o.oldPids = "", nil
 	} else if o.sockPath != "" && o.sockPath != "/dev/null" {
 		var err error
@@ -288,10 +290,11 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	if inherited != nil && link == nil {
 		states = fetchServerStates(o.sockPath)
 		keys = fetchTicketKeys(o.sockPath)
-		certs = askOld(o.sockPath, "_tls-committed-certs")
+		certs, _ = askOld(o.sockPath, "_tls-committed-certs")
 		if c := fetchTables(o.sockPath); c != nil {
 			tables = c // read by the start, closed right after it
 		}
+		patterns = runtimeapi.CarriedPatterns(func(cmd string) (string, error) { return askOld(o.sockPath, cmd) }, cfg.Patterns)
 	}
 	// Once everything is bound and every log target open, before serving: the pidfile
 	// (written while still privileged), then chroot, setgid, setuid.
@@ -302,7 +305,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		return privilege.Drop(drop)
 	}
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
-		Version: version, ServerStates: states, TicketKeys: keys, CommittedCerts: certs, Tables: tables, BeforeServe: beforeServe}, o.oldPids)
+		Version: version, ServerStates: states, TicketKeys: keys, CommittedCerts: certs, Tables: tables, Patterns: patterns, BeforeServe: beforeServe}, o.oldPids)
 	listener.CloseInherited(inherited)
 	if c, ok := tables.(io.Closer); ok {
 		c.Close()
@@ -409,37 +412,39 @@ func fetchSockets(path string) ([]*listener.Inherited, error) {
 // fetchServerStates asks the older process for `show servers state`, so that server
 // state survives the reload; nil when it cannot answer.
 func fetchServerStates(path string) []runtimeapi.ServerState {
-	return runtimeapi.ParseServersState(askOld(path, "show servers state"))
+	s, err := askOld(path, "show servers state")
+	if err != nil {
+		return nil
+	}
+	return runtimeapi.ParseServersState(s)
 }
 
 // fetchTicketKeys asks the older process for its TLS session-ticket keys, so that its
 // clients resume their sessions here; nil when it cannot answer (HAProxy, or a socket
 // without admin level and expose-fd listeners): new keys are made then.
 func fetchTicketKeys(path string) tlsconf.ProcessKeys {
-	k, err := tlsconf.DecodeProcessKeys(strings.TrimSpace(askOld(path, "_tls-session-keys")))
+	s, _ := askOld(path, "_tls-session-keys")
+	k, err := tlsconf.DecodeProcessKeys(strings.TrimSpace(s))
 	if err != nil {
 		return nil
 	}
 	return k
 }
 
-// askOld sends one command to the older process's stats socket and returns the
-// answer, "" when it cannot be reached.
-func askOld(path, cmd string) string {
+// askOld sends one command to the older process's stats socket and returns its
+// answer.
+func askOld(path, cmd string) (string, error) {
 	c, err := net.DialTimeout("unix", path, time.Second)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Second))
 	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
-		return ""
+		return "", err
 	}
 	b, err := io.ReadAll(io.LimitReader(c, 64<<20))
-	if err != nil {
-		return ""
-	}
-	return string(b)
+	return string(b), err
 }
 
 // startWithRetries starts the instance; when a port is still held by an old process

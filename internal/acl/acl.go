@@ -30,11 +30,7 @@ type Def struct {
 }
 
 // Files are the pattern files an ACL definition reads (-f), resolved by the caller.
-type Files interface {
-	// Load returns the shared Ref of a pattern file read for method m and fold,
-	// reading it the first time.
-	Load(path string, isMap bool, m pattern.Method, fold bool) (*pattern.Ref, error)
-}
+type Files = sample.Files
 
 // suffixes are the ACL keyword derivatives: FETCH_beg is FETCH with -m beg.
 var suffixes = map[string]pattern.Method{
@@ -43,7 +39,7 @@ var suffixes = map[string]pattern.Method{
 }
 
 // ParseDef parses the words after `acl`: NAME FETCH [flags] VALUE...
-func ParseDef(args []string, files Files) (*Def, error) {
+func ParseDef(args []string, sp *sample.Parser) (*Def, error) {
 	if len(args) < 2 {
 		return nil, errors.New("'acl' requires a name and a fetch method")
 	}
@@ -52,7 +48,7 @@ func ParseDef(args []string, files Files) (*Def, error) {
 			return nil, fmt.Errorf("character '%c' is not permitted in acl name '%s'", c, args[0])
 		}
 	}
-	d, err := parseExpr(args[1:], files)
+	d, err := parseExpr(args[1:], sp)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +81,7 @@ func defaultMethod(f *sample.Fetch) pattern.Method {
 
 // parseFetch compiles the keyword of an ACL: a fetch (with converters) or a
 // derivative such as path_beg.
-func parseFetch(kw string, files Files) (*sample.Expr, pattern.Method, bool, error) {
-	p := &sample.Parser{Files: files}
+func parseFetch(kw string, p *sample.Parser) (*sample.Expr, pattern.Method, bool, error) {
 	name := kw
 	if i := strings.IndexAny(kw, "(,"); i >= 0 {
 		name = kw[:i]
@@ -121,12 +116,15 @@ func aclErr(err error, kw string) error {
 
 // parseExpr parses FETCH [flags] VALUE... As in HAProxy, an expression without values
 // never matches, except with -m found and bool.
-func parseExpr(args []string, files Files) (*Def, error) {
+func parseExpr(args []string, sp *sample.Parser) (*Def, error) {
+	if sp == nil {
+		sp = &sample.Parser{}
+	}
 	if len(args) == 0 || args[0] == "" {
 		return nil, errors.New("missing fetch method in ACL expression ''")
 	}
 	kw := args[0]
-	e, m, _, err := parseFetch(kw, files)
+	e, m, _, err := parseFetch(kw, sp)
 	if err != nil {
 		return nil, err
 	}
@@ -203,10 +201,10 @@ values:
 		return nil, err
 	}
 	for _, p := range paths {
-		if files == nil {
+		if sp.Files == nil {
 			return nil, fmt.Errorf("failed to open pattern file <%s>", p.path)
 		}
-		ref, err := files.Load(p.path, p.isMap, d.method, fold)
+		ref, err := sp.Files.Load(p.path, p.isMap, d.method, fold, "")
 		if err != nil {
 			return nil, err
 		}

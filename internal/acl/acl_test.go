@@ -246,7 +246,7 @@ func TestParseDefErrors(t *testing.T) {
 		{"a", "'acl' requires a name and a fetch method"},
 		{"a foo x", "unknown fetch method 'foo' in ACL expression 'foo'"},
 		{"a foo(x) y", "unknown fetch method 'foo' in ACL expression 'foo(x)'"},
-		{"a req.ssl_sni x", "fetch method 'req.ssl_sni' is not supported yet"},
+		{"a req.body x", "fetch method 'req.body' is not supported yet"},
 		{"a path,nope x", "unknown converter 'nope'"},
 		{"a path_reg (", "regex '(' is invalid (error=missing closing ))"},
 		{"a src 300.1.1.1", "'300.1.1.1' is not a valid IPv4 or IPv6 address"},
@@ -269,7 +269,7 @@ func TestParseDefErrors(t *testing.T) {
 		{"a path -u", "'-u' must be followed by a unique ID"},
 		{"b@d path /", "character '@' is not permitted in acl name 'b@d'"},
 	} {
-		_, err := ParseDef(strings.Fields(tt.line), testFiles{})
+		_, err := ParseDef(strings.Fields(tt.line), &sample.Parser{Files: testFiles{}})
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("%q: err = %v, want %q", tt.line, err, tt.want)
 		}
@@ -387,7 +387,7 @@ func safe(r rune) rune {
 // testFiles reads pattern files without sharing them.
 type testFiles struct{}
 
-func (testFiles) Load(path string, isMap bool, m pattern.Method, fold bool) (*pattern.Ref, error) {
+func (testFiles) Load(path string, isMap bool, m pattern.Method, fold bool, out string) (*pattern.Ref, error) {
 	s, err := pattern.CompileFile(path, isMap, m, fold)
 	if err != nil {
 		return nil, err
@@ -452,9 +452,9 @@ func TestPredefined(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if _, err := ParseCond([]string{"if", "WAIT_END"}, func(string) []*Def { return nil }, nil); err == nil ||
+	if _, err := ParseCond([]string{"if", "RDP_COOKIE"}, func(string) []*Def { return nil }, nil); err == nil ||
 		!strings.Contains(err.Error(), "not supported yet") {
-		t.Errorf("WAIT_END: %v, want not supported yet", err)
+		t.Errorf("RDP_COOKIE: %v, want not supported yet", err)
 	}
 }
 
@@ -474,7 +474,7 @@ func TestPatternFiles(t *testing.T) {
 		{"src -f " + nets, true}, {"src -f " + nets + " 1.2.3.4", true}, {"hdr(host) -i -M -f " + hosts, true},
 		{"hdr(host) -M -f " + hosts, false}, {"src 1.1.1.1 -f " + nets, false},
 	} {
-		d, err := ParseDef(strings.Fields("x "+tt.acl), testFiles{})
+		d, err := ParseDef(strings.Fields("x "+tt.acl), &sample.Parser{Files: testFiles{}})
 		if err != nil {
 			if tt.acl == "src 1.1.1.1 -f "+nets {
 				continue // flags after values are values
@@ -486,7 +486,7 @@ func TestPatternFiles(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.acl, got, tt.want)
 		}
 	}
-	_, err := ParseDef(strings.Fields("x src -f "+bad), testFiles{})
+	_, err := ParseDef(strings.Fields("x src -f "+bad), &sample.Parser{Files: testFiles{}})
 	if err == nil || err.Error() != bad+":2: 'not-an-ip' is not a valid IPv4 or IPv6 address" {
 		t.Errorf("bad file: %v", err)
 	}
@@ -502,7 +502,20 @@ func TestIncompatible(t *testing.T) {
 	if got := c.Incompatible(sample.AtFEConn, "tcp-request connection"); got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
-	if got := c.Incompatible(sample.AtFEHReq, "http-request"); got != "" {
+	if got := c.Incompatible(sample.AtFEHReq, ""); got != "" {
 		t.Errorf("http-request: %q", got)
+	}
+	// Where it cannot run, the ACL never matches: the negation always holds.
+	n, err := ParseCond([]string{"if", "!h"}, func(string) []*Def { return []*Def{d} }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ctxOf(&fakeSample{path: "/", headers: map[string][]string{"host": {"x"}}})
+	if n.Eval(s) {
+		t.Fatal("!h is false before the restriction")
+	}
+	n.Incompatible(sample.AtFEConn, "tcp-request connection")
+	if !n.Eval(s) {
+		t.Error("!h after the restriction: h still matches")
 	}
 }

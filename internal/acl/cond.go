@@ -27,7 +27,7 @@ type Cond struct {
 // named ACL (nil when there is none). Like HAProxy, a condition without any term is
 // valid and never true (so `unless` alone is always true), and a stray `||` or a
 // trailing `!` is ignored.
-func ParseCond(args []string, lookup func(name string) []*Def, files Files) (*Cond, error) {
+func ParseCond(args []string, lookup func(name string) []*Def, sp *sample.Parser) (*Cond, error) {
 	if len(args) == 0 || (args[0] != "if" && args[0] != "unless") {
 		return nil, errors.New("condition must start with 'if' or 'unless'")
 	}
@@ -62,7 +62,7 @@ func ParseCond(args []string, lookup func(name string) []*Def, files Files) (*Co
 			if end < 0 {
 				return nil, errors.New("missing closing '}' in condition")
 			}
-			d, err := parseExpr(words[i+1:end], files)
+			d, err := parseExpr(words[i+1:end], sp)
 			if err != nil {
 				return nil, err
 			}
@@ -132,8 +132,9 @@ func (c *Cond) Eval(s *sample.Ctx) bool {
 
 // Incompatible returns the first ACL of the condition whose fetch cannot run at w, as
 // HAProxy warns: "acl 'x' will never match in 'WHERE' because it uses keyword 'KW'
-// which is incompatible with 'POINT'". The message names the ACL, its keyword and the
-// point; it is "" when all is well.
+// which is incompatible with 'POINT'" (where is "" for the http rules, whose warning
+// has no "in" part). It is "" when all is well. Such an ACL then never matches in
+// this condition, as in HAProxy (its fetch finds nothing there).
 func (c *Cond) Incompatible(w sample.Where, where string) string {
 	for _, and := range c.or {
 		for _, t := range and {
@@ -145,9 +146,106 @@ func (c *Cond) Incompatible(w sample.Where, where string) string {
 				if d.Name == "anonymous" {
 					who = "anonymous acl"
 				}
-				return fmt.Sprintf("%s will never match in '%s' because it uses keyword '%s' which is incompatible with '%s'", who, where, d.Keyword, w.Name())
+				c.restrict(w)
+				in := ""
+				if where != "" {
+					in = " in '" + where + "'"
+				}
+				return fmt.Sprintf("%s will never match%s because it uses keyword '%s' which is incompatible with '%s'", who, in, d.Keyword, w.Name())
 			}
 		}
 	}
 	return ""
+}
+
+// Result is a three-valued outcome for conditions on data still arriving (tcp-request
+// content with inspect-delay): a test that fails on a sample that may change is a
+// Miss, and the rule waits for more data, as HAProxy's ACL_TEST_MISS.
+type Result int
+
+const (
+	Fail Result = iota
+	Pass
+	Miss
+)
+
+func not(r Result) Result {
+	switch r {
+	case Pass:
+		return Fail
+	case Fail:
+		return Pass
+	}
+	return Miss
+}
+
+// EvalMiss evaluates the condition in three-valued logic: AND fails on any Fail, OR
+// passes on any Pass, a negation leaves a Miss a Miss.
+func (c *Cond) EvalMiss(s *sample.Ctx) Result {
+	r := Fail
+	for _, and := range c.or {
+		a := Pass
+		for _, t := range and {
+			v := Fail
+			for _, d := range t.defs {
+				s.ResetMayChange()
+				if d.Eval(s) {
+					v = Pass
+					break
+				}
+				if s.MayChange() {
+					v = Miss
+				}
+			}
+			if t.neg {
+				v = not(v)
+			}
+			if v == Fail {
+				a = Fail
+				break
+			}
+			if v == Miss {
+				a = Miss
+			}
+		}
+		if a == Pass {
+			r = Pass
+			break
+		}
+		if a == Miss {
+			r = Miss
+		}
+	}
+	if c.unless {
+		return not(r)
+	}
+	return r
+}
+
+// never is an ACL that never matches: it stands for one whose fetch cannot run where
+// the condition is evaluated.
+var never = func() *Def {
+	d, err := parseExpr([]string{"always_false"}, nil)
+	if err != nil {
+		panic(err)
+	}
+	d.Name = "never"
+	return d
+}()
+
+// restrict replaces, in this condition only, the ACLs that cannot run at w.
+func (c *Cond) restrict(w sample.Where) {
+	for i := range c.or {
+		for j := range c.or[i] {
+			t := &c.or[i][j]
+			var defs []*Def
+			for _, d := range t.defs {
+				if sample.Missing(d.Use(), w) != 0 {
+					d = never
+				}
+				defs = append(defs, d)
+			}
+			t.defs = defs
+		}
+	}
 }

@@ -4,7 +4,11 @@
 // eligible, once for the backup servers.
 package balance
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"hitless/internal/sample"
+)
 
 // Pool is the view of one tier of a backend's servers (the active ones or the backup
 // ones) that an algorithm sees. Indexes are stable: Len never changes for a Pool.
@@ -19,16 +23,11 @@ type Pool interface {
 	Conns(i int) int
 }
 
-// HeaderGetter reads the first value of a request header by case-insensitive name.
-type HeaderGetter interface {
-	Get(name string) (string, bool)
-}
-
-// Request carries what hash-based algorithms read. In mode tcp only Src is set.
+// Request carries what hash-based algorithms read: the client's address, and the
+// session's samples for the keys of uri, url_param and hdr (nil in mode tcp).
 type Request struct {
 	Src    netip.Addr
-	URI    string       // request-target as received ("/a/b?x=1"); "" in mode tcp
-	Header HeaderGetter // nil in mode tcp
+	Sample *sample.Ctx
 	// Pin is the server a stick rule keeps this client on (1-based position in the
 	// backend), 0 when none: the backend takes it when it is usable and has room,
 	// and balances otherwise.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"hitless/internal/config"
+	"hitless/internal/http1"
+	"hitless/internal/sample"
 )
 
 type fakePool struct {
@@ -20,7 +22,28 @@ func (f *fakePool) Conns(i int) int  { return f.conns[i] }
 
 type hdrs map[string]string
 
-func (h hdrs) Get(n string) (string, bool) { v, ok := h[n]; return v, ok }
+// httpReq is a request for uri with headers, as a session's samples show it.
+func httpReq(src netip.Addr, uri string, h hdrs) *Request {
+	r := tryReq(uri, h)
+	if r == nil {
+		panic("bad request " + uri)
+	}
+	r.Src = src
+	return r
+}
+
+// tryReq parses the request, nil when the parser refuses it.
+func tryReq(uri string, h hdrs) *Request {
+	raw := "GET " + uri + " HTTP/1.1\r\n"
+	for k, v := range h {
+		raw += k + ": " + v + "\r\n"
+	}
+	req := &http1.Request{}
+	if err := http1.ParseRequest([]byte(raw+"\r\n"), req); err != nil {
+		return nil
+	}
+	return &Request{Sample: sample.NewCtx(&sample.Static{Req: req})}
+}
 
 func picks(t *testing.T, a Algorithm, p *fakePool, n int, req func(i int) *Request) []int {
 	t.Helper()
@@ -49,11 +72,7 @@ func TestWeightedDistribution(t *testing.T) {
 			const n = 6000
 			got := picks(t, a, p, n, func(i int) *Request {
 				key := string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26))
-				return &Request{
-					Src:    netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}),
-					URI:    "/item/" + key + "?k=" + key,
-					Header: hdrs{"k": key},
-				}
+				return httpReq(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), "/item/"+key+"?k="+key, hdrs{"k": key})
 			})
 			for i, w := range p.w {
 				want := n * w / 6
@@ -90,9 +109,9 @@ func TestHashIsSticky(t *testing.T) {
 		req func(k int) *Request
 	}{
 		{config.Balance{Algorithm: "source"}, func(k int) *Request { return &Request{Src: netip.AddrFrom4([4]byte{192, 0, 2, byte(k)})} }},
-		{config.Balance{Algorithm: "uri"}, func(k int) *Request { return &Request{URI: "/p" + string(rune('a'+k)) + "?x=1"} }},
-		{config.Balance{Algorithm: "url_param", Param: "user"}, func(k int) *Request { return &Request{URI: "/?a=1&user=u" + string(rune('a'+k))} }},
-		{config.Balance{Algorithm: "hdr", Param: "host"}, func(k int) *Request { return &Request{Header: hdrs{"host": "h" + string(rune('a'+k))}} }},
+		{config.Balance{Algorithm: "uri"}, func(k int) *Request { return httpReq(netip.Addr{}, "/p"+string(rune('a'+k))+"?x=1", nil) }},
+		{config.Balance{Algorithm: "url_param", Param: "user"}, func(k int) *Request { return httpReq(netip.Addr{}, "/?a=1&user=u"+string(rune('a'+k)), nil) }},
+		{config.Balance{Algorithm: "hdr", Param: "host"}, func(k int) *Request { return httpReq(netip.Addr{}, "/", hdrs{"host": "h" + string(rune('a'+k))}) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.b.Algorithm, func(t *testing.T) {
@@ -183,7 +202,7 @@ func TestEmptyPool(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range []*fakePool{{}, {w: []int{0, 0}, conns: []int{0, 0}}} {
-			if s := a.Pick(p, &Request{URI: "/?x=1", Src: netip.MustParseAddr("::1"), Header: hdrs{"x": "1"}}); s != -1 {
+			if s := a.Pick(p, httpReq(netip.MustParseAddr("::1"), "/?x=1", hdrs{"x": "1"})); s != -1 {
 				t.Errorf("%s: picked %d from a pool with nothing eligible", name, s)
 			}
 		}
@@ -223,8 +242,8 @@ func TestHashAllocatesNothing(t *testing.T) {
 		a, _ := New(config.Balance{Algorithm: name, Param: "x"}, 4)
 		p := &fakePool{w: []int{1, 2, 0, 4}, conns: []int{3, 1, 0, 2}}
 		for _, r := range []*Request{
-			{URI: "/a/b?y=2&x=42", Src: netip.MustParseAddr("192.0.2.7"), Header: hdrs{"x": "v"}},
-			{URI: "/a", Src: netip.MustParseAddr("2001:db8::1")},
+			httpReq(netip.MustParseAddr("192.0.2.7"), "/a/b?y=2&x=42", hdrs{"x": "v"}),
+			httpReq(netip.MustParseAddr("2001:db8::1"), "/a", nil),
 			nil,
 		} {
 			if n := testing.AllocsPerRun(50, func() { a.Pick(p, r) }); n != 0 {
@@ -241,27 +260,26 @@ func TestKeys(t *testing.T) {
 		key    string
 		hasKey bool
 	}{
-		{config.Balance{Algorithm: "uri"}, &Request{URI: "/a/b?x=1"}, "/a/b", true},
-		{config.Balance{Algorithm: "uri"}, &Request{URI: "/a/b"}, "/a/b", true},
-		{config.Balance{Algorithm: "uri"}, &Request{URI: "?x"}, "", true},
+		{config.Balance{Algorithm: "uri"}, httpReq(netip.Addr{}, "/a/b?x=1", nil), "/a/b", true},
+		{config.Balance{Algorithm: "uri"}, httpReq(netip.Addr{}, "/a/b", nil), "/a/b", true},
 		{config.Balance{Algorithm: "uri"}, &Request{}, "", false},
-		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p?a=1&id=42&b"}, "42", true},
-		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p?id=42"}, "42", true},
-		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p?idx=1&xid=2"}, "", false},
-		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p?id=&a=1"}, "", false},
-		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p?id"}, "", false},
-		{config.Balance{Algorithm: "url_param", Param: "id"}, &Request{URI: "/p/id=4"}, "", false},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, httpReq(netip.Addr{}, "/p?a=1&id=42&b", nil), "42", true},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, httpReq(netip.Addr{}, "/p?id=42", nil), "42", true},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, httpReq(netip.Addr{}, "/p?idx=1&xid=2", nil), "", false},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, httpReq(netip.Addr{}, "/p?id=&a=1", nil), "", false},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, httpReq(netip.Addr{}, "/p?id", nil), "", false},
+		{config.Balance{Algorithm: "url_param", Param: "id"}, httpReq(netip.Addr{}, "/p/id=4", nil), "", false},
 		{config.Balance{Algorithm: "url_param", Param: "id"}, nil, "", false},
-		{config.Balance{Algorithm: "hdr", Param: "x-user"}, &Request{Header: hdrs{"x-user": "bob"}}, "bob", true},
-		{config.Balance{Algorithm: "hdr", Param: "x-user"}, &Request{Header: hdrs{"x-user": ""}}, "", false},
-		{config.Balance{Algorithm: "hdr", Param: "x-user"}, &Request{Header: hdrs{}}, "", false},
+		{config.Balance{Algorithm: "hdr", Param: "x-user"}, httpReq(netip.Addr{}, "/", hdrs{"x-user": "bob"}), "bob", true},
+		{config.Balance{Algorithm: "hdr", Param: "x-user"}, httpReq(netip.Addr{}, "/", hdrs{"x-user": ""}), "", false},
+		{config.Balance{Algorithm: "hdr", Param: "x-user"}, httpReq(netip.Addr{}, "/", hdrs{}), "", false},
 		{config.Balance{Algorithm: "hdr", Param: "x-user"}, &Request{}, "", false},
 	}
 	for _, tt := range tests {
 		a, _ := New(tt.b, 1)
-		k, ok := a.(*hashed).keyOf(tt.r)
-		if k != tt.key || ok != tt.hasKey {
-			t.Errorf("%s %+v: key %q %v, want %q %v", tt.b.Algorithm, tt.r, k, ok, tt.key, tt.hasKey)
+		_, kb, ok := a.(*hashed).keyOf(tt.r)
+		if k := string(kb); k != tt.key || ok != tt.hasKey {
+			t.Errorf("%s %+v: key %q %v, want %q %v", tt.b.Algorithm, tt.r, kb, ok, tt.key, tt.hasKey)
 		}
 	}
 }
@@ -310,12 +328,15 @@ func FuzzHashKey(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := &Request{URI: uri, Header: hdrs{param: hdr}}
+			r := tryReq(uri, hdrs{param: hdr})
+			if r == nil {
+				continue // not a request the parser accepts
+			}
 			s := a.Pick(p, r)
 			if s != 0 && s != 2 {
 				t.Fatalf("%s picked %d", algo, s)
 			}
-			if k, ok := a.(*hashed).keyOf(r); ok && a.Pick(p, r) != s {
+			if _, k, ok := a.(*hashed).keyOf(r); ok && a.Pick(p, r) != s {
 				t.Fatalf("%s: key %q not sticky", algo, k)
 			}
 		}
@@ -331,8 +352,9 @@ func TestConcurrentPicks(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				r := httpReq(netip.Addr{}, "/a?x=1", nil) // a Ctx per goroutine, as per session
 				for i := 0; i < 500; i++ {
-					if a.Pick(p, &Request{URI: "/a?x=1"}) < 0 {
+					if a.Pick(p, r) < 0 {
 						t.Error("no pick")
 						return
 					}
@@ -354,7 +376,7 @@ func BenchmarkPick(b *testing.B) {
 	for _, name := range names {
 		a, _ := New(config.Balance{Algorithm: name, Param: "x"}, 8)
 		p := &fakePool{w: []int{1, 1, 1, 1, 1, 1, 1, 1}, conns: make([]int, 8)}
-		r := &Request{URI: "/a/b?x=42", Src: netip.AddrFrom4([4]byte{127, 0, 0, 1}), Header: hdrs{"x": "user-1234"}}
+		r := httpReq(netip.AddrFrom4([4]byte{127, 0, 0, 1}), "/a/b?x=42", hdrs{"x": "user-1234"})
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {

@@ -1,6 +1,10 @@
 package balance
 
-import "strings"
+import (
+	"strings"
+
+	"hitless/internal/sample"
+)
 
 type keyKind int
 
@@ -16,17 +20,28 @@ const (
 // same key reaches the same server while the set of servers does not change. A
 // missing key falls back to round robin.
 type hashed struct {
-	key   keyKind
-	param string
-	rr    *roundRobin
+	key  keyKind
+	expr *sample.Expr // the key of uri, url_param and hdr, read through the sample engine
+	rr   *roundRobin
 }
 
+// keyExprs are the sample expressions behind the hashed keys: the path for uri, the
+// first occurrence of the parameter or of the header's full value.
+var keyExprs = map[keyKind]string{keyURI: "path", keyParam: "url_param(%s)", keyHeader: "req.fhdr(%s,1)"}
+
 func newHashed(k keyKind, param string, n int) *hashed {
-	return &hashed{key: k, param: param, rr: newRoundRobin(n)}
+	h := &hashed{key: k, rr: newRoundRobin(n)}
+	if src, ok := keyExprs[k]; ok {
+		e, err := sample.Parse(strings.Replace(src, "%s", param, 1))
+		if err == nil {
+			h.expr = e
+		}
+	}
+	return h
 }
 
 // fnv1a is a fixed hash, so that every process maps keys the same way.
-func fnv1a(h uint64, s string) uint64 {
+func fnv1a(h uint64, s []byte) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
 		h *= fnvPrime
@@ -53,7 +68,10 @@ func (h *hashed) Pick(p Pool, r *Request) int {
 			sum *= fnvPrime
 		}
 	} else {
-		v, ok := h.keyOf(r)
+		if r != nil && r.Sample != nil {
+			defer r.Sample.Release(r.Sample.Mark())
+		}
+		_, v, ok := h.keyOf(r)
 		if !ok {
 			return h.rr.Pick(p, r)
 		}
@@ -108,40 +126,16 @@ func fnvMix(x uint64) uint64 {
 	return x
 }
 
-// keyOf returns the string key of a uri, url_param or hdr request, and false when the
-// request has none (then Pick falls back to round robin).
-func (h *hashed) keyOf(r *Request) (string, bool) {
-	if r == nil {
-		return "", false
+// keyOf evaluates the key of a uri, url_param or hdr request; ok is false when the
+// request has none, or an empty one (then Pick falls back to round robin). The key is
+// valid until the Ctx evaluates again.
+func (h *hashed) keyOf(r *Request) (*sample.Ctx, []byte, bool) {
+	if r == nil || r.Sample == nil || h.expr == nil {
+		return nil, nil, false
 	}
-	switch h.key {
-	case keyURI:
-		if r.URI == "" {
-			return "", false
-		}
-		path, _, _ := strings.Cut(r.URI, "?")
-		return path, true
-	case keyParam:
-		_, q, ok := strings.Cut(r.URI, "?")
-		if !ok {
-			return "", false
-		}
-		for q != "" {
-			var kv string
-			kv, q, _ = strings.Cut(q, "&")
-			k, v, _ := strings.Cut(kv, "=")
-			if k == h.param {
-				return v, v != ""
-			}
-		}
-		return "", false
-	case keyHeader:
-		if r.Header == nil {
-			return "", false
-		}
-		// An empty header is as good as none (HAProxy then uses round robin).
-		v, ok := r.Header.Get(h.param)
-		return v, ok && v != ""
+	v, ok := h.expr.EvalAs(r.Sample, sample.TStr)
+	if !ok || (h.key != keyURI && len(v.B) == 0) {
+		return nil, nil, false
 	}
-	return "", false
+	return r.Sample, v.B, true
 }

@@ -21,6 +21,10 @@ type ErrorFile struct {
 	Pos  Pos
 	Path string
 	Raw  []byte // the whole file; empty (e.g. /dev/null) means "close without answering"
+	// Made is set for the answers hitless writes itself (errorloc, http-error): they
+	// are framed like its own pages (connection: close when closing, keep-alive
+	// otherwise) rather than sent verbatim.
+	Made bool
 }
 
 // ErrorCodes are the statuses HAProxy 2.6 generates and so accepts in `errorfile`.

@@ -598,7 +598,7 @@ func kwUseBackend(ps *parser, p *Proxy, a []string) error {
 
 // cond parses an if/unless condition against the proxy's ACLs seen so far.
 func (ps *parser) cond(p *Proxy, args []string) (*acl.Cond, error) {
-	c, err := acl.ParseCond(args, func(name string) []*acl.Def { return ps.acls[p][name] }, ps.cfg.Patterns)
+	c, err := acl.ParseCond(args, func(name string) []*acl.Def { return ps.acls[p][name] }, ps.sampleParser())
 	if err != nil {
 		return nil, err
 	}
@@ -609,7 +609,7 @@ func (ps *parser) cond(p *Proxy, args []string) (*acl.Cond, error) {
 }
 
 func kwACL(ps *parser, p *Proxy, a []string) error {
-	d, err := acl.ParseDef(a[1:], ps.cfg.Patterns)
+	d, err := acl.ParseDef(a[1:], ps.sampleParser())
 	if err != nil {
 		return fmt.Errorf("error detected while parsing ACL '%s' : %v.", strings.Join(a[1:min(2, len(a))], ""), err)
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -159,6 +160,7 @@ func (ps *parser) parseFile(name string, data []byte) {
 		text := sc.Text()
 		text = strings.TrimSuffix(text, "\r")
 		ps.pos = Pos{File: name, Line: line}
+		ps.cfg.Patterns.At = "file '" + name + "' line " + strconv.Itoa(line)
 		if strings.IndexByte(text, 0) >= 0 {
 			ps.errorf("Stray NUL character at position %d.", strings.IndexByte(text, 0)+1)
 			continue

@@ -33,7 +33,7 @@ func formatArg(ps *parser, a []string) (*logformat.Format, error) {
 	if a[0] == "unique-id-format" {
 		w = where(ps.px, "http-request")
 	}
-	f, err := logformat.ParseAt(a[1], w, &sample.Parser{Files: ps.cfg.Patterns})
+	f, err := logformat.ParseAt(a[1], w, ps.sampleParser())
 	if err != nil {
 		return nil, fmt.Errorf("failed to parse %s : %v", a[0], err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/auth"
 	"hitless/internal/pattern"
 )
 
@@ -40,6 +41,9 @@ type parser struct {
 
 	sslKw string      // the TLS keyword being applied (ssl_bind.go)
 	peers *peersState // peers sections and stick tables (stick.go)
+	// users and authParser read the userlist sections (userlist.go).
+	users      *users
+	authParser *auth.Parser
 }
 
 // sectionHandler reads a section kind that has its own file: start opens it, line
@@ -72,7 +76,7 @@ func newParser(lookupEnv func(string) (string, bool)) *parser {
 	}
 	return &parser{
 		lookupEnv: lookupEnv,
-		cfg:       &Config{Patterns: pattern.NewRegistry()},
+		cfg:       &Config{Patterns: pattern.NewRegistry(), Users: auth.NewRegistry()},
 		defaults:  map[string]*Proxy{},
 		acls:      map[*Proxy]map[string][]*acl.Def{},
 		seen:      map[string]*Proxy{},
@@ -103,7 +107,7 @@ func (ps *parser) endSection() {
 // (sections with their own file register in sectionHandlers, which come first).
 var sectionKinds = map[string]bool{
 	"global": true, "defaults": true, "frontend": true, "backend": true, "listen": true,
-	"userlist": false, "peers": true, "mailers": false, "resolvers": false, "http-errors": true,
+	"userlist": true, "peers": true, "mailers": false, "resolvers": false, "http-errors": true,
 	"program": false, "cache": false, "ring": false, "log-forward": false, "fcgi-app": false,
 	"namespace_list": false, "crt-store": false, "traces": false,
 }
@@ -131,6 +135,10 @@ func (ps *parser) line(w []string) {
 			ps.startHTTPErrors(w)
 			return
 		}
+		if w[0] == "userlist" {
+			ps.startUserlist(w)
+			return
+		}
 		ps.startSection(w)
 		return
 	}
@@ -143,6 +151,8 @@ func (ps *parser) line(w []string) {
 		ps.globalKeyword(w)
 	case "http-errors":
 		ps.httpErrorsKeyword(w)
+	case "userlist":
+		ps.userlistKeyword(w)
 	default:
 		if h, ok := sectionHandlers[ps.section]; ok {
 			h.line(ps, w)
@@ -362,6 +372,7 @@ func (ps *parser) finish(files []string) (*Config, error) {
 	ps.pos = Pos{}
 	cfg := ps.cfg
 	cfg.Files = files
+	ps.finishUserlists()
 	byName := map[string]*Proxy{}
 	for _, p := range cfg.Proxies {
 		if p.IsBackend() {

@@ -69,5 +69,5 @@ func where(p *Proxy, kind string) sample.Where {
 // parseTemplate parses a header value or lf-string: a log-format string whose
 // %[...] expressions run where the rule runs.
 func (ps *parser) parseTemplate(p *Proxy, kind, s string) (*logformat.Format, error) {
-	return logformat.ParseAt(s, where(p, kind), &sample.Parser{Files: ps.cfg.Patterns})
+	return logformat.ParseAt(s, where(p, kind), ps.sampleParser())
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -35,27 +36,35 @@ var httpActions map[string]httpAction
 
 func init() {
 	httpActions = map[string]httpAction{
-		"allow":          {onRequest | onResponse | onAfter, noActionArgs},
-		"deny":           {onRequest | onResponse, parseDeny},
-		"tarpit":         {onRequest, parseDeny},
-		"return":         {onRequest | onResponse, parseReturn},
-		"redirect":       {onRequest | onResponse, parseRedirectRule},
-		"set-header":     {onRequest | onResponse | onAfter, parseSetHeader},
-		"add-header":     {onRequest | onResponse | onAfter, parseSetHeader},
-		"del-header":     {onRequest | onResponse | onAfter, parseDelHeader},
-		"replace-header": {onRequest | onResponse | onAfter, parseReplaceHeader},
-		"replace-value":  {onRequest | onResponse | onAfter, parseReplaceHeader},
-		"set-path":       {onRequest, parseSetFormat},
-		"set-pathq":      {onRequest, parseSetFormat},
-		"set-query":      {onRequest, parseSetFormat},
-		"set-uri":        {onRequest, parseSetFormat},
-		"set-method":     {onRequest, parseSetFormat},
-		"replace-path":   {onRequest, parseReplaceLine},
-		"replace-pathq":  {onRequest, parseReplaceLine},
-		"replace-uri":    {onRequest, parseReplaceLine},
-		"set-status":     {onResponse | onAfter, parseSetStatus},
-		"set-log-level":  {onRequest | onResponse | onAfter, parseLogLevel},
-		"use-service":    {onRequest, parseUseService},
+		"allow":            {onRequest | onResponse | onAfter, noActionArgs},
+		"deny":             {onRequest | onResponse, parseDeny},
+		"tarpit":           {onRequest, parseDeny},
+		"return":           {onRequest | onResponse, parseReturn},
+		"redirect":         {onRequest | onResponse, parseRedirectRule},
+		"set-header":       {onRequest | onResponse | onAfter, parseSetHeader},
+		"add-header":       {onRequest | onResponse | onAfter, parseSetHeader},
+		"del-header":       {onRequest | onResponse | onAfter, parseDelHeader},
+		"replace-header":   {onRequest | onResponse | onAfter, parseReplaceHeader},
+		"replace-value":    {onRequest | onResponse | onAfter, parseReplaceHeader},
+		"set-path":         {onRequest, parseSetFormat},
+		"set-pathq":        {onRequest, parseSetFormat},
+		"set-query":        {onRequest, parseSetFormat},
+		"set-uri":          {onRequest, parseSetFormat},
+		"set-method":       {onRequest, parseSetFormat},
+		"replace-path":     {onRequest, parseReplaceLine},
+		"replace-pathq":    {onRequest, parseReplaceLine},
+		"replace-uri":      {onRequest, parseReplaceLine},
+		"set-status":       {onResponse | onAfter, parseSetStatus},
+		"set-log-level":    {onRequest | onResponse | onAfter, parseLogLevel},
+		"use-service":      {onRequest, parseUseService},
+		"auth":             {onRequest, parseAuth},
+		"early-hint":       {onRequest, parseSetHeader},
+		"disable-l7-retry": {onRequest, noActionArgs},
+		"normalize-uri":    {onRequest, parseNormalize},
+		"set-src":          {onRequest, parseSetExpr},
+		"set-src-port":     {onRequest, parseSetExpr},
+		"set-dst":          {onRequest, parseSetExpr},
+		"set-dst-port":     {onRequest, parseSetExpr},
 	}
 	proxyKeywords["http-request"] = kw{"fbl", kwHTTPRequest}
 	proxyKeywords["http-response"] = kw{"fbl", kwHTTPResponse}
@@ -100,6 +109,11 @@ func addHTTPRule(ps *parser, p *Proxy, a []string, kind int, dst *[]HTTPRule) er
 	if !ok && strings.HasPrefix(action, "unset-var(") {
 		row, ok = httpAction{onRequest | onResponse | onAfter, parseUnsetVar}, true
 	}
+	for _, name := range []string{"set-map", "del-map", "add-acl", "del-acl"} {
+		if !ok && strings.HasPrefix(action, name+"(") {
+			row, ok = httpAction{onRequest | onResponse | onAfter, parsePatternAction}, true
+		}
+	}
 	if !ok || row.kinds&kind == 0 {
 		name, _, _ := strings.Cut(action, "(")
 		if strings.Contains(" "+haproxyHTTPActions+" ", " "+name+" ") {
@@ -122,7 +136,7 @@ func addHTTPRule(ps *parser, p *Proxy, a []string, kind int, dst *[]HTTPRule) er
 		if err != nil {
 			return fmt.Errorf("error detected while parsing an '%s %s' condition : %v.", a[0], r.Action, err)
 		}
-		if w := c.Incompatible(where(p, a[0]), a[0]); w != "" {
+		if w := c.Incompatible(where(p, a[0]), ""); w != "" {
 			ps.warnf("%s", w)
 		}
 		r.Cond = c
@@ -167,13 +181,46 @@ func parseAnswer(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string, st
 			r.ContentType = args[1]
 		case "string":
 			r.Body = args[1]
-		case "lf-string":
-			f, err := ps.parseTemplate(p, strings.Fields(kw)[0], args[1])
+		case "lf-string", "lf-file":
+			text := args[1]
+			if args[0] == "lf-file" {
+				b, err := os.ReadFile(args[1])
+				if err != nil {
+					return fmt.Errorf("'%s' : failed to open file '%s'.", kw, args[1])
+				}
+				text = string(b)
+			}
+			f, err := ps.parseTemplate(p, strings.Fields(kw)[0], text)
 			if err != nil {
 				return fmt.Errorf("'%s' : %v", kw, err)
 			}
 			r.BodyFormat = f
-		case "file", "lf-file", "errorfile", "errorfiles", "hdr":
+		case "file":
+			b, err := os.ReadFile(args[1])
+			if err != nil {
+				return fmt.Errorf("'%s' : failed to open file '%s'.", kw, args[1])
+			}
+			r.Body = string(b)
+		case "errorfile":
+			_, f, err := ps.readErrorFile([]string{"errorfile", "200", args[1]})
+			if err != nil {
+				return fmt.Errorf("'%s' : %v", kw, err)
+			}
+			r.Raw = f.Raw
+		case "hdr":
+			if len(args) < 3 {
+				return fmt.Errorf("'%s' : 'hdr' expects a name and a value", kw)
+			}
+			if err := validHeaderName(args[1]); err != nil {
+				return fmt.Errorf("'%s' : %v", kw, err)
+			}
+			f, err := ps.parseTemplate(p, strings.Fields(kw)[0], args[2])
+			if err != nil {
+				return fmt.Errorf("'%s' : %v", kw, err)
+			}
+			r.Hdrs = append(r.Hdrs, RuleHeader{Name: strings.ToLower(args[1]), Value: f})
+			args = args[1:]
+		case "errorfiles", "default-errorfiles":
 			return fmt.Errorf("'%s' : '%s' is not supported yet", kw, args[0])
 		default:
 			return fmt.Errorf("'%s' : unknown keyword '%s'", kw, args[0])
@@ -343,7 +390,7 @@ func varName(kw, action string) (sample.VarRef, error) {
 }
 
 func (ps *parser) expr(p *Proxy, kind, kw, s string) (*sample.Expr, error) {
-	e, err := (&sample.Parser{Files: ps.cfg.Patterns}).Parse(s)
+	e, err := (ps.sampleParser()).Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("'%s' : %v", kw, err)
 	}
@@ -366,6 +413,100 @@ func parseSetVar(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) er
 		return err
 	}
 	r.Var, r.Expr = v, e
+	return nil
+}
+
+// parseSetExpr reads the one sample expression of set-src, set-dst and the like.
+func parseSetExpr(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("'%s' expects exactly 1 argument (a sample expression).", kw)
+	}
+	e, err := ps.expr(p, strings.Fields(kw)[0], kw, args[0])
+	if err != nil {
+		return err
+	}
+	r.Expr = e
+	return nil
+}
+
+// parsePatternAction is set-map(FILE) KEY VALUE, del-map(FILE) KEY, add-acl(FILE)
+// PATTERN and del-acl(FILE) PATTERN: KEY, VALUE and PATTERN are log-format strings.
+func parsePatternAction(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) error {
+	action := strings.Fields(kw)[1]
+	i := strings.IndexByte(action, '(')
+	if !strings.HasSuffix(action, ")") || i+1 >= len(action)-1 {
+		return fmt.Errorf("'%s' expects a file name between parenthesis.", kw)
+	}
+	path := action[i+1 : len(action)-1]
+	isMap := strings.HasSuffix(action[:i], "-map")
+	want := 1
+	if action[:i] == "set-map" {
+		want = 2
+	}
+	if len(args) != want {
+		return fmt.Errorf("'%s' expects exactly %d arguments.", kw, want)
+	}
+	f, err := ps.cfg.Patterns.Ensure(path, isMap)
+	if err != nil {
+		return fmt.Errorf("'%s' : %v", kw, err)
+	}
+	kind := strings.Fields(kw)[0]
+	if r.Value, err = ps.parseTemplate(p, kind, args[0]); err != nil {
+		return fmt.Errorf("'%s' : %v", kw, err)
+	}
+	if want == 2 {
+		if r.Value2, err = ps.parseTemplate(p, kind, args[1]); err != nil {
+			return fmt.Errorf("'%s' : %v", kw, err)
+		}
+	}
+	r.File = f
+	return nil
+}
+
+// parseAuth is `auth [realm REALM]`: a 401 asking for Basic credentials; the realm is
+// the proxy's name by default, as in HAProxy.
+func parseAuth(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) error {
+	r.Body = p.Name
+	switch {
+	case len(args) == 0:
+	case len(args) == 2 && args[0] == "realm":
+		r.Body = args[1]
+	default:
+		return fmt.Errorf("'%s' expects 'realm' for an argument.", kw)
+	}
+	r.Status = 401
+	return nil
+}
+
+// normalizeOptions are HAProxy 2.6's normalize-uri normalizers and the option each
+// accepts.
+var normalizeOptions = map[string]string{
+	"fragment-encode": "", "fragment-strip": "", "path-merge-slashes": "", "path-strip-dot": "",
+	"path-strip-dotdot": "full", "percent-decode-unreserved": "strict", "percent-to-uppercase": "strict",
+	"query-sort-by-name": "",
+}
+
+// parseNormalize is `normalize-uri NORMALIZER [OPTION]`; the normalizer goes in
+// Header, its option in Level (1 when given).
+func parseNormalize(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) error {
+	if !ps.cfg.Global.Experimental {
+		return fmt.Errorf("'normalize-uri' action is experimental, must be allowed via a global 'expose-experimental-directives'")
+	}
+	if len(args) == 0 {
+		return fmt.Errorf("'%s' expects a normalizer name.", kw)
+	}
+	opt, ok := normalizeOptions[args[0]]
+	if !ok {
+		return fmt.Errorf("'%s' : unknown normalizer '%s'.", kw, args[0])
+	}
+	r.Header = args[0]
+	switch {
+	case len(args) == 1:
+	case len(args) == 2 && opt != "" && args[1] == opt:
+		r.Level = 1
+	default:
+		return fmt.Errorf("'%s %s' : unexpected argument '%s'.", kw, args[0], args[1])
+	}
 	return nil
 }
 
@@ -570,32 +711,41 @@ func kwMonitor(ps *parser, p *Proxy, a []string) error {
 // optForwardFor is `option forwardfor [except NET] [header NAME] [if-none]`.
 func optForwardFor(p *Proxy, on bool, args []string) error {
 	p.Options.ForwardFor = on
-	ff := ForwardFor{}
+	ff, err := addrHeaderOptions(args, true)
+	p.ForwardFor = ff
+	return err
+}
+
+// addrHeaderOptions reads the `except NET`, `header NAME` (and, for forwardfor,
+// `if-none`) arguments of option forwardfor and option originalto.
+func addrHeaderOptions(args []string, ifNone bool) (ForwardFor, error) {
+	var ff ForwardFor
 	for len(args) > 0 {
-		switch args[0] {
-		case "except":
+		switch {
+		case args[0] == "except":
 			if len(args) < 2 {
-				return fmt.Errorf("'except' expects <address>[/mask] as argument.")
+				return ff, fmt.Errorf("'except' expects <address>[/mask] as argument.")
 			}
 			n, err := pattern.ParsePrefix(args[1])
 			if err != nil {
-				return fmt.Errorf("'except' expects <address>[/mask] as argument.")
+				return ff, fmt.Errorf("'except' expects <address>[/mask] as argument.")
 			}
 			ff.Except = n
 			args = args[2:]
-		case "header":
+		case args[0] == "header":
 			if len(args) < 2 {
-				return fmt.Errorf("'header' requires an argument.")
+				return ff, fmt.Errorf("'header' requires an argument.")
 			}
 			ff.Header = args[1]
 			args = args[2:]
-		case "if-none":
+		case args[0] == "if-none" && ifNone:
 			ff.IfNone = true
 			args = args[1:]
+		case ifNone:
+			return ff, fmt.Errorf("expects 'except', 'header' and 'if-none'. Got '%s'", args[0])
 		default:
-			return fmt.Errorf("expects 'except', 'header' and 'if-none'. Got '%s'", args[0])
+			return ff, fmt.Errorf("expects 'except' and 'header'. Got '%s'", args[0])
 		}
 	}
-	p.ForwardFor = ff
-	return nil
+	return ff, nil
 }

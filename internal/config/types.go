@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/auth"
 	"hitless/internal/logformat"
 	"hitless/internal/pattern"
 	"hitless/internal/sample"
@@ -41,6 +42,8 @@ type Config struct {
 	// sections'), in declaration order (stick.go).
 	Peers  []*Peers      `json:",omitempty"`
 	Tables []*stick.Spec `json:",omitempty"`
+	// Users are the userlist sections.
+	Users *auth.Registry `json:"-"`
 	// Warnings are non-fatal findings (for example missing timeouts), each already
 	// formatted as HAProxy words it, without the "[WARNING] (pid) : config : " prefix.
 	Warnings []string
@@ -89,6 +92,10 @@ type Global struct {
 	localPeerPos Pos
 	// PeersMaxUpdates is tune.peers.max-updates-at-once; 0 = HAProxy's 200.
 	PeersMaxUpdates int `json:",omitempty"`
+	// Experimental is `expose-experimental-directives` (normalize-uri needs it).
+	Experimental bool
+	// Vars are the `set-var` lines: process variables set at start-up.
+	Vars []GlobalVar
 }
 
 // StatsSocket is one `stats socket` line of `global`.
@@ -166,8 +173,15 @@ type Proxy struct {
 	MonitorURI        string        // `monitor-uri`
 	MonitorFail       []*acl.Cond   // `monitor fail if|unless COND`
 	ForwardFor        ForwardFor    // `option forwardfor` details
+	Compression       *Compression  `json:",omitempty"` // `compression` lines; nil = none
+	ReqCaptures       []Capture     // capture slots of requests, in declaration order
+	ResCaptures       []Capture     // capture slots of responses
+	OriginalTo        ForwardFor    // `option originalto` details (IfNone unused)
 
 	// Backend side.
+	UseServers    []UseServer // `use-server` rules, in order
+	ForcePersist  []*acl.Cond // `force-persist if|unless COND`
+	IgnorePersist []*acl.Cond // `ignore-persist if|unless COND`
 	Servers       []*Server
 	DefaultServer Server // `default-server` settings (also the base of each server)
 	Balance       Balance
@@ -225,6 +239,7 @@ type Options struct {
 	DontLogNull       bool
 	LogSeparateErrors bool // errors are logged at level err instead of info
 	LogASAP           bool // log when the response head is sent, not at the end
+	OriginalTo        bool // X-Original-To
 }
 
 // Bind is one address of a `bind` line (a comma list or a port range yields several).
@@ -271,7 +286,9 @@ type HTTPRule struct {
 	Reason      string            `json:",omitempty"` // set-status N reason TEXT
 	ContentType string            // `return content-type T`
 	Body        string            // `return string S`
-	BodyFormat  *logformat.Format `json:",omitempty"` // `return lf-string S`
+	BodyFormat  *logformat.Format `json:",omitempty"` // `return lf-string S` or `lf-file F`
+	Raw         []byte            `json:",omitempty"` // `return errorfile F`: sent as it is
+	Hdrs        []RuleHeader      `json:",omitempty"` // `return hdr NAME FMT`
 	// redirect
 	Redirect *Redirect `json:",omitempty"`
 	// set-var, unset-var, set-log-level
@@ -280,12 +297,22 @@ type HTTPRule struct {
 	Level int           `json:",omitempty"` // set-log-level: 0..7, -1 = silent
 	// replace-header, replace-value, replace-path, replace-uri
 	Regex *regexp.Regexp `json:",omitempty"`
+	// set-map, del-map, add-acl, del-acl: the file, and the key (Value) and value
+	// (Value2) formats
+	File   *pattern.File     `json:"-"`
+	Value2 *logformat.Format `json:",omitempty"`
 	// header actions
 	Header string
 	Value  *logformat.Format // a log-format string: text, %[expr], %ci, ...
 	// use-service
 	Service string    `json:",omitempty"` // "prometheus-exporter"
 	Cond    *acl.Cond // nil = always
+}
+
+// RuleHeader is a header an answer of a rule carries (`return ... hdr NAME FMT`).
+type RuleHeader struct {
+	Name  string
+	Value *logformat.Format
 }
 
 // Redirect is the answer of a redirect rule.

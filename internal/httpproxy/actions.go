@@ -2,11 +2,15 @@ package httpproxy
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
+	"unsafe"
 
 	"hitless/internal/config"
 	"hitless/internal/http1"
+	"hitless/internal/proxy"
 	"hitless/internal/sample"
 	"hitless/internal/tcpproxy"
 )
@@ -37,7 +41,7 @@ func init() {
 			if !s.skipBody(head) {
 				return ruleAnswered, false
 			}
-			return ruleAnswered, s.answer(s.answerPage(r), r.Status, [2]byte{'P', 'R'}, true)
+			return ruleAnswered, s.answer(s.answerPage(r), r.Status, [2]byte{'L', 'R'}, true)
 		},
 		"use-service": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
 			s.intercepted(p)
@@ -47,7 +51,7 @@ func init() {
 			if !s.skipBody(head) {
 				return ruleAnswered, false
 			}
-			return ruleAnswered, s.answer(s.redirect(r.Redirect), r.Redirect.Code, [2]byte{'P', 'R'}, true)
+			return ruleAnswered, s.answer(s.redirect(r.Redirect), r.Redirect.Code, [2]byte{'L', 'R'}, true)
 		},
 		"set-header": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
 			s.edits = append(s.edits, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
@@ -89,6 +93,81 @@ func init() {
 			s.logLevel = r.Level
 			return ruleNext, false
 		},
+		"set-map": patternAction(func(s *session, r *config.HTTPRule) {
+			r.File.Upsert(string(s.expand(r.Value)), string(s.expand(r.Value2)))
+		}),
+		"add-acl": patternAction(func(s *session, r *config.HTTPRule) { r.File.AddMissing(string(s.expand(r.Value))) }),
+		"del-map": patternAction(func(s *session, r *config.HTTPRule) { r.File.Delete(string(s.expand(r.Value))) }),
+		"del-acl": patternAction(func(s *session, r *config.HTTPRule) { r.File.Delete(string(s.expand(r.Value))) }),
+		"capture": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			s.capture(r, s.reqCaps, s.fe.Cfg.ReqCaptures)
+			return ruleNext, false
+		},
+		"auth": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			if !s.skipBody(head) {
+				return ruleAnswered, false
+			}
+			return ruleAnswered, s.answer(s.e.authPage(r), 401, [2]byte{'L', 'R'}, true)
+		},
+		"early-hint": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			// A 103 per rule, at once, as HAProxy 2.6 sends them (not to HTTP/1.0).
+			if s.req.Minor == 0 {
+				return ruleNext, false
+			}
+			v := s.expand(r.Value)
+			s.bw.WriteString("HTTP/1.1 103 Early Hints\r\n")
+			s.bw.WriteString(strings.ToLower(r.Header))
+			s.bw.WriteString(": ")
+			s.bw.Write(v)
+			s.bw.WriteString("\r\n\r\n")
+			s.bw.Flush()
+			return ruleNext, false
+		},
+		"normalize-uri": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			if !s.normalize(r) {
+				if !s.skipBody(head) {
+					return ruleAnswered, false
+				}
+				return ruleAnswered, s.fail(page400Parse, 400, [2]byte{'P', 'R'}, false)
+			}
+			return ruleNext, false
+		},
+		"disable-l7-retry": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+			return ruleNext, false // hitless has no layer 7 retries to disable (retry-on)
+		},
+		"set-src":      setAddr(func(s *session) *netip.AddrPort { return &s.src }, false),
+		"set-src-port": setAddr(func(s *session) *netip.AddrPort { return &s.src }, true),
+		"set-dst":      setAddr(func(s *session) *netip.AddrPort { return &s.dst }, false),
+		"set-dst-port": setAddr(func(s *session) *netip.AddrPort { return &s.dst }, true),
+	}
+}
+
+// patternAction wraps the set-map, add-acl, del-map and del-acl actions. They change
+// the file for every request at once (a pattern that does not compile is refused).
+func patternAction(f func(s *session, r *config.HTTPRule)) requestAction {
+	return func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+		f(s, r)
+		return ruleNext, false
+	}
+}
+
+// setAddr is set-src, set-dst and their -port forms: the expression's address or
+// port replaces the connection's, for the following rules, the server and the log.
+func setAddr(field func(s *session) *netip.AddrPort, port bool) requestAction {
+	return func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
+		m := s.smp.Mark()
+		defer s.smp.Release(m)
+		ap := field(s)
+		if port {
+			if v, ok := r.Expr.EvalAs(&s.smp, sample.TInt); ok && v.Int >= 0 && v.Int <= 65535 {
+				*ap = netip.AddrPortFrom(ap.Addr(), uint16(v.Int))
+			}
+		} else if v, ok := r.Expr.EvalAs(&s.smp, sample.TAddr); ok {
+			*ap = netip.AddrPortFrom(v.Addr, ap.Port())
+		}
+		e := &s.entry
+		e.ClientIP, e.ClientPort, e.FrontendAddr = s.src.Addr(), int(s.src.Port()), s.dst
+		return ruleNext, false
 	}
 }
 
@@ -111,7 +190,7 @@ func actDeny(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (rule
 		return ruleAnswered, false
 	}
 	page := denyPage(r.Status)
-	if r.ContentType != "" {
+	if r.ContentType != "" || r.Raw != nil || len(r.Hdrs) > 0 {
 		page = s.answerPage(r)
 	}
 	// HAProxy closes after a denial with 400 or 408, keeps the connection otherwise.
@@ -141,30 +220,45 @@ func actTarpit(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ru
 // answerPage is the answer of return (and deny with a body): cached when its body
 // is a constant string, built per request for an lf-string.
 func (s *session) answerPage(r *config.HTTPRule) []byte {
-	if r.BodyFormat == nil {
+	if r.BodyFormat == nil && len(r.Hdrs) == 0 {
 		return s.e.returnPage(r)
 	}
+	var body []byte
+	if r.BodyFormat != nil {
+		body = s.expand(r.BodyFormat)
+	} else {
+		body = []byte(r.Body)
+	}
+	// The headers' values first, then the answer after them in the arena.
+	type hv struct{ name, value []byte }
+	var local [4]hv
+	vals := local[:0]
+	for _, h := range r.Hdrs {
+		vals = append(vals, hv{sbytes(h.Name), s.expand(h.Value)})
+	}
 	start := len(s.arena)
-	body := s.expand(r.BodyFormat)
-	s.arena = append(s.arena[:start+len(body)], "HTTP/1.1 "...)
+	s.arena = append(s.arena, "HTTP/1.1 "...)
 	s.arena = strconv.AppendInt(s.arena, int64(r.Status), 10)
 	s.arena = append(s.arena, ' ')
 	s.arena = append(s.arena, reasonOf(r.Status)...)
-	s.arena = append(s.arena, "\r\ncontent-length: "...)
+	s.arena = append(s.arena, "\r\n"...)
+	for _, h := range vals {
+		s.arena = append(append(append(append(s.arena, h.name...), ": "...), h.value...), "\r\n"...)
+	}
+	s.arena = append(s.arena, "content-length: "...)
 	s.arena = strconv.AppendInt(s.arena, int64(len(body)), 10)
-	s.arena = append(s.arena, "\r\ncontent-type: "...)
-	s.arena = append(s.arena, r.ContentType...)
+	if r.ContentType != "" {
+		s.arena = append(append(s.arena, "\r\ncontent-type: "...), r.ContentType...)
+	}
 	s.arena = append(s.arena, "\r\n\r\n"...)
 	s.arena = append(s.arena, body...)
-	return s.arena[start+len(body):]
+	return s.arena[start:]
 }
 
-func reasonOf(status int) string {
-	if r := reasons[status]; r != "" {
-		return r
-	}
-	return "Unknown"
-}
+// sbytes views a constant string as bytes that are only read.
+func sbytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+func reasonOf(status int) string { return config.Reason(status) }
 
 // redirect builds the answer of a redirect rule as HAProxy 2.6 writes it.
 func (s *session) redirect(rd *config.Redirect) []byte {
@@ -185,28 +279,14 @@ func (s *session) redirect(rd *config.Redirect) []byte {
 		if !(len(loc) == 1 && loc[0] == '/') {
 			b = append(b, loc...)
 		}
-		b = append(b, path...)
-		if rd.AppendSlash && (len(path) == 0 || path[len(path)-1] != '/') {
-			b = append(b, '/')
-		}
-		if !rd.DropQuery && query != nil {
-			b = append(b, '?')
-			b = append(b, query...)
-		}
+		b = appendRedirectPath(b, rd, path, query)
 	case "scheme":
 		b = append(b, loc...)
 		b = append(b, "://"...)
 		if h, ok := s.req.Get("host"); ok {
 			b = append(b, h...)
 		}
-		b = append(b, path...)
-		if rd.AppendSlash && (len(path) == 0 || path[len(path)-1] != '/') {
-			b = append(b, '/')
-		}
-		if !rd.DropQuery && query != nil {
-			b = append(b, '?')
-			b = append(b, query...)
-		}
+		b = appendRedirectPath(b, rd, path, query)
 	}
 	b = append(b, "\r\n"...)
 	if rd.Code == 302 || rd.Code == 303 || rd.Code == 307 {
@@ -227,10 +307,25 @@ func (s *session) redirect(rd *config.Redirect) []byte {
 	return b[start+len(loc):]
 }
 
+// appendRedirectPath appends the request's path (with a slash added for
+// append-slash) and its query (unless drop-query) to a prefix or scheme redirect.
+func appendRedirectPath(b []byte, rd *config.Redirect, path, query []byte) []byte {
+	b = append(b, path...)
+	if rd.AppendSlash && (len(path) == 0 || path[len(path)-1] != '/') {
+		b = append(b, '/')
+	}
+	if !rd.DropQuery && query != nil {
+		b = append(b, '?')
+		b = append(b, query...)
+	}
+	return b
+}
+
 // replaceHeader rewrites the values of a header with a regex and a format: the whole
 // line (replace-header) or each comma-separated value (replace-value). The new
 // values live in the arena.
 func (s *session) replaceHeader(hs []http1.Header, r *config.HTTPRule, each bool) {
+	s.hdrGen++
 	repl := s.expand(r.Value)
 	for i := range hs {
 		h := &hs[i]
@@ -270,27 +365,7 @@ func appendReplace(b []byte, r *config.HTTPRule, v, repl []byte) []byte {
 	if m == nil || m[0] != 0 || m[1] != len(v) {
 		return append(b, v...)
 	}
-	return r.Regex.Expand(b, goTemplate(repl), v, m)
-}
-
-// goTemplate turns \N references into Go's ${N}.
-func goTemplate(t []byte) []byte {
-	if bytes.IndexByte(t, '\\') < 0 && bytes.IndexByte(t, '$') < 0 {
-		return t
-	}
-	out := make([]byte, 0, len(t)+8)
-	for i := 0; i < len(t); i++ {
-		switch {
-		case t[i] == '\\' && i+1 < len(t) && t[i+1] >= '0' && t[i+1] <= '9':
-			out = append(out, '$', '{', t[i+1], '}')
-			i++
-		case t[i] == '$':
-			out = append(out, '$', '$')
-		default:
-			out = append(out, t[i])
-		}
-	}
-	return out
+	return r.Regex.Expand(b, sample.Backrefs(repl), v, m)
 }
 
 // The parts of the request line that set-* and replace-* rewrite.
@@ -365,7 +440,7 @@ func replaceLine(part linePart) requestAction {
 		}
 		repl := s.expand(r.Value)
 		start := len(s.arena)
-		s.arena = r.Regex.Expand(s.arena, goTemplate(repl), cur, m)
+		s.arena = r.Regex.Expand(s.arena, sample.Backrefs(repl), cur, m)
 		s.setPart(part, s.arena[start:len(s.arena):len(s.arena)])
 		return ruleNext, false
 	}
@@ -379,8 +454,10 @@ var responseActions map[string]responseAction
 
 func init() {
 	responseActions = map[string]responseAction{
-		"allow": func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, true },
-		"deny":  func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, false },
+		"allow":    func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, true },
+		"deny":     func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, false },
+		"return":   func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, false },
+		"redirect": func(*session, *config.HTTPRule) (ruleResult, bool) { return ruleStop, false },
 		"set-header": func(s *session, r *config.HTTPRule) (ruleResult, bool) {
 			s.redits = append(s.redits, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
 			return ruleNext, true
@@ -422,12 +499,45 @@ func init() {
 			s.logLevel = r.Level
 			return ruleNext, true
 		},
+		"capture": func(s *session, r *config.HTTPRule) (ruleResult, bool) {
+			s.capture(r, s.resCaps, s.fe.Cfg.ResCaptures)
+			return ruleNext, true
+		},
 	}
+	for _, name := range []string{"set-map", "add-acl", "del-map", "del-acl"} {
+		req := requestActions[name]
+		responseActions[name] = func(s *session, r *config.HTTPRule) (ruleResult, bool) {
+			req(s, nil, r, nil)
+			return ruleNext, true
+		}
+	}
+}
+
+// answerResponse answers in place of the server's response when an http-response
+// rule denies it, returns its own answer or redirects.
+func (s *session) answerResponse(r *config.HTTPRule, keep bool) bool {
+	switch r.Action {
+	case "return":
+		return s.answer(s.answerPage(r), r.Status, [2]byte{'L', 'H'}, keep)
+	case "redirect":
+		return s.answer(s.redirect(r.Redirect), r.Redirect.Code, [2]byte{'L', 'H'}, keep)
+	}
+	s.fe.Counters.Denied.Add(1)
+	page := denyPage(r.Status)
+	if r.ContentType != "" || r.Raw != nil || len(r.Hdrs) > 0 {
+		page = s.answerPage(r)
+	}
+	return s.fail(page, r.Status, [2]byte{'P', 'H'}, keep)
 }
 
 // responseRules runs http-response (or http-after-response) rules; it returns the
 // denying rule, or nil.
 func (s *session) responseRules(rules []config.HTTPRule) *config.HTTPRule {
+	if !s.resCaptured {
+		// The response's header captures, once, before its first rules run.
+		s.resCaptured = true
+		s.captureHeaders(s.fe.Cfg.ResCaptures, s.resCaps, s.resp.Headers)
+	}
 	for i := range rules {
 		r := &rules[i]
 		if r.Cond != nil && !r.Cond.Eval(&s.smp) {
@@ -452,6 +562,7 @@ func (s *session) responseRules(rules []config.HTTPRule) *config.HTTPRule {
 // whether writeRequestHead adds the plain x-forwarded-for header, or adds the header
 // itself as an edit when it has another name or conditions.
 func (s *session) forwardFor(fe, be *config.Proxy) bool {
+	s.originalTo(fe, be)
 	for _, p := range [2]*config.Proxy{be, fe} {
 		if !p.Options.ForwardFor {
 			continue
@@ -481,10 +592,41 @@ func (s *session) forwardFor(fe, be *config.Proxy) bool {
 	return false
 }
 
+// originalTo applies `option originalto`: X-Original-To (or its header) with the
+// address the client connected to, unless it is in the except network.
+func (s *session) originalTo(fe, be *config.Proxy) {
+	for _, p := range [2]*config.Proxy{be, fe} {
+		if !p.Options.OriginalTo {
+			continue
+		}
+		ot := &p.OriginalTo
+		dst := s.dst.Addr().Unmap()
+		if ot.Except.IsValid() && ot.Except.Contains(dst) {
+			return
+		}
+		name := ot.Header
+		if name == "" {
+			name = "x-original-to"
+		}
+		start := len(s.arena)
+		s.arena = dst.AppendTo(s.arena)
+		s.edits = append(s.edits, edit{add: true, name: name, value: s.arena[start:len(s.arena):len(s.arena)]})
+		return
+	}
+}
+
 // connectionRules runs the tcp-request connection and session rules of a new
 // connection; false means it is rejected (closed without an answer).
-func connectionRules(c *sample.Ctx, fe *config.Proxy) bool {
-	return runTCPRules(c, fe.TCPRequest, "connection") && runTCPRules(c, fe.TCPRequest, "session")
+func connectionRules(c *sample.Ctx, fe *config.Proxy, counters *proxy.Counters) bool {
+	if !runTCPRules(c, fe.TCPRequest, "connection") {
+		counters.DeniedConn.Add(1)
+		return false
+	}
+	if !runTCPRules(c, fe.TCPRequest, "session") {
+		counters.DeniedSess.Add(1)
+		return false
+	}
+	return true
 }
 
 // monitor answers a request for `monitor-uri`: 200, or 503 when a `monitor fail`
@@ -504,5 +646,86 @@ func (s *session) monitor(head []byte) (done, keep bool) {
 	if !s.skipBody(head) {
 		return true, false
 	}
-	return true, s.answer(page(status), status, [2]byte{'P', 'R'}, true)
+	s.logged = true // HAProxy does not log monitor requests
+	return true, s.answer(page(status), status, [2]byte{'L', 'R'}, true)
+}
+
+// startCaptures sizes the capture slots of a new request and captures its headers.
+func (s *session) startCaptures() {
+	p := s.fe.Cfg
+	s.reqCaps, s.resCaps = slots(s.reqCaps, len(p.ReqCaptures)), slots(s.resCaps, len(p.ResCaptures))
+	s.entry.ReqCaptures, s.entry.ResCaptures = nil, nil
+	if len(s.reqCaps) > 0 {
+		s.entry.ReqCaptures = s.reqCaps
+	}
+	if len(s.resCaps) > 0 {
+		s.entry.ResCaptures = s.resCaps
+	}
+	s.smp.SetCaptures(s.reqCaps, s.resCaps)
+	s.captureHeaders(p.ReqCaptures, s.reqCaps, s.req.Headers)
+	s.resCaptured = false
+}
+
+func slots(b [][]byte, n int) [][]byte {
+	b = b[:0]
+	for i := 0; i < n; i++ {
+		b = append(b, nil)
+	}
+	return b
+}
+
+// captureHeaders copies the last occurrence of each captured header, cut to its
+// length, into its slot.
+func (s *session) captureHeaders(caps []config.Capture, into [][]byte, hs []http1.Header) {
+	for i, c := range caps {
+		if c.Header == "" {
+			continue
+		}
+		for j := len(hs) - 1; j >= 0; j-- {
+			if equalFold(hs[j].Name, c.Header) {
+				into[i] = s.keep(hs[j].Value, c.Len)
+				break
+			}
+		}
+	}
+}
+
+// keep copies at most n bytes of v into the arena.
+func (s *session) keep(v []byte, n int) []byte {
+	if len(v) > n {
+		v = v[:n]
+	}
+	start := len(s.arena)
+	s.arena = append(s.arena, v...)
+	return s.arena[start:len(s.arena):len(s.arena)]
+}
+
+// capture is `http-request|http-response capture SAMPLE len|id N`.
+func (s *session) capture(r *config.HTTPRule, into [][]byte, caps []config.Capture) {
+	if r.Status >= len(into) {
+		return
+	}
+	m := s.smp.Mark()
+	defer s.smp.Release(m)
+	v, ok := r.Expr.EvalAs(&s.smp, sample.TStr)
+	if !ok {
+		return
+	}
+	into[r.Status] = s.keep(v.B, caps[r.Status].Len)
+}
+
+// authPage is the 401 of `http-request auth`: HAProxy's page with the realm in
+// www-authenticate (a '"' in the realm becomes '\”), built once per rule.
+func (e *Engine) authPage(r *config.HTTPRule) []byte {
+	if b, ok := e.answers.Load(r); ok {
+		return b.([]byte)
+	}
+	p := page(401)
+	i := indexHeadEnd(p)
+	realm := bytes.ReplaceAll([]byte(r.Body), []byte(`"`), []byte("'"))
+	b := append(append([]byte(nil), p[:i+2]...), "www-authenticate: Basic realm=\""...)
+	b = append(append(b, realm...), "\"\r\n"...)
+	b = append(b, p[i+2:]...)
+	v, _ := e.answers.LoadOrStore(r, b)
+	return v.([]byte)
 }

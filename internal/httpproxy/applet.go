@@ -209,8 +209,8 @@ func (w *appletResponse) status() int {
 // lower case and sorted, and the body unless the request was HEAD.
 func (w *appletResponse) bytes(head bool) []byte {
 	code := w.status()
-	reason := reasons[code]
-	if reason == "" {
+	reason := config.Reason(code)
+	if reason == "Unknown" {
 		reason = http.StatusText(code)
 	}
 	var b bytes.Buffer

@@ -287,6 +287,14 @@ type session struct {
 	logReq           http1.Request
 	logRes           http1.Response
 	logLevel         int // set-log-level: -2 = unset, -1 = silent
+	// reqCaps and resCaps are the frontend's capture slots for this request.
+	reqCaps, resCaps [][]byte
+	resCaptured      bool
+	compAlgo         string // the compression chosen for the request, "" = none
+	// reqView and resView show the heads with the rules' header edits to the
+	// fetches; hdrGen changes whenever rules rewrite header values in place.
+	reqView, resView headView
+	hdrGen           uint64
 }
 
 // edit is a header change decided by http-request/http-response rules.
@@ -330,8 +338,7 @@ func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	}()
 	if fe.Cfg != nil && len(fe.Cfg.TCPRequest) > 0 {
 		s.smp.Reset(s)
-		if !connectionRules(&s.smp, fe.Cfg) {
-			fe.Counters.Denied.Add(1)
+		if !connectionRules(&s.smp, fe.Cfg, &fe.Counters) {
 			return
 		}
 	}
@@ -414,8 +421,10 @@ func (s *session) serveOne() bool {
 	fe.Counters.BytesIn.Add(uint64(len(head)))
 	req := &s.req
 	s.smp.Reset(s)
+	s.hdrGen++ // a new head: every view is stale
 	s.arena = s.arena[:0]
 	e.Smp = &s.smp
+	s.startCaptures()
 	if s.e.draining.Load() {
 		req.ConnClose = true
 	}
@@ -456,6 +465,7 @@ func (s *session) serveOne() bool {
 			return keep
 		}
 	}
+	s.prepareCompression(fe.Cfg, b.Cfg)
 	return s.forward(b, head, start)
 }
 
@@ -624,6 +634,9 @@ func (s *session) errorFile(status int) *config.ErrorFile {
 // followed by a close (its framing is the file's business), else the built-in page.
 func (s *session) fail(builtin []byte, status int, term [2]byte, keep bool) bool {
 	if f := s.errorFile(status); f != nil {
+		if f.Made {
+			return s.answer(f.Raw, status, term, keep)
+		}
 		return s.write(f.Raw, status, term, false, true)
 	}
 	return s.answer(builtin, status, term, keep)

@@ -84,23 +84,6 @@ var (
 	page504      = page(504)
 )
 
-// reasons are the standard reason phrases for `return status N`.
-var reasons = map[int]string{
-	100: "Continue", 101: "Switching Protocols",
-	200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information", 204: "No Content",
-	205: "Reset Content", 206: "Partial Content",
-	300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
-	307: "Temporary Redirect", 308: "Permanent Redirect",
-	400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
-	405: "Method Not Allowed", 406: "Not Acceptable", 407: "Proxy Authentication Required", 408: "Request Timeout",
-	409: "Conflict", 410: "Gone", 411: "Length Required", 412: "Precondition Failed", 413: "Payload Too Large",
-	414: "URI Too Long", 415: "Unsupported Media Type", 416: "Range Not Satisfiable", 417: "Expectation Failed",
-	421: "Misdirected Request", 422: "Unprocessable Content", 425: "Too Early", 426: "Upgrade Required",
-	428: "Precondition Required", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
-	500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
-	504: "Gateway Timeout", 505: "HTTP Version Not Supported",
-}
-
 // denyPage is the answer of `http-request deny [deny_status N]`: HAProxy's page for N
 // (the config accepts only those), else an empty answer with the status.
 func denyPage(status int) []byte {
@@ -113,18 +96,12 @@ func denyPage(status int) []byte {
 // returnPage is the answer of `http-request return`, as HAProxy 2.6 writes it:
 // content-length first, then content-type when set.
 func returnPage(r *config.HTTPRule) []byte {
+	if r.Raw != nil {
+		return r.Raw
+	}
 	status := r.Status
 	if status == 0 {
 		status = 200
 	}
-	reason := reasons[status]
-	if reason == "" {
-		reason = "Unknown"
-	}
-	b := []byte("HTTP/1.1 " + strconv.Itoa(status) + " " + reason + "\r\ncontent-length: " + strconv.Itoa(len(r.Body)) + "\r\n")
-	if r.ContentType != "" {
-		b = append(b, "content-type: "+r.ContentType+"\r\n"...)
-	}
-	b = append(b, "\r\n"...)
-	return append(b, r.Body...)
+	return []byte(config.AnswerHead(status, nil, len(r.Body), r.ContentType) + r.Body)
 }

@@ -36,7 +36,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 
 	isHead := string(req.Method) == "HEAD"
 
-	s.breq = balance.Request{Src: s.src.Addr().Unmap(), URI: bstr(req.Target), Header: s}
+	s.breq = balance.Request{Src: s.src.Addr().Unmap(), Sample: &s.smp}
 	if b.Persist != nil {
 		s.breq.Pin = b.Persist.Server(&s.smp) // stick match / stick on
 	}
@@ -51,7 +51,8 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		if attempt == 0 && !upgrade && !connect {
 			idle = s.e.getIdle
 		}
-		a, err = b.Connect(s.ctx, &s.breq, idle)
+		want, force := b.UseServer(&s.smp)
+		a, err = b.ConnectTo(s.ctx, &s.breq, idle, want, force)
 		e.Tw = a.Queue
 		e.Retries, e.Redispatched = a.Retries, a.Redispatched
 		if a.Server != nil {
@@ -229,8 +230,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	if denied != nil {
 		sc.Conn.Close()
 		keep := waitBody() == nil
-		fe.Counters.Denied.Add(1)
-		return s.fail(denyPage(denied.Status), denied.Status, [2]byte{'P', 'H'}, keep)
+		return s.answerResponse(denied, keep)
 	}
 	e.Status = resp.Status
 	fe.Counters.AddResponse(resp.Status)
@@ -246,6 +246,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	srvKeep := resp.KeepAlive() && framed && !closeSrv && !switchProto
 
 	s.c.SetWriteDeadline(deadline(fe.Cfg.Timeouts.Client))
+	comp := s.startCompression(resp, noBody, switchProto)
 	n := s.writeResponseHead(resp, switchProto && !connect, switchProto, clientKeep, req.Minor == 0, dechunk)
 	sc.br.Discard(len(rhead))
 	if fe.Cfg.Options.LogASAP {
@@ -277,6 +278,8 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		waitBody()
 		s.log()
 		return false
+	case comp != nil:
+		body, rerr = comp.relay(s, sc, resp)
 	case noBody:
 		// Flushed below, once the server connection is back in the pool.
 	case resp.Chunked:
@@ -285,6 +288,9 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		body, rerr = http1.CopyN(s.bw, sc.br, resp.ContentLength, s.respTick)
 	default:
 		body, rerr = http1.CopyAll(s.bw, sc.br, s.respTick)
+	}
+	if comp == nil {
+		s.bypassed(body)
 	}
 	bodyOK := waitBody() == nil
 	e.BytesIn += s.reqBody

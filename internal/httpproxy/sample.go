@@ -31,7 +31,19 @@ func (s *session) Request() *http1.Request {
 	if s.reqCopy {
 		return &s.logReq
 	}
-	return &s.req
+	if len(s.edits) == 0 {
+		return &s.req
+	}
+	// Header edits decided by earlier rules are seen by the following fetches, as in
+	// HAProxy: a view of the head with the edits applied, rebuilt when they change.
+	v := &s.reqView
+	if v.edits != len(s.edits) || v.gen != s.hdrGen {
+		v.headers = applyEdits(v.headers[:0], s.req.Headers, s.edits)
+		v.edits, v.gen = len(s.edits), s.hdrGen
+	}
+	v.req = s.req
+	v.req.Headers = v.headers
+	return &v.req
 }
 
 // Response is the response head once one is parsed.
@@ -41,8 +53,48 @@ func (s *session) Response() *http1.Response {
 		return nil
 	case s.resCopy:
 		return &s.logRes
+	case len(s.redits) == 0:
+		return &s.resp
 	}
-	return &s.resp
+	v := &s.resView
+	if v.edits != len(s.redits) || v.gen != s.hdrGen {
+		v.headers = applyEdits(v.headers[:0], s.resp.Headers, s.redits)
+		v.edits, v.gen = len(s.redits), s.hdrGen
+	}
+	v.res = s.resp
+	v.res.Headers = v.headers
+	return &v.res
+}
+
+// headView is a message head with the rules' header edits applied.
+type headView struct {
+	req     http1.Request
+	res     http1.Response
+	headers []http1.Header
+	edits   int    // how many edits it reflects
+	gen     uint64 // the session's hdrGen it reflects
+}
+
+// applyEdits applies header edits in order, as the head will be written: a deletion
+// removes every header of its name so far, an addition appends one.
+func applyEdits(dst, hs []http1.Header, edits []edit) []http1.Header {
+	dst = append(dst, hs...)
+	for i := range edits {
+		e := &edits[i]
+		if e.del {
+			kept := dst[:0]
+			for _, h := range dst {
+				if !equalFold(h.Name, e.name) {
+					kept = append(kept, h)
+				}
+			}
+			dst = kept
+		}
+		if e.add {
+			dst = append(dst, http1.Header{Name: sbytes(e.name), Value: e.value})
+		}
+	}
+	return dst
 }
 
 func (s *session) Backend(name string) sample.ProxyInfo {

@@ -51,6 +51,9 @@ type Options struct {
 	// Tables streams the stick tables an older process hands over (peers.Dump);
 	// nil when none. Start reads it to the end before it serves.
 	Tables io.Reader
+	// Patterns are the pattern and map files an older process changed at runtime
+	// (path -> `show acl FILE`): they replace the files' contents before serving.
+	Patterns map[string]string
 	// BeforeServe, when set, runs once every listener and stats socket is bound and
 	// every log target open, before anything is accepted or checked: the place to write
 	// the pidfile and drop privileges. An error stops the start.
@@ -161,6 +164,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 	in.State = st
 	in.startTables(cfg, opts.Tables)
 	in.startPersistence()
+	in.applyPatterns(cfg, opts.Patterns)
 	in.http = httpproxy.New(st, ev)
 	in.http.SetApplets(in.applets(cfg))
 	in.setTicketKeys(cfg, opts.TicketKeys)
@@ -651,5 +655,19 @@ func (in *Instance) closeLoggers() {
 	for k, l := range in.loggers {
 		l.Close()
 		delete(in.loggers, k)
+	}
+}
+
+// applyPatterns gives the pattern and map files the contents an older process had
+// changed at runtime (a map edited with `add map` survives the reload).
+func (in *Instance) applyPatterns(cfg *config.Config, dumps map[string]string) {
+	for path, dump := range dumps {
+		f := cfg.Patterns.Lookup(path)
+		if f == nil {
+			continue
+		}
+		if err := f.Replace(runtimeapi.ParsePatternDump(dump, f.IsMap)); err != nil {
+			in.events.Warn(fmt.Sprintf("cannot keep the runtime contents of '%s': %v", path, err))
+		}
 	}
 }

@@ -58,6 +58,7 @@ func (in *Instance) cliServer(cfg *config.Config, ids map[string]int, track func
 	srv.Commands = append(srv.Commands, runtimeapi.TicketFileCommands(cfg.TicketFiles)...)
 	srv.Commands = append(srv.Commands, runtimeapi.TableCommands(in.Tables, in.DumpTables)...)
 	srv.Commands = append(srv.Commands, runtimeapi.PeersCommand(in.Peers))
+	srv.Commands = append(srv.Commands, runtimeapi.MapCommands(cfg.Patterns)...)
 	return srv
 }
 

@@ -137,8 +137,14 @@ func appendVar(b []byte, n *node, e *Entry) []byte {
 		return appendIP(b, e.FrontendAddr.Addr(), o)
 	case vfp:
 		return appendPort(b, e.FrontendAddr, o)
-	case vhr, vhrl, vhs, vhsl:
-		return b // hitless has no `capture` yet: nothing, as HAProxy without captures
+	case vhr:
+		return appendCaptures(b, e.ReqCaptures, o, false)
+	case vhs:
+		return appendCaptures(b, e.ResCaptures, o, false)
+	case vhrl:
+		return appendCaptures(b, e.ReqCaptures, o, true)
+	case vhsl:
+		return appendCaptures(b, e.ResCaptures, o, true)
 	case vms:
 		ms := e.Accept.Nanosecond() / 1e6
 		return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
@@ -439,4 +445,60 @@ func appendTLSFrontend(b []byte, name string, o opts) []byte {
 		return append(b[:len(b)-1], '~', '"')
 	}
 	return append(b, '~')
+}
+
+// appendCaptures writes capture slots as HAProxy does: "{a|b|}" for %hr and %hs, or
+// one field per slot ("-" when empty) for %hrl and %hsl; nothing without captures.
+// Bytes that would break the line's syntax are written #XX.
+func appendCaptures(b []byte, caps [][]byte, o opts, clf bool) []byte {
+	if len(caps) == 0 {
+		return b
+	}
+	if clf {
+		for i, c := range caps {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			if len(c) == 0 {
+				b = appendText(b, "", o)
+				continue
+			}
+			if o&optQ != 0 {
+				b = append(b, '"')
+			}
+			b = appendCapture(b, c)
+			if o&optQ != 0 {
+				b = append(b, '"')
+			}
+		}
+		return b
+	}
+	if o&optQ != 0 {
+		b = append(b, '"')
+	}
+	b = append(b, '{')
+	for i, c := range caps {
+		if i > 0 {
+			b = append(b, '|')
+		}
+		b = appendCapture(b, c)
+	}
+	b = append(b, '}')
+	if o&optQ != 0 {
+		b = append(b, '"')
+	}
+	return b
+}
+
+// appendCapture writes one captured value: what appendEscaped escapes, and the
+// braces and bar of the "{a|b}" syntax.
+func appendCapture(b, s []byte) []byte {
+	for _, c := range s {
+		if c < 32 || c >= 127 || c == '"' || c == '#' || c == '{' || c == '|' || c == '}' {
+			b = append(b, '#', hexDigits[c>>4], hexDigits[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
 }

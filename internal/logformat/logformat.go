@@ -62,6 +62,9 @@ type Entry struct {
 	// OpenSSL's words (%sslv, %sslc), "" on a plain connection, which also decides
 	// the '~' after the frontend name of %ft.
 	SSLVersion, SSLCipher string
+	// ReqCaptures and ResCaptures are the capture slots (%hr, %hs): nil without
+	// captures, a nil slot when nothing was captured.
+	ReqCaptures, ResCaptures [][]byte
 }
 
 // Format is a parsed format string. It is immutable and safe for concurrent use.

@@ -32,7 +32,10 @@ type Link struct {
 	Certs string
 	// Tables is the previous worker's stick tables (its `_tables`), nil when none.
 	Tables []byte
-	ipc    *net.UnixConn
+	// Patterns are the pattern and map files the previous worker changed at
+	// runtime, for instance.Options.Patterns.
+	Patterns map[string]string
+	ipc      *net.UnixConn
 }
 
 // Attach returns the link when this process was started as a worker by a master, nil
@@ -67,7 +70,7 @@ func Attach() (*Link, error) {
 			uc.Close()
 			return nil, fmt.Errorf("cannot read what the master handed over: %v", err)
 		}
-		l.Config, l.States, l.TicketKeys, l.Certs = st.Config, st.States, st.TicketKeys, st.Certs
+		l.Config, l.States, l.TicketKeys, l.Certs, l.Patterns = st.Config, st.States, st.TicketKeys, st.Certs, st.Patterns
 	}
 	for i := 0; i < fds.nlisten; i++ {
 		fd := fds.first + i

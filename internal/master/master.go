@@ -306,6 +306,9 @@ func (m *Master) load(cfg *config.Config, src []config.Source) error {
 			start.States = s
 		}
 		start.Tables = cur.tables(10 * time.Second)
+		start.Patterns = runtimeapi.CarriedPatterns(func(cmd string) (string, error) {
+			return cur.ask(runtimeapi.LevelAdmin, cmd, 5*time.Second)
+		}, cfg.Patterns)
 	}
 	start.TicketKeys = m.ticketKeys(cur)
 	start.Certs = m.committedCerts(cur)

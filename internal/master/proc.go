@@ -114,6 +114,8 @@ type startup struct {
 	// Certs are the certificates committed at runtime (tlsconf.Store.Committed).
 	Certs  string `json:"certs,omitempty"`
 	Tables []byte `json:"-"` // the previous worker's `_tables`
+	// Patterns are the files the previous worker changed at runtime (path -> dump).
+	Patterns map[string]string `json:"patterns,omitempty"`
 }
 
 // maxStartup bounds what a worker reads from the master: the configuration and

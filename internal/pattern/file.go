@@ -36,7 +36,6 @@ func ReadFile(path string, isMap bool) ([]Entry, error) {
 			continue
 		}
 		e.Line = line
-		e.ID = uint64(len(out))
 		out = append(out, e)
 	}
 	if err := sc.Err(); err != nil {

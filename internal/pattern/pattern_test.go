@@ -71,32 +71,41 @@ func TestFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := fmt.Sprint(es)
-	want := "[{a.example.com backend_a 3 0} {b.example.com backend b 4 1} {lonely  5 2}]"
+	want := "[{a.example.com backend_a 3 0} {b.example.com backend b 4 0} {lonely  5 0}]"
 	if got != want {
 		t.Errorf("got %s\nwant %s", got, want)
 	}
 	r := NewRegistry()
-	ref, err := r.Load(p, true, Str, false)
+	ref, err := r.Load(p, true, Str, false, "str")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref2, _ := r.Load(p, true, Str, false)
+	ref2, _ := r.Load(p, true, Str, false, "str")
 	if ref != ref2 {
 		t.Error("a file is not shared")
 	}
+	if _, err := r.Load(p, false, Str, false, ""); err == nil || !strings.Contains(err.Error(), "is already used as two column file") {
+		t.Errorf("map read as a list: %v", err)
+	}
 	f := r.Lookup(p)
-	if err := f.Replace(append(f.Snapshot(), Entry{Key: "c.example.com", Value: "backend_c"})); err != nil {
+	if f.Dirty() {
+		t.Error("dirty before any change")
+	}
+	if err := f.Add(0, "c.example.com", "backend_c"); err != nil {
 		t.Fatal(err)
+	}
+	if !f.Dirty() {
+		t.Error("not dirty after add")
 	}
 	if i, ok := ref.Load().MatchBytes([]byte("c.example.com")); !ok || ref.Load().Entries[i].Value != "backend_c" {
 		t.Error("a replaced file is not seen through its Ref")
 	}
-	if _, err := r.Load(filepath.Join(dir, "nope"), false, Str, false); err == nil || !strings.Contains(err.Error(), "failed to open pattern file") {
+	if _, err := r.Load(filepath.Join(dir, "nope"), false, Str, false, ""); err == nil || !strings.Contains(err.Error(), "failed to open pattern file") {
 		t.Errorf("missing file: %v", err)
 	}
 	bad := filepath.Join(dir, "bad.lst")
 	os.WriteFile(bad, []byte("10.0.0.0/8\n\n300.0.0.1\n"), 0o644)
-	if _, err := r.Load(bad, false, IP, false); err == nil || err.Error() != bad+":3: '300.0.0.1' is not a valid IPv4 or IPv6 address" {
+	if _, err := r.Load(bad, false, IP, false, ""); err == nil || err.Error() != bad+":3: '300.0.0.1' is not a valid IPv4 or IPv6 address" {
 		t.Errorf("bad file: %v", err)
 	}
 }
@@ -159,5 +168,67 @@ func BenchmarkLookup10k(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestVersions(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "hosts.map")
+	os.WriteFile(p, []byte("a be_a\nb be_b\n"), 0o644)
+	r := NewRegistry()
+	ref, err := r.Load(p, true, Str, false, "str")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := r.Lookup("#0")
+	lookup := func(k string) string {
+		s := ref.Load()
+		if i, ok := s.MatchBytes([]byte(k)); ok {
+			return s.Entries[i].Value
+		}
+		return ""
+	}
+	if ok, _ := f.Set("a", "be_x"); !ok || lookup("a") != "be_x" {
+		t.Error("set")
+	}
+	if ok, _ := f.Set("zz", "q"); ok {
+		t.Error("set of a missing key")
+	}
+	es, _ := f.Entries(0)
+	if ok, _ := f.Delete(fmt.Sprintf("#%#x", es[1].ID)); !ok || lookup("b") != "" {
+		t.Error("delete by #ref")
+	}
+	if err := f.Add(1, "z", "be_z"); err != ErrVersionFuture {
+		t.Errorf("add to a future version: %v", err)
+	}
+	v := f.Prepare()
+	if err := f.Add(v, "z", "be_z"); err != nil || lookup("z") != "" {
+		t.Errorf("add to version %d: %v (visible before commit: %q)", v, err, lookup("z"))
+	}
+	if err := f.Commit(v); err != nil || lookup("z") != "be_z" || lookup("a") != "" {
+		t.Errorf("commit: %v", err)
+	}
+	if err := f.Commit(v + 3); err != ErrVersionRange {
+		t.Errorf("commit of a future version: %v", err)
+	}
+	if err := f.Commit(v); err != ErrVersionRange {
+		t.Errorf("second commit: %v", err)
+	}
+	if err := f.Clear(0); err != nil || lookup("z") != "" {
+		t.Errorf("clear: %v", err)
+	}
+	f.Upsert("k", "v1")
+	f.Upsert("k", "v2")
+	if es, _ := f.Entries(0); len(es) != 1 || lookup("k") != "v2" {
+		t.Errorf("upsert: %v", es)
+	}
+	lst, err := r.Ensure(filepath.Join(dir, "new.lst"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lst.AddMissing("10.0.0.1")
+	lst.AddMissing("10.0.0.1")
+	if es, _ := lst.Entries(0); len(es) != 1 {
+		t.Errorf("add-acl twice: %v", es)
 	}
 }

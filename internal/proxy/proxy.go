@@ -61,9 +61,15 @@ type Counters struct {
 	// Intercepted counts the requests a frontend answered itself (http-request
 	// return, use-service).
 	Intercepted atomic.Uint64
-	LastSess    atomic.Int64 // unix time of the last connection to a server (lastsess)
-	ConnRate    Rate         // new connections (frontend) or sessions (backend, server) per second
-	ReqRate     Rate         // HTTP requests per second (frontend)
+	DeniedConn  atomic.Uint64 // dcon: connections rejected by tcp-request connection rules
+	DeniedSess  atomic.Uint64 // dses: sessions rejected by tcp-request session rules
+	// CompIn, CompOut, CompByp and CompRsp are the compression figures: bytes into and
+	// out of the compressor, bytes of responses not compressed while compression is
+	// configured, and responses compressed.
+	CompIn, CompOut, CompByp, CompRsp atomic.Uint64
+	LastSess                          atomic.Int64 // unix time of the last connection to a server (lastsess)
+	ConnRate                          Rate         // new connections (frontend) or sessions (backend, server) per second
+	ReqRate                           Rate         // HTTP requests per second (frontend)
 	// Times are the sliding averages and maxima of a backend's or server's queue,
 	// connect, response and total times (qtime, ctime, rtime, ttime and their _max).
 	Times [4]Timing
@@ -163,7 +169,8 @@ func (c *Counters) ClearMax() {
 func (c *Counters) Clear() {
 	c.ClearMax()
 	for _, a := range []*atomic.Uint64{&c.TotalConns, &c.Requests, &c.BytesIn, &c.BytesOut, &c.ReqErrors,
-		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.LBTotal, &c.Reuses, &c.Intercepted, &c.Responses[0], &c.Responses[1], &c.Responses[2],
+		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.LBTotal, &c.Reuses, &c.Intercepted,
+		&c.DeniedConn, &c.DeniedSess, &c.CompIn, &c.CompOut, &c.CompByp, &c.CompRsp, &c.Responses[0], &c.Responses[1], &c.Responses[2],
 		&c.Responses[3], &c.Responses[4], &c.Responses[5]} {
 		a.Store(0)
 	}
@@ -313,6 +320,7 @@ type Backend struct {
 
 	active, backup tier
 	algo, balgo    balance.Algorithm
+	useServers     []useServer // `use-server` rules, resolved
 	retries        int
 	redispatch     bool
 	connectTimeout time.Duration
@@ -751,6 +759,13 @@ type IdleFunc func(s *Server) net.Conn
 // On success the server's slot is held: the caller must call a.Server.Release. On
 // failure the returned Attempt still carries the timings and the last server tried.
 func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc) (*Attempt, error) {
+	return b.ConnectTo(ctx, r, idle, nil, false)
+}
+
+// ConnectTo is Connect that tries want first (a use-server rule): when want is usable
+// (or, with force, merely not in maintenance) and below its maxconn; else the
+// balancing algorithm picks as usual.
+func (b *Backend) ConnectTo(ctx context.Context, r *balance.Request, idle IdleFunc, want *Server, force bool) (*Attempt, error) {
 	a := &Attempt{}
 	start := time.Now()
 	b.Counters.AddConn(start.Unix())
@@ -759,11 +774,20 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 		return a, err
 	}
 	var avoid, same, prev *Server
+	if want != nil && (want.Usable() || force && !want.Maint()) {
+		same = want
+	}
 	for try := 0; ; try++ {
 		var s *Server
-		if same != nil && b.takeSlot(same) {
+		switch {
+		case try == 0 && same != nil && force && !same.Usable():
+			// A down server that force-persist allows: its slot, whatever its state.
+			same.conns.Add(1)
+			same.Counters.AddConn(time.Now().Unix())
 			s = same
-		} else {
+		case same != nil && b.takeSlot(same):
+			s = same
+		default:
 			qstart := time.Now()
 			var err error
 			s, err = b.acquire(ctx, r, avoid)
@@ -859,6 +883,14 @@ func isTimeout(err error) bool {
 func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (AccessLogger, error)) (*State, error) {
 	ids := IDs(cfg)
 	st := &State{Config: cfg, Backends: map[string]*Backend{}, Vars: sample.NewStore(), IDs: ids}
+	// The global section's set-var lines, in order (a later one may read an earlier one).
+	in := &sample.Static{V: sample.Vars{Proc: st.Vars}}
+	c := sample.NewCtx(in)
+	for _, gv := range cfg.Global.Vars {
+		if v, ok := gv.Expr.Eval(c); ok {
+			st.Vars.Set(gv.Var.Name, v)
+		}
+	}
 	for _, p := range cfg.Proxies {
 		if !p.IsBackend() {
 			continue
@@ -939,6 +971,18 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 			b.active.servers = append(b.active.servers, s)
 		}
 	}
+	for _, u := range p.UseServers {
+		var srv *Server
+		for _, s := range b.Servers {
+			if s.Name == u.Server {
+				srv = s
+			}
+		}
+		if srv == nil {
+			return nil, fmt.Errorf("backend '%s' : unable to find server '%s' referenced in a 'use-server' rule.", p.Name, u.Server)
+		}
+		b.useServers = append(b.useServers, useServer{srv, u.Cond})
+	}
 	b.backup.firstOnly = !p.AllBackups
 	if act, bck := b.UsableServers(); act+bck == 0 && len(b.Servers) > 0 {
 		b.down, b.downAt = true, b.changed
@@ -951,6 +995,32 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 		return nil, fmt.Errorf("backend '%s': %w", p.Name, err)
 	}
 	return b, nil
+}
+
+type useServer struct {
+	srv  *Server
+	cond *acl.Cond
+}
+
+// UseServer evaluates the use-server rules for a request: the server the first
+// matching rule names, and whether a force-persist condition holds (then the server
+// is used even when down).
+func (b *Backend) UseServer(c *sample.Ctx) (want *Server, force bool) {
+	for _, u := range b.useServers {
+		if u.cond.Eval(c) {
+			want = u.srv
+			break
+		}
+	}
+	if want == nil {
+		return nil, false
+	}
+	for _, f := range b.Cfg.ForcePersist {
+		if f.Eval(c) {
+			return want, true
+		}
+	}
+	return want, false
 }
 
 // IDs numbers the proxies as HAProxy does: declaration order, after the internal CLI

@@ -205,3 +205,14 @@ func TestConnectRetriesThenRedispatches(t *testing.T) {
 		t.Fatalf("last server %s after %d retries", a2.Server.Name, a2.Retries)
 	}
 }
+
+func TestUseServerUnknown(t *testing.T) {
+	cfg, err := config.LoadBytes("t.cfg", []byte("backend b\n mode http\n server s1 127.0.0.1:9\n use-server zz if TRUE\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(cfg, nil, nil)
+	if want := "backend 'b' : unable to find server 'zz' referenced in a 'use-server' rule."; err == nil || err.Error() != want {
+		t.Fatalf("err %v, want %q", err, want)
+	}
+}

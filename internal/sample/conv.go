@@ -259,7 +259,7 @@ func convRegsub(c *Ctx, a []Arg, v *Value) bool {
 			break
 		}
 		c.buf = append(c.buf, src[pos:pos+m[0]]...)
-		c.buf = re.Expand(c.buf, backrefs(a[1].B), src[pos:], m)
+		c.buf = re.Expand(c.buf, Backrefs(a[1].B), src[pos:], m)
 		if m[1] == m[0] {
 			if pos+m[1] < len(src) {
 				c.buf = append(c.buf, src[pos+m[1]])
@@ -279,10 +279,9 @@ func convRegsub(c *Ctx, a []Arg, v *Value) bool {
 	return true
 }
 
-// backrefs turns HAProxy's \1 references into Go's ${1}; it is called with the
-// converter's constant argument, so the result could be cached, but substitution
-// templates are short.
-func backrefs(t []byte) []byte {
+// Backrefs turns HAProxy's \1 references in a substitution into Go's ${1} (and $
+// into $$) for regexp.Expand; a substitution without either is returned as it is.
+func Backrefs(t []byte) []byte {
 	if bytes.IndexByte(t, '\\') < 0 && bytes.IndexByte(t, '$') < 0 {
 		return t
 	}

@@ -17,7 +17,15 @@ type Ctx struct {
 	// v is the value being computed: fetches and converters are called through
 	// function values, so a Value on the caller's stack would escape.
 	v Value
+	// The client's first bytes for the payload fetches (fetch_payload.go).
+	payload                             []byte
+	hasPayload, payloadFinal, mayChange bool
+	// The capture slots of the transaction, for capture.req.hdr and capture.res.hdr.
+	reqCaps, resCaps [][]byte
 }
+
+// SetCaptures gives the capture fetches the transaction's capture slots.
+func (c *Ctx) SetCaptures(req, res [][]byte) { c.reqCaps, c.resCaps = req, res }
 
 // iterState is the cursor of a multi-valued fetch while an ACL iterates: n is the
 // occurrence asked for, more is set by the fetch when another one follows.
@@ -38,6 +46,8 @@ func (c *Ctx) Reset(in Input) {
 	c.In = in
 	c.buf = c.buf[:0]
 	c.iter = iterState{}
+	c.payload, c.hasPayload, c.payloadFinal, c.mayChange = nil, false, false, false
+	c.reqCaps, c.resCaps = nil, nil
 }
 
 // Mark and Release bound the scratch space used by one evaluation whose result was

@@ -25,6 +25,8 @@ type Fetch struct {
 	Multi bool
 	// Check validates the parsed arguments, e.g. fills defaults; may be nil.
 	Check func(a []Arg) error
+	// Load resolves arguments that name configuration objects (userlists); may be nil.
+	Load func(p *Parser, a []Arg) error
 	// ACL is the default match method when used in an ACL ("" = by output type).
 	ACL string
 }
@@ -113,12 +115,14 @@ func (e *Expr) FetchArg(i int) string {
 
 // Files loads the pattern and map files converters name (a *pattern.Registry).
 type Files interface {
-	Load(path string, isMap bool, m pattern.Method, fold bool) (*pattern.Ref, error)
+	Load(path string, isMap bool, m pattern.Method, fold bool, out string) (*pattern.Ref, error)
 }
 
-// Parser compiles expressions; Files serves map*() converters (nil: none can load).
+// Parser compiles expressions; Files serves map*() converters and Users the
+// http_auth fetches (nil: none can be used).
 type Parser struct {
 	Files Files
+	Users Users
 }
 
 // Parse compiles a whole expression with no map files.
@@ -181,6 +185,11 @@ func (p *Parser) ParsePrefix(s string, end byte) (*Expr, int, error) {
 	e.args = args
 	if f.Check != nil {
 		if err := f.Check(args); err != nil {
+			return nil, 0, fmt.Errorf("fetch method '%s' : %v", name, err)
+		}
+	}
+	if f.Load != nil {
+		if err := f.Load(p, args); err != nil {
 			return nil, 0, fmt.Errorf("fetch method '%s' : %v", name, err)
 		}
 	}

@@ -106,7 +106,10 @@ func init() {
 	alias("urlp", "url_param")
 }
 
-var versions = [2][]byte{[]byte("1.0"), []byte("1.1")}
+var (
+	versions     = [2][]byte{[]byte("1.0"), []byte("1.1")}
+	httpVersions = [2][]byte{[]byte("HTTP/1.0"), []byte("HTTP/1.1")}
+)
 
 // sbytes views a string as bytes; the bytes must never be written.
 func sbytes(s string) []byte {
@@ -406,6 +409,39 @@ func hdrNth(hs []http1.Header, name string, full bool, occ int) ([]byte, bool) {
 	return nil, false
 }
 
+// hdrAt returns the n-th value (0-based) of a header in one pass, and whether
+// another one follows.
+func hdrAt(hs []http1.Header, name string, full bool, n int) (val []byte, ok, more bool) {
+	i := 0
+	for j := range hs {
+		if name != "" && !eqFold(hs[j].Name, name) {
+			continue
+		}
+		if full {
+			if ok {
+				return val, true, true
+			}
+			if i == n {
+				val, ok = trimOWS(hs[j].Value), true
+			}
+			i++
+			continue
+		}
+		for rest, next := hs[j].Value, true; next; {
+			var v []byte
+			v, rest, next = nextValue(rest)
+			if ok {
+				return val, true, true
+			}
+			if i == n {
+				val, ok = v, true
+			}
+			i++
+		}
+	}
+	return val, ok, false
+}
+
 func hdrFetch(of headersOf, full bool) func(c *Ctx, a []Arg, v *Value) bool {
 	return func(c *Ctx, a []Arg, v *Value) bool {
 		hs := of(c)
@@ -414,8 +450,8 @@ func hdrFetch(of headersOf, full bool) func(c *Ctx, a []Arg, v *Value) bool {
 		}
 		occ := int(a[1].I)
 		if n, iter := c.Iterating(); iter && !a[1].Set {
-			val, ok := hdrNth(hs, a[0].S, full, n+1)
-			if ok && hdrCount(hs, a[0].S, full) > n+1 {
+			val, ok, more := hdrAt(hs, a[0].S, full, n)
+			if more {
 				c.More()
 			}
 			*v = Str(val)
@@ -546,6 +582,55 @@ func fetchHdrs(c *Ctx, a []Arg, v *Value) bool {
 }
 
 func init() {
+	capture := func(res bool) func(c *Ctx, a []Arg, v *Value) bool {
+		return func(c *Ctx, a []Arg, v *Value) bool {
+			caps := c.reqCaps
+			if res {
+				caps = c.resCaps
+			}
+			if a[0].I < 0 || a[0].I >= int64(len(caps)) || caps[a[0].I] == nil {
+				return false
+			}
+			*v = Str(caps[a[0].I])
+			return true
+		}
+	}
+	addFetches(
+		&Fetch{Name: "capture.req.hdr", Args: "i", Out: TStr, Use: SrcHReq, Fn: capture(false)},
+		&Fetch{Name: "capture.res.hdr", Args: "i", Out: TStr, Use: SrcHRes, Fn: capture(true)},
+		&Fetch{Name: "capture.req.method", Out: TStr, Use: SrcHReq, Fn: func(c *Ctx, a []Arg, v *Value) bool {
+			r := c.In.Request()
+			if r == nil {
+				return false
+			}
+			*v = Str(r.Method)
+			return true
+		}},
+		&Fetch{Name: "capture.req.uri", Out: TStr, Use: SrcHReq, Fn: func(c *Ctx, a []Arg, v *Value) bool {
+			r := c.In.Request()
+			if r == nil {
+				return false
+			}
+			*v = Str(r.Target)
+			return true
+		}},
+		&Fetch{Name: "capture.req.ver", Out: TStr, Use: SrcHReq, Fn: func(c *Ctx, a []Arg, v *Value) bool {
+			r := c.In.Request()
+			if r == nil {
+				return false
+			}
+			*v = Str(httpVersions[r.Minor&1])
+			return true
+		}},
+		&Fetch{Name: "capture.res.ver", Out: TStr, Use: SrcHRes, Fn: func(c *Ctx, a []Arg, v *Value) bool {
+			r := c.In.Response()
+			if r == nil {
+				return false
+			}
+			*v = Str(httpVersions[r.Minor&1])
+			return true
+		}},
+	)
 	addFetches(&Fetch{Name: "req.proto_http", Out: TBool, Use: SrcReqBuf, Fn: func(c *Ctx, a []Arg, v *Value) bool {
 		*v = Bool(c.In.Request() != nil)
 		return true

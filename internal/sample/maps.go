@@ -10,6 +10,8 @@ import (
 // map file (keys matched as <match> does in an ACL) and return the value, or the
 // default when no key matches.
 
+var outNames = map[Type]string{TStr: "str", TInt: "int", TAddr: "ip"}
+
 type mapArg struct {
 	ref *pattern.Ref
 	m   pattern.Method
@@ -51,7 +53,7 @@ func loadMap(m pattern.Method, out Type) func(p *Parser, a []Arg) error {
 		if p.Files == nil {
 			return errors.New("failed to open pattern file <" + a[0].S + ">")
 		}
-		ref, err := p.Files.Load(a[0].S, true, m, false)
+		ref, err := p.Files.Load(a[0].S, true, m, false, outNames[out])
 		if err != nil {
 			return err
 		}

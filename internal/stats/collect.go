@@ -69,7 +69,9 @@ func Collect(st *proxy.State, ids map[string]int, l Limits, o Options) []*Row {
 			r.unum("conn_rate", fe.Counters.ConnRate.Per(now))
 			r.unum("conn_rate_max", fe.Counters.ConnRate.Max())
 			r.unum("conn_tot", fe.Counters.TotalConns.Load())
-			r.zero("comp_in", "comp_out", "comp_byp", "comp_rsp", "dcon", "dses")
+			r.unum("dcon", fe.Counters.DeniedConn.Load())
+			r.unum("dses", fe.Counters.DeniedSess.Load())
+			r.comp(&fe.Counters)
 			if http {
 				r.unum("intercepted", fe.Counters.Intercepted.Load())
 			}
@@ -180,7 +182,8 @@ func Collect(st *proxy.State, ids map[string]int, l Limits, o Options) []*Row {
 		if http {
 			r.zero("cache_lookups", "cache_hits")
 		}
-		r.zero("comp_in", "comp_out", "comp_byp", "comp_rsp", "agg_server_status", "agg_server_check_status", "agg_check_status")
+		r.comp(&b.Counters)
+		r.zero("agg_server_status", "agg_server_check_status", "agg_check_status")
 		if o.Private {
 			algo := p.Balance.Algorithm
 			if algo == "" {
@@ -308,4 +311,12 @@ func serverStatus(s *proxy.Server) string {
 		return name + " " + strconv.Itoa(h-rise+1) + "/" + strconv.Itoa(fall)
 	}
 	return name
+}
+
+// comp fills the compression columns.
+func (r *Row) comp(c *proxy.Counters) {
+	r.unum("comp_in", c.CompIn.Load())
+	r.unum("comp_out", c.CompOut.Load())
+	r.unum("comp_byp", c.CompByp.Load())
+	r.unum("comp_rsp", c.CompRsp.Load())
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"hitless/internal/acl"
 	"hitless/internal/balance"
 	"hitless/internal/config"
 	"hitless/internal/http1"
@@ -149,10 +150,17 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	in.vars.Proc = fe.State.Vars
 	var smp sample.Ctx
 	smp.Reset(in)
-	if !TCPRules(&smp, fe.Cfg.TCPRequest, "connection") || !TCPRules(&smp, fe.Cfg.TCPRequest, "session") ||
-		!TCPRules(&smp, fe.Cfg.TCPRequest, "content") {
+	if !TCPRules(&smp, fe.Cfg.TCPRequest, "connection") {
+		fe.Counters.DeniedConn.Add(1)
+		return // a rejected connection is not logged, as in HAProxy
+	}
+	if !TCPRules(&smp, fe.Cfg.TCPRequest, "session") {
+		fe.Counters.DeniedSess.Add(1)
+		return
+	}
+	early, ok := inspect(c, &smp, fe.Cfg, start)
+	if !ok {
 		fe.Counters.Denied.Add(1)
-		logged = true // a rejected connection is not logged, as in HAProxy
 		return
 	}
 	b := fe.Route(&smp)
@@ -171,11 +179,13 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		return
 	}
 	e.Backend = b.Name
-	breq := balance.Request{Src: src.Addr(), Header: in}
-	if b.Persist != nil {
+	in.be = b
+	want, force := b.UseServer(&smp)
+	breq := balance.Request{Src: src.Addr(), Sample: &smp}
+	if b.Persist != nil && want == nil {
 		breq.Pin = b.Persist.Server(&smp) // stick match / stick on
 	}
-	a, err := b.Connect(ctx, &breq, nil)
+	a, err := b.ConnectTo(ctx, &breq, nil, want, force)
 	if err == nil && b.Persist != nil {
 		b.Persist.Store(&smp, b.ServerID(a.Server), a.Server.Name, a.Server.Address().HostPort)
 	}
@@ -225,7 +235,17 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		sc.Close()
 	})
 	defer stop()
+	if len(early) > 0 {
+		// What the content rules inspected goes first.
+		sc.SetWriteDeadline(time.Now().Add(serverIdle + time.Second))
+		if _, err := sc.Write(early); err != nil {
+			e.Term = [2]byte{'S', 'D'}
+			return
+		}
+		sc.SetWriteDeadline(time.Time{})
+	}
 	toServer, toClient, e.Term = Relay(c, sc, clientIdle, serverIdle, t.ClientFin, bt.ServerFin)
+	toServer += int64(len(early))
 	if ctx.Err() != nil {
 		e.Term = [2]byte{'K', 'D'}
 	}
@@ -359,28 +379,110 @@ func closeWrite(c net.Conn) {
 }
 
 // TCPRules runs the tcp-request rules of one kind ("connection", "session",
-// "content"); it reports false when one rejects. Content rules are evaluated at once:
-// no fetch reads the payload yet, so there is nothing to wait for.
+// "content") without waiting for data; it reports false when one rejects.
 func TCPRules(c *sample.Ctx, rules []config.TCPRule, kind string) bool {
 	for i := range rules {
 		r := &rules[i]
 		if r.Kind != kind || (r.Cond != nil && !r.Cond.Eval(c)) {
 			continue
 		}
-		switch r.Action {
-		case "accept":
-			return true
-		case "reject":
-			return false
-		case "set-var":
-			m := c.Mark()
-			if v, ok := r.Expr.Eval(c); ok {
-				c.In.Vars().Set(r.Var, v)
-			}
-			c.Release(m)
-		case "unset-var":
-			c.In.Vars().Unset(r.Var)
+		if v := tcpAction(c, r); v != verdictNone {
+			return v == verdictAccept
 		}
 	}
 	return true
+}
+
+// tcpAction runs the action of a tcp-request rule whose condition holds.
+func tcpAction(c *sample.Ctx, r *config.TCPRule) verdict {
+	switch r.Action {
+	case "accept":
+		return verdictAccept
+	case "reject":
+		return verdictReject
+	case "set-var":
+		m := c.Mark()
+		if v, ok := r.Expr.Eval(c); ok {
+			c.In.Vars().Set(r.Var, v)
+		}
+		c.Release(m)
+	case "unset-var":
+		c.In.Vars().Unset(r.Var)
+	}
+	return verdictNone
+}
+
+// inspect runs the tcp-request content rules. When a rule cannot decide yet on the
+// bytes received (a TLS ClientHello cut short, wait_end), it waits for more, until
+// `tcp-request inspect-delay` after the connection was accepted or until its buffer is
+// full. It returns the bytes read (to be sent to the server first) and false when a
+// rule rejects the connection.
+func inspect(c net.Conn, smp *sample.Ctx, p *config.Proxy, start time.Time) ([]byte, bool) {
+	var rules []config.TCPRule
+	for _, r := range p.TCPRequest {
+		if r.Kind == "content" {
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) == 0 {
+		return nil, true
+	}
+	var buf []byte
+	if p.InspectDelay > 0 {
+		buf = make([]byte, 0, inspectBuf)
+	}
+	deadline := start.Add(p.InspectDelay)
+	final := p.InspectDelay <= 0
+	for {
+		smp.SetPayload(buf, final)
+		switch contentVerdict(smp, rules) {
+		case verdictAccept:
+			c.SetReadDeadline(time.Time{})
+			return buf, true
+		case verdictReject:
+			return nil, false
+		}
+		if final {
+			c.SetReadDeadline(time.Time{})
+			return buf, true
+		}
+		c.SetReadDeadline(deadline)
+		n, err := c.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil || len(buf) == cap(buf) {
+			final = true
+		}
+	}
+}
+
+// inspectBuf is how much a connection may send before its content rules decide
+// (HAProxy's buffer less its reserve).
+const inspectBuf = 15 << 10
+
+type verdict int
+
+const (
+	verdictNone verdict = iota // no rule decided: accepted at the end
+	verdictAccept
+	verdictReject
+	verdictWait // a rule may decide once more bytes arrive
+)
+
+// contentVerdict evaluates the content rules on the payload given to smp.
+func contentVerdict(c *sample.Ctx, rules []config.TCPRule) verdict {
+	for i := range rules {
+		r := &rules[i]
+		if r.Cond != nil {
+			switch r.Cond.EvalMiss(c) {
+			case acl.Miss:
+				return verdictWait
+			case acl.Fail:
+				continue
+			}
+		}
+		if v := tcpAction(c, r); v != verdictNone {
+			return v
+		}
+	}
+	return verdictNone
 }

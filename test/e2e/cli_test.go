@@ -41,7 +41,7 @@ defaults
 frontend fe
     bind 127.0.0.1:0
     default_backend nosuch
-    capture request header Host len 20
+    capture cookie SID len 20
 backend be
     server s1 127.0.0.1
     balance nope
@@ -54,7 +54,7 @@ backend be
 		cfg + ":2: 'maxconn' expects an integer argument",
 		cfg + ":5: unknown keyword 'timout' in 'defaults' section; did you mean 'timeout' maybe ?",
 		cfg + ":7: 'bind' : invalid port '0'",
-		cfg + ":9: 'capture' is not supported yet",
+		cfg + ":9: 'capture cookie' is not supported yet",
 		cfg + ":11: 'server be/s1' : missing port specification in '127.0.0.1'",
 		cfg + ":12: 'balance' only supports",
 		// The section line (HAProxy's proxy position) or the keyword's line.

@@ -86,7 +86,7 @@ func TestRuntimeAPICommandsAtEachLevel(t *testing.T) {
 		level int
 		want  string // a part of the answer (every answer ends with an empty line)
 	}{
-		{"help", user, "The following commands are valid at this level:\n  abort ssl cert <certfile>               : abort a transaction for a certificate file\n  clear counters [all]"},
+		{"help", user, "The following commands are valid at this level:\n  abort ssl cert <certfile>               : abort a transaction for a certificate file\n  add acl [@<ver>] <acl> <pattern>"},
 		{"show info", user, "\nCumReq: "},
 		{"show stat", user, "\nfe,FRONTEND,,,"},
 		{"show stat -1 4 -1", user, "\nbe,a,"},
