@@ -558,3 +558,31 @@ func TestErrorPos(t *testing.T) {
 		})
 	}
 }
+
+// TestSetTarget: a rewritten target passes the checks of a received one, and a
+// refused one changes nothing.
+func TestSetTarget(t *testing.T) {
+	r, err := parseReq(t, "GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"", "/a b", "/a\r\nX: 1", "/a#f", "admin", "http://evil/", "*", "/a\x7f"} {
+		if err := r.SetTarget([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+		if string(r.Target) != "/a?b" || string(r.Path) != "/a?b" {
+			t.Fatalf("a refused rewrite changed the request: %q %q", r.Target, r.Path)
+		}
+	}
+	if err := r.SetTarget([]byte("http://x:80/c")); err != nil || r.Form != AbsoluteForm || string(r.Path) != "/c" {
+		t.Fatalf("absolute rewrite: %v form %d path %q", err, r.Form, r.Path)
+	}
+	for _, bad := range []string{"", "GET /admin", "G\rT", "CONNECT"} {
+		if err := r.SetMethod([]byte(bad)); err == nil {
+			t.Errorf("method %q accepted", bad)
+		}
+	}
+	if err := r.SetMethod([]byte("PURGE")); err != nil || string(r.Method) != "PURGE" {
+		t.Fatalf("method: %v", err)
+	}
+}

@@ -188,3 +188,45 @@ func sameAuthority(scheme, auth, host []byte) bool {
 	}
 	return bytes.Equal(ap, hp)
 }
+
+// SetTarget replaces the request target with t, as a rewrite rule makes it, after
+// the checks a received target passes: its bytes, its form for the method, and,
+// for an absolute form, an authority that agrees with Host. The parts (Form, Path,
+// ...) follow the new target. On error nothing changes: a rewrite must not forward
+// a request line that the next hop could split or read differently.
+func (r *Request) SetTarget(t []byte) error {
+	if len(t) == 0 {
+		return malformed("empty request target")
+	}
+	old := *r
+	r.Target = t
+	r.Form, r.Scheme, r.Authority, r.Path = OriginForm, nil, nil, nil
+	if err := r.parseTarget(); err != nil {
+		*r = old
+		return err
+	}
+	if r.Form == AbsoluteForm && r.Host != nil && !sameAuthority(r.Scheme, r.Authority, r.Host) {
+		*r = old
+		return malformed("rewritten target names another authority than Host")
+	}
+	return nil
+}
+
+// SetMethod replaces the request method with m, which must be a token.
+func (r *Request) SetMethod(m []byte) error {
+	if len(m) == 0 {
+		return malformed("empty method")
+	}
+	for _, c := range m {
+		if !isToken(c) {
+			return malformed("method")
+		}
+	}
+	old := r.Method
+	r.Method = m
+	if err := r.SetTarget(r.Target); err != nil {
+		r.Method = old // CONNECT and OPTIONS * depend on the method
+		return err
+	}
+	return nil
+}

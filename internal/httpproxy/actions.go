@@ -51,7 +51,12 @@ func init() {
 			if !s.skipBody(head) {
 				return ruleAnswered, false
 			}
-			return ruleAnswered, s.answer(s.redirect(r.Redirect), r.Redirect.Code, [2]byte{'L', 'R'}, true)
+			page := s.redirect(r.Redirect)
+			if page == nil {
+				s.countFailedRewrite()
+				return ruleAnswered, s.fail(page500, 500, [2]byte{'P', 'R'}, false)
+			}
+			return ruleAnswered, s.answer(page, r.Redirect.Code, [2]byte{'L', 'R'}, true)
 		},
 		"set-header": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
 			s.edits = append(s.edits, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
@@ -66,11 +71,15 @@ func init() {
 			return ruleNext, false
 		},
 		"replace-header": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
-			s.replaceHeader(s.req.Headers, r, false)
+			if !s.replaceHeader(s.req.Headers, r, false) {
+				return s.rewriteFailed(head)
+			}
 			return ruleNext, false
 		},
 		"replace-value": func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
-			s.replaceHeader(s.req.Headers, r, true)
+			if !s.replaceHeader(s.req.Headers, r, true) {
+				return s.rewriteFailed(head)
+			}
 			return ruleNext, false
 		},
 		"set-path":      setLine(linePath),
@@ -234,7 +243,14 @@ func (s *session) answerPage(r *config.HTTPRule) []byte {
 	var local [4]hv
 	vals := local[:0]
 	for _, h := range r.Hdrs {
-		vals = append(vals, hv{sbytes(h.Name), s.expand(h.Value)})
+		v := s.expand(h.Value)
+		if !http1.ValidFieldValue(v) {
+			// A value built from request data must not split the answer's head: the
+			// header is left out and the failed rewrite counted.
+			s.countFailedRewrite()
+			continue
+		}
+		vals = append(vals, hv{sbytes(h.Name), v})
 	}
 	start := len(s.arena)
 	s.arena = append(s.arena, "HTTP/1.1 "...)
@@ -261,9 +277,15 @@ func sbytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s))
 func reasonOf(status int) string { return config.Reason(status) }
 
 // redirect builds the answer of a redirect rule as HAProxy 2.6 writes it.
+//
+// It returns nil when the location built from the request holds a control byte (a
+// decoded line break would split the answer's head).
 func (s *session) redirect(rd *config.Redirect) []byte {
 	start := len(s.arena)
 	loc := s.expand(rd.Value)
+	if !http1.ValidFieldValue(loc) {
+		return nil
+	}
 	b := s.arena
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(rd.Code), 10)
@@ -321,10 +343,29 @@ func appendRedirectPath(b []byte, rd *config.Redirect, path, query []byte) []byt
 	return b
 }
 
+// rewriteFailed answers a request whose rewrite would have produced an invalid
+// request line or field: 500, counted in wrew, as HAProxy 2.6 does under its default
+// `strict-mode on`.
+func (s *session) rewriteFailed(head []byte) (ruleResult, bool) {
+	s.countFailedRewrite()
+	s.skipBody(head)
+	return ruleAnswered, s.fail(page500, 500, [2]byte{'P', 'R'}, false)
+}
+
+// countFailedRewrite counts a rewrite refused for its result (wrew).
+func (s *session) countFailedRewrite() {
+	s.fe.Counters.FailedRewrites.Add(1)
+	if s.be != nil {
+		s.be.Counters.FailedRewrites.Add(1)
+	}
+}
+
 // replaceHeader rewrites the values of a header with a regex and a format: the whole
 // line (replace-header) or each comma-separated value (replace-value). The new
-// values live in the arena.
-func (s *session) replaceHeader(hs []http1.Header, r *config.HTTPRule, each bool) {
+// values live in the arena. It reports false, leaving the value as it was, when a
+// new value holds a control byte (a line break would split the head).
+func (s *session) replaceHeader(hs []http1.Header, r *config.HTTPRule, each bool) bool {
+	ok := true
 	s.hdrGen++
 	repl := s.expand(r.Value)
 	for i := range hs {
@@ -354,8 +395,13 @@ func (s *session) replaceHeader(hs []http1.Header, r *config.HTTPRule, each bool
 				}
 			}
 		}
-		h.Value = s.arena[start:len(s.arena):len(s.arena)]
+		if v := s.arena[start:len(s.arena):len(s.arena)]; http1.ValidFieldValue(v) {
+			h.Value = v
+		} else {
+			ok = false
+		}
 	}
+	return ok
 }
 
 // appendReplace appends v with the whole match of the regex replaced (HAProxy
@@ -379,12 +425,14 @@ const (
 	lineMethod
 )
 
-// setTarget rebuilds the request target (or method) with part replaced by v.
-func (s *session) setPart(part linePart, v []byte) {
+// setPart rebuilds the request target (or method) with part replaced by v. It
+// reports false, changing nothing, when the result is not a valid request line
+// (http1.Request.SetTarget): a value built from request data (a decoded URL, a
+// header) must not split the line or change its form.
+func (s *session) setPart(part linePart, v []byte) bool {
 	req := &s.req
 	if part == lineMethod {
-		req.Method = v
-		return
+		return req.SetMethod(v) == nil
 	}
 	t := req.Target
 	pq, _ := sample.PathQuery(t)
@@ -407,7 +455,7 @@ func (s *session) setPart(part linePart, v []byte) {
 			s.arena = append(append(s.arena, '?'), v...)
 		}
 	}
-	req.Target = s.arena[start:len(s.arena):len(s.arena)]
+	return req.SetTarget(s.arena[start:len(s.arena):len(s.arena)]) == nil
 }
 
 func (s *session) linePart(part linePart) []byte {
@@ -426,7 +474,9 @@ func (s *session) linePart(part linePart) []byte {
 
 func setLine(part linePart) requestAction {
 	return func(s *session, p *config.Proxy, r *config.HTTPRule, head []byte) (ruleResult, bool) {
-		s.setPart(part, s.expand(r.Value))
+		if !s.setPart(part, s.expand(r.Value)) {
+			return s.rewriteFailed(head)
+		}
 		return ruleNext, false
 	}
 }
@@ -441,7 +491,9 @@ func replaceLine(part linePart) requestAction {
 		repl := s.expand(r.Value)
 		start := len(s.arena)
 		s.arena = r.Regex.Expand(s.arena, sample.Backrefs(repl), cur, m)
-		s.setPart(part, s.arena[start:len(s.arena):len(s.arena)])
+		if !s.setPart(part, s.arena[start:len(s.arena):len(s.arena)]) {
+			return s.rewriteFailed(head)
+		}
 		return ruleNext, false
 	}
 }
@@ -471,11 +523,17 @@ func init() {
 			return ruleNext, true
 		},
 		"replace-header": func(s *session, r *config.HTTPRule) (ruleResult, bool) {
-			s.replaceHeader(s.resp.Headers, r, false)
+			if !s.replaceHeader(s.resp.Headers, r, false) {
+				// The value stays as the server sent it; the failure is counted.
+				s.countFailedRewrite()
+			}
 			return ruleNext, true
 		},
 		"replace-value": func(s *session, r *config.HTTPRule) (ruleResult, bool) {
-			s.replaceHeader(s.resp.Headers, r, true)
+			if !s.replaceHeader(s.resp.Headers, r, true) {
+				// The value stays as the server sent it; the failure is counted.
+				s.countFailedRewrite()
+			}
 			return ruleNext, true
 		},
 		"set-status": func(s *session, r *config.HTTPRule) (ruleResult, bool) {
@@ -520,7 +578,12 @@ func (s *session) answerResponse(r *config.HTTPRule, keep bool) bool {
 	case "return":
 		return s.answer(s.answerPage(r), r.Status, [2]byte{'L', 'H'}, keep)
 	case "redirect":
-		return s.answer(s.redirect(r.Redirect), r.Redirect.Code, [2]byte{'L', 'H'}, keep)
+		page := s.redirect(r.Redirect)
+		if page == nil {
+			s.countFailedRewrite()
+			return s.fail(page502, 502, [2]byte{'P', 'H'}, false)
+		}
+		return s.answer(page, r.Redirect.Code, [2]byte{'L', 'H'}, keep)
 	}
 	s.fe.Counters.Denied.Add(1)
 	page := denyPage(r.Status)

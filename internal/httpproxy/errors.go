@@ -79,6 +79,7 @@ func page(status int) []byte {
 var (
 	page400Parse = legacy(400, "Bad request", "Your browser sent an invalid request.").raw
 	page408Parse = legacy(408, "Request Time-out", "Your browser didn't send a complete request in time.").raw
+	page500      = page(500)
 	page502      = page(502)
 	page503      = page(503)
 	page504      = page(504)

@@ -61,8 +61,11 @@ type Counters struct {
 	// Intercepted counts the requests a frontend answered itself (http-request
 	// return, use-service).
 	Intercepted atomic.Uint64
-	DeniedConn  atomic.Uint64 // dcon: connections rejected by tcp-request connection rules
-	DeniedSess  atomic.Uint64 // dses: sessions rejected by tcp-request session rules
+	// FailedRewrites counts rewrites refused because their result was not a valid
+	// request line or field (wrew).
+	FailedRewrites atomic.Uint64
+	DeniedConn     atomic.Uint64 // dcon: connections rejected by tcp-request connection rules
+	DeniedSess     atomic.Uint64 // dses: sessions rejected by tcp-request session rules
 	// CompIn, CompOut, CompByp and CompRsp are the compression figures: bytes into and
 	// out of the compressor, bytes of responses not compressed while compression is
 	// configured, and responses compressed.
@@ -170,7 +173,7 @@ func (c *Counters) Clear() {
 	c.ClearMax()
 	for _, a := range []*atomic.Uint64{&c.TotalConns, &c.Requests, &c.BytesIn, &c.BytesOut, &c.ReqErrors,
 		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.LBTotal, &c.Reuses, &c.Intercepted,
-		&c.DeniedConn, &c.DeniedSess, &c.CompIn, &c.CompOut, &c.CompByp, &c.CompRsp, &c.Responses[0], &c.Responses[1], &c.Responses[2],
+		&c.FailedRewrites, &c.DeniedConn, &c.DeniedSess, &c.CompIn, &c.CompOut, &c.CompByp, &c.CompRsp, &c.Responses[0], &c.Responses[1], &c.Responses[2],
 		&c.Responses[3], &c.Responses[4], &c.Responses[5]} {
 		a.Store(0)
 	}

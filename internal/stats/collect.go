@@ -223,7 +223,8 @@ func (r *Row) common(px, sv string, http bool, c *proxy.Counters, now time.Time)
 		mode = "http"
 	}
 	r.set("mode", mode)
-	r.zero("wrew", "eint")
+	r.unum("wrew", c.FailedRewrites.Load())
+	r.zero("eint")
 	r.set("-", "-")
 	// hitless has neither TLS nor HTTP/2: those module counters are exactly 0. The h1
 	// module's columns stay empty (HAProxy's mux-level counts are not kept).
