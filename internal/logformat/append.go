@@ -225,7 +225,26 @@ func (f *Format) appendExpr(b []byte, n *node, e *Entry) []byte {
 		}
 		return strconv.AppendInt(b, v.Int, 10)
 	}
+	for _, c := range v.B {
+		if c < ' ' || c == 0x7f {
+			// A value from the request (a decoded URL, say) must not break the line:
+			// control bytes are written #XX, as in the request line.
+			return appendBytesText(b, appendControlsEscaped(nil, v.B), n.opts)
+		}
+	}
 	return appendBytesText(b, v.B, n.opts)
+}
+
+// appendControlsEscaped writes s with its control bytes and DEL as #XX.
+func appendControlsEscaped(b, s []byte) []byte {
+	for _, c := range s {
+		if c < ' ' || c == 0x7f {
+			b = append(b, '#', hexDigits[c>>4], hexDigits[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 func requestTime(e *Entry) time.Time {

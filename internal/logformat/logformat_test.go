@@ -190,3 +190,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestExpressionCannotBreakTheLine: a sample value holding a line break (a decoded
+// query here) is written with its control bytes as #XX, so that a client cannot
+// forge log lines.
+func TestExpressionCannotBreakTheLine(t *testing.T) {
+	f, err := Parse("%[var(txn.q)] end")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := sampleEntry()
+	in := &sample.Static{}
+	in.V.Set(sample.VarRef{Scope: sample.ScopeTxn, Name: "q"}, &sample.Value{Type: sample.TStr, B: []byte("a\r\nforged\tx")})
+	e.Smp = sample.NewCtx(in)
+	if got := string(f.Append(nil, e)); got != "a#0D#0Aforged#09x end" {
+		t.Fatalf("got %q", got)
+	}
+}
