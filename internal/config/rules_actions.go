@@ -59,7 +59,10 @@ func init() {
 		"use-service":      {onRequest, parseUseService},
 		"auth":             {onRequest, parseAuth},
 		"early-hint":       {onRequest, parseSetHeader},
-		"disable-l7-retry": {onRequest, noActionArgs},
+		"disable-l7-retry": {onRequest, func(ps *parser, p *Proxy, r *HTTPRule, kw string, args []string) error {
+			ps.warnf("'%s' has no effect: hitless makes no layer 7 retries ('retry-on' is not supported yet).", kw)
+			return noActionArgs(ps, p, r, kw, args)
+		}},
 		"normalize-uri":    {onRequest, parseNormalize},
 		"set-src":          {onRequest, parseSetExpr},
 		"set-src-port":     {onRequest, parseSetExpr},

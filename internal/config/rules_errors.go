@@ -231,6 +231,7 @@ func kwPersist(ps *parser, p *Proxy, a []string) error {
 		p.ForcePersist = append(p.ForcePersist, c)
 	} else {
 		p.IgnorePersist = append(p.IgnorePersist, c)
+		ps.warnf("'ignore-persist' has no effect yet: hitless has no cookie persistence.")
 	}
 	return nil
 }
