@@ -141,7 +141,8 @@ type Proxy struct {
 	Retries       int // default 3
 	Redispatch    bool
 	AllBackups    bool
-	HTTPCheck     *HTTPCheck // `option httpchk`; nil = TCP connect checks
+	HTTPCheck     *HTTPCheck // the request line of `option httpchk`; nil when unset
+	Checks        Checks     // which health check runs and its rules (checks.go)
 	// LoadServerState is `load-server-state-from-file`: "global", "local" or ""
 	// (none); ServerStateFileName is `server-state-file-name` ("" = the backend's name).
 	LoadServerState     string
@@ -158,7 +159,6 @@ type Proxy struct {
 	// ErrorFiles are the `errorfile`/`errorfiles` answers by status; nil when none.
 	ErrorFiles map[int]*ErrorFile
 
-	pendingExpect int            // `http-check expect status` seen before `option httpchk`
 	errDirectives []errDirective // errorfile/errorfiles lines in order, resolved by finish
 }
 
@@ -180,6 +180,7 @@ type Options struct {
 	DontLogNull       bool
 	LogSeparateErrors bool // errors are logged at level err instead of info
 	LogASAP           bool // log when the response head is sent, not at the end
+	LogHealthChecks   bool // `option log-health-checks`: a line per check that changes the health
 }
 
 // Bind is one address of a `bind` line (a comma list or a port range yields several).
@@ -265,12 +266,14 @@ type Balance struct {
 	Param     string // the url_param name or the header name for hdr(NAME)
 }
 
-// HTTPCheck is `option httpchk [METHOD] [URI] [VERSION]` with `http-check expect status N`.
+// HTTPCheck is `option httpchk [METHOD] [URI] [VERSION]`; the rules of `http-check`
+// lines are in Proxy.Checks.
 type HTTPCheck struct {
-	Method       string // default "OPTIONS"
-	URI          string // default "/"
-	Version      string // default "HTTP/1.0"
-	ExpectStatus int    // 0 = any 2xx or 3xx
+	Method  string // default "OPTIONS"
+	URI     string // default "/"
+	Version string // default "HTTP/1.0"
+	// Headers are those written after the version (`HTTP/1.1\r\nHost:\ x`).
+	Headers [][2]string `json:",omitempty"`
 }
 
 // IsFrontend reports whether the proxy accepts connections.

@@ -5,8 +5,8 @@
 package health
 
 import (
-	"bufio"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,50 +17,71 @@ import (
 	"syscall"
 	"time"
 
-	"hitless/internal/config"
+	"hitless/internal/checkrule"
 )
 
 // Config describes the checks of one server.
 type Config struct {
-	Addr                        string            // host:port
-	HTTP                        *config.HTTPCheck // nil: TCP connect
+	Addr string // host:port of the server
+	// Port and Host, when set, replace the server's port and address for checks
+	// (the server's `port` and `addr` options).
+	Port int
+	Host string
+	// Rules is the backend's check (tcp-check, http-check or a protocol check);
+	// nil: a TCP connect.
+	Rules *checkrule.Ruleset
+	// SendProxy is the PROXY protocol version a check connection starts with (0
+	// none, 1 or 2: `check-send-proxy` with the server's send-proxy[-v2]); a connect
+	// rule's `send-proxy` asks for it too (version 1 unless the server says v2).
+	SendProxy int
+	// State, when set, describes the server for `http-check send-state`.
+	State func() *checkrule.ServerState
+	// Down, when set, tells whether the server is currently DOWN
+	// (`http-check disable-on-404` only applies to servers that are not).
+	Down                        func() bool
 	ConnectTimeout              time.Duration
 	ReadTimeout                 time.Duration
 	Inter, FastInter, DownInter time.Duration
 	Rise, Fall                  int
+	// BufSize bounds what a check reads (tune.bufsize; 16384 when 0).
+	BufSize int
 	// Enabled, when set, is asked before each check: while it says false no check
 	// runs and the state stays as it is (`disable health`).
 	Enabled func() bool
 	// Target, when set, is asked before each check for the address to check instead
 	// of Addr (a server moved with `set server addr`).
 	Target func() string
-	// Observe, when set, receives every check's result and the health counter after
-	// it (0..rise+fall-1), from Run's goroutine.
-	Observe func(r Result, health int)
+	// Observe, when set, receives every check's result and the health counter before
+	// and after it (0..rise+fall-1), from Run's goroutine.
+	Observe func(r Result, before, after int)
 }
 
 // Result is the outcome of one check, in HAProxy's words.
 type Result struct {
-	OK       bool
-	Status   string // L4OK, L4CON, L4TOUT, L7OK, L7STS, L7RSP, L7TOUT
-	Reason   string // "Layer4 check passed", ...
-	Info     string // "Connection refused", "Service Unavailable"
-	Code     int    // HTTP status for layer 7 results
+	OK     bool
+	Status string // L4OK, L4CON, L4TOUT, L6OK, L6RSP, L6TOUT, L7OK, L7OKC, L7STS, L7RSP, L7TOUT, SOCKERR
+	Reason string // "Layer4 check passed", ...
+	Info   string // "Connection refused", "Service Unavailable"
+	Code   int    // shown for statuses from L7OK on (HTTP status, status-code)
+	// Cond tells a conditional pass (L7OKC): the server stays up but takes no new
+	// balanced traffic (NOLB).
+	Cond     bool
 	Duration time.Duration
 }
 
-var reasons = map[string]string{
-	"L4OK":   "Layer4 check passed",
-	"L4CON":  "Layer4 connection problem",
-	"L4TOUT": "Layer4 timeout",
-	"L7OK":   "Layer7 check passed",
-	"L7STS":  "Layer7 wrong status",
-	"L7RSP":  "Layer7 invalid response",
-	"L7TOUT": "Layer7 timeout",
-}
+// maxInfo is HAProxy's HCHK_DESC_LEN less its NUL: a check's message is cut there.
+const maxInfo = 127
 
-func result(status string, ok bool, info string, code int, d time.Duration) Result {
-	return Result{OK: ok, Status: status, Reason: reasons[status], Info: info, Code: code, Duration: d}
+func result(status string, info string, code int, d time.Duration) Result {
+	// The message is a C string in HAProxy: it ends at a NUL.
+	if i := strings.IndexByte(info, 0); i >= 0 {
+		info = info[:i]
+	}
+	if len(info) > maxInfo {
+		info = info[:maxInfo]
+	}
+	return Result{OK: checkrule.Passed(status), Status: status, Reason: checkrule.Describe(status), Info: info,
+		Code: code, Cond: status == "L7OKC", Duration: d}
 }
 
 // Describe returns HAProxy's fragment of a state-change message, for example
@@ -69,7 +90,7 @@ func (r Result) Describe() string {
 	var b strings.Builder
 	b.WriteString("reason: ")
 	b.WriteString(r.Reason)
-	if r.Code != 0 {
+	if checkrule.HasCode(r.Status) {
 		b.WriteString(", code: ")
 		b.WriteString(strconv.Itoa(r.Code))
 	}
@@ -84,114 +105,286 @@ func (r Result) Describe() string {
 	return b.String()
 }
 
-// Once runs one check: a TCP connect, then with HTTP the request and the status line.
+// defaultBufSize is tune.bufsize's default: what a check reads at most.
+const defaultBufSize = 16384
+
+// Once runs one check: a TCP connect, or the ruleset's connects, sends and expects.
 // It is also what Run calls at every interval.
 func Once(ctx context.Context, c Config) Result {
 	start := time.Now()
-	ct := c.ConnectTimeout
-	if ct <= 0 {
-		ct = 2 * time.Second
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 2 * time.Second
 	}
-	d := net.Dialer{Timeout: ct}
-	conn, err := d.DialContext(ctx, "tcp", c.Addr)
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 2 * time.Second
+	}
+	if c.BufSize <= 0 {
+		c.BufSize = defaultBufSize
+	}
+	rs := c.Rules
+	if rs == nil {
+		conn, err := c.dial(ctx, nil)
+		if err != nil {
+			if isTimeout(err) {
+				return result("L4TOUT", "", 0, time.Since(start))
+			}
+			return result("L4CON", errnoText(err), 0, time.Since(start))
+		}
+		conn.Close()
+		return result("L4OK", "", 0, time.Since(start))
+	}
+	r := &run{c: c, rs: rs, start: start, env: &checkrule.Env{Vars: map[string]checkrule.Value{}}}
+	if c.Down != nil {
+		r.down = c.Down()
+		r.env.ServerDown = r.down
+	}
+	defer r.close()
+	return r.exec(ctx)
+}
+
+// exec runs the rules; a failure inside (a bug, not the peer's bytes, which are
+// bounded and fuzzed) ends the check as a socket error instead of the process.
+func (r *run) exec(ctx context.Context) (res Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = r.result("SOCKERR", fmt.Sprintf("internal error: %v", p))
+		}
+	}()
+	return r.rules(ctx)
+}
+
+// run is one execution of a ruleset.
+type run struct {
+	c     Config
+	rs    *checkrule.Ruleset
+	start time.Time
+	env   *checkrule.Env
+	conn  net.Conn
+	down  bool
+	code  int // the check code so far (HTTP status, status-code)
+}
+
+func (r *run) close() {
+	if r.conn != nil {
+		r.conn.Close()
+		r.conn = nil
+	}
+}
+
+func (r *run) result(status, info string) Result {
+	return result(status, info, r.code, time.Since(r.start))
+}
+
+func (r *run) rules(ctx context.Context) Result {
+	var last *checkrule.Rule
+	var lastVerdict checkrule.Verdict
+	for _, rule := range r.rs.Rules {
+		switch rule.Action {
+		case checkrule.Comment:
+			continue
+		case checkrule.SetVar:
+			r.setVar(rule.Var)
+			continue
+		case checkrule.UnsetVar:
+			delete(r.env.Vars, rule.Var.Name)
+			continue
+		case checkrule.Connect:
+			r.close()
+			conn, err := r.c.dial(ctx, rule.Connect)
+			if err != nil {
+				if isTimeout(err) {
+					return r.result("L4TOUT", r.rs.ConnError(rule, ""))
+				}
+				return r.result("L4CON", r.rs.ConnError(rule, errnoText(err)))
+			}
+			r.conn = conn
+			r.env.Buf = r.env.Buf[:0]
+			r.env.HTTP = nil
+			// `timeout check` runs from the connection on.
+			conn.SetDeadline(time.Now().Add(r.c.ReadTimeout))
+			if v := r.proxyVersion(rule.Connect); v != 0 {
+				if _, err := conn.Write(proxyHeader(v)); err != nil {
+					return r.result("L4CON", r.rs.ConnError(rule, errnoText(err)))
+				}
+			}
+		case checkrule.Send:
+			if r.conn == nil {
+				return r.result("SOCKERR", r.rs.ConnError(rule, "No connection"))
+			}
+			data := r.payload(rule.Send)
+			r.env.Buf = r.env.Buf[:0]
+			r.env.HTTP = nil
+			if _, err := r.conn.Write(data); err != nil {
+				if isTimeout(err) {
+					return r.result("L7TOUT", r.rs.ConnError(rule, ""))
+				}
+				return r.result("SOCKERR", r.rs.ConnError(rule, errnoText(err)))
+			}
+		case checkrule.Expect:
+			v, res, done := r.expect(rule)
+			if done {
+				return res
+			}
+			lastVerdict = v
+		}
+		last = rule
+	}
+	return r.success(last, lastVerdict)
+}
+
+// success words a check whose rules all held, after its last rule.
+func (r *run) success(last *checkrule.Rule, v checkrule.Verdict) Result {
+	switch {
+	case last == nil:
+		return r.result("L7OK", "")
+	case last.Action == checkrule.Expect:
+		x := last.Expect
+		if r.rs.HTTP() && r.rs.DisableOn404 && !r.down && r.code == 404 {
+			return r.result("L7OKC", "")
+		}
+		if x.Custom != nil {
+			return r.result(v.Status, v.Info)
+		}
+		status, info, code, hasCode := r.rs.Success(last, r.env)
+		if hasCode {
+			r.code = code
+		}
+		return r.result(status, info)
+	case last.Action == checkrule.Connect:
+		if last.Connect.Implicit {
+			return r.result("L4OK", "")
+		}
+		return r.result("L4OK", "(tcp-check)")
+	}
+	return r.result("L7OK", "")
+}
+
+// expect reads until the rule can be evaluated. done tells that the check ended
+// with res.
+func (r *run) expect(rule *checkrule.Rule) (v checkrule.Verdict, res Result, done bool) {
+	if r.conn == nil {
+		return v, r.result("SOCKERR", r.rs.ConnError(rule, "No connection")), true
+	}
+	x := rule.Expect
+	final := false
+	for {
+		v = r.rs.Eval(rule, r.env, final)
+		if !v.Wait {
+			break
+		}
+		if final {
+			// Nothing more can come and the rule still waits: treat as a mismatch.
+			v = r.rs.Eval(rule, r.env, true)
+			break
+		}
+		if len(r.env.Buf) >= r.c.BufSize {
+			final = true
+			continue
+		}
+		if cap(r.env.Buf) == 0 {
+			r.env.Buf = make([]byte, 0, 1024)
+		}
+		if len(r.env.Buf) == cap(r.env.Buf) {
+			nb := make([]byte, len(r.env.Buf), min(2*cap(r.env.Buf), r.c.BufSize))
+			copy(nb, r.env.Buf)
+			r.env.Buf = nb
+		}
+		n, err := r.conn.Read(r.env.Buf[len(r.env.Buf):cap(r.env.Buf)])
+		r.env.Buf = r.env.Buf[:len(r.env.Buf)+n]
+		if err != nil {
+			if isTimeout(err) && len(r.env.Buf) == 0 {
+				status := x.ToutStatus
+				if status == "" {
+					status = "L7TOUT"
+				}
+				return v, r.result(status, r.rs.ConnError(rule, "")), true
+			}
+			// End of stream, a reset, or a timeout with data: evaluate what came.
+			final = true
+		}
+	}
+	if v.HasCode {
+		r.code = v.Code
+	}
+	if !v.OK {
+		return v, r.result(v.Status, v.Info), true
+	}
+	return v, Result{}, false
+}
+
+// payload renders what a send rule sends.
+func (r *run) payload(s *checkrule.SendRule) []byte {
+	switch {
+	case s.HTTP != nil:
+		var st *checkrule.ServerState
+		if r.rs.SendState && r.c.State != nil {
+			st = r.c.State()
+		}
+		return s.HTTP.Request(r.env, st)
+	case s.Format != nil:
+		out := s.Format.Render(r.env)
+		if s.Binary {
+			b, err := hex.DecodeString(string(out))
+			if err != nil {
+				return nil
+			}
+			return b
+		}
+		return out
+	}
+	return s.Data
+}
+
+func (r *run) setVar(v *checkrule.VarRule) {
+	switch {
+	case v.Expr != nil:
+		if val, ok := v.Expr.Eval(r.env); ok {
+			r.env.Vars[v.Name] = val
+		}
+	case v.Format != nil:
+		r.env.Vars[v.Name] = checkrule.Value{B: v.Format.Render(r.env)}
+	}
+}
+
+// proxyVersion is the PROXY protocol version a connect rule starts with.
+func (r *run) proxyVersion(cr *checkrule.ConnectRule) int {
+	v := r.c.SendProxy
+	if cr != nil && cr.SendProxy && v == 0 {
+		v = 1
+	}
+	if cr != nil && !cr.Default && !cr.Implicit && !cr.SendProxy {
+		return 0
+	}
+	return v
+}
+
+// dial opens a check connection: to the connect rule's addr and port when set, else
+// the server's check address and port, else the server's.
+func (c *Config) dial(ctx context.Context, cr *checkrule.ConnectRule) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(c.Addr)
 	if err != nil {
-		if isTimeout(err) {
-			return result("L4TOUT", false, "", 0, time.Since(start))
+		return nil, err
+	}
+	if c.Host != "" {
+		host = c.Host
+	}
+	if c.Port != 0 {
+		port = strconv.Itoa(c.Port)
+	}
+	if cr != nil {
+		if cr.Addr != "" {
+			if h, p, err := net.SplitHostPort(cr.Addr); err == nil {
+				host, port = h, p
+			} else {
+				host = strings.TrimSuffix(strings.TrimPrefix(cr.Addr, "["), "]")
+			}
 		}
-		return result("L4CON", false, errnoText(err), 0, time.Since(start))
-	}
-	defer conn.Close()
-	if c.HTTP == nil {
-		return result("L4OK", true, "", 0, time.Since(start))
-	}
-	rt := c.ReadTimeout
-	if rt <= 0 {
-		rt = 2 * time.Second
-	}
-	conn.SetDeadline(time.Now().Add(rt))
-	if _, err := conn.Write(request(c.HTTP)); err != nil {
-		return result("L4CON", false, errnoText(err), 0, time.Since(start))
-	}
-	// The status line is all a check reads, and at most maxStatusLine bytes of it.
-	line, err := bufio.NewReaderSize(conn, maxStatusLine).ReadSlice('\n')
-	if err != nil && len(line) < len("HTTP/1.0 200") {
-		if isTimeout(err) {
-			return result("L7TOUT", false, "", 0, time.Since(start))
-		}
-		return result("L7RSP", false, "", 0, time.Since(start))
-	}
-	code, text, ok := parseStatus(line)
-	if !ok {
-		return result("L7RSP", false, "", 0, time.Since(start))
-	}
-	pass := code >= 200 && code < 400
-	if c.HTTP.ExpectStatus != 0 {
-		pass = code == c.HTTP.ExpectStatus
-	}
-	if !pass {
-		return result("L7STS", false, text, code, time.Since(start))
-	}
-	// HAProxy reports the reason phrase of a failure only.
-	return result("L7OK", true, "", code, time.Since(start))
-}
-
-// maxStatusLine bounds what a check reads of a response.
-const maxStatusLine = 1024
-
-// request is the check request as HAProxy 2.6 sends it: the request line, then for
-// HTTP/1.1 only `connection: close` (no Host header), then the empty line.
-func request(h *config.HTTPCheck) []byte {
-	method, uri, version := h.Method, h.URI, h.Version
-	if method == "" {
-		method = "OPTIONS"
-	}
-	if uri == "" {
-		uri = "/"
-	}
-	if version == "" {
-		version = "HTTP/1.0"
-	}
-	b := make([]byte, 0, len(method)+len(uri)+len(version)+32)
-	b = append(b, method...)
-	b = append(b, ' ')
-	b = append(b, uri...)
-	b = append(b, ' ')
-	b = append(b, version...)
-	b = append(b, "\r\n"...)
-	if version == "HTTP/1.1" {
-		b = append(b, "connection: close\r\n"...)
-	}
-	return append(b, "\r\n"...)
-}
-
-// parseStatus reads `HTTP/1.x NNN [reason]` from a status line as received (with or
-// without its line end) and returns the status and the reason phrase.
-func parseStatus(line []byte) (int, string, bool) {
-	n := len(line)
-	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r') {
-		n--
-	}
-	line = line[:n]
-	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[7] < '0' || line[7] > '9' || line[8] != ' ' {
-		return 0, "", false
-	}
-	code := 0
-	for _, c := range line[9:12] {
-		if c < '0' || c > '9' {
-			return 0, "", false
-		}
-		code = code*10 + int(c-'0')
-	}
-	if code < 100 || len(line) > 12 && line[12] != ' ' {
-		return 0, "", false
-	}
-	text := strings.TrimSpace(string(line[12:]))
-	for i := 0; i < len(text); i++ {
-		if text[i] < ' ' && text[i] != '\t' || text[i] == 0x7f {
-			return 0, "", false
+		if cr.Port != 0 {
+			port = strconv.Itoa(cr.Port)
 		}
 	}
-	return code, text, true
+	d := net.Dialer{Timeout: c.ConnectTimeout}
+	return d.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
 }
 
 func isTimeout(err error) bool {
@@ -238,9 +431,10 @@ func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r R
 		if ctx.Err() != nil {
 			return
 		}
+		before := t.health
 		changed := t.observe(r.OK)
 		if c.Observe != nil {
-			c.Observe(r, t.health)
+			c.Observe(r, before, t.health)
 		}
 		if changed {
 			onChange(t.up, r)
@@ -333,3 +527,13 @@ func (t *tracker) interval(c Config) time.Duration {
 
 // String is for debugging.
 func (r Result) String() string { return fmt.Sprintf("%s %s", r.Status, r.Describe()) }
+
+// proxyHeader is the PROXY protocol header a check connection starts with. A check
+// carries no client, so it says so: `PROXY UNKNOWN` in version 1, the LOCAL command
+// in version 2, as HAProxy sends for its checks.
+func proxyHeader(v int) []byte {
+	if v == 2 {
+		return append([]byte("\r\n\r\n\x00\r\nQUIT\n"), 0x20, 0x00, 0x00, 0x00)
+	}
+	return []byte("PROXY UNKNOWN\r\n")
+}

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"hitless/internal/config"
-	"hitless/internal/health"
 	"hitless/internal/httpproxy"
 	"hitless/internal/listener"
 	"hitless/internal/logging"
@@ -370,83 +369,6 @@ func (in *Instance) serve(c net.Conn, bl *boundListener) {
 		in.http.Serve(ctx, c, fe)
 	} else {
 		tcpproxy.Serve(ctx, c, fe)
-	}
-}
-
-// startChecks starts one health checker per server with `check`.
-func (in *Instance) startChecks() {
-	for _, b := range in.State.Backends {
-		for _, s := range b.Servers {
-			if !s.Cfg.Check {
-				continue
-			}
-			cfg := checkConfig(b, s)
-			in.loops.Add(1)
-			go func() {
-				defer in.loops.Done()
-				health.Run(in.ctx, cfg, s.Up(), func(up bool, r health.Result) {
-					in.serverChanged(b, s, up, r)
-				})
-			}()
-		}
-	}
-}
-
-func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
-	t := b.Cfg.Timeouts
-	c := health.Config{
-		Addr:      s.Addr(),
-		Target:    s.Addr,
-		HTTP:      b.Cfg.HTTPCheck,
-		Inter:     s.Cfg.Inter,
-		FastInter: s.Cfg.FastInter,
-		DownInter: s.Cfg.DownInter,
-		Rise:      s.Cfg.Rise,
-		Fall:      s.Cfg.Fall,
-		Enabled:   s.ChecksEnabled,
-		Observe: func(r health.Result, h int) {
-			s.Observe(proxy.CheckInfo{Status: r.Status, OK: r.OK, Desc: r.Reason, Info: r.Info, Code: r.Code,
-				Duration: r.Duration, At: time.Now(), Health: h})
-		},
-	}
-	// HAProxy: with `timeout check`, connect takes min(timeout connect, inter) and the
-	// response `timeout check`; without it, inter bounds both.
-	c.ConnectTimeout = s.Cfg.Inter
-	c.ReadTimeout = s.Cfg.Inter
-	if t.Check > 0 {
-		if t.Connect > 0 && t.Connect < c.ConnectTimeout {
-			c.ConnectTimeout = t.Connect
-		}
-		c.ReadTimeout = t.Check
-	}
-	return c
-}
-
-// serverChanged applies a health transition and logs it in HAProxy's words.
-func (in *Instance) serverChanged(b *proxy.Backend, s *proxy.Server, up bool, r health.Result) {
-	s.SetUp(up)
-	act, bck := b.UsableServers()
-	var msg string
-	level := 5 // notice
-	if up {
-		msg = fmt.Sprintf("Server %s/%s is UP, %s. %d active and %d backup servers online. 0 sessions requeued, %d total in queue.",
-			b.Name, s.Name, r.Describe(), act, bck, b.Queued())
-		in.events.Warn(msg)
-	} else {
-		level = 1 // alert
-		msg = fmt.Sprintf("Server %s/%s is DOWN, %s. %d active and %d backup servers left. %d sessions active, 0 requeued, 0 remaining in queue.",
-			b.Name, s.Name, r.Describe(), act, bck, s.Conns())
-		in.events.Warn(msg)
-	}
-	if b.Log != nil {
-		b.Log.Log(level, []byte(msg))
-	}
-	if !up && act == 0 && bck == 0 {
-		m := fmt.Sprintf("backend %s has no server available!", b.Name)
-		in.events.Error(m)
-		if b.Log != nil {
-			b.Log.Log(0, []byte(m))
-		}
 	}
 }
 

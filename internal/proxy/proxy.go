@@ -327,6 +327,7 @@ type Server struct {
 	changed  atomic.Int64 // unix time of the last state change
 	maxconn  atomic.Int64 // 0 = unlimited; `maxconn`, or `set maxconn server`
 	noChecks atomic.Bool  // `disable health`
+	nolb     atomic.Bool  // a check passed conditionally (L7OKC): no new balanced traffic
 	check    atomic.Value // last health check outcome (CheckInfo)
 	Counters Counters
 }
@@ -344,7 +345,8 @@ type CheckInfo struct {
 	OK       bool
 	Desc     string
 	Info     string        // the detail: "Connection refused", an HTTP reason
-	Code     int           // HTTP status of a layer 7 check, else 0
+	Code     int           // HTTP status of a layer 7 check, status-code, ...
+	HasCode  bool          // the status shows its code (L7OK, L7OKC, L7STS)
 	Duration time.Duration // how long the check took
 	At       time.Time     // when it ended
 	Health   int           // HAProxy's health counter after it: 0..rise+fall-1
@@ -470,7 +472,22 @@ func (s *Server) Conns() int { return int(s.conns.Load()) }
 
 // Usable reports whether the server may take traffic, ignoring maxconn.
 func (s *Server) Usable() bool {
-	return s.up.Load() && s.admin.Load() == 0 && s.weight.Load() > 0
+	return s.up.Load() && s.admin.Load() == 0 && s.weight.Load() > 0 && !s.nolb.Load()
+}
+
+// NOLB reports whether the last check passed only conditionally (`http-check
+// disable-on-404`, L7OKC): the server is up but takes no new balanced traffic.
+func (s *Server) NOLB() bool { return s.nolb.Load() }
+
+// SetNOLB records a conditional pass (true) or a full one (false).
+func (s *Server) SetNOLB(on bool) {
+	if s.nolb.Swap(on) != on {
+		s.touch()
+		if !on {
+			s.Backend.wake()
+		}
+		s.Backend.noteState()
+	}
 }
 
 func (s *Server) full() bool {

@@ -392,7 +392,7 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 						r.unum("chkdown", down)
 						r.num("downtime", int64(srv.Downtime()/time.Second))
 						r.set("check_status", c.Status)
-						if c.Code != 0 {
+						if c.HasCode {
 							r.num("check_code", int64(c.Code))
 						}
 						if !c.At.IsZero() {
@@ -582,11 +582,15 @@ func serverStatus(s *proxy.Server) string {
 	// "UP i/n" (failing: i = health-rise+1 of fall) or "DOWN i/n" (passing: i of rise).
 	c := s.Check()
 	rise, fall := max(s.Cfg.Rise, 1), max(s.Cfg.Fall, 1)
+	up := "UP"
+	if s.NOLB() {
+		up = "NOLB"
+	}
 	switch {
 	case s.Up() && !c.At.IsZero() && c.Health < rise+fall-1:
-		return "UP " + strconv.Itoa(c.Health-rise+1) + "/" + strconv.Itoa(fall)
+		return up + " " + strconv.Itoa(c.Health-rise+1) + "/" + strconv.Itoa(fall)
 	case s.Up():
-		return "UP"
+		return up
 	case !c.At.IsZero() && c.Health > 0:
 		return "DOWN " + strconv.Itoa(c.Health) + "/" + strconv.Itoa(rise)
 	}
