@@ -29,6 +29,12 @@ type Request struct {
 	Src    netip.Addr
 	URI    string       // request-target as received ("/a/b?x=1"); "" in mode tcp
 	Header HeaderGetter // nil in mode tcp
+	// Client and Frontend are the connection's addresses (as a PROXY header
+	// carried them): a server without a port takes Frontend's, and send-proxy
+	// sends both.
+	Client, Frontend netip.AddrPort
+	// Authority and UniqueID are what `proxy-v2-options authority|unique-id` send.
+	Authority, UniqueID string
 }
 
 // Algorithm picks a server. Pick returns an index in [0, p.Len()) of a server whose

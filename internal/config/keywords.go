@@ -468,6 +468,12 @@ func kwBind(ps *parser, p *Proxy, a []string) error {
 	b := Bind{Pos: ps.pos, UID: -1, GID: -1}
 	opts := a[2:]
 	for len(opts) > 0 {
+		if n, err := tableOption(bindKeywords, &b, opts); err != nil {
+			return fmt.Errorf("'bind %s' : %v", a[1], err)
+		} else if n > 0 {
+			opts = opts[n:]
+			continue
+		}
 		o := opts[0]
 		need := func() (string, error) {
 			if len(opts) < 2 {
@@ -622,11 +628,11 @@ func kwServer(ps *parser, p *Proxy, a []string) error {
 	}
 	s := p.DefaultServer
 	s.Pos, s.Name = ps.pos, a[1]
-	host, port, err := parseServerAddr(a[2])
+	host, port, mode, err := parseServerAddr(a[2])
 	if err != nil {
 		return fmt.Errorf("'server %s/%s' : %v", p.Name, a[1], err)
 	}
-	s.Host, s.Port = host, port
+	s.Host, s.Port, s.PortMode = host, port, mode
 	if err := serverOptions(&s, a[3:]); err != nil {
 		return fmt.Errorf("'server %s/%s' : %v", p.Name, a[1], err)
 	}
@@ -658,9 +664,16 @@ func fillIntervals(s *Server) {
 	}
 }
 
-// serverOptions applies server keywords (also for default-server).
+// serverOptions applies server keywords (also for default-server): the rows of
+// serverKeywords (server.go), then those below.
 func serverOptions(s *Server, opts []string) error {
 	for len(opts) > 0 {
+		if n, err := tableOption(serverKeywords, s, opts); err != nil {
+			return err
+		} else if n > 0 {
+			opts = opts[n:]
+			continue
+		}
 		o := opts[0]
 		arg := func() (string, error) {
 			if len(opts) < 2 {

@@ -346,6 +346,7 @@ func (ps *parser) finish(files []string) (*Config, error) {
 			byName[p.Name] = p
 		}
 	}
+	ps.checkServers(byName)
 	for _, p := range cfg.Proxies {
 		ps.buildChecks(p)
 		ps.resolveErrorFiles(p)

@@ -63,6 +63,7 @@ type Global struct {
 	// and 1024).
 	TuneBufSize, TuneMaxRewrite int
 	Node, Description           string
+	GlobalChecks                // spread-checks, max-spread-checks (server.go)
 }
 
 // StatsSocket is one `stats socket` line of `global`.
@@ -139,6 +140,7 @@ type Proxy struct {
 	DefaultServer Server // `default-server` settings (also the base of each server)
 	Balance       Balance
 	Retries       int // default 3
+	FullConn      int // `fullconn`; 0 = HAProxy's default (see proxy.Build)
 	Redispatch    bool
 	AllBackups    bool
 	HTTPCheck     *HTTPCheck // the request line of `option httpchk`; nil when unset
@@ -181,6 +183,8 @@ type Options struct {
 	LogSeparateErrors bool // errors are logged at level err instead of info
 	LogASAP           bool // log when the response head is sent, not at the end
 	LogHealthChecks   bool // `option log-health-checks`: a line per check that changes the health
+	CliTCPKA          bool // `option clitcpka` (or `tcpka`): SO_KEEPALIVE on client connections
+	SrvTCPKA          bool // `option srvtcpka` (or `tcpka`): SO_KEEPALIVE on server connections
 }
 
 // Bind is one address of a `bind` line (a comma list or a port range yields several).
@@ -196,6 +200,8 @@ type Bind struct {
 	HasMode bool
 	UID     int // -1 when unset
 	GID     int // -1 when unset
+	// AcceptProxy is `accept-proxy`: connections start with a PROXY header.
+	AcceptProxy bool
 }
 
 // Addr is a network address as the config spells it, resolved at parse time.
@@ -243,21 +249,22 @@ type TemplatePart struct {
 
 // Server is one `server` line (default-server settings already applied).
 type Server struct {
-	Pos       Pos
-	Name      string
-	Host      string // IP literal (names are resolved at parse time)
-	Port      int    // 1-65535
-	Check     bool
-	Inter     time.Duration // default 2s
-	FastInter time.Duration // default = Inter
-	DownInter time.Duration // default = Inter
-	Rise      int           // default 2
-	Fall      int           // default 3
-	Weight    int           // 0-256, default 1
-	Backup    bool
-	MaxConn   int // 0 = unlimited
-	MaxQueue  int // 0 = unlimited
-	Disabled  bool
+	Pos           Pos
+	Name          string
+	Host          string // IP literal (names are resolved at parse time)
+	Port          int    // 1-65535
+	Check         bool
+	Inter         time.Duration // default 2s
+	FastInter     time.Duration // default = Inter
+	DownInter     time.Duration // default = Inter
+	Rise          int           // default 2
+	Fall          int           // default 3
+	Weight        int           // 0-256, default 1
+	Backup        bool
+	MaxConn       int // 0 = unlimited
+	MaxQueue      int // 0 = unlimited
+	Disabled      bool
+	ServerOptions // checks, agents, tracking, addresses, PROXY protocol (server.go)
 }
 
 // Balance is the `balance` algorithm of a backend.

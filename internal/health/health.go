@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"hitless/internal/checkrule"
+	"hitless/internal/proxyprotocol"
 )
 
 // Config describes the checks of one server.
@@ -45,6 +47,13 @@ type Config struct {
 	Rise, Fall                  int
 	// BufSize bounds what a check reads (tune.bufsize; 16384 when 0).
 	BufSize int
+	// Spread is `spread-checks` (0-50): each interval varies by up to that percent
+	// either way. MaxSpread is `max-spread-checks`: the first check waits at most
+	// that. Slot and Slots place the server among its backend's: the first checks
+	// of a backend's servers are spread evenly over inter, as HAProxy starts them.
+	Spread      int
+	MaxSpread   time.Duration
+	Slot, Slots int
 	// Enabled, when set, is asked before each check: while it says false no check
 	// runs and the state stays as it is (`disable health`).
 	Enabled func() bool
@@ -130,7 +139,13 @@ func Once(ctx context.Context, c Config) Result {
 			}
 			return result("L4CON", errnoText(err), 0, time.Since(start))
 		}
-		conn.Close()
+		defer conn.Close()
+		if c.SendProxy != 0 {
+			conn.SetDeadline(time.Now().Add(c.ConnectTimeout))
+			if _, err := conn.Write(proxyHeader(c.SendProxy, conn)); err != nil {
+				return result("L4CON", errnoText(err), 0, time.Since(start))
+			}
+		}
 		return result("L4OK", "", 0, time.Since(start))
 	}
 	r := &run{c: c, rs: rs, start: start, env: &checkrule.Env{Vars: map[string]checkrule.Value{}}}
@@ -203,7 +218,7 @@ func (r *run) rules(ctx context.Context) Result {
 			// `timeout check` runs from the connection on.
 			conn.SetDeadline(time.Now().Add(r.c.ReadTimeout))
 			if v := r.proxyVersion(rule.Connect); v != 0 {
-				if _, err := conn.Write(proxyHeader(v)); err != nil {
+				if _, err := conn.Write(proxyHeader(v, conn)); err != nil {
 					return r.result("L4CON", r.rs.ConnError(rule, errnoText(err)))
 				}
 			}
@@ -412,6 +427,12 @@ func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r R
 	c = withDefaults(c)
 	t := newTracker(c.Rise, c.Fall, startUp)
 	wait := time.Duration(rand.Int64N(int64(c.Inter)))
+	if c.Slots > 0 {
+		wait = c.Inter * time.Duration(c.Slot) / time.Duration(c.Slots)
+	}
+	if c.MaxSpread > 0 && wait > c.MaxSpread {
+		wait = time.Duration(rand.Int64N(int64(c.MaxSpread)))
+	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
@@ -439,8 +460,20 @@ func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r R
 		if changed {
 			onChange(t.up, r)
 		}
-		timer.Reset(t.interval(c))
+		timer.Reset(spread(t.interval(c), c.Spread))
 	}
+}
+
+// spread varies an interval by up to pct percent either way (`spread-checks`).
+func spread(d time.Duration, pct int) time.Duration {
+	if pct <= 0 || d <= 0 {
+		return d
+	}
+	span := int64(d) * int64(min(pct, 50)) / 100
+	if span <= 0 {
+		return d
+	}
+	return d + time.Duration(rand.Int64N(2*span+1)-span)
 }
 
 // withDefaults fills in HAProxy's defaults for unset timings and counts.
@@ -528,12 +561,19 @@ func (t *tracker) interval(c Config) time.Duration {
 // String is for debugging.
 func (r Result) String() string { return fmt.Sprintf("%s %s", r.Status, r.Describe()) }
 
-// proxyHeader is the PROXY protocol header a check connection starts with. A check
-// carries no client, so it says so: `PROXY UNKNOWN` in version 1, the LOCAL command
-// in version 2, as HAProxy sends for its checks.
-func proxyHeader(v int) []byte {
+// proxyHeader is the PROXY protocol header a check connection starts with, as
+// HAProxy sends it: version 1 carries the check connection's own addresses, version 2
+// the LOCAL command (a check carries no client).
+func proxyHeader(v int, c net.Conn) []byte {
 	if v == 2 {
-		return append([]byte("\r\n\r\n\x00\r\nQUIT\n"), 0x20, 0x00, 0x00, 0x00)
+		return proxyprotocol.Append(nil, 2, netip.AddrPort{}, netip.AddrPort{}, nil)
 	}
-	return []byte("PROXY UNKNOWN\r\n")
+	return proxyprotocol.Append(nil, 1, addrPort(c.LocalAddr()), addrPort(c.RemoteAddr()), nil)
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
 }

@@ -42,7 +42,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	}
 	isHead := string(req.Method) == "HEAD"
 
-	s.breq = balance.Request{Src: s.src.Addr().Unmap(), URI: bstr(req.Target), Header: s}
+	s.breq = balance.Request{Src: s.src.Addr().Unmap(), URI: bstr(req.Target), Header: s, Client: s.src, Frontend: s.dst}
 	var a *proxy.Attempt
 	var sc *srvConn
 	var err error

@@ -2,36 +2,170 @@ package instance
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"strconv"
+	"sync"
 	"time"
 
 	"hitless/internal/checkrule"
+	"hitless/internal/config"
 	"hitless/internal/health"
 	"hitless/internal/proxy"
 )
 
-// startChecks starts one health checker per server with `check`.
+// serverHealth combines what decides a server's operational state: its health
+// check and its agent (`agent-check`: down, fail or stopped take it DOWN until the
+// agent says up), and lists the servers that `track` it.
+type serverHealth struct {
+	mu        sync.Mutex // guards check and agent
+	check     bool       // the health check says UP (true without checks)
+	agent     bool       // the agent does not hold it DOWN
+	followers []*proxy.Server
+}
+
+// startChecks starts one health checker per server with `check`, one agent checker
+// per server with `agent-check`, and links tracking servers to the servers they track.
 func (in *Instance) startChecks() {
+	in.health = map[*proxy.Server]*serverHealth{}
+	byCfg := map[*config.Server]*proxy.Server{}
 	for _, b := range in.State.Backends {
 		for _, s := range b.Servers {
-			if !s.Cfg.Check {
-				continue
-			}
-			cfg := in.checkConfig(b, s)
-			in.loops.Add(1)
-			go func() {
-				defer in.loops.Done()
-				health.Run(in.ctx, cfg, s.Up(), func(up bool, r health.Result) {
-					in.serverChanged(b, s, up, r)
-				})
-			}()
+			in.health[s] = &serverHealth{check: s.Up(), agent: true}
+			byCfg[s.Cfg] = s
 		}
+	}
+	for s, h := range in.health {
+		if t := byCfg[s.Cfg.TrackServer]; t != nil {
+			in.health[t].followers = append(in.health[t].followers, s)
+			_ = h
+		}
+	}
+	g := in.State.Config.Global
+	for _, b := range in.State.Backends {
+		for i, s := range b.Servers {
+			if s.Cfg.Check {
+				cfg := in.checkConfig(b, s)
+				cfg.Spread, cfg.MaxSpread = g.SpreadChecks, g.MaxSpreadChecks
+				cfg.Slot, cfg.Slots = i, len(b.Servers)
+				in.loops.Add(1)
+				go func() {
+					defer in.loops.Done()
+					health.Run(in.ctx, cfg, s.Up(), func(up bool, r health.Result) {
+						in.setHealth(b, s, func(h *serverHealth) { h.check = up }, r, "")
+					})
+				}()
+			}
+			if s.Cfg.Agent.Enabled {
+				ac := in.agentConfig(b, s)
+				in.loops.Add(1)
+				go func() {
+					defer in.loops.Done()
+					health.RunAgent(in.ctx, ac, func(r health.AgentReply) { in.applyAgent(b, s, r) })
+				}()
+			}
+		}
+	}
+}
+
+// agentConfig describes a server's agent check: agent-addr (else the server's
+// address) and agent-port, every agent-inter (else inter), bounded by the check
+// timeouts.
+func (in *Instance) agentConfig(b *proxy.Backend, s *proxy.Server) health.AgentConfig {
+	host := s.Address().Host
+	if s.Cfg.Agent.Addr != "" {
+		host = s.Cfg.Agent.Addr
+	}
+	inter := s.Cfg.Agent.Inter
+	if inter <= 0 {
+		inter = s.Cfg.Inter
+	}
+	timeout := inter
+	if t := b.Cfg.Timeouts.Check; t > 0 {
+		timeout = t
+	}
+	return health.AgentConfig{Addr: net.JoinHostPort(host, strconv.Itoa(s.Cfg.Agent.Port)), Send: s.Cfg.Agent.Send,
+		Inter: inter, Timeout: timeout, Enabled: s.ChecksEnabled}
+}
+
+// applyAgent applies an agent's reply: weight, maxconn, admin state, and the
+// operational state (down, fail and stopped hold the server DOWN; up releases it).
+func (in *Instance) applyAgent(b *proxy.Backend, s *proxy.Server, r health.AgentReply) {
+	if r.Err != "" {
+		return
+	}
+	if r.Weight != nil {
+		s.SetWeight(min(256, s.Cfg.Weight**r.Weight/100))
+	}
+	if r.MaxConn != nil {
+		s.SetMaxConn(*r.MaxConn)
+	}
+	switch r.Admin {
+	case "ready":
+		s.SetAdmin(s.Admin() &^ (proxy.AdminFMaint | proxy.AdminFDrain))
+	case "drain":
+		s.SetAdmin(s.Admin()&^proxy.AdminFMaint | proxy.AdminFDrain)
+	case "maint":
+		s.SetAdmin(s.Admin() | proxy.AdminFMaint)
+	}
+	if r.State == "" {
+		return
+	}
+	up := r.State == "up"
+	reason := "agent"
+	if r.Desc != "" {
+		reason = "agent, info: \"" + r.Desc + "\""
+	}
+	in.setHealth(b, s, func(h *serverHealth) { h.agent = up }, health.Result{}, reason)
+}
+
+// setHealth changes one input of a server's state and applies the outcome, to the
+// server and to the servers tracking it.
+func (in *Instance) setHealth(b *proxy.Backend, s *proxy.Server, change func(*serverHealth), r health.Result, agentReason string) {
+	h := in.health[s]
+	h.mu.Lock()
+	change(h)
+	up := h.check && h.agent
+	followers := h.followers
+	h.mu.Unlock()
+	if s.Up() == up {
+		return
+	}
+	reason := ", " + r.Describe()
+	switch {
+	case agentReason != "":
+		reason = ", reason: " + agentReason
+	case b.Cfg.Options.LogHealthChecks:
+		reason = ""
+	}
+	in.serverChanged(b, s, up, reason)
+	for _, f := range followers {
+		in.follow(f, s, up)
+	}
+}
+
+// follow applies a tracked server's change to a server that tracks it (and on down
+// the chain).
+func (in *Instance) follow(f, t *proxy.Server, up bool) {
+	if f.Up() == up {
+		return
+	}
+	in.serverChanged(f.Backend, f, up, " via "+t.Backend.Name+"/"+t.Name)
+	h := in.health[f]
+	h.mu.Lock()
+	next := h.followers
+	h.mu.Unlock()
+	for _, n := range next {
+		in.follow(n, f, up)
 	}
 }
 
 func (in *Instance) checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
 	t := b.Cfg.Timeouts
 	c := health.Config{
+		Port:      s.Cfg.CheckPort,
+		Host:      s.Cfg.CheckAddr,
+		SendProxy: checkProxyVersion(s.Cfg),
 		Addr:      s.Addr(),
 		Target:    s.Addr,
 		Rules:     b.Cfg.Checks.Ruleset,
@@ -66,6 +200,21 @@ func (in *Instance) checkConfig(b *proxy.Backend, s *proxy.Server) health.Config
 		c.ReadTimeout = t.Check
 	}
 	return c
+}
+
+// checkProxyVersion is the PROXY protocol version checks send: with
+// `check-send-proxy` the server's version (1 when it sends none); otherwise the
+// server's when its checks go where its traffic goes (no `port` nor `addr`).
+func checkProxyVersion(s *config.Server) int {
+	switch {
+	case s.CheckSendProxy && s.SendProxy == 0:
+		return 1
+	case s.CheckSendProxy:
+		return s.SendProxy
+	case s.CheckPort == 0 && s.CheckAddr == "":
+		return s.SendProxy
+	}
+	return 0
 }
 
 // sendState is what `http-check send-state` tells a server about itself.
@@ -130,15 +279,14 @@ func (in *Instance) logHealthCheck(b *proxy.Backend, s *proxy.Server, r health.R
 	}
 }
 
-// serverChanged applies a health transition and logs it in HAProxy's words; with
-// `option log-health-checks` the reason was on the health check line already.
-func (in *Instance) serverChanged(b *proxy.Backend, s *proxy.Server, up bool, r health.Result) {
+// serverChanged applies a transition and logs it in HAProxy's words, with reason
+// after the server's name (", reason: ...", " via be/srv", or nothing when `option
+// log-health-checks` logged it already); then `on-marked-down shutdown-sessions` and
+// `on-marked-up shutdown-backup-sessions` close the sessions they name.
+func (in *Instance) serverChanged(b *proxy.Backend, s *proxy.Server, up bool, reason string) {
+	active := s.Conns()
 	s.SetUp(up)
 	act, bck := b.UsableServers()
-	reason := ", " + r.Describe()
-	if b.Cfg.Options.LogHealthChecks {
-		reason = ""
-	}
 	var msg string
 	level := 5 // notice
 	if up {
@@ -148,16 +296,31 @@ func (in *Instance) serverChanged(b *proxy.Backend, s *proxy.Server, up bool, r 
 	} else {
 		level = 1 // alert
 		msg = fmt.Sprintf("Server %s/%s is DOWN%s. %d active and %d backup servers left. %d sessions active, 0 requeued, 0 remaining in queue.",
-			b.Name, s.Name, reason, act, bck, s.Conns())
+			b.Name, s.Name, reason, act, bck, active)
 		in.events.Warn(msg)
 	}
 	if b.Log != nil {
 		b.Log.Log(level, []byte(msg))
 	}
+	switch {
+	case !up && s.Cfg.OnMarkedDown == "shutdown-sessions":
+		in.shutdownSessions(func(srv *proxy.Server) bool { return srv == s })
+	case up && s.Cfg.OnMarkedUp == "shutdown-backup-sessions" && !s.Cfg.Backup:
+		in.shutdownSessions(func(srv *proxy.Server) bool { return srv.Backend == b && srv.Cfg.Backup })
+	}
 	if !up && act == 0 && bck == 0 {
 		in.events.Error(fmt.Sprintf("backend '%s' has no server available!", b.Name))
 		if b.Log != nil {
 			b.Log.Log(0, []byte(fmt.Sprintf("backend %s has no server available!", b.Name)))
+		}
+	}
+}
+
+// shutdownSessions closes the client connections whose current server matches.
+func (in *Instance) shutdownSessions(match func(*proxy.Server) bool) {
+	for _, st := range in.State.Streams.List() {
+		if _, srv := st.Target(); srv != nil && match(srv) {
+			st.Kill()
 		}
 	}
 }

@@ -82,6 +82,10 @@ type Instance struct {
 	pauseMu sync.Mutex
 	pauseCh chan struct{} // closed while running; a fresh open one while paused
 
+	// health holds each server's check and agent state (checks.go); built before
+	// the checks start, read-only as a map afterwards.
+	health map[*proxy.Server]*serverHealth
+
 	conns   sync.WaitGroup // one per accepted connection
 	accepts sync.WaitGroup // accept loops
 	loops   sync.WaitGroup // accept loops, health checks, stats sockets
@@ -341,7 +345,9 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 			bl.ctl.limit.release()
 			return
 		}
-		fe.Counters.AddConn(time.Now().Unix())
+		if !bl.bind.AcceptProxy {
+			fe.Counters.AddConn(time.Now().Unix())
+		}
 		in.State.ActConns.Add(1)
 		in.conns.Add(1)
 		go in.serve(c, bl)
@@ -350,6 +356,22 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 
 func (in *Instance) serve(c net.Conn, bl *boundListener) {
 	fe := bl.fe
+	start := time.Now()
+	hc, err := in.handshake(c, bl)
+	if err != nil {
+		in.handshakeFailed(c, bl, start, err)
+		c.Close()
+		in.State.ActConns.Add(-1)
+		in.global.release()
+		bl.ctl.limit.release()
+		in.conns.Done()
+		return
+	}
+	c = hc
+	if bl.bind.AcceptProxy {
+		// Counted once the header was read, as HAProxy counts sessions.
+		fe.Counters.AddConn(start.Unix())
+	}
 	st := &proxy.Stream{Frontend: fe, Start: time.Now(), Remote: c.RemoteAddr(), Listener: bl.id}
 	in.State.Streams.Add(st)
 	defer func() {
@@ -364,7 +386,9 @@ func (in *Instance) serve(c net.Conn, bl *boundListener) {
 		bl.ctl.limit.release()
 		in.conns.Done()
 	}()
-	ctx := proxy.WithStream(in.ctx, st)
+	ctx, cancel := context.WithCancel(proxy.WithStream(in.ctx, st))
+	defer cancel()
+	st.SetKill(cancel)
 	if fe.Cfg.Mode == config.ModeHTTP {
 		in.http.Serve(ctx, c, fe)
 	} else {

@@ -55,10 +55,13 @@ type Counters struct {
 	CliAborts  atomic.Uint64 // cli_abrt: transfers the client aborted
 	SrvAborts  atomic.Uint64 // srv_abrt: transfers the server aborted
 	Connects   atomic.Uint64 // connect: connections established to servers
-	Reuses     atomic.Uint64 // reuse: idle server connections reused
-	LastSess   atomic.Int64  // unix time of the last connection to a server (lastsess)
-	ConnRate   Rate          // new connections (frontend) or sessions (backend, server) per second
-	ReqRate    Rate          // HTTP requests per second (frontend)
+	// HandshakeErrors counts connections dropped before they were served: a
+	// missing, late or malformed PROXY header on an accept-proxy listener.
+	HandshakeErrors atomic.Uint64
+	Reuses          atomic.Uint64 // reuse: idle server connections reused
+	LastSess        atomic.Int64  // unix time of the last connection to a server (lastsess)
+	ConnRate        Rate          // new connections (frontend) or sessions (backend, server) per second
+	ReqRate         Rate          // HTTP requests per second (frontend)
 	// Times are the sliding averages and maxima of a backend's or server's queue,
 	// connect, response and total times (qtime, ctime, rtime, ttime and their _max).
 	Times [4]Timing
@@ -301,6 +304,9 @@ type Backend struct {
 	redispatch     bool
 	connectTimeout time.Duration
 	queueTimeout   time.Duration
+	dialer         dialer
+	fullconn       int // `fullconn`, or HAProxy's default (see Build)
+	maxQueue       int // the sum of the servers' maxqueue, 0 when one has none
 
 	// mu guards waiters. queued mirrors len(waiters) for the lock-free check in Release.
 	mu      sync.Mutex
@@ -311,6 +317,7 @@ type Backend struct {
 // Server is one server of a backend with its live state.
 type Server struct {
 	Name    string
+	ID      int // `id`, else the next free number in order (HAProxy's puid)
 	Backend *Backend
 	Cfg     *config.Server
 
@@ -323,6 +330,7 @@ type Server struct {
 	up       atomic.Bool   // health: true unless checks say otherwise
 	admin    atomic.Uint32 // AdminFMaint | AdminCMaint | AdminFDrain
 	weight   atomic.Int32
+	upAt     atomic.Int64 // unix nanoseconds of the last DOWN to UP change (slowstart)
 	conns    atomic.Int64
 	changed  atomic.Int64 // unix time of the last state change
 	maxconn  atomic.Int64 // 0 = unlimited; `maxconn`, or `set maxconn server`
@@ -455,10 +463,30 @@ func (s *Server) SetUp(up bool) {
 		}
 		s.touch()
 		if up {
+			s.upAt.Store(time.Now().UnixNano())
 			s.Backend.wake()
 		}
 		s.Backend.noteState()
 	}
+}
+
+// EffectiveWeight is the weight the balancer uses: the current weight, ramped up
+// from 1 over `slowstart` after the server came back UP (not at start-up).
+func (s *Server) EffectiveWeight() int {
+	w := int(s.weight.Load())
+	ss := s.Cfg.Slowstart
+	if ss <= 0 || w == 0 {
+		return w
+	}
+	up := s.upAt.Load()
+	if up == 0 {
+		return w
+	}
+	el := time.Duration(time.Now().UnixNano() - up)
+	if el >= ss {
+		return w
+	}
+	return max(1, int(int64(w)*int64(el)/int64(ss)))
 }
 
 // Maint reports whether the server is in maintenance.
@@ -491,8 +519,25 @@ func (s *Server) SetNOLB(on bool) {
 }
 
 func (s *Server) full() bool {
-	m := s.maxconn.Load()
+	m := s.limit()
 	return m > 0 && s.conns.Load() >= m
+}
+
+// limit is the server's connection limit now: maxconn, or with `minconn` HAProxy's
+// dynamic limit, from minconn up to maxconn as the backend's load approaches
+// `fullconn`.
+func (s *Server) limit() int64 {
+	m := s.maxconn.Load()
+	lo := int64(s.Cfg.MinConn)
+	if lo <= 0 || m <= 0 || lo >= m {
+		return m
+	}
+	full := int64(s.Backend.fullconn)
+	if full <= 0 {
+		return m
+	}
+	dyn := m * s.Backend.Counters.CurConns.Load() / full
+	return max(lo, min(dyn, m))
 }
 
 // Release gives back the slot taken by Acquire or Connect and lets a queued request in.
@@ -528,7 +573,7 @@ func (t *tier) Weight(i int) int {
 			}
 		}
 	}
-	return int(s.weight.Load())
+	return s.EffectiveWeight()
 }
 
 func (t *tier) Conns(i int) int { return int(t.servers[i].conns.Load()) }
@@ -570,6 +615,10 @@ func (b *Backend) Acquire(ctx context.Context, r *balance.Request, avoid *Server
 				continue
 			}
 			return nil, ErrNoServer
+		}
+		// With `maxqueue` on every server, the queue holds at most their sum.
+		if b.maxQueue > 0 && b.queued.Load() >= int64(b.maxQueue) {
+			return nil, ErrQueueFull
 		}
 		ch := make(chan struct{}, 1)
 		b.mu.Lock()
@@ -644,7 +693,7 @@ func (b *Backend) takeSlot(s *Server) bool {
 		return false
 	}
 	n := s.conns.Add(1)
-	if m := s.maxconn.Load(); m > 0 && n > m {
+	if m := s.limit(); m > 0 && n > m {
 		s.conns.Add(-1)
 		return false
 	}
@@ -785,7 +834,7 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 			}
 		}
 		a.Server = s
-		if idle != nil {
+		if idle != nil && !s.Private() {
 			if c := idle(s); c != nil {
 				a.Conn, a.Reused = c, true
 				s.Counters.Reuses.Add(1)
@@ -794,8 +843,7 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 			}
 		}
 		cstart := time.Now()
-		d := net.Dialer{Timeout: b.connectTimeout}
-		c, err := d.DialContext(ctx, "tcp", s.Addr())
+		c, err := b.dialer.dial(ctx, s, r)
 		a.Connect = time.Since(cstart)
 		if err == nil {
 			a.Conn = c
@@ -895,7 +943,39 @@ func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (
 		}
 		st.Frontends = append(st.Frontends, f)
 	}
+	setFullConn(st)
 	return st, nil
+}
+
+// setFullConn gives each backend its `fullconn`, or HAProxy's default: a tenth of the
+// maxconn of the frontends that may send it traffic (each frontend's maxconn, else
+// the global one, else 2000), at least 1.
+func setFullConn(st *State) {
+	for _, b := range st.Backends {
+		if b.Cfg.FullConn > 0 {
+			b.fullconn = b.Cfg.FullConn
+			continue
+		}
+		sum := 0
+		for _, f := range st.Frontends {
+			uses := f.Default == b
+			for _, r := range f.Rules {
+				uses = uses || r.Backend == b
+			}
+			if !uses {
+				continue
+			}
+			m := f.Cfg.MaxConn
+			if m == 0 {
+				m = st.Config.Global.MaxConn
+			}
+			if m == 0 {
+				m = 2000
+			}
+			sum += m
+		}
+		b.fullconn = max(1, sum/10)
+	}
 }
 
 func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
@@ -911,12 +991,35 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 	if b.queueTimeout == 0 {
 		b.queueTimeout = p.Timeouts.Connect
 	}
+	b.dialer = dialer{timeout: p.Timeouts.Connect, keepAlive: p.Options.SrvTCPKA}
 	b.changed = time.Now()
+	used := map[int]bool{}
+	for _, sc := range p.Servers {
+		if sc.ID > 0 {
+			used[sc.ID] = true
+		}
+	}
+	next := 1
+	b.maxQueue = 0
+	allQueued := len(p.Servers) > 0
 	for _, sc := range p.Servers {
 		s := &Server{
 			Name:    sc.Name,
 			Backend: b,
 			Cfg:     sc,
+			ID:      sc.ID,
+		}
+		if s.ID == 0 {
+			for used[next] {
+				next++
+			}
+			s.ID = next
+			used[next] = true
+		}
+		if sc.MaxQueue > 0 {
+			b.maxQueue += sc.MaxQueue
+		} else {
+			allQueued = false
 		}
 		s.addr.Store(newServerAddr(sc.Host, sc.Port))
 		s.up.Store(true)
@@ -932,6 +1035,9 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 		} else {
 			b.active.servers = append(b.active.servers, s)
 		}
+	}
+	if !allQueued {
+		b.maxQueue = 0
 	}
 	b.backup.firstOnly = !p.AllBackups
 	if act, bck := b.UsableServers(); act+bck == 0 && len(b.Servers) > 0 {

@@ -105,8 +105,8 @@ func ServerCommands(st *proxy.State, proxyIDs map[string]int) []Command {
 				w.WriteString(ServersStateHeader)
 				w.WriteByte('\n')
 				for _, b := range list {
-					for i, srv := range b.Servers {
-						writeServerState(w, proxyIDs[b.Name], b, i+1, srv)
+					for _, srv := range b.Servers {
+						writeServerState(w, proxyIDs[b.Name], b, srv.ID, srv)
 					}
 				}
 				return nil

@@ -350,7 +350,7 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 				}
 				var weight int64
 				var act, bck int64
-				for i, srv := range b.Servers {
+				for _, srv := range b.Servers {
 					usable := srv.Usable()
 					if usable {
 						weight += int64(srv.Weight())
@@ -360,14 +360,14 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 							act++
 						}
 					}
-					if filterType&4 == 0 || (filterSid > 0 && filterSid != i+1) {
+					if filterType&4 == 0 || (filterSid > 0 && filterSid != srv.ID) {
 						continue
 					}
 					if (upOnly && (!srv.Up() || srv.Maint())) || (noMaint && srv.Maint()) {
 						continue
 					}
 					r := newStatRow()
-					r.common(p.Name, srv.Name, id, i+1, 2, http, &srv.Counters)
+					r.common(p.Name, srv.Name, id, srv.ID, 2, http, &srv.Counters)
 					r.serverOrBackend(&srv.Counters, srv.LastChange(), now)
 					// hitless queues per backend, never per server.
 					r.zero("qcur", "qmax")

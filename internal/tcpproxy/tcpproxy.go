@@ -85,7 +85,7 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		return
 	}
 	e.Backend = b.Name
-	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr()}, nil)
+	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr(), Client: src, Frontend: dst}, nil)
 	e.Tw = a.Queue
 	e.Retries = a.Retries
 	e.BeQueue = b.Queued()

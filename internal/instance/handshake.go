@@ -1,0 +1,70 @@
+package instance
+
+import (
+	"net"
+	"strconv"
+	"time"
+
+	"hitless/internal/proxyprotocol"
+)
+
+// handshake is what a listener asks of an accepted connection before it is served,
+// in order: keep-alive as `option clitcpka` says, then for `accept-proxy` the PROXY
+// header, whose addresses then stand for the connection's (src, dst, logs). A TLS
+// handshake belongs after this step. On error the connection is to be closed; the
+// error says why in HAProxy's words.
+func (in *Instance) handshake(c net.Conn, bl *boundListener) (net.Conn, error) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c, nil
+	}
+	// HAProxy sets SO_KEEPALIVE only with the option; Go's listeners set it always.
+	tc.SetKeepAlive(bl.fe.Cfg.Options.CliTCPKA)
+	if !bl.bind.AcceptProxy {
+		return c, nil
+	}
+	// The header must arrive within `timeout client` (HAProxy's handshake timeout
+	// when no `timeout client-hs` is set); 5s when that is unset too.
+	wait := bl.fe.Cfg.Timeouts.Client
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	h, err := proxyprotocol.Read(tc, wait)
+	if err != nil {
+		return nil, err
+	}
+	if h.Local {
+		return c, nil
+	}
+	return &proxiedConn{TCPConn: tc, remote: net.TCPAddrFromAddrPort(h.Src), local: net.TCPAddrFromAddrPort(h.Dst)}, nil
+}
+
+// proxiedConn is an accepted connection whose addresses came in a PROXY header. It
+// embeds the *net.TCPConn, so that copies still splice and half-closes still work.
+type proxiedConn struct {
+	*net.TCPConn
+	remote, local net.Addr
+}
+
+func (c *proxiedConn) RemoteAddr() net.Addr { return c.remote }
+func (c *proxiedConn) LocalAddr() net.Addr  { return c.local }
+
+// handshakeFailed counts and logs a connection dropped before it was served, as
+// HAProxy logs an embryonic session: `src:port [date] frontend/listener: reason`.
+func (in *Instance) handshakeFailed(c net.Conn, bl *boundListener, at time.Time, err error) {
+	fe := bl.fe
+	fe.Counters.HandshakeErrors.Add(1)
+	if fe.Log == nil {
+		return
+	}
+	name := bl.bind.Name
+	if name == "" {
+		name = strconv.Itoa(bl.id)
+	}
+	level := 6
+	if fe.Cfg.Options.LogSeparateErrors {
+		level = 3
+	}
+	msg := c.RemoteAddr().String() + " [" + at.Format("02/Jan/2006:15:04:05.000") + "] " + fe.Name + "/" + name + ": " + err.Error()
+	fe.Log.Log(level, []byte(msg))
+}
