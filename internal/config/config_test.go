@@ -124,6 +124,7 @@ func TestKeywordErrors(t *testing.T) {
 		{"track missing", "backend b\n server s2 127.0.0.1:81 track nope", "'server b/s2' : unable to find required server 'nope' for tracking."},
 		{"on-marked-down", "backend b\n server s1 127.0.0.1:80 on-marked-down x", "'on-marked-down' expects 'shutdown-sessions' but got 'x'"},
 		{"on-error", "backend b\n server s1 127.0.0.1:80 on-error x", "'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got 'x'"},
+		{"init-addr unresolved", "backend b\n server s1 no-such-host.invalid:80 init-addr libc", "could not resolve address 'no-such-host.invalid'"},
 		{"init-addr last", "backend b\n server s1 127.0.0.1:80 init-addr last,libc", "'init-addr last' needs a server-state file"},
 		{"proxy-v2-options ssl", "backend b\n server s1 127.0.0.1:80 send-proxy-v2 proxy-v2-options ssl", "'proxy-v2-options ssl' carries TLS details and is not supported yet"},
 		{"redir", "backend b\n server s1 127.0.0.1:80 redir http://x", "'redir' is not supported yet"},

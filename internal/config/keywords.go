@@ -630,6 +630,9 @@ func kwServer(ps *parser, p *Proxy, a []string) error {
 	s.Pos, s.Name = ps.pos, a[1]
 	host, port, mode, err := parseServerAddr(a[2])
 	if err != nil {
+		host, port, mode, err = initAddr(a[2], a[3:], &s, err)
+	}
+	if err != nil {
 		return fmt.Errorf("'server %s/%s' : %v", p.Name, a[1], err)
 	}
 	s.Host, s.Port, s.PortMode = host, port, mode

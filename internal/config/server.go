@@ -142,6 +142,9 @@ var serverKeywords = map[string]optionRow[Server]{
 		if v != "none" && v != "layer4" && v != "layer7" {
 			return fmt.Errorf("'observe' expects one of 'none', 'layer4', 'layer7' but got '%s'", v)
 		}
+		if v == "layer7" {
+			return fmt.Errorf("'observe layer7' (passive checks of HTTP responses) is not supported yet")
+		}
 		s.Observe = strings.TrimPrefix(v, "none")
 		return nil
 	}},
@@ -285,6 +288,37 @@ func parseSource(v string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("'source' expects an IP address with an optional port (got '%s')", v)
 	}
 	return netip.AddrPortFrom(ip, 0), nil
+}
+
+// initAddr applies `init-addr` when a server's name did not resolve: its methods in
+// order, `libc` (the resolution that just failed), an IP address to use instead, or
+// `none` (the server starts without an address, in maintenance, as HAProxy does). The
+// server line's own init-addr wins over default-server's.
+func initAddr(spec string, opts []string, s *Server, resolveErr error) (string, int, int, error) {
+	methods := s.InitAddr
+	for i := 0; i+1 < len(opts); i++ {
+		if opts[i] == "init-addr" {
+			methods = strings.Split(opts[i+1], ",")
+		}
+	}
+	if len(methods) == 0 || !strings.Contains(resolveErr.Error(), "could not resolve") {
+		return "", 0, 0, resolveErr
+	}
+	port := ""
+	if i := strings.LastIndexByte(spec, ':'); i >= 0 {
+		port = spec[i:]
+	}
+	for _, m := range methods {
+		switch m {
+		case "libc":
+			continue
+		case "none":
+			s.Disabled = true
+			m = "0.0.0.0"
+		}
+		return parseServerAddr(m + port)
+	}
+	return "", 0, 0, resolveErr
 }
 
 // splitServerPort reads a server address's port part: "" (the client's port), +N/-N

@@ -60,6 +60,12 @@ type Config struct {
 	// Target, when set, is asked before each check for the address to check instead
 	// of Addr (a server moved with `set server addr`).
 	Target func() string
+	// Observed signals that `observe layer4` saw error-limit consecutive failed
+	// connections; OnError says what that does ("fastinter" when empty,
+	// "fail-check", "sudden-death", "mark-down"), and ErrorLimit is reported.
+	Observed   <-chan struct{}
+	OnError    string
+	ErrorLimit int
 	// Observe, when set, receives every check's result and the health counter before
 	// and after it (0..rise+fall-1), from Run's goroutine.
 	Observe func(r Result, before, after int)
@@ -439,6 +445,17 @@ func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r R
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.Observed:
+			if t.analyze(c.OnError) {
+				limit := c.ErrorLimit
+				if limit <= 0 {
+					limit = 10
+				}
+				onChange(t.up, Result{Status: "HANA", Reason: checkrule.Describe("HANA"),
+					Info: fmt.Sprintf("Detected %d consecutive errors, last one was: L4 unsuccessful connection", limit)})
+			}
+			timer.Reset(c.FastInter)
+			continue
 		case <-timer.C:
 		}
 		if c.Enabled != nil && !c.Enabled() {
@@ -543,6 +560,29 @@ func (t *tracker) observe(ok bool) bool {
 	if t.up && t.health == 0 {
 		t.up = false
 		return true
+	}
+	return false
+}
+
+// analyze applies `on-error` after a run of observed errors: fail-check counts a
+// failed check, sudden-death leaves the server one failure from DOWN, mark-down marks
+// it DOWN; fastinter (the default) only brings the next check closer. It reports
+// whether the server changed state.
+func (t *tracker) analyze(onError string) bool {
+	switch onError {
+	case "fail-check":
+		return t.observe(false)
+	case "sudden-death":
+		if t.up && t.health > t.rise {
+			t.health = t.rise
+		}
+		return false
+	case "mark-down":
+		t.health = 0
+		if t.up {
+			t.up = false
+			return true
+		}
 	}
 	return false
 }

@@ -443,3 +443,55 @@ func TestRunStartup(t *testing.T) {
 		})
 	}
 }
+
+// TestAnalyze: what on-error does to the health counter of an UP server at full
+// health (rise 2, fall 3: health 4).
+func TestAnalyze(t *testing.T) {
+	tests := []struct {
+		onError string
+		health  int
+		up      bool
+		changed bool
+	}{
+		{"", 4, true, false},
+		{"fastinter", 4, true, false},
+		{"fail-check", 3, true, false},
+		{"sudden-death", 2, true, false},
+		{"mark-down", 0, false, true},
+	}
+	for _, tt := range tests {
+		tr := newTracker(2, 3, true)
+		for i := 0; i < 3; i++ {
+			tr.observe(true)
+		}
+		changed := tr.analyze(tt.onError)
+		if tr.health != tt.health || tr.up != tt.up || changed != tt.changed {
+			t.Errorf("%q: health %d up %v changed %v", tt.onError, tr.health, tr.up, changed)
+		}
+		if tt.onError == "sudden-death" && !tr.observe(false) {
+			t.Errorf("sudden-death: the next failure did not mark the server down")
+		}
+	}
+}
+
+// TestObservedErrorsMarkDown: a signal from observe layer4 with on-error mark-down
+// takes the server DOWN at once, with HAProxy's "Health analyze" reason.
+func TestObservedErrorsMarkDown(t *testing.T) {
+	var reply atomic.Value
+	addr := server(t, &reply)
+	obs := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changes := make(chan Result, 4)
+	go Run(ctx, Config{Addr: addr, Inter: time.Hour, Observed: obs, OnError: "mark-down", ErrorLimit: 3}, true,
+		func(up bool, r Result) { changes <- r })
+	obs <- struct{}{}
+	select {
+	case r := <-changes:
+		if r.Status != "HANA" || r.Describe() != `reason: Health analyze, info: "Detected 3 consecutive errors, last one was: L4 unsuccessful connection", check duration: 0ms` {
+			t.Fatalf("%+v %s", r, r.Describe())
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no change")
+	}
+}

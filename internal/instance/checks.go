@@ -48,6 +48,7 @@ func (in *Instance) startChecks() {
 				cfg := in.checkConfig(b, s)
 				cfg.Spread, cfg.MaxSpread = g.SpreadChecks, g.MaxSpreadChecks
 				cfg.Slot, cfg.Slots = i, len(b.Servers)
+				cfg.Observed, cfg.OnError, cfg.ErrorLimit = s.Observed, s.Cfg.OnError, s.Cfg.ErrorLimit
 				in.loops.Add(1)
 				go func() {
 					defer in.loops.Done()

@@ -336,6 +336,12 @@ type Server struct {
 	maxconn  atomic.Int64 // 0 = unlimited; `maxconn`, or `set maxconn server`
 	noChecks atomic.Bool  // `disable health`
 	nolb     atomic.Bool  // a check passed conditionally (L7OKC): no new balanced traffic
+	// obsErrs counts consecutive failed connections for `observe layer4`; at
+	// `error-limit` a signal goes to Observed.
+	obsErrs atomic.Int64
+	// Observed receives a signal when `observe layer4` saw error-limit consecutive
+	// failed connections; the health checker applies `on-error`. Nil without observe.
+	Observed chan struct{}
 	check    atomic.Value // last health check outcome (CheckInfo)
 	Counters Counters
 }
@@ -467,6 +473,29 @@ func (s *Server) SetUp(up bool) {
 			s.Backend.wake()
 		}
 		s.Backend.noteState()
+	}
+}
+
+// observe counts a connection's outcome for `observe layer4`: a run of error-limit
+// (10 by default) failures signals Observed, without blocking.
+func (s *Server) observe(ok bool) {
+	if s.Observed == nil {
+		return
+	}
+	if ok {
+		s.obsErrs.Store(0)
+		return
+	}
+	limit := int64(s.Cfg.ErrorLimit)
+	if limit <= 0 {
+		limit = 10
+	}
+	if s.obsErrs.Add(1) >= limit {
+		s.obsErrs.Store(0)
+		select {
+		case s.Observed <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -849,12 +878,14 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 			a.Conn = c
 			s.Counters.Connects.Add(1)
 			b.Counters.Connects.Add(1)
+			s.observe(true)
 			return a, nil
 		}
 		s.Release()
 		if ctx.Err() != nil {
 			return a, ctx.Err()
 		}
+		s.observe(false)
 		if try >= b.retries {
 			s.Counters.ConnErrors.Add(1)
 			b.Counters.ConnErrors.Add(1)
@@ -1026,6 +1057,9 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 		s.maxconn.Store(int64(sc.MaxConn))
 		if sc.Disabled {
 			s.admin.Store(AdminCMaint)
+		}
+		if sc.Observe == "layer4" {
+			s.Observed = make(chan struct{}, 1)
 		}
 		s.touch()
 		s.weight.Store(int32(sc.Weight))
