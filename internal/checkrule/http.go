@@ -34,12 +34,15 @@ func ParseResponse(buf []byte, last bool) (resp *Response, complete bool, err er
 		}
 		head := string(buf[:end])
 		body := buf[end+sep:]
-		lines := strings.Split(strings.ReplaceAll(head, "\r\n", "\n"), "\n")
+		first, rest, _ := strings.Cut(head, "\n")
 		r := &Response{}
-		if !parseStatusLine(lines[0], r) {
+		if !parseStatusLine(strings.TrimSuffix(first, "\r"), r) {
 			return nil, false, errBadResponse
 		}
-		for _, l := range lines[1:] {
+		for rest != "" {
+			var l string
+			l, rest, _ = strings.Cut(rest, "\n")
+			l = strings.TrimSuffix(l, "\r")
 			name, value, ok := strings.Cut(l, ":")
 			if !ok || name == "" || strings.ContainsAny(name, " \t") {
 				return nil, false, errBadResponse

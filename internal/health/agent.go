@@ -74,7 +74,7 @@ func AgentOnce(ctx context.Context, c AgentConfig) AgentReply {
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Second
 	}
-	d := net.Dialer{Timeout: c.Timeout}
+	d := net.Dialer{Timeout: c.Timeout, KeepAlive: -1}
 	conn, err := d.DialContext(ctx, "tcp", c.Addr)
 	if err != nil {
 		return AgentReply{Err: errnoText(err)}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -154,7 +155,7 @@ func Once(ctx context.Context, c Config) Result {
 		}
 		return result("L4OK", "", 0, time.Since(start))
 	}
-	r := &run{c: c, rs: rs, start: start, env: &checkrule.Env{Vars: map[string]checkrule.Value{}}}
+	r := &run{c: c, rs: rs, start: start, env: &checkrule.Env{}}
 	if c.Down != nil {
 		r.down = c.Down()
 		r.env.ServerDown = r.down
@@ -357,6 +358,9 @@ func (r *run) payload(s *checkrule.SendRule) []byte {
 }
 
 func (r *run) setVar(v *checkrule.VarRule) {
+	if r.env.Vars == nil {
+		r.env.Vars = map[string]checkrule.Value{}
+	}
 	switch {
 	case v.Expr != nil:
 		if val, ok := v.Expr.Eval(r.env); ok {
@@ -404,8 +408,19 @@ func (c *Config) dial(ctx context.Context, cr *checkrule.ConnectRule) (net.Conn,
 			port = strconv.Itoa(cr.Port)
 		}
 	}
-	d := net.Dialer{Timeout: c.ConnectTimeout}
-	return d.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return nil, fmt.Errorf("invalid port %q", port)
+	}
+	conn, err := dialCheck(ctx, netip.AddrPortFrom(ip, uint16(p)), c.ConnectTimeout, cr != nil && cr.Linger)
+	if err != nil {
+		return nil, err
+	}
+	return conn, nil
 }
 
 func isTimeout(err error) bool {
@@ -423,15 +438,15 @@ func errnoText(err error) string {
 	return err.Error()
 }
 
-// Run checks until ctx is done, calling onChange (from Run's goroutine) on every
-// UP/DOWN transition with the result that caused it. startUp is the initial state.
+// Run checks until ctx is done, calling onChange on every UP/DOWN transition with
+// the result that caused it (callbacks never overlap, and none runs after Run
+// returned). startUp is the initial state.
 // Rise/fall follow HAProxy's health counter (see tracker), intervals its srv_getinter:
 // Inter at full health, DownInter when down with no success, FastInter in between.
 // The first check waits a random fraction of Inter, to spread the checks of many
 // servers. Zero values get HAProxy's defaults (inter 2s, rise 2, fall 3).
 func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r Result)) {
 	c = withDefaults(c)
-	t := newTracker(c.Rise, c.Fall, startUp)
 	wait := time.Duration(rand.Int64N(int64(c.Inter)))
 	if c.Slots > 0 {
 		wait = c.Inter * time.Duration(c.Slot) / time.Duration(c.Slots)
@@ -439,46 +454,80 @@ func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r R
 	if c.MaxSpread > 0 && wait > c.MaxSpread {
 		wait = time.Duration(rand.Int64N(int64(c.MaxSpread)))
 	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
+	ch := &checker{ctx: ctx, c: c, t: newTracker(c.Rise, c.Fall, startUp), onChange: onChange}
+	// Each check runs in a goroutine of its own started by the timer, so that
+	// thousands of idle servers hold no grown stacks between checks.
+	ch.mu.Lock()
+	ch.timer = time.AfterFunc(wait, ch.check)
+	ch.mu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
+			ch.mu.Lock()
+			ch.stopped = true
+			ch.timer.Stop()
+			ch.mu.Unlock()
 			return
 		case <-c.Observed:
-			if t.analyze(c.OnError) {
-				limit := c.ErrorLimit
-				if limit <= 0 {
-					limit = 10
+			ch.mu.Lock()
+			if !ch.stopped {
+				if ch.t.analyze(c.OnError) {
+					limit := c.ErrorLimit
+					if limit <= 0 {
+						limit = 10
+					}
+					onChange(ch.t.up, Result{Status: "HANA", Reason: checkrule.Describe("HANA"),
+						Info: fmt.Sprintf("Detected %d consecutive errors, last one was: L4 unsuccessful connection", limit)})
 				}
-				onChange(t.up, Result{Status: "HANA", Reason: checkrule.Describe("HANA"),
-					Info: fmt.Sprintf("Detected %d consecutive errors, last one was: L4 unsuccessful connection", limit)})
+				ch.timer.Reset(c.FastInter)
 			}
-			timer.Reset(c.FastInter)
-			continue
-		case <-timer.C:
+			ch.mu.Unlock()
 		}
-		if c.Enabled != nil && !c.Enabled() {
-			timer.Reset(c.Inter)
-			continue
-		}
-		if c.Target != nil {
-			c.Addr = c.Target()
-		}
-		r := Once(ctx, c)
-		if ctx.Err() != nil {
-			return
-		}
-		before := t.health
-		changed := t.observe(r.OK)
-		if c.Observe != nil {
-			c.Observe(r, before, t.health)
-		}
-		if changed {
-			onChange(t.up, r)
-		}
-		timer.Reset(spread(t.interval(c), c.Spread))
 	}
+}
+
+// checker is the state of one server's checks under Run.
+//
+// mu guards every field below it and is held for a whole check, so that checks never
+// overlap and no callback runs after Run returned.
+type checker struct {
+	ctx      context.Context
+	onChange func(up bool, r Result)
+	mu       sync.Mutex
+	c        Config
+	t        tracker
+	timer    *time.Timer
+	stopped  bool
+}
+
+// check runs one check, from the timer's goroutine, and schedules the next.
+func (ch *checker) check() {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.stopped || ch.ctx.Err() != nil {
+		return
+	}
+	c := &ch.c
+	if c.Enabled != nil && !c.Enabled() {
+		ch.timer.Reset(c.Inter)
+		return
+	}
+	if c.Target != nil {
+		c.Addr = c.Target()
+	}
+	r := Once(ch.ctx, *c)
+	if ch.ctx.Err() != nil {
+		return
+	}
+	before := ch.t.health
+	changed := ch.t.observe(r.OK)
+	if c.Observe != nil {
+		c.Observe(r, before, ch.t.health)
+	}
+	if changed {
+		ch.onChange(ch.t.up, r)
+	}
+	ch.timer.Reset(spread(ch.t.interval(*c), c.Spread))
 }
 
 // spread varies an interval by up to pct percent either way (`spread-checks`).

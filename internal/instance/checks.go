@@ -42,12 +42,27 @@ func (in *Instance) startChecks() {
 		}
 	}
 	g := in.State.Config.Global
+	// The first checks of all servers are spread evenly over their interval, in
+	// configuration order across backends, as HAProxy starts them.
+	total, pos := 0, 0
 	for _, b := range in.State.Backends {
-		for i, s := range b.Servers {
+		for _, s := range b.Servers {
+			if s.Cfg.Check {
+				total++
+			}
+		}
+	}
+	for _, p := range in.State.Config.Proxies {
+		b := in.State.Backends[p.Name]
+		if b == nil || b.Cfg != p {
+			continue
+		}
+		for _, s := range b.Servers {
 			if s.Cfg.Check {
 				cfg := in.checkConfig(b, s)
 				cfg.Spread, cfg.MaxSpread = g.SpreadChecks, g.MaxSpreadChecks
-				cfg.Slot, cfg.Slots = i, len(b.Servers)
+				cfg.Slot, cfg.Slots = pos, total
+				pos++
 				cfg.Observed, cfg.OnError, cfg.ErrorLimit = s.Observed, s.Cfg.OnError, s.Cfg.ErrorLimit
 				in.loops.Add(1)
 				go func() {
