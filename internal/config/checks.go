@@ -171,6 +171,17 @@ func (ps *parser) buildChecks(p *Proxy) {
 	if !p.IsBackend() {
 		return
 	}
+	// Rules of a check that does not run are ignored, with HAProxy's warning.
+	kind := "backend"
+	if p.Kind == "listen" {
+		kind = "listener"
+	}
+	if len(c.TCP) > 0 && !c.tcpInherited && c.Type != "tcp-check" {
+		ps.cfg.Warnings = append(ps.cfg.Warnings, fmt.Sprintf("%s '%s' uses tcp-check rules without 'option tcp-check', so the rules are ignored.", kind, p.Name))
+	}
+	if len(c.HTTP) > 0 && !c.httpInherited && c.Type != "httpchk" {
+		ps.cfg.Warnings = append(ps.cfg.Warnings, fmt.Sprintf("%s '%s' uses http-check rules without 'option httpchk', so the rules are ignored.", kind, p.Name))
+	}
 	var rs *checkrule.Ruleset
 	var lines []ruleLine
 	switch c.Type {

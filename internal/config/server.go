@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -63,6 +64,45 @@ const (
 	PortOffset
 )
 
+// KeepAlive is `clitcpka-*` or `srvtcpka-*`: TCP_KEEPCNT, TCP_KEEPIDLE and
+// TCP_KEEPINTVL; 0 = the system's.
+type KeepAlive struct {
+	Count          int
+	Idle, Interval time.Duration
+}
+
+// Config is the keep-alive to set on a socket: on, with the values set here and the
+// system's for the others.
+func (k KeepAlive) Config() net.KeepAliveConfig {
+	c := net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
+	if k.Idle > 0 {
+		c.Idle = k.Idle
+	}
+	if k.Interval > 0 {
+		c.Interval = k.Interval
+	}
+	if k.Count > 0 {
+		c.Count = k.Count
+	}
+	return c
+}
+
+// keepAliveTime reads a keep-alive timer: seconds by default, whole seconds only.
+func keepAliveTime(a []string, dst *time.Duration) error {
+	if len(a) != 2 {
+		return fmt.Errorf("'%s' expects an integer value", a[0])
+	}
+	d, err := ParseTime(a[1], time.Second)
+	if err != nil {
+		return timeErr(err, a[1], a[0])
+	}
+	if d%time.Second != 0 || d <= 0 {
+		return fmt.Errorf("'%s' expects a positive number of seconds (got '%s')", a[0], a[1])
+	}
+	*dst = d
+	return nil
+}
+
 // GlobalChecks are the global settings of health checks.
 type GlobalChecks struct {
 	SpreadChecks    int           // `spread-checks` percent, 0-50
@@ -81,6 +121,29 @@ func init() {
 	}
 	globalKeywords["max-spread-checks"] = func(ps *parser, g *Global, a []string) error {
 		return timeArg(a, &g.MaxSpreadChecks)
+	}
+	// TCP keep-alive tuning of client (cli) and server (srv) connections, applied
+	// when the matching tcpka option is on.
+	for _, side := range []string{"cli", "srv"} {
+		sections := "dfl"
+		if side == "srv" {
+			sections = "dbl"
+		}
+		field := func(p *Proxy) *KeepAlive {
+			if side == "cli" {
+				return &p.CliKeepAlive
+			}
+			return &p.SrvKeepAlive
+		}
+		proxyKeywords[side+"tcpka-cnt"] = kw{sections, func(ps *parser, p *Proxy, a []string) error {
+			return intArg(a, 1<<20, &field(p).Count)
+		}}
+		proxyKeywords[side+"tcpka-idle"] = kw{sections, func(ps *parser, p *Proxy, a []string) error {
+			return keepAliveTime(a, &field(p).Idle)
+		}}
+		proxyKeywords[side+"tcpka-intvl"] = kw{sections, func(ps *parser, p *Proxy, a []string) error {
+			return keepAliveTime(a, &field(p).Interval)
+		}}
 	}
 	proxyKeywords["fullconn"] = kw{"dbl", func(ps *parser, p *Proxy, a []string) error {
 		return intArg(a, 1<<30, &p.FullConn)

@@ -141,10 +141,12 @@ type Proxy struct {
 	Balance       Balance
 	Retries       int // default 3
 	FullConn      int // `fullconn`; 0 = HAProxy's default (see proxy.Build)
-	Redispatch    bool
-	AllBackups    bool
-	HTTPCheck     *HTTPCheck // the request line of `option httpchk`; nil when unset
-	Checks        Checks     // which health check runs and its rules (checks.go)
+	// CliKeepAlive and SrvKeepAlive are clitcpka-* and srvtcpka-* (server.go).
+	CliKeepAlive, SrvKeepAlive KeepAlive
+	Redispatch                 bool
+	AllBackups                 bool
+	HTTPCheck                  *HTTPCheck // the request line of `option httpchk`; nil when unset
+	Checks                     Checks     // which health check runs and its rules (checks.go)
 	// LoadServerState is `load-server-state-from-file`: "global", "local" or ""
 	// (none); ServerStateFileName is `server-state-file-name` ("" = the backend's name).
 	LoadServerState     string

@@ -58,6 +58,11 @@ type Config struct {
 	// Enabled, when set, is asked before each check: while it says false no check
 	// runs and the state stays as it is (`disable health`).
 	Enabled func() bool
+	// Forced, when set, is asked before each check whether the server's state was
+	// set from outside (`set server health`, the stats page, a state file) and to
+	// what: the health counter then starts from there (0 when down, full when up),
+	// as HAProxy's does.
+	Forced func() (up, forced bool)
 	// Target, when set, is asked before each check for the address to check instead
 	// of Addr (a server moved with `set server addr`).
 	Target func() string
@@ -515,6 +520,11 @@ func (ch *checker) check() {
 	if c.Target != nil {
 		c.Addr = c.Target()
 	}
+	if c.Forced != nil {
+		if up, forced := c.Forced(); forced {
+			ch.t.force(up)
+		}
+	}
 	r := Once(ch.ctx, *c)
 	if ch.ctx.Err() != nil {
 		return
@@ -611,6 +621,16 @@ func (t *tracker) observe(ok bool) bool {
 		return true
 	}
 	return false
+}
+
+// force sets the state from outside the checks: DOWN with health 0, or UP at full
+// health.
+func (t *tracker) force(up bool) {
+	t.up = up
+	t.health = 0
+	if up {
+		t.health = t.full()
+	}
 }
 
 // analyze applies `on-error` after a run of observed errors: fail-check counts a

@@ -495,3 +495,27 @@ func TestObservedErrorsMarkDown(t *testing.T) {
 		t.Fatal("no change")
 	}
 }
+
+// TestRunForcedDown: a state forced from outside (`set server health down`) restarts
+// the health counter at 0, so that passing checks bring the server back UP after
+// rise of them, as in HAProxy.
+func TestRunForcedDown(t *testing.T) {
+	var reply atomic.Value
+	addr := server(t, &reply)
+	var forced atomic.Bool
+	forced.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ups := make(chan bool, 4)
+	go Run(ctx, Config{Addr: addr, Inter: 20 * time.Millisecond, Rise: 2, Fall: 3, Slots: 1,
+		Forced: func() (bool, bool) { return false, forced.Swap(false) }}, true,
+		func(up bool, r Result) { ups <- up })
+	select {
+	case up := <-ups:
+		if !up {
+			t.Fatal("went DOWN")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a server forced DOWN did not come back UP on passing checks")
+	}
+}

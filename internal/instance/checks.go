@@ -18,9 +18,12 @@ import (
 // check and its agent (`agent-check`: down, fail or stopped take it DOWN until the
 // agent says up), and lists the servers that `track` it.
 type serverHealth struct {
-	mu        sync.Mutex // guards check and agent
-	check     bool       // the health check says UP (true without checks)
-	agent     bool       // the agent does not hold it DOWN
+	mu    sync.Mutex // guards check, agent and applied
+	check bool       // the health check says UP (true without checks)
+	agent bool       // the agent does not hold it DOWN
+	// applied is the state the checks last gave the server: a different one was
+	// forced from outside (runtime API, stats page).
+	applied   bool
 	followers []*proxy.Server
 }
 
@@ -31,7 +34,7 @@ func (in *Instance) startChecks() {
 	byCfg := map[*config.Server]*proxy.Server{}
 	for _, b := range in.State.Backends {
 		for _, s := range b.Servers {
-			in.health[s] = &serverHealth{check: s.Up(), agent: true}
+			in.health[s] = &serverHealth{check: s.Up(), agent: true, applied: s.Up()}
 			byCfg[s.Cfg] = s
 		}
 	}
@@ -64,6 +67,7 @@ func (in *Instance) startChecks() {
 				cfg.Slot, cfg.Slots = pos, total
 				pos++
 				cfg.Observed, cfg.OnError, cfg.ErrorLimit = s.Observed, s.Cfg.OnError, s.Cfg.ErrorLimit
+				cfg.Forced = in.forcedState(s)
 				in.loops.Add(1)
 				go func() {
 					defer in.loops.Done()
@@ -81,6 +85,21 @@ func (in *Instance) startChecks() {
 				}()
 			}
 		}
+	}
+}
+
+// forcedState tells a server's checker when its state was set from outside the
+// checks since they last set it.
+func (in *Instance) forcedState(s *proxy.Server) func() (bool, bool) {
+	return func() (bool, bool) {
+		h := in.health[s]
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if up := s.Up(); up != h.applied {
+			h.applied, h.check = up, up
+			return up, true
+		}
+		return false, false
 	}
 }
 
@@ -145,6 +164,9 @@ func (in *Instance) setHealth(b *proxy.Backend, s *proxy.Server, change func(*se
 	followers := h.followers
 	h.mu.Unlock()
 	if s.Up() == up {
+		h.mu.Lock()
+		h.applied = up
+		h.mu.Unlock()
 		return
 	}
 	reason := ", " + r.Describe()
@@ -155,6 +177,9 @@ func (in *Instance) setHealth(b *proxy.Backend, s *proxy.Server, change func(*se
 		reason = ""
 	}
 	in.serverChanged(b, s, up, reason)
+	h.mu.Lock()
+	h.applied = up
+	h.mu.Unlock()
 	for _, f := range followers {
 		in.follow(f, s, up)
 	}

@@ -19,7 +19,11 @@ func (in *Instance) handshake(c net.Conn, bl *boundListener) (net.Conn, error) {
 		return c, nil
 	}
 	// HAProxy sets SO_KEEPALIVE only with the option; Go's listeners set it always.
-	tc.SetKeepAlive(bl.fe.Cfg.Options.CliTCPKA)
+	if bl.fe.Cfg.Options.CliTCPKA {
+		tc.SetKeepAliveConfig(bl.fe.Cfg.CliKeepAlive.Config())
+	} else {
+		tc.SetKeepAlive(false)
+	}
 	if !bl.bind.AcceptProxy {
 		return c, nil
 	}

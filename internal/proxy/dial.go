@@ -18,8 +18,9 @@ import (
 type dialer struct {
 	timeout time.Duration
 	// keepAlive is `option srvtcpka` (or `tcpka`): SO_KEEPALIVE on server
-	// connections, which HAProxy does not set otherwise.
+	// connections, which HAProxy does not set otherwise, tuned by srvtcpka-*.
 	keepAlive bool
+	tuning    config.KeepAlive
 }
 
 // Target returns where a connection for the client r goes: the server's address, or
@@ -49,7 +50,9 @@ func (s *Server) Private() bool {
 func (d *dialer) dial(ctx context.Context, s *Server, r *balance.Request) (net.Conn, error) {
 	nd := net.Dialer{Timeout: d.timeout, KeepAlive: -1}
 	if d.keepAlive {
-		nd.KeepAlive = 0 // the system's defaults, as setsockopt(SO_KEEPALIVE) alone
+		// The system's values unless srvtcpka-* set them.
+		nd.KeepAliveConfig = d.tuning.Config()
+		nd.KeepAlive = 0
 	}
 	if src := s.Cfg.Source; src != "" {
 		if ap, err := netip.ParseAddrPort(src); err == nil {

@@ -1022,7 +1022,7 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 	if b.queueTimeout == 0 {
 		b.queueTimeout = p.Timeouts.Connect
 	}
-	b.dialer = dialer{timeout: p.Timeouts.Connect, keepAlive: p.Options.SrvTCPKA}
+	b.dialer = dialer{timeout: p.Timeouts.Connect, keepAlive: p.Options.SrvTCPKA, tuning: p.SrvKeepAlive}
 	b.changed = time.Now()
 	used := map[int]bool{}
 	for _, sc := range p.Servers {

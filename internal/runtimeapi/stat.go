@@ -586,12 +586,14 @@ func serverStatus(s *proxy.Server) string {
 	if s.NOLB() {
 		up = "NOLB"
 	}
+	// A state forced from outside the checks (`set server health`, the stats page)
+	// leaves a health counter that does not fit it until the next check: no count then.
 	switch {
-	case s.Up() && !c.At.IsZero() && c.Health < rise+fall-1:
+	case s.Up() && !c.At.IsZero() && c.Health >= rise && c.Health < rise+fall-1:
 		return up + " " + strconv.Itoa(c.Health-rise+1) + "/" + strconv.Itoa(fall)
 	case s.Up():
 		return up
-	case !c.At.IsZero() && c.Health > 0:
+	case !c.At.IsZero() && c.Health > 0 && c.Health < rise:
 		return "DOWN " + strconv.Itoa(c.Health) + "/" + strconv.Itoa(rise)
 	}
 	return "DOWN"

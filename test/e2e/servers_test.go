@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -473,6 +474,92 @@ listen web
 	} {
 		if !waitFor(3*time.Second, func() bool { return logs.find(msg) != "" }) {
 			t.Errorf("no log line %q in %q", msg, logs.lines)
+		}
+	}
+}
+
+// keepAliveTimer reports whether the socket from local to remote (loopback ports) has
+// its keep-alive timer running, from /proc/net/tcp ("tr" 2), and when it fires.
+func keepAliveTimer(t *testing.T, local, remote int) (on bool, when time.Duration, found bool) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Skip("no /proc/net/tcp")
+	}
+	for _, l := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(l)
+		if len(f) < 6 || !strings.HasSuffix(f[1], fmt.Sprintf(":%04X", local)) || !strings.HasSuffix(f[2], fmt.Sprintf(":%04X", remote)) {
+			continue
+		}
+		tr, whenHex, _ := strings.Cut(f[5], ":")
+		j, _ := strconv.ParseInt(whenHex, 16, 64)
+		return tr == "02", time.Duration(j) * 10 * time.Millisecond, true
+	}
+	return false, 0, false
+}
+
+// TestTCPKeepAliveOptions: without option clitcpka/srvtcpka no keep-alive is set on
+// client or server connections (as in HAProxy, unlike Go's defaults); with option
+// tcpka and clitcpka-idle/srvtcpka-idle the keep-alive timers run with those values.
+func TestTCPKeepAliveOptions(t *testing.T) {
+	accepted := make(chan net.Conn, 16)
+	be := serveTCP(t, func(c net.Conn) { accepted <- c; io.Copy(io.Discard, c) })
+	_, bport, _ := net.SplitHostPort(be)
+	plain, ka := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+listen plain
+    bind %s
+    server s1 %s
+listen ka
+    bind %s
+    option tcpka
+    clitcpka-idle 500
+    srvtcpka-idle 700
+    server s1 %s
+`, plain, be, ka, be)
+	startHitless(t, cfg, plain, ka)
+	for _, tc := range []struct {
+		addr           string
+		on             bool
+		cliMax, srvMax time.Duration
+	}{
+		{plain, false, 0, 0},
+		{ka, true, 500 * time.Second, 700 * time.Second},
+	} {
+		// Forget the server connections of earlier clients (startHitless's probes).
+		time.Sleep(200 * time.Millisecond)
+		for len(accepted) > 0 {
+			<-accepted
+		}
+		c, err := net.Dial("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var sc net.Conn
+		select {
+		case sc = <-accepted:
+		case <-time.After(3 * time.Second):
+			t.Fatal("no server connection")
+		}
+		cport := c.LocalAddr().(*net.TCPAddr).Port
+		_, fport, _ := net.SplitHostPort(tc.addr)
+		sport := sc.RemoteAddr().(*net.TCPAddr).Port
+		// hitless's side of the client connection, and its connection to the server.
+		cliOn, cliWhen, ok1 := keepAliveTimer(t, atoi(fport), cport)
+		srvOn, srvWhen, ok2 := keepAliveTimer(t, sport, atoi(bport))
+		if !ok1 || !ok2 {
+			t.Fatalf("%s: sockets not found in /proc/net/tcp", tc.addr)
+		}
+		if cliOn != tc.on || srvOn != tc.on {
+			t.Errorf("%s: keep-alive client side %v, server side %v; want %v", tc.addr, cliOn, srvOn, tc.on)
+		}
+		if tc.on && (cliWhen > tc.cliMax || cliWhen < tc.cliMax-10*time.Second || srvWhen > tc.srvMax || srvWhen < tc.srvMax-10*time.Second) {
+			t.Errorf("%s: keep-alive timers %s and %s, want about %s and %s", tc.addr, cliWhen, srvWhen, tc.cliMax, tc.srvMax)
 		}
 	}
 }
