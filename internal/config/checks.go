@@ -25,6 +25,9 @@ type Checks struct {
 	tcpInherited, httpInherited bool
 	DisableOn404                bool
 	SendState                   bool
+	// ExternalCommand and ExternalPath are `external-check command` and `path`
+	// (PATH of the program; empty when unset, as in HAProxy).
+	ExternalCommand, ExternalPath string
 	// Ruleset is what runs, built by finish; nil for a TCP connect.
 	Ruleset *checkrule.Ruleset `json:"-"`
 }
@@ -46,8 +49,15 @@ func init() {
 	options["spop-check"] = func(p *Proxy, on bool, args []string) error {
 		return fmt.Errorf("SPOP checks need an SPOE agent and are not supported yet")
 	}
-	options["external-check"] = func(p *Proxy, on bool, args []string) error {
-		return fmt.Errorf("external checks (a program forked per check, which HAProxy allows only with 'insecure-fork-wanted') are not supported yet")
+	options["external-check"] = checkOption("external-check")
+	proxyKeywords["external-check"] = kw{"dbl", kwExternalCheck}
+	globalKeywords["external-check"] = func(ps *parser, g *Global, a []string) error {
+		g.ExternalCheck = true
+		return noArgs(a)
+	}
+	globalKeywords["insecure-fork-wanted"] = func(ps *parser, g *Global, a []string) error {
+		g.InsecureForkWanted = true
+		return noArgs(a)
 	}
 }
 
@@ -106,6 +116,19 @@ func optHTTPChk(p *Proxy, on bool, args []string) error {
 	}
 	p.HTTPCheck = hc
 	p.Checks.Type = "httpchk"
+	return nil
+}
+
+// kwExternalCheck is `external-check command CMD` and `external-check path PATH`.
+func kwExternalCheck(ps *parser, p *Proxy, a []string) error {
+	if len(a) != 3 || a[1] != "command" && a[1] != "path" {
+		return fmt.Errorf("'external-check' expects 'command <command>' or 'path <path>'.")
+	}
+	if a[1] == "command" {
+		p.Checks.ExternalCommand = a[2]
+	} else {
+		p.Checks.ExternalPath = a[2]
+	}
 	return nil
 }
 
@@ -187,6 +210,9 @@ func (ps *parser) buildChecks(p *Proxy) {
 	switch c.Type {
 	case "":
 		return
+	case "external-check":
+		ps.checkExternal(p)
+		return
 	case "tcp-check":
 		rs, lines = &checkrule.Ruleset{Kind: "tcp-check"}, c.TCP
 	case "httpchk":
@@ -228,4 +254,23 @@ func (ps *parser) buildChecks(p *Proxy) {
 		return
 	}
 	c.Ruleset = rs
+}
+
+// checkExternal validates `option external-check`: HAProxy needs `external-check` in
+// the global section and a command; hitless also refuses to fork a program per check
+// unless `insecure-fork-wanted` says so (HAProxy only warns).
+func (ps *parser) checkExternal(p *Proxy) {
+	g := ps.cfg.Global
+	var msg string
+	switch {
+	case !g.ExternalCheck:
+		msg = fmt.Sprintf("Proxy '%s' : 'option external-check' unable to find required 'global.external-check'.", p.Name)
+	case p.Checks.ExternalCommand == "":
+		msg = fmt.Sprintf("Proxy '%s' : 'option external-check' unable to find required 'external-check command'.", p.Name)
+	case !g.InsecureForkWanted:
+		msg = fmt.Sprintf("Proxy '%s' : 'option external-check' forks a program per check: it needs 'insecure-fork-wanted' in the global section.", p.Name)
+	default:
+		return
+	}
+	ps.errs = append(ps.errs, &Error{Pos: p.Checks.TypePos, Msg: msg})
 }

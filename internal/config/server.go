@@ -107,6 +107,9 @@ func keepAliveTime(a []string, dst *time.Duration) error {
 type GlobalChecks struct {
 	SpreadChecks    int           // `spread-checks` percent, 0-50
 	MaxSpreadChecks time.Duration // `max-spread-checks`
+	// ExternalCheck and InsecureForkWanted are `external-check` and
+	// `insecure-fork-wanted`: both are needed for `option external-check`.
+	ExternalCheck, InsecureForkWanted bool
 }
 
 func init() {

@@ -33,6 +33,9 @@ type Config struct {
 	// Rules is the backend's check (tcp-check, http-check or a protocol check);
 	// nil: a TCP connect.
 	Rules *checkrule.Ruleset
+	// External, when set, is `option external-check`: a program instead of a
+	// connection.
+	External *External
 	// SendProxy is the PROXY protocol version a check connection starts with (0
 	// none, 1 or 2: `check-send-proxy` with the server's send-proxy[-v2]); a connect
 	// rule's `send-proxy` asks for it too (version 1 unless the server says v2).
@@ -141,6 +144,9 @@ func Once(ctx context.Context, c Config) Result {
 	}
 	if c.BufSize <= 0 {
 		c.BufSize = defaultBufSize
+	}
+	if c.External != nil {
+		return runExternal(ctx, c.External, c.ReadTimeout, start)
 	}
 	rs := c.Rules
 	if rs == nil {

@@ -230,6 +230,9 @@ func (in *Instance) checkConfig(b *proxy.Backend, s *proxy.Server) health.Config
 			}
 		},
 	}
+	if b.Cfg.Checks.Type == "external-check" {
+		c.External = in.externalCheck(b, s)
+	}
 	// HAProxy: with `timeout check`, connect takes min(timeout connect, inter) and the
 	// response `timeout check`; without it, inter bounds both.
 	c.ConnectTimeout = s.Cfg.Inter
@@ -241,6 +244,51 @@ func (in *Instance) checkConfig(b *proxy.Backend, s *proxy.Server) health.Config
 		c.ReadTimeout = t.Check
 	}
 	return c
+}
+
+// externalCheck describes `option external-check` for a server: HAProxy's four
+// arguments and its environment, nothing else but PATH (`external-check path`).
+func (in *Instance) externalCheck(b *proxy.Backend, s *proxy.Server) *health.External {
+	pAddr, pPort := "NOT_USED", "NOT_USED"
+	envAddr, envPort := "", ""
+	if binds := b.Cfg.Binds; len(binds) > 0 {
+		if a := binds[0].Addr; a.Network == "unix" {
+			pAddr, envAddr = a.Path, a.Path
+		} else {
+			pAddr, pPort = a.Host, strconv.Itoa(a.Port)
+			envAddr, envPort = pAddr, pPort
+		}
+	}
+	id := proxyIDs(in.State.Config)[b.Name]
+	proto := "tcp"
+	if b.Cfg.Mode == config.ModeHTTP {
+		proto = "h1"
+	}
+	return &health.External{
+		Command: b.Cfg.Checks.ExternalCommand,
+		Args: func() []string {
+			a := s.Address()
+			return []string{pAddr, pPort, a.Host, strconv.Itoa(a.Port)}
+		},
+		Env: func() []string {
+			a := s.Address()
+			return []string{
+				"HAPROXY_PROXY_ADDR=" + envAddr,
+				"HAPROXY_PROXY_ID=" + strconv.Itoa(id),
+				"HAPROXY_PROXY_NAME=" + b.Name,
+				"HAPROXY_PROXY_PORT=" + envPort,
+				"HAPROXY_SERVER_ADDR=" + a.Host,
+				"HAPROXY_SERVER_CURCONN=" + strconv.Itoa(s.Conns()),
+				"HAPROXY_SERVER_ID=" + strconv.Itoa(s.ID),
+				"HAPROXY_SERVER_MAXCONN=" + strconv.Itoa(s.MaxConn()),
+				"HAPROXY_SERVER_NAME=" + s.Name,
+				"HAPROXY_SERVER_PORT=" + strconv.Itoa(a.Port),
+				"HAPROXY_SERVER_PROTO=" + proto,
+				"HAPROXY_SERVER_SSL=0",
+				"PATH=" + b.Cfg.Checks.ExternalPath,
+			}
+		},
+	}
 }
 
 // checkProxyVersion is the PROXY protocol version checks send: with

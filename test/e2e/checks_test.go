@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -252,4 +253,109 @@ func statRows(t *testing.T, sock string) map[string]checkRow {
 		rows[r[0]] = checkRow{status, r[col["check_status"]], r[col["check_code"]], r[col["last_chk"]]}
 	}
 	return rows
+}
+
+// TestExternalCheckMatchesHAProxy: option external-check run by HAProxy 2.6 and by
+// hitless on the same scripts: the statuses and codes of a passing, a failing (exit
+// 3) and a slow (killed at timeout check) program, and the arguments and environment
+// the program received.
+func TestExternalCheckMatchesHAProxy(t *testing.T) {
+	hx := haproxy(t)
+	run := func(useHAProxy bool) (map[string]checkRow, string) {
+		dir := t.TempDir()
+		script := func(name, body string) string {
+			p := dir + "/" + name
+			if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		ok := script("ok.sh", "{ echo \"$@\"; env | grep -v '^PWD=' | sort; } > "+dir+"/seen.txt; exit 0")
+		bad := script("bad.sh", "exit 3")
+		slow := script("slow.sh", "/bin/sleep 5")
+		sock := dir + "/s.sock"
+		fe := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg := fmt.Sprintf(`global
+    external-check
+    insecure-fork-wanted
+    stats socket %s level admin
+defaults
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+    timeout check 500ms
+listen l
+    bind %s
+    option external-check
+    external-check path "/usr/bin:/bin"
+    external-check command %s
+    server s1 127.0.0.1:7777 check inter 1s rise 1 fall 1 maxconn 9
+backend bad
+    option external-check
+    external-check command %s
+    server s1 127.0.0.1:7778 check inter 1s rise 1 fall 1
+backend slow
+    option external-check
+    external-check command %s
+    server s1 127.0.0.1:7779 check inter 1s rise 1 fall 1
+`, sock, fe, ok, bad, slow)
+		if useHAProxy {
+			runHAProxy(t, hx, cfg)
+		} else {
+			startHitless(t, cfg)
+		}
+		if !waitAccept(fe, 5*time.Second, nil) {
+			t.Fatal("no listener")
+		}
+		rows := map[string]checkRow{}
+		waitFor(8*time.Second, func() bool {
+			for name, row := range statRows(t, sock) {
+				if _, seen := rows[name]; !seen && row.check != "" && row.check != "INI" && !strings.HasPrefix(row.check, "* ") {
+					rows[name] = row
+				}
+			}
+			return len(rows) == 3
+		})
+		seen, _ := os.ReadFile(dir + "/seen.txt")
+		return rows, strings.ReplaceAll(string(seen), dir, "DIR")
+	}
+	hr, hseen := run(true)
+	or, oseen := run(false)
+	want := map[string]checkRow{"l": {"UP", "PROCOK", "0", ""}, "bad": {"DOWN", "PROCERR", "3", ""}, "slow": {"DOWN", "PROCTOUT", "0", ""}}
+	for n, w := range want {
+		if hr[n] != w {
+			t.Errorf("%s: haproxy %+v, expected %+v", n, hr[n], w)
+		}
+	}
+	for _, n := range []string{"l", "bad", "slow"} {
+		if hr[n] != or[n] {
+			t.Errorf("%s: hitless %+v, haproxy %+v", n, or[n], hr[n])
+		}
+	}
+	// The frontend port differs between the runs.
+	mask := func(s string) string {
+		f := strings.Fields(s)
+		for i, w := range f {
+			if _, err := strconv.Atoi(w); err == nil && len(w) >= 4 && w != "7777" {
+				f[i] = "PORT"
+			}
+			if strings.HasPrefix(w, "HAPROXY_PROXY_PORT=") {
+				f[i] = "HAPROXY_PROXY_PORT=PORT"
+			}
+		}
+		return strings.Join(f, " ")
+	}
+	if mask(hseen) != mask(oseen) || hseen == "" {
+		t.Errorf("the program saw\nhitless: %s\nhaproxy: %s", oseen, hseen)
+	}
+}
+
+// runHAProxy runs HAProxy in the foreground on cfg until the test ends.
+func runHAProxy(t *testing.T, hx, cfg string) {
+	t.Helper()
+	cmd := exec.Command(hx, "-f", writeConfig(t, cfg), "-db")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 }

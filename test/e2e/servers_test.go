@@ -256,12 +256,7 @@ backend chk2
     server s1 %s check-send-proxy check inter 5s
 `, fes["v1"], addrs["v1"], fes["v2"], addrs["v2"], fes["v2tlv"], addrs["v2tlv"], addrs["chk1"], addrs["chk2"])
 		if useHAProxy {
-			path := writeConfig(t, cfg)
-			cmd := exec.Command(hx, "-f", path, "-db")
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			runHAProxy(t, hx, cfg)
 			for _, a := range fes {
 				if !waitAccept(a, 5*time.Second, nil) {
 					t.Fatal("haproxy did not listen")
@@ -372,12 +367,7 @@ listen from_hitless_v2
     bind %s accept-proxy
     server e %s
 `, logs.addr(), hpIn, oIn, hpOut1, echo, hpOut2, echo)
-	hpath := writeConfig(t, hcfg)
-	cmd := exec.Command(hx, "-f", hpath, "-db")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	runHAProxy(t, hx, hcfg)
 	ocfg := fmt.Sprintf(`global
     log %s local1
 defaults
