@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -551,5 +552,64 @@ listen ka
 		if tc.on && (cliWhen > tc.cliMax || cliWhen < tc.cliMax-10*time.Second || srvWhen > tc.srvMax || srvWhen < tc.srvMax-10*time.Second) {
 			t.Errorf("%s: keep-alive timers %s and %s, want about %s and %s", tc.addr, cliWhen, srvWhen, tc.cliMax, tc.srvMax)
 		}
+	}
+}
+
+// TestAcceptProxyAddressesInRules: the addresses a PROXY header carries are what
+// `src` and `dst` see: in mode tcp a use_backend on src routes by the carried client,
+// in mode http set-header with %[src] and %[dst] sends them on, and `send-proxy` to
+// the next tier carries them again.
+func TestAcceptProxyAddressesInRules(t *testing.T) {
+	web := newBackend(t, "web", nil)
+	var rec recorder
+	next := rec.serve(t)
+	tcpFE, httpFE := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := fmt.Sprintf(`defaults
+    timeout connect 1s
+    timeout client 3s
+    timeout server 3s
+frontend tcp_in
+    mode tcp
+    bind %s accept-proxy
+    use_backend carried if { src 203.0.113.0/24 }
+    default_backend other
+backend carried
+    mode tcp
+    server next %s send-proxy
+backend other
+    mode tcp
+    server none 127.0.0.1:1
+listen http_in
+    mode http
+    bind %s accept-proxy
+    http-request set-header X-Src %%[src]
+    http-request set-header X-Dst %%[dst]:%%[dst_port]
+    server w %s
+`, tcpFE, next, httpFE, web.addr)
+	startHitless(t, cfg, tcpFE, httpFE)
+	c, err := net.Dial("tcp", tcpFE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "PROXY TCP4 203.0.113.7 198.51.100.9 40000 443\r\nhello")
+	time.Sleep(300 * time.Millisecond)
+	c.Close()
+	if !waitFor(3*time.Second, func() bool {
+		for _, g := range rec.all() {
+			if g == "PROXY TCP4 203.0.113.7 198.51.100.9 40000 443\r\nhello" {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("the next tier received %q", rec.all())
+	}
+	raw := rawExchange(t, httpFE, "PROXY TCP4 203.0.113.8 198.51.100.10 40001 8443\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 2*time.Second)
+	if !strings.HasPrefix(raw, "HTTP/1.1 200") {
+		t.Fatalf("http through accept-proxy: %q", raw)
+	}
+	h, _ := web.lastReq.Load().(http.Header)
+	if h.Get("X-Src") != "203.0.113.8" || h.Get("X-Dst") != "198.51.100.10:8443" {
+		t.Fatalf("src/dst seen by the rules: %q %q", h.Get("X-Src"), h.Get("X-Dst"))
 	}
 }
