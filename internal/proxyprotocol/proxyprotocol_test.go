@@ -178,7 +178,15 @@ func FuzzParse(f *testing.F) {
 	f.Add(Append(nil, 2, ap("1.2.3.4:1"), ap("5.6.7.8:2"), []TLV{{Type: TLVCRC32C}, {Type: TLVUniqueID, Value: []byte("id")}}))
 	f.Add(Append(nil, 2, ap("[::1]:1"), ap("[::2]:2"), nil))
 	f.Add(Append(nil, 2, netip.AddrPort{}, netip.AddrPort{}, nil))
+	f.Add([]byte("PROXY TCP6 ::1 ::2 1 65535\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The short path agrees with the library wherever it answers.
+		if fh := fastParse(b); fh != nil {
+			lh, err := libraryParse(b)
+			if err != nil || lh.Local || lh.Src != fh.Src || lh.Dst != fh.Dst || lh.Version != fh.Version || len(lh.TLVs) != 0 {
+				t.Fatalf("%q: short path %+v, library %+v (%v)", b, fh, lh, err)
+			}
+		}
 		n, err := need(b)
 		if err != nil || n == 0 || n > len(b) {
 			return
