@@ -270,7 +270,8 @@ func TestExternalCheckMatchesHAProxy(t *testing.T) {
 			}
 			return p
 		}
-		ok := script("ok.sh", "{ echo \"$@\"; env | grep -v '^PWD=' | sort; } > "+dir+"/seen.txt; exit 0")
+		// Written aside and renamed, so that the test never reads a file being written.
+		ok := script("ok.sh", "{ echo \"$@\"; env | grep -v '^PWD=' | sort; } > "+dir+"/seen.tmp; mv "+dir+"/seen.tmp "+dir+"/seen.txt; exit 0")
 		bad := script("bad.sh", "exit 3")
 		slow := script("slow.sh", "/bin/sleep 5")
 		sock := dir + "/s.sock"
