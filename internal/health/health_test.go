@@ -519,3 +519,22 @@ func TestRunForcedDown(t *testing.T) {
 		t.Fatal("a server forced DOWN did not come back UP on passing checks")
 	}
 }
+
+// TestSpread: spread-checks varies each interval by up to its percent either way, and
+// covers that range.
+func TestSpread(t *testing.T) {
+	lo, hi := time.Hour, time.Duration(0)
+	for i := 0; i < 2000; i++ {
+		d := spread(2*time.Second, 20)
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if lo < 1600*time.Millisecond || hi > 2400*time.Millisecond || lo > 1700*time.Millisecond || hi < 2300*time.Millisecond {
+		t.Fatalf("spread 20%% of 2s: from %s to %s", lo, hi)
+	}
+	if d := spread(2*time.Second, 0); d != 2*time.Second {
+		t.Fatalf("no spread-checks: %s", d)
+	}
+	if d := spread(2*time.Second, 90); d < time.Second || d > 3*time.Second {
+		t.Fatalf("spread is capped at 50%%: %s", d)
+	}
+}
