@@ -538,3 +538,40 @@ func TestSpread(t *testing.T) {
 		t.Fatalf("spread is capped at 50%%: %s", d)
 	}
 }
+
+func TestParseAgentReply(t *testing.T) {
+	n := func(i int) *int { return &i }
+	tests := []struct {
+		line string
+		want AgentReply
+	}{
+		{"up\n", AgentReply{State: "up"}},
+		{"75%\r\n", AgentReply{Weight: n(75)}},
+		{"drain,50% maxconn:30\n", AgentReply{Admin: "drain", Weight: n(50), MaxConn: n(30)}},
+		{"DOWN #disk full\n", AgentReply{State: "down", Desc: "disk full"}},
+		{"ready\tup", AgentReply{Admin: "ready", State: "up"}},
+		{"stopped", AgentReply{State: "stopped"}},
+		{"fail #x", AgentReply{State: "fail", Desc: "x"}},
+		{"maint", AgentReply{Admin: "maint"}},
+		{"bogus -5% maxconn:x", AgentReply{}},
+	}
+	for _, tt := range tests {
+		got := ParseAgentReply([]byte(tt.line))
+		if got.State != tt.want.State || got.Admin != tt.want.Admin || got.Desc != tt.want.Desc ||
+			(got.Weight == nil) != (tt.want.Weight == nil) || got.Weight != nil && *got.Weight != *tt.want.Weight ||
+			(got.MaxConn == nil) != (tt.want.MaxConn == nil) || got.MaxConn != nil && *got.MaxConn != *tt.want.MaxConn {
+			t.Errorf("%q: %+v", tt.line, got)
+		}
+	}
+}
+
+// FuzzParseAgentReply: any bytes from an agent parse without panicking.
+func FuzzParseAgentReply(f *testing.F) {
+	f.Add([]byte("up 50% maxconn:10 #ok\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := ParseAgentReply(b)
+		if r.Weight != nil && *r.Weight < 0 || r.MaxConn != nil && *r.MaxConn < 0 {
+			t.Fatalf("%q: %+v", b, r)
+		}
+	})
+}

@@ -613,3 +613,45 @@ listen http_in
 		t.Fatalf("src/dst seen by the rules: %q %q", h.Get("X-Src"), h.Get("X-Dst"))
 	}
 }
+
+// TestOnMarkedUpShutdownBackupSessions: when an active server with `on-marked-up
+// shutdown-backup-sessions` comes back UP, the sessions on the backup servers close.
+func TestOnMarkedUpShutdownBackupSessions(t *testing.T) {
+	echo := serveTCP(t, func(c net.Conn) { io.Copy(c, c) })
+	hport := freePort(t) // nothing listens there yet: s1's checks fail
+	dir := t.TempDir()
+	sock, fe := dir+"/s.sock", fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := fmt.Sprintf(`global
+    stats socket %s level admin
+defaults
+    mode tcp
+    timeout connect 500ms
+    timeout client 10s
+    timeout server 10s
+listen app
+    bind %s
+    server s1 %s check port %d inter 200ms rise 1 fall 1 on-marked-up shutdown-backup-sessions
+    server b1 %s backup
+`, sock, fe, echo, hport, echo)
+	startHitless(t, cfg, fe)
+	waitSocket(t, sock)
+	waitState(t, sock, "app/s1", "DOWN", "L4CON", 5*time.Second)
+	c, err := net.Dial("tcp", fe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "ping")
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	serveTCPOn(t, fmt.Sprintf("127.0.0.1:%d", hport), func(c net.Conn) {})
+	if _, err := c.Read(buf); err == nil {
+		t.Fatal("the backup server's session stayed open after s1 came back UP")
+	}
+	if r := statRows(t, sock)["app/s1"]; r.status != "UP" {
+		t.Fatalf("s1: %+v", r)
+	}
+}
