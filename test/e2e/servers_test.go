@@ -150,33 +150,16 @@ func TestTrackAndShutdownSessions(t *testing.T) {
 	_, hport, _ := net.SplitHostPort(healthLn.Addr().String())
 	dir := t.TempDir()
 	sock, fe := dir+"/s.sock", fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := fmt.Sprintf(`global
-    stats socket %s level admin
-defaults
-    mode tcp
-    timeout connect 500ms
-    timeout client 10s
-    timeout server 10s
-listen app
+	cfg := tcpHead(sock) + fmt.Sprintf(`listen app
     bind %s
     server s1 %s check port %s inter 200ms rise 1 fall 1 on-marked-down shutdown-sessions
 backend mirror
     server m1 %s track app/s1
-`, sock, fe, echo, hport, echo)
+`, fe, echo, hport, echo)
 	p := startHitless(t, cfg, fe)
 	waitSocket(t, sock)
 	waitState(t, sock, "app", "UP", "L4OK", 5*time.Second)
-	c, err := net.Dial("tcp", fe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	io.WriteString(c, "ping")
-	buf := make([]byte, 4)
-	c.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := io.ReadFull(c, buf); err != nil {
-		t.Fatal(err)
-	}
+	c, buf := pinged(t, fe)
 	healthLn.Close() // the check port goes away; the traffic port stays
 	waitState(t, sock, "app", "DOWN", "L4CON", 5*time.Second)
 	if !waitFor(3*time.Second, func() bool { return statRows(t, sock)["mirror"].status == "DOWN" }) {
@@ -621,32 +604,15 @@ func TestOnMarkedUpShutdownBackupSessions(t *testing.T) {
 	hport := freePort(t) // nothing listens there yet: s1's checks fail
 	dir := t.TempDir()
 	sock, fe := dir+"/s.sock", fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := fmt.Sprintf(`global
-    stats socket %s level admin
-defaults
-    mode tcp
-    timeout connect 500ms
-    timeout client 10s
-    timeout server 10s
-listen app
+	cfg := tcpHead(sock) + fmt.Sprintf(`listen app
     bind %s
     server s1 %s check port %d inter 200ms rise 1 fall 1 on-marked-up shutdown-backup-sessions
     server b1 %s backup
-`, sock, fe, echo, hport, echo)
+`, fe, echo, hport, echo)
 	startHitless(t, cfg, fe)
 	waitSocket(t, sock)
 	waitState(t, sock, "app/s1", "DOWN", "L4CON", 5*time.Second)
-	c, err := net.Dial("tcp", fe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(c, "ping")
-	buf := make([]byte, 4)
-	if _, err := io.ReadFull(c, buf); err != nil {
-		t.Fatal(err)
-	}
+	c, buf := pinged(t, fe)
 	serveTCPOn(t, fmt.Sprintf("127.0.0.1:%d", hport), func(c net.Conn) {})
 	if _, err := c.Read(buf); err == nil {
 		t.Fatal("the backup server's session stayed open after s1 came back UP")
@@ -654,4 +620,34 @@ listen app
 	if r := statRows(t, sock)["app/s1"]; r.status != "UP" {
 		t.Fatalf("s1: %+v", r)
 	}
+}
+
+// tcpHead is the global and defaults sections of the mode tcp tests here.
+func tcpHead(sock string) string {
+	return fmt.Sprintf(`global
+    stats socket %s level admin
+defaults
+    mode tcp
+    timeout connect 500ms
+    timeout client 10s
+    timeout server 10s
+`, sock)
+}
+
+// pinged opens a connection to an echo service through addr and checks that "ping"
+// comes back; it returns the connection and a 4-byte buffer.
+func pinged(t *testing.T, addr string) (net.Conn, []byte) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "ping")
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	return c, buf
 }
