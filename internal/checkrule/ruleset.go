@@ -416,6 +416,9 @@ func (rs *Ruleset) Success(r *Rule, env *Env) (status, info string, code int, ha
 // evalHTTP evaluates an http-check expect on an HTTP response.
 func (rs *Ruleset) evalHTTP(r *Rule, env *Env, last bool) Verdict {
 	x := r.Expect
+	if x.MinRecv > 0 && len(env.Buf) < x.MinRecv && !last {
+		return Verdict{Wait: true}
+	}
 	resp, complete, err := ParseResponse(env.Buf, last)
 	if err != nil {
 		return Verdict{Status: "L7RSP", Info: ""}

@@ -75,6 +75,8 @@ type Config struct {
 	Observed   <-chan struct{}
 	OnError    string
 	ErrorLimit int
+	// Started, when set, is told when a check starts (Observe tells when it ended).
+	Started func()
 	// Observe, when set, receives every check's result and the health counter before
 	// and after it (0..rise+fall-1), from Run's goroutine.
 	Observe func(r Result, before, after int)
@@ -530,6 +532,9 @@ func (ch *checker) check() {
 		if up, forced := c.Forced(); forced {
 			ch.t.force(up)
 		}
+	}
+	if c.Started != nil {
+		c.Started()
 	}
 	r := Once(ch.ctx, *c)
 	if ch.ctx.Err() != nil {

@@ -219,7 +219,9 @@ func (in *Instance) checkConfig(b *proxy.Backend, s *proxy.Server) health.Config
 		BufSize:   in.State.Config.Global.TuneBufSize,
 		Down:      func() bool { return !s.Up() },
 		State:     func() *checkrule.ServerState { return sendState(b, s, in.State.Config.Global.Node) },
+		Started:   func() { s.SetChecking(true) },
 		Observe: func(r health.Result, before, after int) {
+			s.SetChecking(false)
 			s.Observe(proxy.CheckInfo{Status: r.Status, OK: r.OK, Desc: r.Reason, Info: r.Info, Code: r.Code,
 				HasCode: checkrule.HasCode(r.Status), Duration: r.Duration, At: time.Now(), Health: after})
 			if r.OK {

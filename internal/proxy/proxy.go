@@ -336,6 +336,7 @@ type Server struct {
 	maxconn  atomic.Int64 // 0 = unlimited; `maxconn`, or `set maxconn server`
 	noChecks atomic.Bool  // `disable health`
 	nolb     atomic.Bool  // a check passed conditionally (L7OKC): no new balanced traffic
+	checking atomic.Bool  // a health check is running
 	// obsErrs counts consecutive failed connections for `observe layer4`; at
 	// `error-limit` a signal goes to Observed.
 	obsErrs atomic.Int64
@@ -397,6 +398,12 @@ func (s *Server) Downtime() time.Duration {
 
 // CheckFailures returns the number of failed checks and of UP to DOWN transitions.
 func (s *Server) CheckFailures() (failed, down uint64) { return s.chkFail.Load(), s.chkDown.Load() }
+
+// SetChecking records that a health check started (true) or ended.
+func (s *Server) SetChecking(on bool) { s.checking.Store(on) }
+
+// Checking reports whether a health check is running.
+func (s *Server) Checking() bool { return s.checking.Load() }
 
 // Observe records one health check outcome.
 func (s *Server) Observe(c CheckInfo) {

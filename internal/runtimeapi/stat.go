@@ -391,15 +391,28 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 						r.unum("chkfail", failed)
 						r.unum("chkdown", down)
 						r.num("downtime", int64(srv.Downtime()/time.Second))
-						r.set("check_status", c.Status)
+						// Before its first check a server is INI; while a check runs
+						// HAProxy marks the status "* " and has no duration nor
+						// message yet.
+						status, desc := c.Status, c.Desc
+						if status == "" {
+							status, desc = "INI", "Initializing"
+						}
+						running := srv.Checking()
+						if running {
+							status = "* " + status
+						}
+						r.set("check_status", status)
 						if c.HasCode {
 							r.num("check_code", int64(c.Code))
 						}
-						if !c.At.IsZero() {
+						if !c.At.IsZero() && !running {
 							r.num("check_duration", c.Duration.Milliseconds())
 						}
-						r.set("last_chk", c.Info)
-						r.set("check_desc", c.Desc)
+						if !running {
+							r.set("last_chk", c.Info)
+						}
+						r.set("check_desc", desc)
 						r.num("check_rise", int64(srv.Cfg.Rise))
 						r.num("check_fall", int64(srv.Cfg.Fall))
 						r.num("check_health", int64(serverHealth(srv)))
