@@ -1047,13 +1047,16 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 			Cfg:     sc,
 			ID:      sc.ID,
 		}
+		// As HAProxy numbers them: the first free id from the server's position on.
 		if s.ID == 0 {
-			for used[next] {
-				next++
+			id := next
+			for used[id] {
+				id++
 			}
-			s.ID = next
-			used[next] = true
+			s.ID = id
+			used[id] = true
 		}
+		next++
 		if sc.MaxQueue > 0 {
 			b.maxQueue += sc.MaxQueue
 		} else {

@@ -83,13 +83,27 @@ func TestMaxQueue(t *testing.T) {
 	}
 }
 
-// TestServerIDs: `id` is kept and the others take the next free numbers in order.
+// TestServerIDs: `id` is kept and each other server takes the first free number from
+// its position on, as HAProxy numbers them.
 func TestServerIDs(t *testing.T) {
-	a, b2, c := &config.Server{Name: "a"}, &config.Server{Name: "b"}, &config.Server{Name: "c"}
-	b2.ID = 1
-	be := backendOf(t, &config.Proxy{Servers: []*config.Server{a, b2, c}})
-	if got := [3]int{be.Servers[0].ID, be.Servers[1].ID, be.Servers[2].ID}; got != [3]int{2, 1, 3} {
-		t.Fatalf("ids %v, want [2 1 3]", got)
+	for _, tt := range []struct {
+		ids  [3]int
+		want [3]int
+	}{
+		{[3]int{0, 1, 0}, [3]int{2, 1, 3}},
+		{[3]int{5, 0, 0}, [3]int{5, 2, 3}},
+		{[3]int{0, 0, 2}, [3]int{1, 3, 2}},
+	} {
+		var servers []*config.Server
+		for i, id := range tt.ids {
+			s := &config.Server{Name: string(rune('a' + i))}
+			s.ID = id
+			servers = append(servers, s)
+		}
+		be := backendOf(t, &config.Proxy{Servers: servers})
+		if got := [3]int{be.Servers[0].ID, be.Servers[1].ID, be.Servers[2].ID}; got != tt.want {
+			t.Errorf("ids %v: %v, want %v", tt.ids, got, tt.want)
+		}
 	}
 }
 

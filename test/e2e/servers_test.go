@@ -651,3 +651,45 @@ func pinged(t *testing.T, addr string) (net.Conn, []byte) {
 	}
 	return c, buf
 }
+
+// TestServersStateColumnsLikeHAProxy: the check and agent columns of `show servers
+// state` for servers with `port`, `addr`, `agent-check`, `agent-addr`, `agent-port` and
+// `id`, against HAProxy 2.6 on the same configuration (the time since the last change
+// and the check results, which depend on timing, aside).
+func TestServersStateColumnsLikeHAProxy(t *testing.T) {
+	hx := haproxy(t)
+	rows := func(useHAProxy bool) []string {
+		dir := t.TempDir()
+		sock, fe := dir+"/s.sock", fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg := tcpHead(sock) + fmt.Sprintf(`listen app
+    bind %s
+    server s1 127.0.0.1:7803 check inter 10s port 7999 addr 127.0.0.9 agent-check agent-port 7998 agent-addr 127.0.0.1 agent-inter 10s id 5
+    server s2 127.0.0.1:7804 agent-check agent-port 7997 agent-inter 10s
+    server s3 127.0.0.1:7805
+`, fe)
+		if useHAProxy {
+			runHAProxy(t, hx, cfg)
+		} else {
+			startHitless(t, cfg)
+		}
+		if !waitAccept(fe, 5*time.Second, nil) {
+			t.Fatal("no listener")
+		}
+		waitSocket(t, sock)
+		var out []string
+		for _, l := range strings.Split(socketCommand(t, sock, "show servers state app"), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 25 || f[0] == "#" {
+				continue
+			}
+			// be_id name srv_id srv_name addr op admin uweight iweight [time status
+			// result health] check_state agent_state ...
+			out = append(out, strings.Join(append(f[:9:9], f[13:]...), " "))
+		}
+		return out
+	}
+	h, o := rows(true), rows(false)
+	if len(h) != 3 || fmt.Sprint(h) != fmt.Sprint(o) {
+		t.Errorf("show servers state\nhitless %q\nhaproxy %q", o, h)
+	}
+}
