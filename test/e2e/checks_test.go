@@ -299,14 +299,7 @@ backend slow
     external-check command %s
     server s1 127.0.0.1:7779 check inter 1s rise 1 fall 1
 `, sock, fe, ok, bad, slow)
-		if useHAProxy {
-			runHAProxy(t, hx, cfg)
-		} else {
-			startHitless(t, cfg)
-		}
-		if !waitAccept(fe, 5*time.Second, nil) {
-			t.Fatal("no listener")
-		}
+		runEither(t, useHAProxy, hx, cfg, fe)
 		rows := map[string]checkRow{}
 		waitFor(8*time.Second, func() bool {
 			for name, row := range statRows(t, sock) {
@@ -362,4 +355,17 @@ func runHAProxy(t *testing.T, hx, cfg string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+}
+
+// runEither runs cfg under HAProxy or hitless and waits until fe accepts.
+func runEither(t *testing.T, useHAProxy bool, hx, cfg, fe string) {
+	t.Helper()
+	if useHAProxy {
+		runHAProxy(t, hx, cfg)
+	} else {
+		startHitless(t, cfg)
+	}
+	if !waitAccept(fe, 5*time.Second, nil) {
+		t.Fatal("no listener")
+	}
 }

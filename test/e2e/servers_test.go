@@ -667,14 +667,7 @@ func TestServersStateColumnsLikeHAProxy(t *testing.T) {
     server s2 127.0.0.1:7804 agent-check agent-port 7997 agent-inter 10s
     server s3 127.0.0.1:7805
 `, fe)
-		if useHAProxy {
-			runHAProxy(t, hx, cfg)
-		} else {
-			startHitless(t, cfg)
-		}
-		if !waitAccept(fe, 5*time.Second, nil) {
-			t.Fatal("no listener")
-		}
+		runEither(t, useHAProxy, hx, cfg, fe)
 		waitSocket(t, sock)
 		var out []string
 		for _, l := range strings.Split(socketCommand(t, sock, "show servers state app"), "\n") {
