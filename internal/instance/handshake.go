@@ -1,6 +1,8 @@
 package instance
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"time"
@@ -13,7 +15,15 @@ import (
 // header, whose addresses then stand for the connection's (src, dst, logs). A TLS
 // handshake belongs after this step. On error the connection is to be closed; the
 // error says why in HAProxy's words.
-func (in *Instance) handshake(c net.Conn, bl *boundListener) (net.Conn, error) {
+func (in *Instance) handshake(c net.Conn, bl *boundListener) (out net.Conn, err error) {
+	// A failure in here (a bug, not the peer's bytes, which are bounded and fuzzed)
+	// drops this connection, never the process.
+	defer func() {
+		if r := recover(); r != nil {
+			in.events.Error(fmt.Sprintf("frontend %s: connection handshake failed: %v", bl.fe.Name, r))
+			out, err = nil, errHandshakePanic
+		}
+	}()
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c, nil
@@ -42,6 +52,9 @@ func (in *Instance) handshake(c net.Conn, bl *boundListener) (net.Conn, error) {
 	}
 	return &proxiedConn{TCPConn: tc, remote: net.TCPAddrFromAddrPort(h.Src), local: net.TCPAddrFromAddrPort(h.Dst)}, nil
 }
+
+// errHandshakePanic is the error of a handshake that failed inside hitless.
+var errHandshakePanic = errors.New("Internal error during the connection handshake")
 
 // proxiedConn is an accepted connection whose addresses came in a PROXY header. It
 // embeds the *net.TCPConn, so that copies still splice and half-closes still work.
