@@ -37,7 +37,7 @@ var statusInfo = map[string]struct {
 	hasCode bool
 }{
 	"UNK": {"Unknown", false}, "INI": {"Initializing", false}, "SOCKERR": {"Socket error", false},
-	"HANA": {"Health analyze", false},
+	"HANA": {"Health analyze", false}, "CHECKED": {"No status change", false},
 	"L4OK": {"Layer4 check passed", false}, "L4TOUT": {"Layer4 timeout", false},
 	"L4CON": {"Layer4 connection problem", false}, "L6OK": {"Layer6 check passed", false},
 	"L6TOUT": {"Layer6 timeout", false}, "L6RSP": {"Layer6 invalid response", false},

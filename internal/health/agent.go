@@ -32,6 +32,11 @@ type AgentReply struct {
 	// Err is set when the agent could not be reached or said nothing: the server's
 	// state is then left as it is, as HAProxy does.
 	Err string
+	// Result is the agent check's outcome as HAProxy reports it (agent_status,
+	// last_agt): L7OK "via agent : up", L7STS "via agent : down (text)", CHECKED
+	// for a reply that changes no operational state, L4CON, L4TOUT or L7TOUT when
+	// the agent could not answer.
+	Result Result
 }
 
 // ParseAgentReply reads an agent's line: words separated by spaces, tabs or commas,
@@ -46,8 +51,11 @@ func ParseAgentReply(line []byte) AgentReply {
 		r.Desc = strings.TrimSpace(s[i+1:])
 		s = s[:i]
 	}
+	known := false
 	for _, w := range strings.FieldsFunc(s, func(c rune) bool { return c == ' ' || c == '\t' || c == ',' }) {
 		lw := strings.ToLower(w)
+		known = known || lw == "up" || lw == "down" || lw == "fail" || lw == "stopped" || lw == "ready" || lw == "drain" ||
+			lw == "maint" || strings.HasSuffix(lw, "%") || strings.HasPrefix(lw, "maxconn:")
 		switch {
 		case lw == "up" || lw == "down" || lw == "fail" || lw == "stopped":
 			r.State = lw
@@ -63,6 +71,20 @@ func ParseAgentReply(line []byte) AgentReply {
 			}
 		}
 	}
+	switch {
+	case r.State == "up":
+		r.Result = result("L7OK", "via agent : up", 0, 0)
+	case r.State != "":
+		info := "via agent : " + r.State
+		if r.Desc != "" {
+			info += " (" + r.Desc + ")"
+		}
+		r.Result = result("L7STS", info, 0, 0)
+	case !known:
+		r.Result = result("CHECKED", "agent reports an error : "+strings.TrimSpace(string(line)), 0, 0)
+	default:
+		r.Result = result("CHECKED", "", 0, 0)
+	}
 	return r
 }
 
@@ -71,34 +93,56 @@ const maxAgentReply = 1024
 
 // AgentOnce runs one agent check.
 func AgentOnce(ctx context.Context, c AgentConfig) AgentReply {
+	start := time.Now()
+	r := agentOnce(ctx, c)
+	r.Result.Duration = time.Since(start)
+	return r
+}
+
+func agentOnce(ctx context.Context, c AgentConfig) AgentReply {
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Second
+	}
+	failed := func(status, info string) AgentReply {
+		return AgentReply{Err: info, Result: result(status, info, 0, 0)}
 	}
 	d := net.Dialer{Timeout: c.Timeout, KeepAlive: -1}
 	conn, err := d.DialContext(ctx, "tcp", c.Addr)
 	if err != nil {
-		return AgentReply{Err: errnoText(err)}
+		if isTimeout(err) {
+			return failed("L4TOUT", "")
+		}
+		return failed("L4CON", errnoText(err))
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(c.Timeout))
 	if c.Send != "" {
 		if _, err := conn.Write([]byte(c.Send)); err != nil {
-			return AgentReply{Err: errnoText(err)}
+			return failed("L4CON", errnoText(err))
 		}
 	}
 	buf := make([]byte, 0, 256)
+	var rerr error
 	for len(buf) < maxAgentReply {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := conn.Read(buf[len(buf):cap(buf)])
+		var n int
+		n, rerr = conn.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if bytes.IndexByte(buf, '\n') >= 0 || err != nil {
+		if bytes.IndexByte(buf, '\n') >= 0 || rerr != nil {
 			break
 		}
 	}
-	if len(bytes.TrimSpace(buf)) == 0 {
-		return AgentReply{Err: "empty agent reply"}
+	switch {
+	case bytes.IndexByte(buf, '\n') >= 0:
+	case isTimeout(rerr):
+		return failed("L7TOUT", "")
+	case len(buf) > 0:
+		// HAProxy's words for a reply that ends without its line end.
+		return failed("L4CON", "Ignoring incomplete line from agent")
+	default:
+		return failed("L4CON", "")
 	}
 	return ParseAgentReply(buf)
 }

@@ -124,8 +124,19 @@ func (in *Instance) agentConfig(b *proxy.Backend, s *proxy.Server) health.AgentC
 }
 
 // applyAgent applies an agent's reply: weight, maxconn, admin state, and the
-// operational state (down, fail and stopped hold the server DOWN; up releases it).
+// operational state (down, fail and stopped hold the server DOWN; up releases it),
+// and records the outcome for show stat's agent columns.
 func (in *Instance) applyAgent(b *proxy.Backend, s *proxy.Server, r health.AgentReply) {
+	h := in.health[s]
+	_, _, drain := s.Agent()
+	defer func() {
+		h.mu.Lock()
+		down := !h.agent
+		h.mu.Unlock()
+		res := r.Result
+		s.ObserveAgent(proxy.CheckInfo{Status: res.Status, OK: res.OK, Desc: res.Reason, Info: res.Info, Code: res.Code,
+			HasCode: checkrule.HasCode(res.Status), Duration: res.Duration, At: time.Now()}, down, drain)
+	}()
 	if r.Err != "" {
 		return
 	}
@@ -138,20 +149,19 @@ func (in *Instance) applyAgent(b *proxy.Backend, s *proxy.Server, r health.Agent
 	switch r.Admin {
 	case "ready":
 		s.SetAdmin(s.Admin() &^ (proxy.AdminFMaint | proxy.AdminFDrain))
+		drain = false
 	case "drain":
 		s.SetAdmin(s.Admin()&^proxy.AdminFMaint | proxy.AdminFDrain)
+		drain = true
 	case "maint":
 		s.SetAdmin(s.Admin() | proxy.AdminFMaint)
+		drain = false
 	}
 	if r.State == "" {
 		return
 	}
 	up := r.State == "up"
-	reason := "agent"
-	if r.Desc != "" {
-		reason = "agent, info: \"" + r.Desc + "\""
-	}
-	in.setHealth(b, s, func(h *serverHealth) { h.agent = up }, health.Result{}, reason)
+	in.setHealth(b, s, func(h *serverHealth) { h.agent = up }, r.Result, ", "+r.Result.Describe())
 }
 
 // setHealth changes one input of a server's state and applies the outcome, to the
@@ -172,7 +182,7 @@ func (in *Instance) setHealth(b *proxy.Backend, s *proxy.Server, change func(*se
 	reason := ", " + r.Describe()
 	switch {
 	case agentReason != "":
-		reason = ", reason: " + agentReason
+		reason = agentReason
 	case b.Cfg.Options.LogHealthChecks:
 		reason = ""
 	}

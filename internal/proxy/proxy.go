@@ -344,7 +344,11 @@ type Server struct {
 	// failed connections; the health checker applies `on-error`. Nil without observe.
 	Observed chan struct{}
 	check    atomic.Value // last health check outcome (CheckInfo)
-	Counters Counters
+	agent    atomic.Value // last agent check outcome (CheckInfo)
+	// agentUp is false while the agent holds the server DOWN; agentDrain tells a
+	// drain the agent asked for (`DRAIN (agent)`).
+	agentDown, agentDrain atomic.Bool
+	Counters              Counters
 }
 
 // Admin state flags, with HAProxy's values (`show servers state` prints them).
@@ -398,6 +402,21 @@ func (s *Server) Downtime() time.Duration {
 
 // CheckFailures returns the number of failed checks and of UP to DOWN transitions.
 func (s *Server) CheckFailures() (failed, down uint64) { return s.chkFail.Load(), s.chkDown.Load() }
+
+// ObserveAgent records one agent check outcome and whether the agent holds the
+// server DOWN and asked for its drain.
+func (s *Server) ObserveAgent(c CheckInfo, down, drain bool) {
+	s.agent.Store(c)
+	s.agentDown.Store(down)
+	s.agentDrain.Store(drain)
+}
+
+// Agent returns the last agent check outcome (zero before the first) and whether the
+// agent holds the server DOWN and asked for its drain.
+func (s *Server) Agent() (c CheckInfo, down, drain bool) {
+	c, _ = s.agent.Load().(CheckInfo)
+	return c, s.agentDown.Load(), s.agentDrain.Load()
+}
 
 // SetChecking records that a health check started (true) or ended.
 func (s *Server) SetChecking(on bool) { s.checking.Store(on) }

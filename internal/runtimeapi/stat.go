@@ -213,6 +213,14 @@ var statMeta = map[string][]string{
 	"rtime":                            {"MaP:u32"},
 	"ttime":                            {"MaP:u32"},
 	"check_desc":                       {"MOP:str"},
+	"last_agt":                         {"MOP:str"},
+	"agent_status":                     {"MOP:str"},
+	"agent_code":                       {"MOP:u32"},
+	"agent_duration":                   {"MDP:u64"},
+	"agent_desc":                       {"MOP:str"},
+	"agent_rise":                       {"CGS:u32"},
+	"agent_fall":                       {"CGS:u32"},
+	"agent_health":                     {"CGS:u32"},
 	"check_rise":                       {"CGS:u32"},
 	"check_fall":                       {"CGS:u32"},
 	"check_health":                     {"CGS:u32"},
@@ -417,6 +425,31 @@ func StatCommand(st *proxy.State, proxyIDs map[string]int, l Limits) Command {
 						r.num("check_fall", int64(srv.Cfg.Fall))
 						r.num("check_health", int64(serverHealth(srv)))
 					}
+					if srv.Cfg.Agent.Enabled {
+						// The agent's columns, as HAProxy fills them: rise and fall 1,
+						// health 0 while the agent holds the server DOWN.
+						a, down, _ := srv.Agent()
+						status, desc := a.Status, a.Desc
+						if status == "" {
+							status, desc = "INI", "Initializing"
+						}
+						r.set("agent_status", status)
+						if a.HasCode {
+							r.num("agent_code", int64(a.Code))
+						}
+						if !a.At.IsZero() {
+							r.num("agent_duration", a.Duration.Milliseconds())
+						}
+						r.set("last_agt", a.Info)
+						r.set("agent_desc", desc)
+						r.num("agent_rise", 1)
+						r.num("agent_fall", 1)
+						health := int64(1)
+						if down {
+							health = 0
+						}
+						r.num("agent_health", health)
+					}
 					if s.Level >= LevelOperator {
 						r.set("addr", srv.Addr())
 					}
@@ -586,6 +619,13 @@ func serverStatus(s *proxy.Server) string {
 	switch {
 	case s.Maint():
 		return "MAINT"
+	}
+	if _, down, drain := s.Agent(); down && s.Cfg.Agent.Enabled {
+		return "DOWN (agent)"
+	} else if drain && s.Drain() {
+		return "DRAIN (agent)"
+	}
+	switch {
 	case s.Drain():
 		return "DRAIN"
 	case (!s.Cfg.Check || !s.ChecksEnabled()) && s.Up(): // `disable health` shows "no check" too, as in HAProxy

@@ -230,14 +230,9 @@ func TestChecksMatchHAProxy(t *testing.T) {
 // statRows reads `show stat` and returns the server rows by backend name (the last
 // server of each) and by backend/server.
 func statRows(t *testing.T, sock string) map[string]checkRow {
-	out := socketCommand(t, sock, "show stat")
-	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "# "))).ReadAll()
-	if err != nil || len(recs) < 2 {
+	recs, col := statTable(t, sock)
+	if recs == nil {
 		return nil
-	}
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[h] = i
 	}
 	rows := map[string]checkRow{}
 	for _, r := range recs[1:] {
@@ -368,4 +363,19 @@ func runEither(t *testing.T, useHAProxy bool, hx, cfg, fe string) {
 	if !waitAccept(fe, 5*time.Second, nil) {
 		t.Fatal("no listener")
 	}
+}
+
+// statTable reads `show stat` as CSV records (the header first) and the column
+// numbers by name; nil when it cannot.
+func statTable(t *testing.T, sock string) ([][]string, map[string]int) {
+	out := socketCommand(t, sock, "show stat")
+	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "# "))).ReadAll()
+	if err != nil || len(recs) < 2 {
+		return nil, nil
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	return recs, col
 }

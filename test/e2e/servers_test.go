@@ -686,3 +686,63 @@ func TestServersStateColumnsLikeHAProxy(t *testing.T) {
 		t.Errorf("show servers state\nhitless %q\nhaproxy %q", o, h)
 	}
 }
+
+// agentRow is what show stat says of a server's agent.
+type agentRow struct{ status, lastAgt, agentStatus, agentCode, agentDesc, agentHealth string }
+
+// TestAgentRepliesLikeHAProxy: for each agent reply, the server's status and the
+// agent's columns of show stat are HAProxy 2.6's.
+func TestAgentRepliesLikeHAProxy(t *testing.T) {
+	hx := haproxy(t)
+	// (A reply without its line end is left out: what HAProxy reports for it depends
+	// on whether the close or the timeout comes first.)
+	replies := []string{"up\n", "down #disk full\n", "fail\n", "stopped #bye\n", "drain\n", "maint\n", "ready\n", "garbage\n", "75%\n", ""}
+	run := func(useHAProxy bool) map[string]agentRow {
+		dir := t.TempDir()
+		sock, fe := dir+"/s.sock", fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		be := serveTCP(t, func(c net.Conn) {})
+		var b strings.Builder
+		b.WriteString(tcpHead(sock))
+		fmt.Fprintf(&b, "listen front\n    bind %s\n    server x %s\n", fe, be)
+		for i, r := range replies {
+			r := r
+			a := serveTCP(t, func(c net.Conn) { io.WriteString(c, r) })
+			if r == "" {
+				a = fmt.Sprintf("127.0.0.1:%d", freePort(t)) // refused
+			}
+			_, ap, _ := net.SplitHostPort(a)
+			fmt.Fprintf(&b, "backend a%d\n    server s1 %s weight 20 agent-check agent-port %s agent-inter 300ms\n", i, be, ap)
+		}
+		runEither(t, useHAProxy, hx, b.String(), fe)
+		waitSocket(t, sock)
+		rows := map[string]agentRow{}
+		waitFor(6*time.Second, func() bool {
+			recs, col := statTable(t, sock)
+			if recs == nil {
+				return false
+			}
+			for _, r := range recs[1:] {
+				if len(r) < len(recs[0]) || !strings.HasPrefix(r[0], "a") || r[1] != "s1" {
+					continue
+				}
+				st := r[col["agent_status"]]
+				if _, seen := rows[r[0]]; seen || st == "" || st == "INI" || strings.HasPrefix(st, "* ") {
+					continue
+				}
+				rows[r[0]] = agentRow{r[col["status"]], r[col["last_agt"]], st, r[col["agent_code"]], r[col["agent_desc"]], r[col["agent_health"]]}
+			}
+			return len(rows) == len(replies)
+		})
+		return rows
+	}
+	h, o := run(true), run(false)
+	if len(h) != len(replies) {
+		t.Fatalf("HAProxy gave %d agent rows of %d: %+v", len(h), len(replies), h)
+	}
+	for i, r := range replies {
+		n := fmt.Sprintf("a%d", i)
+		if h[n] != o[n] {
+			t.Errorf("agent reply %q:\nhitless %+v\nhaproxy %+v", r, o[n], h[n])
+		}
+	}
+}
