@@ -5,6 +5,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,8 @@ import (
 // AgentConfig describes the agent check of one server (`agent-check`): every Inter
 // it connects to Addr, sends Send, and reads one line of words.
 type AgentConfig struct {
-	Addr    string // host:port of the agent
+	Addr    string     // host:port of the agent
+	Source  netip.Addr // local address (the server's `source`); zero: any
 	Send    string
 	Inter   time.Duration
 	Timeout time.Duration
@@ -107,6 +109,9 @@ func agentOnce(ctx context.Context, c AgentConfig) AgentReply {
 		return AgentReply{Err: info, Result: result(status, info, 0, 0)}
 	}
 	d := net.Dialer{Timeout: c.Timeout, KeepAlive: -1}
+	if c.Source.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: c.Source.AsSlice()}
+	}
 	conn, err := d.DialContext(ctx, "tcp", c.Addr)
 	if err != nil {
 		if isTimeout(err) {

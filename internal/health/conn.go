@@ -33,8 +33,9 @@ func (*timeoutError) Timeout() bool   { return true }
 func (*timeoutError) Temporary() bool { return true }
 func (*timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }
 
-// dialCheck connects to addr within timeout (and ctx).
-func dialCheck(ctx context.Context, addr netip.AddrPort, timeout time.Duration, linger bool) (*checkConn, error) {
+// dialCheck connects to addr within timeout (and ctx), from the source address when
+// it is valid (the server's `source`; its port is not used, as checks may overlap).
+func dialCheck(ctx context.Context, addr netip.AddrPort, source netip.Addr, timeout time.Duration, linger bool) (*checkConn, error) {
 	family, sa := syscall.AF_INET, syscall.Sockaddr(nil)
 	if addr.Addr().Unmap().Is4() {
 		sa = &syscall.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().Unmap().As4()}
@@ -47,6 +48,16 @@ func dialCheck(ctx context.Context, addr netip.AddrPort, timeout time.Duration, 
 		return nil, os.NewSyscallError("socket", err)
 	}
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 0)
+	if source.IsValid() {
+		var local syscall.Sockaddr = &syscall.SockaddrInet4{Addr: source.Unmap().As4()}
+		if family == syscall.AF_INET6 {
+			local = &syscall.SockaddrInet6{Addr: source.As16()}
+		}
+		if err := syscall.Bind(fd, local); err != nil {
+			syscall.Close(fd)
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("bind", err)}
+		}
+	}
 	if err := syscall.Connect(fd, sa); err != nil && err != syscall.EINPROGRESS {
 		syscall.Close(fd)
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}

@@ -30,6 +30,8 @@ type Config struct {
 	// (the server's `port` and `addr` options).
 	Port int
 	Host string
+	// Source is the local address of check connections (the server's `source`).
+	Source netip.Addr
 	// Rules is the backend's check (tcp-check, http-check or a protocol check);
 	// nil: a TCP connect.
 	Rules *checkrule.Ruleset
@@ -429,7 +431,7 @@ func (c *Config) dial(ctx context.Context, cr *checkrule.ConnectRule) (net.Conn,
 	if err != nil || p < 1 || p > 65535 {
 		return nil, fmt.Errorf("invalid port %q", port)
 	}
-	conn, err := dialCheck(ctx, netip.AddrPortFrom(ip, uint16(p)), c.ConnectTimeout, cr != nil && cr.Linger)
+	conn, err := dialCheck(ctx, netip.AddrPortFrom(ip, uint16(p)), c.Source, c.ConnectTimeout, cr != nil && cr.Linger)
 	if err != nil {
 		return nil, err
 	}

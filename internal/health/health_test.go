@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -574,4 +575,31 @@ func FuzzParseAgentReply(f *testing.F) {
 			t.Fatalf("%q: %+v", b, r)
 		}
 	})
+}
+
+// TestCheckFromSource: a check connection leaves from the server's `source` address.
+func TestCheckFromSource(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	from := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			from <- c.RemoteAddr().(*net.TCPAddr).IP.String()
+			c.Close()
+		}
+	}()
+	r := Once(context.Background(), Config{Addr: ln.Addr().String(), Source: netip.MustParseAddr("127.0.0.3"),
+		Rules: rules(t, "tcp-check", "send x", "expect string y"), ReadTimeout: 200 * time.Millisecond})
+	select {
+	case ip := <-from:
+		if ip != "127.0.0.3" {
+			t.Fatalf("check came from %s (%+v)", ip, r)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatalf("no check arrived: %+v", r)
+	}
 }

@@ -3,6 +3,7 @@ package instance
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -119,7 +120,7 @@ func (in *Instance) agentConfig(b *proxy.Backend, s *proxy.Server) health.AgentC
 	if t := b.Cfg.Timeouts.Check; t > 0 {
 		timeout = t
 	}
-	return health.AgentConfig{Addr: net.JoinHostPort(host, strconv.Itoa(s.Cfg.Agent.Port)), Send: s.Cfg.Agent.Send,
+	return health.AgentConfig{Addr: net.JoinHostPort(host, strconv.Itoa(s.Cfg.Agent.Port)), Source: sourceAddr(s.Cfg.Source), Send: s.Cfg.Agent.Send,
 		Inter: inter, Timeout: timeout, Enabled: s.ChecksEnabled}
 }
 
@@ -214,6 +215,7 @@ func (in *Instance) follow(f, t *proxy.Server, up bool) {
 func (in *Instance) checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
 	t := b.Cfg.Timeouts
 	c := health.Config{
+		Source:    sourceAddr(s.Cfg.Source),
 		Port:      s.Cfg.CheckPort,
 		Host:      s.Cfg.CheckAddr,
 		SendProxy: checkProxyVersion(s.Cfg),
@@ -301,6 +303,15 @@ func (in *Instance) externalCheck(b *proxy.Backend, s *proxy.Server) *health.Ext
 			}
 		},
 	}
+}
+
+// sourceAddr is the IP of a `source ADDR[:PORT]`, or the zero Addr.
+func sourceAddr(src string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(src); err == nil {
+		return ap.Addr()
+	}
+	ip, _ := netip.ParseAddr(src)
+	return ip
 }
 
 // checkProxyVersion is the PROXY protocol version checks send: with
