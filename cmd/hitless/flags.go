@@ -25,6 +25,7 @@ type options struct {
 	masterCLI []string // -S (repeatable)
 	maxconn   int      // -n
 	chdir     string   // -C
+	localPeer string   // -L: the local peer's name in peers sections
 }
 
 // usageError is a command-line mistake: the caller prints the message and the usage text
@@ -89,6 +90,8 @@ func parseArgs(args []string) (*options, error) {
 			}
 		case a == "-C":
 			o.chdir, err = next(&i, a)
+		case a == "-L":
+			o.localPeer, err = next(&i, a)
 		case a == "-n":
 			var s string
 			if s, err = next(&i, a); err == nil {
@@ -144,6 +147,7 @@ const usageText = `Usage : %s [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ]
         -sf/-st [pid ]* finishes/terminates old pids.
         -x <unix_socket> get listening sockets from a unix socket
         -S <bind>[,<bind options>...] new master CLI
+        -L <name> sets the local peer name (peers sections)
 
 `
 
@@ -164,7 +168,7 @@ func masterArgs(argv []string) []string {
 		case a == "-x":
 			i++
 		case a == "-D":
-		case a == "-f" || a == "-p" || a == "-S" || a == "-C" || a == "-n":
+		case a == "-f" || a == "-p" || a == "-S" || a == "-C" || a == "-n" || a == "-L":
 			out = append(out, a)
 			if i+1 < len(argv) {
 				i++

@@ -34,6 +34,8 @@ func TestParseArgs(t *testing.T) {
 		{name: "debug cancels daemon", args: []string{"-D", "-db", "-f", "a"}, want: &options{debug: true, files: []string{"a"}}},
 		{name: "version needs no file", args: []string{"-vv"}, want: &options{version: true}},
 		{name: "maxconn", args: []string{"-n", "500", "-f", "a"}, want: &options{maxconn: 500, files: []string{"a"}}},
+		{name: "local peer", args: []string{"-L", "node1", "-f", "a"}, want: &options{localPeer: "node1", files: []string{"a"}}},
+		{name: "local peer needs a name", args: []string{"-f", "a", "-L"}, wantErr: "option '-L' expects an argument"},
 		{name: "missing argument", args: []string{"-f"}, wantErr: "option '-f' expects an argument"},
 		{name: "unknown flag", args: []string{"-f", "a", "-Z"}, wantErr: "unknown option '-Z'"},
 		{name: "stray word", args: []string{"a.cfg"}, wantErr: "unexpected argument 'a.cfg'"},
@@ -65,6 +67,7 @@ func TestMasterArgs(t *testing.T) {
 		{"hitless -D -W -S /run/m.sock,mode,600 -f a.cfg -st 9", "hitless -W -S /run/m.sock,mode,600 -f a.cfg"},
 		{"hitless -Ws -f -sf -- x.cfg -sf", "hitless -Ws -f -sf -- x.cfg -sf"},
 		{"hitless -W -x", "hitless -W"},
+		{"hitless -W -L -sf -f a.cfg", "hitless -W -L -sf -f a.cfg"},
 	} {
 		if got := strings.Join(masterArgs(strings.Fields(c.in)), " "); got != c.want {
 			t.Errorf("masterArgs(%q) = %q, want %q", c.in, got, c.want)

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +27,7 @@ import (
 	"hitless/internal/master"
 	"hitless/internal/privilege"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/tlsconf"
 )
 
 // env is every effect run has on the operating system beyond the instance itself, so
@@ -164,11 +166,14 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	if err != nil {
 		if !quiet {
 			var list config.ErrorList
-			if errors.As(err, &list) {
+			switch {
+			case o.verbose:
+				writeAlerts(e.stderr, e.pid, err)
+			case errors.As(err, &list):
 				for _, le := range list {
 					fmt.Fprintln(e.stderr, le.Error())
 				}
-			} else {
+			default:
 				fmt.Fprintln(e.stderr, err.Error())
 			}
 		}
@@ -182,6 +187,7 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		}
 		return 1
 	}
+	cfg.ResolvePeers(o.localPeer)
 	if !quiet {
 		for _, w := range cfg.Warnings {
 			fmt.Fprintf(e.stderr, "[WARNING]  (%d) : config : %s\n", e.pid, w)
@@ -255,11 +261,17 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 
 	var inherited []*listener.Inherited
 	var states []runtimeapi.ServerState
+	var keys tlsconf.ProcessKeys
+	var certs string
+	var tables io.Reader
 	if link != nil {
+		tables = tablesOf(link.Tables)
 		for _, f := range link.Listeners {
 			inherited = append(inherited, &listener.Inherited{File: f})
 		}
 		states = runtimeapi.ParseServersState(link.States)
+		keys, _ = tlsconf.DecodeProcessKeys(link.TicketKeys)
+		certs = link.Certs
 		pidfile, o.oldPids = "", nil
 	} else if o.sockPath != "" && o.sockPath != "/dev/null" {
 		var err error
@@ -275,6 +287,11 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 	}
 	if inherited != nil && link == nil {
 		states = fetchServerStates(o.sockPath)
+		keys = fetchTicketKeys(o.sockPath)
+		certs = askOld(o.sockPath, "_tls-committed-certs")
+		if c := fetchTables(o.sockPath); c != nil {
+			tables = c // read by the start, closed right after it
+		}
 	}
 	// Once everything is bound and every log target open, before serving: the pidfile
 	// (written while still privileged), then chroot, setgid, setuid.
@@ -285,8 +302,11 @@ func run(ctx context.Context, argv []string, e *env) (code int) {
 		return privilege.Drop(drop)
 	}
 	in, err := startWithRetries(cfg, instance.Options{Events: events, MaxConn: o.maxconn, Inherited: inherited,
-		Version: version, ServerStates: states, BeforeServe: beforeServe}, o.oldPids)
+		Version: version, ServerStates: states, TicketKeys: keys, CommittedCerts: certs, Tables: tables, BeforeServe: beforeServe}, o.oldPids)
 	listener.CloseInherited(inherited)
+	if c, ok := tables.(io.Closer); ok {
+		c.Close()
+	}
 	if bs := (*instance.BeforeServeError)(nil); errors.As(err, &bs) {
 		alert(bs.Error())
 		signalPids(o.oldPids, syscall.SIGTTIN)
@@ -389,20 +409,37 @@ func fetchSockets(path string) ([]*listener.Inherited, error) {
 // fetchServerStates asks the older process for `show servers state`, so that server
 // state survives the reload; nil when it cannot answer.
 func fetchServerStates(path string) []runtimeapi.ServerState {
-	c, err := net.DialTimeout("unix", path, time.Second)
+	return runtimeapi.ParseServersState(askOld(path, "show servers state"))
+}
+
+// fetchTicketKeys asks the older process for its TLS session-ticket keys, so that its
+// clients resume their sessions here; nil when it cannot answer (HAProxy, or a socket
+// without admin level and expose-fd listeners): new keys are made then.
+func fetchTicketKeys(path string) tlsconf.ProcessKeys {
+	k, err := tlsconf.DecodeProcessKeys(strings.TrimSpace(askOld(path, "_tls-session-keys")))
 	if err != nil {
 		return nil
+	}
+	return k
+}
+
+// askOld sends one command to the older process's stats socket and returns the
+// answer, "" when it cannot be reached.
+func askOld(path, cmd string) string {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return ""
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, "show servers state\n"); err != nil {
-		return nil
+	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
+		return ""
 	}
 	b, err := io.ReadAll(io.LimitReader(c, 64<<20))
 	if err != nil {
-		return nil
+		return ""
 	}
-	return runtimeapi.ParseServersState(string(b))
+	return string(b)
 }
 
 // startWithRetries starts the instance; when a port is still held by an old process
@@ -521,4 +558,33 @@ func dumpStates(in *instance.Instance, events *slog.Logger) {
 	for _, line := range in.StateLines() {
 		events.Warn(line)
 	}
+}
+
+// writeAlerts prints configuration errors in HAProxy 2.6's form, for -V and the
+// scripts that parse HAProxy's output: "[ALERT]    (PID) : config : parsing
+// [FILE:LINE] : MSG" per error, then one "Error(s) found in configuration file : FILE"
+// per file with errors, then "Fatal errors found in configuration.".
+func writeAlerts(w io.Writer, pid int, err error) {
+	alert := func(msg string) { fmt.Fprintf(w, "[ALERT]    (%d) : config : %s\n", pid, msg) }
+	var list config.ErrorList
+	if !errors.As(err, &list) {
+		alert(err.Error())
+		alert("Fatal errors found in configuration.")
+		return
+	}
+	var files []string
+	for _, le := range list {
+		if le.Pos.File == "" {
+			alert(le.Msg)
+			continue
+		}
+		alert(fmt.Sprintf("parsing [%s:%d] : %s", le.Pos.File, le.Pos.Line, le.Msg))
+		if !slices.Contains(files, le.Pos.File) {
+			files = append(files, le.Pos.File)
+		}
+	}
+	for _, f := range files {
+		alert("Error(s) found in configuration file : " + f)
+	}
+	alert("Fatal errors found in configuration.")
 }

@@ -3,8 +3,9 @@ package acl
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
+
+	"hitless/internal/sample"
 )
 
 // term is one ACL reference in a condition, possibly negated. A named ACL defined on
@@ -26,7 +27,7 @@ type Cond struct {
 // named ACL (nil when there is none). Like HAProxy, a condition without any term is
 // valid and never true (so `unless` alone is always true), and a stray `||` or a
 // trailing `!` is ignored.
-func ParseCond(args []string, lookup func(name string) []*Def) (*Cond, error) {
+func ParseCond(args []string, lookup func(name string) []*Def, files Files) (*Cond, error) {
 	if len(args) == 0 || (args[0] != "if" && args[0] != "unless") {
 		return nil, errors.New("condition must start with 'if' or 'unless'")
 	}
@@ -61,7 +62,7 @@ func ParseCond(args []string, lookup func(name string) []*Def) (*Cond, error) {
 			if end < 0 {
 				return nil, errors.New("missing closing '}' in condition")
 			}
-			d, err := parseExpr(words[i+1 : end])
+			d, err := parseExpr(words[i+1:end], files)
 			if err != nil {
 				return nil, err
 			}
@@ -71,6 +72,12 @@ func ParseCond(args []string, lookup func(name string) []*Def) (*Cond, error) {
 			continue
 		}
 		defs := lookup(w)
+		if len(defs) == 0 {
+			var err error
+			if defs, err = predefined(w); err != nil {
+				return nil, err
+			}
+		}
 		if len(defs) == 0 {
 			return nil, fmt.Errorf("no such ACL : '%s'", w)
 		}
@@ -97,8 +104,8 @@ func (c *Cond) NeedsHTTP() bool {
 	return false
 }
 
-// Eval evaluates the condition against a sample.
-func (c *Cond) Eval(s Sample) bool {
+// Eval evaluates the condition for the session behind c.
+func (c *Cond) Eval(s *sample.Ctx) bool {
 	r := false
 	for _, and := range c.or {
 		ok := true
@@ -123,140 +130,24 @@ func (c *Cond) Eval(s Sample) bool {
 	return r != c.unless
 }
 
-// Eval evaluates one ACL definition: true when the fetched sample matches any of its
-// patterns. It does not allocate.
-func (d *Def) Eval(s Sample) bool {
-	switch d.fetch.src {
-	case srcPath:
-		return d.matchStr(s.Path())
-	case srcMethod:
-		return d.matchStr(s.Method())
-	case srcHeader:
-		return s.Header(d.header, d.matchFn)
-	case srcSrc:
-		return d.matchAddr(s.Src())
-	case srcDstPort:
-		return d.matchInt(int64(s.DstPort()))
-	}
-	return false
-}
-
-func (d *Def) matchAddr(a netip.Addr) bool {
-	if !a.IsValid() {
-		return false
-	}
-	if d.match == mFound {
-		return true
-	}
-	a = a.Unmap()
-	for _, p := range d.nets {
-		if p.Contains(a) {
-			return true
-		}
-		// An IPv4-mapped IPv6 pattern (::ffff:10.0.0.0/104) matches IPv4 clients.
-		if a.Is4() && p.Addr().Is4In6() && p.Bits() >= 96 &&
-			netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *Def) matchInt(n int64) bool {
-	if d.match == mFound {
-		return true
-	}
-	for _, r := range d.ints {
-		if r.contains(n) {
-			return true
-		}
-	}
-	return false
-}
-
-// matchStr matches a string sample; an empty path or method means the sample is
-// absent (mode tcp), which only matters to -m found.
-func (d *Def) matchStr(v string) bool {
-	switch d.match {
-	case mFound:
-		return v != "" || d.fetch.src == srcHeader
-	case mLen:
-		return d.matchInt(int64(len(v)))
-	case mReg:
-		for _, re := range d.res {
-			if re.MatchString(v) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, p := range d.strs {
-		var ok bool
-		switch d.match {
-		case mStr:
-			ok = v == p || d.fold && equalFoldASCII(v, p)
-		case mBeg:
-			ok = strings.HasPrefix(v, p) || d.fold && hasPrefixFold(v, p)
-		case mEnd:
-			ok = strings.HasSuffix(v, p) || d.fold && hasSuffixFold(v, p)
-		case mSub:
-			ok = strings.Contains(v, p) || d.fold && containsFold(v, p)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
-// hasPrefixFold, hasSuffixFold and containsFold compare ASCII case-insensitively
-// (HAProxy's -i is ASCII), with p already lower-cased.
-func hasPrefixFold(s, p string) bool {
-	return len(s) >= len(p) && equalFoldASCII(s[:len(p)], p)
-}
-
-func hasSuffixFold(s, p string) bool {
-	return len(s) >= len(p) && equalFoldASCII(s[len(s)-len(p):], p)
-}
-
-func containsFold(s, p string) bool {
-	for i := 0; i+len(p) <= len(s); i++ {
-		if equalFoldASCII(s[i:i+len(p)], p) {
-			return true
-		}
-	}
-	return false
-}
-
-// equalFoldASCII reports whether s lower-cased (ASCII) equals the lower-case p.
-func equalFoldASCII(s, p string) bool {
-	if len(s) != len(p) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != p[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// lowerASCII lower-cases ASCII letters only, as HAProxy's -i does.
-func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
+// Incompatible returns the first ACL of the condition whose fetch cannot run at w, as
+// HAProxy warns: "acl 'x' will never match in 'WHERE' because it uses keyword 'KW'
+// which is incompatible with 'POINT'". The message names the ACL, its keyword and the
+// point; it is "" when all is well.
+func (c *Cond) Incompatible(w sample.Where, where string) string {
+	for _, and := range c.or {
+		for _, t := range and {
+			for _, d := range t.defs {
+				if sample.Missing(d.Use(), w) == 0 {
+					continue
 				}
+				who := "acl '" + d.Name + "'"
+				if d.Name == "anonymous" {
+					who = "anonymous acl"
+				}
+				return fmt.Sprintf("%s will never match in '%s' because it uses keyword '%s' which is incompatible with '%s'", who, where, d.Keyword, w.Name())
 			}
-			return string(b)
 		}
 	}
-	return s
+	return ""
 }

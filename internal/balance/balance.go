@@ -35,6 +35,10 @@ type Request struct {
 	Client, Frontend netip.AddrPort
 	// Authority and UniqueID are what `proxy-v2-options authority|unique-id` send.
 	Authority, UniqueID string
+	// Pin is the server a stick rule keeps this client on (its id, HAProxy's
+	// server_id), 0 when none: the backend takes it when it is usable and has room,
+	// and balances otherwise.
+	Pin int
 }
 
 // Algorithm picks a server. Pick returns an index in [0, p.Len()) of a server whose

@@ -107,7 +107,7 @@ func TestKeywordErrors(t *testing.T) {
 		{"bind missing port", "frontend f\n bind 127.0.0.1", "'bind' : missing port specification in '127.0.0.1'"},
 		{"bind bad address", "frontend f\n bind 999.1.1.1:80", "'bind' : invalid address: '999.1.1.1' in '999.1.1.1:80'"},
 		{"bind bad range", "frontend f\n bind :85-80", "invalid port range '85-80'"},
-		{"bind unsupported option", "frontend f\n bind :80 ssl crt x.pem", "'bind :80' : 'ssl' is not supported yet"},
+		{"bind unsupported option", "frontend f\n bind :80 ssl crt /nonexistent/x.pem", "'bind 0.0.0.0:80' : unable to stat SSL certificate from file '/nonexistent/x.pem' : No such file or directory."},
 		{"timeout missing", "defaults\n timeout client", "'timeout client' expects an integer value (in milliseconds)"},
 		{"timeout unit", "defaults\n timeout client 10x", "unexpected character 'x' in 'timeout client'"},
 		{"timeout overflow", "defaults\n timeout client 99999999999", "timer overflow in argument '99999999999' to 'timeout client' (maximum value is 2147483647 ms or ~24.8 days)"},
@@ -141,14 +141,15 @@ func TestKeywordErrors(t *testing.T) {
 		{"server weight", "backend b\n server s1 127.0.0.1:80 weight 300", "weight of server s1 is not within 0 and 256 (300)."},
 		{"server rise", "backend b\n server s1 127.0.0.1:80 rise 0", "'rise' has to be > 0."},
 		{"server unknown option", "backend b\n server s1 127.0.0.1:80 wieght 3", "unknown keyword 'wieght'; did you mean 'weight' maybe ?"},
-		{"server unsupported option", "backend b\n server s1 127.0.0.1:80 ssl", "'ssl' is not supported yet"},
+		{"server unsupported option", "backend b\n server s1 127.0.0.1:80 redir http://x", "'redir' is not supported yet"},
+		{"server ssl without ca-file", "backend b\n server s1 127.0.0.1:80 ssl", "'server b/s1' : verify is enabled by default but no CA file specified."},
 		{"duplicate server", "backend b\n server s1 127.0.0.1:80\n server s1 127.0.0.1:81", "another server named 's1' was already defined at line 8"},
 		{"balance", "backend b\n balance foo", "'balance' only supports"},
 		{"balance unsupported", "backend b\n balance rdp-cookie", "'balance rdp-cookie' is not supported yet"},
 		{"option unknown", "defaults\n option httplogg", "unknown option 'httplogg'; did you mean 'httplog' maybe ?."},
 		{"option unsupported", "defaults\n option abortonclose", "'option abortonclose' is not supported yet"},
 		{"acl unknown fetch", "frontend f\n acl a foo /x", "unknown fetch method 'foo'"},
-		{"acl unsupported fetch", "frontend f\n acl a req.ssl_sni -i x", "ACL fetch 'req.ssl_sni' is not supported yet"},
+		{"acl unsupported fetch", "frontend f\n acl a req.ssl_sni -i x", "fetch method 'req.ssl_sni' is not supported yet"},
 		{"no such acl", "frontend f\n use_backend b if nosuch\nbackend b", "no such ACL : 'nosuch'"},
 		{"use_backend in defaults", "defaults\n use_backend b", "'use_backend' not allowed in 'defaults' section."},
 		{"missing default_backend", "frontend fe\n bind :80\n default_backend nosuch", "proxy 'fe': unable to find required default_backend: 'nosuch'."},
@@ -156,9 +157,15 @@ func TestKeywordErrors(t *testing.T) {
 		{"duplicate backend", "backend b\nbackend b", "backend 'b' has the same name as backend 'b' declared at t.cfg:7."},
 		{"listen conflicts", "frontend x\nlisten x", "listen 'x' has the same name as frontend 'x'"},
 		{"http-request unknown", "frontend f\n http-request foo", "'http-request' unknown action 'foo'"},
-		{"http-request unsupported", "frontend f\n http-request redirect location /", "'http-request redirect' is not supported yet"},
+		{"http-request unsupported", "frontend f\n http-request auth realm x", "'http-request auth' is not supported yet"},
+		{"redirect code", "frontend f\n http-request redirect location / code 304", "unsupported HTTP code '304'"},
+		{"set-var scope", "frontend f\n http-request set-var(foo.x) src", "invalid variable name 'foo.x'"},
+		{"set-var where", "frontend f\n http-request set-var(txn.x) res.hdr(a)", "fetch method 'res.hdr' extracts information from 'HTTP response headers', none of which is available here"},
+		{"tcp-request unsupported", "frontend f\n tcp-request connection track-sc0 src", "'tcp-request connection track-sc0' is not supported yet"},
+		{"forwardfor except", "frontend f\n option forwardfor except nope", "'except' expects <address>[/mask] as argument."},
 		{"http-request in tcp", "frontend f\n mode tcp\n http-request deny", "need 'mode http'"},
-		{"template", "frontend f\n http-request set-header X %[ssl_fc]", "sample fetch '%[ssl_fc]' is not supported yet"},
+		{"template", "frontend f\n http-request set-header X %[nope]", "failed to parse sample expression <nope]> : unknown fetch method 'nope'."},
+		{"template where", "frontend f\n http-request set-header X %[res.hdr(a)]", "sample fetch <res.hdr(a)]> may not be reliably used here because it needs 'HTTP response headers' which is not available here."},
 		{"log facility", "global\n log 127.0.0.1 local9", "unknown log facility 'local9'"},
 		{"stats level", "global\n stats socket /tmp/x level root", "'level' only supports 'user', 'operator', and 'admin' (got 'root')"},
 		{"expose-fd", "global\n stats socket /tmp/x expose-fd all", "'expose-fd' only supports 'listeners' (got 'all')"},
@@ -466,5 +473,23 @@ func TestParseMasterCLI(t *testing.T) {
 		if addr != c.addr || s.Level != c.level || s.Mode != c.mode {
 			t.Errorf("%q: got %s level %s mode %o", c.spec, addr, s.Level, s.Mode)
 		}
+	}
+}
+
+// TestFramingHeaderRulesWarn: a rule on a framing or connection field cannot change
+// what hitless forwards (it writes those fields from what it parsed); -c says so.
+func TestFramingHeaderRulesWarn(t *testing.T) {
+	cfg, err := LoadBytes("t.cfg", []byte("defaults\n mode http\n timeout client 1s\nfrontend fe\n bind :80\n http-request set-header Content-Length 5\n http-response del-header Transfer-Encoding\n http-request set-header X-Ok 1\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w, "has no effect") {
+			got = append(got, w)
+		}
+	}
+	if len(got) != 2 || !strings.HasPrefix(got[0], "parsing [t.cfg:6] : 'http-request set-header Content-Length' has no effect") {
+		t.Fatalf("warnings %q", got)
 	}
 }

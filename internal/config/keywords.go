@@ -528,6 +528,12 @@ func kwBind(ps *parser, p *Proxy, a []string) error {
 				b.GID = id
 			}
 		default:
+			if n, err := ps.bindSSLOption(&b, a[1], opts); err != nil {
+				return err
+			} else if n > 0 {
+				opts = opts[n:]
+				continue
+			}
 			if strings.Contains(" "+haproxyBindOptions+" ", " "+o+" ") {
 				return fmt.Errorf("'bind %s' : '%s' is not supported yet", a[1], o)
 			}
@@ -599,7 +605,7 @@ func kwUseBackend(ps *parser, p *Proxy, a []string) error {
 
 // cond parses an if/unless condition against the proxy's ACLs seen so far.
 func (ps *parser) cond(p *Proxy, args []string) (*acl.Cond, error) {
-	c, err := acl.ParseCond(args, func(name string) []*acl.Def { return ps.acls[p][name] })
+	c, err := acl.ParseCond(args, func(name string) []*acl.Def { return ps.acls[p][name] }, ps.cfg.Patterns)
 	if err != nil {
 		return nil, err
 	}
@@ -610,7 +616,7 @@ func (ps *parser) cond(p *Proxy, args []string) (*acl.Cond, error) {
 }
 
 func kwACL(ps *parser, p *Proxy, a []string) error {
-	d, err := acl.ParseDef(a[1:])
+	d, err := acl.ParseDef(a[1:], ps.cfg.Patterns)
 	if err != nil {
 		return fmt.Errorf("error detected while parsing ACL '%s' : %v.", strings.Join(a[1:min(2, len(a))], ""), err)
 	}
@@ -756,6 +762,12 @@ func serverOptions(s *Server, opts []string) error {
 		case "enabled":
 			s.Disabled = false
 		default:
+			if n, err := serverSSLOption(s, opts); err != nil {
+				return err
+			} else if n > 0 {
+				opts = opts[n:]
+				continue
+			}
 			if strings.Contains(" "+haproxyServerOptions+" ", " "+o+" ") {
 				return fmt.Errorf("'%s' is not supported yet", o)
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"hitless/internal/logformat"
+	"hitless/internal/sample"
 )
 
 // Custom log formats: `log-format`, `log-format-sd`, `unique-id-format` and
@@ -28,7 +29,11 @@ func formatArg(ps *parser, a []string) (*logformat.Format, error) {
 	if len(a) > 2 {
 		return nil, fmt.Errorf("%s expects only one argument, don't forget to escape spaces!", a[0])
 	}
-	f, err := logformat.Parse(a[1])
+	w := sample.AtLog
+	if a[0] == "unique-id-format" {
+		w = where(ps.px, "http-request")
+	}
+	f, err := logformat.ParseAt(a[1], w, &sample.Parser{Files: ps.cfg.Patterns})
 	if err != nil {
 		return nil, fmt.Errorf("failed to parse %s : %v", a[0], err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/pattern"
 )
 
 // parser holds the state of one Load: the configuration being built and the section
@@ -36,7 +37,19 @@ type parser struct {
 
 	httpErrs map[string]*httpErrors // http-errors sections by name
 	httpErr  *httpErrors            // the http-errors section being read
+
+	sslKw string      // the TLS keyword being applied (ssl_bind.go)
+	peers *peersState // peers sections and stick tables (stick.go)
 }
+
+// sectionHandler reads a section kind that has its own file: start opens it, line
+// reads one of its lines.
+type sectionHandler struct {
+	start, line func(ps *parser, w []string)
+}
+
+// sectionHandlers are the section kinds registered by the files of their concern.
+var sectionHandlers = map[string]sectionHandler{}
 
 type httpOnly struct {
 	pos  Pos
@@ -59,7 +72,7 @@ func newParser(lookupEnv func(string) (string, bool)) *parser {
 	}
 	return &parser{
 		lookupEnv: lookupEnv,
-		cfg:       &Config{},
+		cfg:       &Config{Patterns: pattern.NewRegistry()},
 		defaults:  map[string]*Proxy{},
 		acls:      map[*Proxy]map[string][]*acl.Def{},
 		seen:      map[string]*Proxy{},
@@ -86,10 +99,11 @@ func (ps *parser) endSection() {
 	ps.section, ps.px = "", nil
 }
 
-// sectionKinds are HAProxy's section keywords; the first five are supported.
+// sectionKinds are HAProxy's section keywords and whether hitless reads them
+// (sections with their own file register in sectionHandlers, which come first).
 var sectionKinds = map[string]bool{
 	"global": true, "defaults": true, "frontend": true, "backend": true, "listen": true,
-	"userlist": false, "peers": false, "mailers": false, "resolvers": false, "http-errors": true,
+	"userlist": false, "peers": true, "mailers": false, "resolvers": false, "http-errors": true,
 	"program": false, "cache": false, "ring": false, "log-forward": false, "fcgi-app": false,
 	"namespace_list": false, "crt-store": false, "traces": false,
 }
@@ -101,6 +115,10 @@ func (ps *parser) line(w []string) {
 		return
 	}
 	if !ps.active() {
+		return
+	}
+	if h, ok := sectionHandlers[w[0]]; ok {
+		h.start(ps, w)
 		return
 	}
 	if supported, ok := sectionKinds[w[0]]; ok {
@@ -126,6 +144,10 @@ func (ps *parser) line(w []string) {
 	case "http-errors":
 		ps.httpErrorsKeyword(w)
 	default:
+		if h, ok := sectionHandlers[ps.section]; ok {
+			h.line(ps, w)
+			return
+		}
 		ps.proxyKeyword(w)
 	}
 }
@@ -384,11 +406,15 @@ func (ps *parser) finish(files []string) (*Config, error) {
 			p.Stats = nil
 		}
 	}
+	ps.loadBindTLS()
+	ps.finishServerTLS()
 	for _, h := range ps.httpOnly {
 		if h.p.Mode != ModeHTTP && h.p.Kind != "defaults" {
 			ps.errs = append(ps.errs, &Error{Pos: h.pos, Msg: fmt.Sprintf("%s need 'mode http' (%s '%s' is in mode tcp)", h.what, h.p.Kind, h.p.Name)})
 		}
 	}
+	ps.finishPeers()
+	ps.finishStickRules()
 	if len(ps.errs) > 0 {
 		return nil, ps.errs
 	}

@@ -5,17 +5,20 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+
+	"hitless/internal/tlsconf"
 )
 
 // The process settings of `global`: who the process runs as once its sockets are open,
 // where it is jailed, and the TLS defaults that `bind ... ssl` and `server ... ssl`
 // lines will take. Messages are HAProxy 2.6's (checked with haproxy -c).
 
-// SSLDefaults holds `ssl-default-bind-*` or `ssl-default-server-*`. They are parsed
-// and validated now; they apply when TLS is implemented.
+// SSLDefaults holds `ssl-default-bind-*` or `ssl-default-server-*`: what `bind ...
+// ssl` and `server ... ssl` lines take for the settings they leave unset.
 type SSLDefaults struct {
 	Ciphers      string   // TLS 1.2 and below, OpenSSL cipher list syntax
 	Ciphersuites string   // TLS 1.3, colon-separated suite names
+	Curves       string   `json:",omitempty"`
 	Options      []string // as written, e.g. "ssl-min-ver", "TLSv1.2", "no-tls-tickets"
 }
 
@@ -61,6 +64,17 @@ var processKeywords = map[string]func(ps *parser, g *Global, args []string) erro
 	},
 	"tune.maxrewrite": func(ps *parser, g *Global, a []string) error {
 		return tuneArg(a, &g.TuneMaxRewrite)
+	},
+	"tune.http.maxhdr": func(ps *parser, g *Global, a []string) error {
+		if len(a) < 2 || a[1] == "" {
+			return fmt.Errorf("'%s' expects an integer argument.", a[0])
+		}
+		n, err := strconv.Atoi(a[1])
+		if err != nil || n < 1 || n > 32767 {
+			return fmt.Errorf("'%s' expects a numeric value between 1 and 32767", a[0])
+		}
+		g.TuneMaxHdr = n
+		return nil
 	},
 	"node": func(ps *parser, g *Global, a []string) error {
 		if len(a) < 2 || a[1] == "" || strings.IndexFunc(a[1], func(c rune) bool {
@@ -203,59 +217,15 @@ func cipherArg(a []string, dst *string, check func(string) error) error {
 	return nil
 }
 
-// checkCipherList checks OpenSSL's cipher list syntax (man 1 ciphers): elements
-// separated by ':' (or ',' or ' '), each an optional '!', '-' or '+' followed by
-// cipher names or aliases joined with '+', or a special "@STRENGTH" / "@SECLEVEL=N".
-// Whether each name exists is OpenSSL's business once TLS is in.
+// checkCipherList checks an OpenSSL cipher list (man 1 ciphers) against the suites
+// Go's TLS implements (see tlsconf.ParseCipherList).
 func checkCipherList(s string) error {
-	elems := strings.FieldsFunc(s, func(c rune) bool { return c == ':' || c == ',' || c == ' ' })
-	if len(elems) == 0 {
-		return fmt.Errorf("empty cipher list")
-	}
-	for _, e := range elems {
-		if strings.HasPrefix(e, "@") {
-			if e == "@STRENGTH" {
-				continue
-			}
-			if lv, ok := strings.CutPrefix(e, "@SECLEVEL="); ok && len(lv) == 1 && lv[0] >= '0' && lv[0] <= '5' {
-				continue
-			}
-			return fmt.Errorf("invalid cipher list element '%s' (expected @STRENGTH or @SECLEVEL=0..5)", e)
-		}
-		body := strings.TrimLeft(e, "!-+")
-		if len(e)-len(body) > 1 {
-			return fmt.Errorf("invalid cipher list element '%s'", e)
-		}
-		for _, name := range strings.Split(body, "+") {
-			if name == "" {
-				return fmt.Errorf("invalid cipher list element '%s' (empty name)", e)
-			}
-			for _, c := range name {
-				if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '=') {
-					return fmt.Errorf("invalid character '%c' in cipher list element '%s'", c, e)
-				}
-			}
-		}
-	}
-	return nil
+	_, _, err := tlsconf.ParseCipherList(s)
+	return err
 }
 
-// tls13Suites are the TLS 1.3 suites OpenSSL accepts in a ciphersuites list.
-var tls13Suites = map[string]bool{
-	"TLS_AES_128_GCM_SHA256": true, "TLS_AES_256_GCM_SHA384": true, "TLS_CHACHA20_POLY1305_SHA256": true,
-	"TLS_AES_128_CCM_SHA256": true, "TLS_AES_128_CCM_8_SHA256": true,
-}
-
-// checkCiphersuites checks a TLS 1.3 suite list: names from OpenSSL's five,
-// separated by ':'.
-func checkCiphersuites(s string) error {
-	for _, name := range strings.Split(s, ":") {
-		if !tls13Suites[name] {
-			return fmt.Errorf("unknown TLS 1.3 cipher suite '%s' (expected TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256, TLS_AES_128_CCM_SHA256 or TLS_AES_128_CCM_8_SHA256)", name)
-		}
-	}
-	return nil
-}
+// checkCiphersuites checks a TLS 1.3 suite list against what Go's TLS can do.
+func checkCiphersuites(s string) error { return tlsconf.CheckCiphersuites(s) }
 
 // sslFlagOptions are the options without argument that ssl-default-*-options take;
 // prefer-client-ciphers is a bind option only.

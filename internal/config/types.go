@@ -1,10 +1,17 @@
 package config
 
 import (
+	"net/netip"
+	"regexp"
 	"strconv"
 	"time"
 
 	"hitless/internal/acl"
+	"hitless/internal/logformat"
+	"hitless/internal/pattern"
+	"hitless/internal/sample"
+	"hitless/internal/stick"
+	"hitless/internal/tlsconf"
 )
 
 // Pos is where a directive was read: a file name and a 1-based line number.
@@ -24,6 +31,16 @@ type Config struct {
 	// Frontends, Backends and Listens are kept in one list in file order. A `listen`
 	// section is one Proxy with both capabilities.
 	Proxies []*Proxy
+	// Patterns are the pattern and map files that ACLs and map converters read
+	// (`-f FILE`, `map(FILE)`), each read once; the Runtime API edits them.
+	Patterns *pattern.Registry `json:"-"`
+	// TicketFiles are the tls-ticket-keys files of the TLS binds (ssl_bind.go), for
+	// `show tls-keys` and `set ssl tls-key`.
+	TicketFiles *tlsconf.TicketFiles `json:"-"`
+	// Peers are the `peers` sections, Tables every stick table (proxies' and peers
+	// sections'), in declaration order (stick.go).
+	Peers  []*Peers      `json:",omitempty"`
+	Tables []*stick.Spec `json:",omitempty"`
 	// Warnings are non-fatal findings (for example missing timeouts), each already
 	// formatted as HAProxy words it, without the "[WARNING] (pid) : config : " prefix.
 	Warnings []string
@@ -59,11 +76,20 @@ type Global struct {
 	CRTBase     string
 	SSLBind     SSLDefaults // ssl-default-bind-*
 	SSLServer   SSLDefaults // ssl-default-server-*
+	TLS         GlobalTLS   // the other TLS settings (ssl_global.go)
 	// TuneBufSize and TuneMaxRewrite are 0 when unset (HAProxy's defaults are 16384
 	// and 1024).
 	TuneBufSize, TuneMaxRewrite int
-	Node, Description           string
-	GlobalChecks                // spread-checks, max-spread-checks (server.go)
+	// TuneMaxHdr is tune.http.maxhdr, 0 when unset (HAProxy's default is 101): a
+	// message may carry TuneMaxHdr-1 header fields.
+	TuneMaxHdr        int
+	Node, Description string
+	// LocalPeer is `localpeer`; -L overrides it (ResolvePeers).
+	LocalPeer    string `json:",omitempty"`
+	localPeerPos Pos
+	// PeersMaxUpdates is tune.peers.max-updates-at-once; 0 = HAProxy's 200.
+	PeersMaxUpdates int `json:",omitempty"`
+	GlobalChecks        // spread-checks, max-spread-checks (server.go)
 }
 
 // StatsSocket is one `stats socket` line of `global`.
@@ -127,13 +153,20 @@ type Proxy struct {
 
 	// Frontend side.
 	Binds             []Bind
-	DefaultBackend    string       // name; "" when unset
-	DefaultBackendPos Pos          // where default_backend was set
-	UseBackends       []UseBackend // in order
-	ACLs              []*acl.Def   // named ACLs, in order
-	MaxConn           int          // 0 = unset (inherits global)
-	HTTPRequest       []HTTPRule   // `http-request` rules, in order
-	HTTPResponse      []HTTPRule   // `http-response` rules, in order
+	DefaultBackend    string        // name; "" when unset
+	DefaultBackendPos Pos           // where default_backend was set
+	UseBackends       []UseBackend  // in order
+	ACLs              []*acl.Def    // named ACLs, in order
+	MaxConn           int           // 0 = unset (inherits global)
+	HTTPRequest       []HTTPRule    // `http-request` rules, in order
+	HTTPResponse      []HTTPRule    // `http-response` rules, in order
+	HTTPAfterResponse []HTTPRule    // `http-after-response` rules, in order
+	Redirects         []HTTPRule    // legacy `redirect` lines: after the http-request rules
+	TCPRequest        []TCPRule     // `tcp-request connection|session|content` rules, in order
+	InspectDelay      time.Duration // `tcp-request inspect-delay`
+	MonitorURI        string        // `monitor-uri`
+	MonitorFail       []*acl.Cond   // `monitor fail if|unless COND`
+	ForwardFor        ForwardFor    // `option forwardfor` details
 
 	// Backend side.
 	Servers       []*Server
@@ -151,6 +184,10 @@ type Proxy struct {
 	// (none); ServerStateFileName is `server-state-file-name` ("" = the backend's name).
 	LoadServerState     string
 	ServerStateFileName string
+	// StickTable is the proxy's `stick-table`, nil when none; StickRules its
+	// `stick` lines (stickrules.go).
+	StickTable *stick.Spec `json:",omitempty"`
+	StickRules []StickRule `json:",omitempty"`
 
 	// Both sides.
 	Timeouts  Timeouts
@@ -171,6 +208,14 @@ type Timeouts struct {
 	Connect, Client, Server                    time.Duration
 	HTTPRequest, HTTPKeepAlive                 time.Duration
 	Queue, Tunnel, Check, ClientFin, ServerFin time.Duration
+	Tarpit                                     time.Duration
+}
+
+// ForwardFor is `option forwardfor [except NET] [header NAME] [if-none]`.
+type ForwardFor struct {
+	Except netip.Prefix `json:",omitempty"` // no header for clients in this network
+	Header string       `json:",omitempty"` // default x-forwarded-for
+	IfNone bool         `json:",omitempty"` // only when the request has none
 }
 
 // Options holds the `option` flags of a proxy.
@@ -204,6 +249,10 @@ type Bind struct {
 	GID     int // -1 when unset
 	// AcceptProxy is `accept-proxy`: connections start with a PROXY header.
 	AcceptProxy bool
+	// SSL holds the TLS options as written (ssl_bind.go); TLS is the handshake
+	// configuration loaded from them once every file is read. Both nil without TLS.
+	SSL *BindSSL          `json:",omitempty"`
+	TLS *tlsconf.Listener `json:"-"`
 }
 
 // Addr is a network address as the config spells it, resolved at parse time.
@@ -221,52 +270,76 @@ type UseBackend struct {
 	Cond    *acl.Cond // nil = always
 }
 
-// HTTPRule is one `http-request` or `http-response` rule.
+// HTTPRule is one `http-request`, `http-response` or `http-after-response` rule, or
+// a legacy `redirect` line; its Action names a row of the action table (actions.go).
 type HTTPRule struct {
 	Pos    Pos
-	Action string // "return", "deny", "set-header", "add-header", "del-header", "use-service"
-	// return / deny
-	Status      int    // `return status N` (default 200) / `deny deny_status N` (default 403)
-	ContentType string // `return content-type T`
-	Body        string // `return string S`
+	Action string // "return", "deny", "set-header", "redirect", "set-var", ...
+	// return / deny / set-status
+	Status      int               // `return status N` (default 200) / `deny deny_status N` (default 403)
+	Reason      string            `json:",omitempty"` // set-status N reason TEXT
+	ContentType string            // `return content-type T`
+	Body        string            // `return string S`
+	BodyFormat  *logformat.Format `json:",omitempty"` // `return lf-string S`
+	// redirect
+	Redirect *Redirect `json:",omitempty"`
+	// set-var, unset-var, set-log-level
+	Var   sample.VarRef `json:",omitempty"`
+	Expr  *sample.Expr  `json:",omitempty"`
+	Level int           `json:",omitempty"` // set-log-level: 0..7, -1 = silent
+	// replace-header, replace-value, replace-path, replace-uri
+	Regex *regexp.Regexp `json:",omitempty"`
 	// header actions
 	Header string
-	Value  Template
+	Value  *logformat.Format // a log-format string: text, %[expr], %ci, ...
 	// use-service
 	Service string    `json:",omitempty"` // "prometheus-exporter"
 	Cond    *acl.Cond // nil = always
 }
 
-// Template is a header value of `http-request set-header` and friends: literal text and
-// the sample fetches it embeds (`%[src]`, `%ci`), in order.
-type Template []TemplatePart
+// Redirect is the answer of a redirect rule.
+type Redirect struct {
+	Type        string            // "location", "prefix" or "scheme"
+	Value       *logformat.Format // the location, prefix or scheme (a log-format string)
+	Code        int               // 301, 302 (default), 303, 307 or 308
+	DropQuery   bool
+	AppendSlash bool
+	SetCookie   string // NAME=VALUE
+	ClearCookie string // NAME
+}
 
-// TemplatePart is literal text (Fetch empty) or one fetch. Fetch is one of "src",
-// "src_port", "dst", "dst_port", "path", "method", "hdr(NAME)" (NAME lower-cased);
-// `%ci`, `%cp`, `%fi`, `%fp` are stored as "src", "src_port", "dst", "dst_port".
-type TemplatePart struct {
-	Lit   string
-	Fetch string
+// TCPRule is one `tcp-request connection|session|content` rule.
+type TCPRule struct {
+	Pos    Pos
+	Kind   string        // "connection", "session" or "content"
+	Action string        // "accept", "reject", "set-var", "unset-var"
+	Var    sample.VarRef `json:",omitempty"`
+	Expr   *sample.Expr  `json:",omitempty"`
+	Cond   *acl.Cond     // nil = always
 }
 
 // Server is one `server` line (default-server settings already applied).
 type Server struct {
-	Pos           Pos
-	Name          string
-	Host          string // IP literal (names are resolved at parse time)
-	Port          int    // 1-65535
-	Check         bool
-	Inter         time.Duration // default 2s
-	FastInter     time.Duration // default = Inter
-	DownInter     time.Duration // default = Inter
-	Rise          int           // default 2
-	Fall          int           // default 3
-	Weight        int           // 0-256, default 1
-	Backup        bool
-	MaxConn       int // 0 = unlimited
-	MaxQueue      int // 0 = unlimited
-	Disabled      bool
-	ServerOptions // checks, agents, tracking, addresses, PROXY protocol (server.go)
+	Pos       Pos
+	Name      string
+	Host      string // IP literal (names are resolved at parse time)
+	Port      int    // 1-65535
+	Check     bool
+	Inter     time.Duration // default 2s
+	FastInter time.Duration // default = Inter
+	DownInter time.Duration // default = Inter
+	Rise      int           // default 2
+	Fall      int           // default 3
+	Weight    int           // 0-256, default 1
+	Backup    bool
+	MaxConn   int // 0 = unlimited
+	MaxQueue  int // 0 = unlimited
+	Disabled  bool
+	// SSL holds the TLS options as written (ssl_server.go); TLS is the client side
+	// built from them once every file is read. Both nil without TLS.
+	SSL           *ServerSSL      `json:",omitempty"`
+	TLS           *tlsconf.Client `json:"-"`
+	ServerOptions                 // checks, agents, tracking, addresses, PROXY protocol (server.go)
 }
 
 // Balance is the `balance` algorithm of a backend.

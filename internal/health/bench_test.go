@@ -73,7 +73,8 @@ func BenchmarkRunMany(b *testing.B) {
 				done := make(chan struct{})
 				for j := 0; j < 2000; j++ {
 					c := rs
-					c.Slot, c.Slots = j, 2000
+					first := rs.Inter * time.Duration(j) / 2000
+					c.First = &first
 					go func() { Run(ctx, c, true, func(bool, Result) {}); done <- struct{}{} }()
 				}
 				for j := 0; j < 2000; j++ {

@@ -54,23 +54,19 @@ type Config struct {
 	// BufSize bounds what a check reads (tune.bufsize; 16384 when 0).
 	BufSize int
 	// Spread is `spread-checks` (0-50): each interval varies by up to that percent
-	// either way. MaxSpread is `max-spread-checks`: the first check waits at most
-	// that. Slot and Slots place the server among its backend's: the first checks
-	// of a backend's servers are spread evenly over inter, as HAProxy starts them.
-	Spread      int
-	MaxSpread   time.Duration
-	Slot, Slots int
+	// either way.
+	Spread int
 	// Enabled, when set, is asked before each check: while it says false no check
 	// runs and the state stays as it is (`disable health`).
 	Enabled func() bool
-	// Forced, when set, is asked before each check whether the server's state was
-	// set from outside (`set server health`, the stats page, a state file) and to
-	// what: the health counter then starts from there (0 when down, full when up),
-	// as HAProxy's does.
-	Forced func() (up, forced bool)
 	// Target, when set, is asked before each check for the address to check instead
 	// of Addr (a server moved with `set server addr`).
 	Target func() string
+	// Handshake, when set, runs a TLS handshake on the connected socket (`check-ssl`,
+	// or a server with `ssl`) of the checks that use the server's connection
+	// settings (no ruleset, an implicit or `default` connect): a failure is a
+	// layer 6 result, and a connect-only check passes as L6OK.
+	Handshake func(ctx context.Context, c net.Conn, timeout time.Duration) (net.Conn, error)
 	// Observed signals that `observe layer4` saw error-limit consecutive failed
 	// connections; OnError says what that does ("fastinter" when empty,
 	// "fail-check", "sudden-death", "mark-down"), and ErrorLimit is reported.
@@ -80,8 +76,16 @@ type Config struct {
 	// Started, when set, is told when a check starts (Observe tells when it ended).
 	Started func()
 	// Observe, when set, receives every check's result and the health counter before
-	// and after it (0..rise+fall-1), from Run's goroutine.
+	// and after it (0..rise+fall-1), from the checker's goroutine.
 	Observe func(r Result, before, after int)
+	// Sync, when set, is asked before each check for a health counter set outside
+	// the checks since the last call (`set server health`, leaving maintenance); the
+	// checks go on from it (up from rise on). ok is false when there is none.
+	Sync func() (health int, ok bool)
+	// First, when set, is the wait before the first check (HAProxy spreads the first
+	// checks of a process evenly over its shortest interval, the first one at once);
+	// else the first check waits a random fraction of Inter.
+	First *time.Duration
 }
 
 // Result is the outcome of one check, in HAProxy's words.
@@ -168,6 +172,14 @@ func Once(ctx context.Context, c Config) Result {
 				return result("L4CON", errnoText(err), 0, time.Since(start))
 			}
 		}
+		if c.Handshake != nil {
+			tc, status := c.tls(ctx, conn)
+			if tc == nil {
+				return result(status, "", 0, time.Since(start))
+			}
+			defer tc.Close()
+			return result("L6OK", "", 0, time.Since(start))
+		}
 		return result("L4OK", "", 0, time.Since(start))
 	}
 	r := &run{c: c, rs: rs, start: start, env: &checkrule.Env{}}
@@ -197,6 +209,7 @@ type run struct {
 	start time.Time
 	env   *checkrule.Env
 	conn  net.Conn
+	tls   bool // conn runs TLS (check-ssl)
 	down  bool
 	code  int // the check code so far (HTTP status, status-code)
 }
@@ -244,6 +257,16 @@ func (r *run) rules(ctx context.Context) Result {
 					return r.result("L4CON", r.rs.ConnError(rule, errnoText(err)))
 				}
 			}
+			// The server's TLS (check-ssl) on the connects that take the server's
+			// settings, after the PROXY header.
+			if cr := rule.Connect; r.c.Handshake != nil && (cr == nil || cr.Implicit || cr.Default) {
+				tc, status := r.c.tls(ctx, conn)
+				if tc == nil {
+					return r.result(status, "")
+				}
+				tc.SetDeadline(time.Now().Add(r.c.ReadTimeout))
+				r.conn, r.tls = tc, true
+			}
 		case checkrule.Send:
 			if r.conn == nil {
 				return r.result("SOCKERR", r.rs.ConnError(rule, "No connection"))
@@ -288,10 +311,14 @@ func (r *run) success(last *checkrule.Rule, v checkrule.Verdict) Result {
 		}
 		return r.result(status, info)
 	case last.Action == checkrule.Connect:
-		if last.Connect.Implicit {
-			return r.result("L4OK", "")
+		status := "L4OK"
+		if r.tls {
+			status = "L6OK"
 		}
-		return r.result("L4OK", "(tcp-check)")
+		if last.Connect.Implicit {
+			return r.result(status, "")
+		}
+		return r.result(status, "(tcp-check)")
 	}
 	return r.result("L7OK", "")
 }
@@ -438,6 +465,19 @@ func (c *Config) dial(ctx context.Context, cr *checkrule.ConnectRule) (net.Conn,
 	return conn, nil
 }
 
+// tls runs the check's TLS handshake on conn within the connect timeout: the TLS
+// connection, or nil and HAProxy's layer 6 status (L6TOUT, L6RSP).
+func (c *Config) tls(ctx context.Context, conn net.Conn) (net.Conn, string) {
+	tc, err := c.Handshake(ctx, conn, c.ConnectTimeout)
+	if err != nil {
+		if isTimeout(err) {
+			return nil, "L6TOUT"
+		}
+		return nil, "L6RSP"
+	}
+	return tc, ""
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
@@ -463,11 +503,8 @@ func errnoText(err error) string {
 func Run(ctx context.Context, c Config, startUp bool, onChange func(up bool, r Result)) {
 	c = withDefaults(c)
 	wait := time.Duration(rand.Int64N(int64(c.Inter)))
-	if c.Slots > 0 {
-		wait = c.Inter * time.Duration(c.Slot) / time.Duration(c.Slots)
-	}
-	if c.MaxSpread > 0 && wait > c.MaxSpread {
-		wait = time.Duration(rand.Int64N(int64(c.MaxSpread)))
+	if c.First != nil {
+		wait = max(*c.First, 0)
 	}
 	ch := &checker{ctx: ctx, c: c, t: newTracker(c.Rise, c.Fall, startUp), onChange: onChange}
 	// Each check runs in a goroutine of its own started by the timer, so that
@@ -530,9 +567,9 @@ func (ch *checker) check() {
 	if c.Target != nil {
 		c.Addr = c.Target()
 	}
-	if c.Forced != nil {
-		if up, forced := c.Forced(); forced {
-			ch.t.force(up)
+	if c.Sync != nil {
+		if h, ok := c.Sync(); ok {
+			ch.t.health, ch.t.up = min(max(h, 0), ch.t.full()), h >= ch.t.rise
 		}
 	}
 	if c.Started != nil {
@@ -634,16 +671,6 @@ func (t *tracker) observe(ok bool) bool {
 		return true
 	}
 	return false
-}
-
-// force sets the state from outside the checks: DOWN with health 0, or UP at full
-// health.
-func (t *tracker) force(up bool) {
-	t.up = up
-	t.health = 0
-	if up {
-		t.health = t.full()
-	}
 }
 
 // analyze applies `on-error` after a run of observed errors: fail-check counts a

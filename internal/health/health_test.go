@@ -508,8 +508,9 @@ func TestRunForcedDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ups := make(chan bool, 4)
-	go Run(ctx, Config{Addr: addr, Inter: 20 * time.Millisecond, Rise: 2, Fall: 3, Slots: 1,
-		Forced: func() (bool, bool) { return false, forced.Swap(false) }}, true,
+	var first time.Duration
+	go Run(ctx, Config{Addr: addr, Inter: 20 * time.Millisecond, Rise: 2, Fall: 3, First: &first,
+		Sync: func() (int, bool) { return 0, forced.Swap(false) }}, true,
 		func(up bool, r Result) { ups <- up })
 	select {
 	case up := <-ups:

@@ -2,6 +2,7 @@ package http1
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"strconv"
@@ -68,6 +69,9 @@ func CopyChunked(dst *bufio.Writer, src *bufio.Reader, reframe bool, tick func()
 				if n >= maxTrailers || !validField(tl) {
 					return total, malformed("invalid trailer")
 				}
+				if forbiddenTrailer(tl) {
+					continue
+				}
 				if err := out(tl); err != nil {
 					return total, err
 				}
@@ -130,6 +134,15 @@ func discardN(src *bufio.Reader, n int64) (int64, error) {
 		}
 	}
 	return done, nil
+}
+
+// forbiddenTrailer reports whether a trailer field (a line validField accepted) is
+// one that must not be sent in trailers (RFC 9110 §6.5.1): framing, routing (Host)
+// and connection management. They are dropped, not forwarded; HAProxy 2.6 drops
+// Content-Length only.
+func forbiddenTrailer(line []byte) bool {
+	name := line[:bytes.IndexByte(line, ':')]
+	return inTable(name, framingHeaders) || inTable(name, hopHeaders) || equalFoldLower(name, "host")
 }
 
 // validField reports whether a trailer line is "token: value" with a clean value.
@@ -264,7 +277,7 @@ func parseChunkSize(line []byte) (int64, error) {
 		default:
 			goto ext
 		}
-		if i >= 15 {
+		if n >= 1<<55 {
 			return 0, malformed("chunk size too large")
 		}
 		n = n<<4 | int64(v)

@@ -37,7 +37,7 @@ func TestParseRequestFraming(t *testing.T) {
 		{"same content-length twice", "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", 3, false, true, false},
 		{"chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n", -1, true, true, false},
 		{"bare LF lines", "GET / HTTP/1.1\nHost: a\n\n", -1, false, true, false},
-		{"websocket", "GET /ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n", -1, false, true, true},
+		{"websocket", "GET /ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n", -1, false, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +70,8 @@ func TestRejectsSmuggling(t *testing.T) {
 		"NUL in value":               "GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
 		"chunked 1.0":                "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"bad version":                "GET / HTTP/2.0\r\n\r\n",
+		"TE with underscore":         "POST / HTTP/1.1\r\nTransfer_Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+		"CL with underscore":         "POST / HTTP/1.1\r\nContent_Length: 3\r\n\r\n",
 		"no version":                 "GET /\r\n\r\n",
 		"control char in target":     "GET /\x01 HTTP/1.1\r\n\r\n",
 		"invalid method":             "G(T / HTTP/1.1\r\n\r\n",
@@ -128,7 +130,7 @@ func TestParseResponse(t *testing.T) {
 	if r.Status != 404 || string(r.Reason) != "Not Found" || r.ContentLength != 3 || r.KeepAlive() {
 		t.Fatalf("got %+v", r)
 	}
-	if !r.IsHopByHop([]byte("x-private")) || r.IsHopByHop([]byte("content-length")) {
+	if r.IsEndToEnd([]byte("x-private")) || r.IsEndToEnd([]byte("content-length")) || !r.IsEndToEnd([]byte("x-other")) {
 		t.Fatal("hop-by-hop headers from Connection not honoured")
 	}
 	for _, bad := range []string{"HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 abc OK\r\n\r\n", "garbage\r\n\r\n", "HTTP/1.1 200OK\r\n\r\n"} {
@@ -163,7 +165,7 @@ func TestCopyChunked(t *testing.T) {
 		t.Fatalf("dechunked %q, %v", out.String(), err)
 	}
 	for _, bad := range []string{
-		"zz\r\n", "5\r\nhello", "5\r\nhelloXX\r\n0\r\n\r\n", "fffffffffffffffff\r\n", "5 x\r\n",
+		"zz\r\n", "5\r\nhello", "5\r\nhelloXX\r\n0\r\n\r\n", "fffffffffffffffff\r\n", "1000000000000000\r\n", "5 x\r\n",
 		"0\r\nBad Trailer: x\r\n\r\n", "0\r\nNoColon\r\n\r\n", "0\r\n folded\r\n\r\n", "0\r\nX: a\x01\r\n\r\n",
 		"5;a\rb\r\nhello\r\n0\r\n\r\n", "\r\n", "-5\r\n", "0\r\n",
 	} {
@@ -243,15 +245,173 @@ func TestCopyAll(t *testing.T) {
 }
 
 func TestHopByHop(t *testing.T) {
-	r, err := parseReq(t, "GET / HTTP/1.1\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Connection: x\r\nTrailer: T\r\nX-End: 1\r\n\r\n")
+	r, err := parseReq(t, "GET / HTTP/1.1\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Connection: x\r\nTrailer: T\r\nContent-Length: 0\r\nX-End: 1\r\n\r\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, h := range r.Headers {
-		want := string(h.Name) != "X-End"
-		if r.IsHopByHop(h.Name) != want {
-			t.Errorf("%s: hop-by-hop = %v", h.Name, !want)
+		want := string(h.Name) == "X-End"
+		if r.IsEndToEnd(h.Name) != want {
+			t.Errorf("%s: end-to-end = %v", h.Name, !want)
 		}
+	}
+}
+
+// TestConnectionCannotNominateFraming: "Connection: Content-Length" once made the
+// proxy drop the framing it had parsed while forwarding the body (a smuggled request
+// followed). Framing fields and Host are never hop-by-hop, whatever Connection says.
+func TestConnectionCannotNominateFraming(t *testing.T) {
+	r, err := parseReq(t, "POST /innocent HTTP/1.1\r\nHost: x\r\nConnection: Content-Length, Host, Transfer-Encoding, X-A\r\nContent-Length: 32\r\n\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ContentLength != 32 || string(r.Host) != "x" {
+		t.Fatalf("cl %d host %q", r.ContentLength, r.Host)
+	}
+	if !r.IsEndToEnd([]byte("Host")) || r.IsEndToEnd([]byte("x-a")) {
+		t.Fatal("Host nominated, or X-A not")
+	}
+	if len(r.hop) != 1 {
+		t.Fatalf("hop-by-hop list %q", r.hop)
+	}
+}
+
+func TestWriteFraming(t *testing.T) {
+	for _, tt := range []struct {
+		chunked bool
+		n       int64
+		want    string
+	}{{true, -1, "transfer-encoding: chunked\r\n"}, {false, 32, "content-length: 32\r\n"}, {false, 0, "content-length: 0\r\n"}, {false, -1, ""}} {
+		var b bytes.Buffer
+		w := bufio.NewWriter(&b)
+		WriteFraming(w, tt.chunked, tt.n)
+		w.Flush()
+		if b.String() != tt.want {
+			t.Errorf("WriteFraming(%v, %d) = %q", tt.chunked, tt.n, b.String())
+		}
+	}
+}
+
+// TestRequestTargets: the four forms of RFC 9112 §3.2 and what hitless refuses,
+// with HAProxy 2.6.12's verdict on the same bytes where it differs.
+func TestRequestTargets(t *testing.T) {
+	tests := []struct {
+		raw  string
+		form TargetForm
+		path string // "" with ok: no path
+		ok   bool
+	}{
+		{"GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n", OriginForm, "/a?b", true},
+		{"GET ftp://x/admin HTTP/1.1\r\nHost: x\r\n\r\n", AbsoluteForm, "/admin", true},
+		{"GET foo://x/admin HTTP/1.1\r\nHost: x\r\n\r\n", AbsoluteForm, "/admin", true},
+		{"GET http://x HTTP/1.1\r\nHost: x\r\n\r\n", AbsoluteForm, "", true},
+		{"GET http://x:80/d HTTP/1.1\r\nHost: x\r\n\r\n", AbsoluteForm, "/d", true},
+		{"GET http://X/d HTTP/1.1\r\nHost: x\r\n\r\n", AbsoluteForm, "/d", true},
+		{"GET https://x/d HTTP/1.1\r\nHost: x:443\r\n\r\n", AbsoluteForm, "/d", true},
+		{"GET http://x/d HTTP/1.1\r\n\r\n", AbsoluteForm, "/d", true},
+		{"GET http://[::1]:8080/d HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", AbsoluteForm, "/d", true},
+		{"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", AsteriskForm, "", true},
+		{"CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n", AuthorityForm, "", true},
+		{"GET /a\"<>\\^`{|}b HTTP/1.1\r\nHost: x\r\n\r\n", OriginForm, "/a\"<>\\^`{|}b", true},
+		// Refused by both.
+		{"GET http://evil/d HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},
+		{"GET http://x:8080/d HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},
+		{"GET admin HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},
+		{"GET /x#/../admin HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},
+		{"GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},
+		{"GET http://x?/admin HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},
+		{"GET /a\xffb HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},
+		{"GET x:443 HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},
+		{"CONNECT /x HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 0, "", false},
+		// HAProxy 2.6 passes these; hitless refuses them.
+		{"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},            // asterisk form is for OPTIONS
+		{"GET http://a@x/d HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false}, // userinfo
+		{"GET http:///d HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},    // empty authority
+		{"GET 1http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},   // scheme starts with a digit
+		{"GET / HTTP/1.1\r\nHost: x y\r\n\r\n", 0, "", false},          // invalid Host (RFC 9112 §3.2)
+		{"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 0, "", false},          // invalid Host
+		{"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 0, "", false},          // invalid Host
+		{"CONNECT x HTTP/1.1\r\nHost: x\r\n\r\n", 0, "", false},        // CONNECT needs a port
+	}
+	for _, tt := range tests {
+		r, err := parseReq(t, tt.raw)
+		if !tt.ok {
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("%q: accepted (err %v)", tt.raw, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.raw, err)
+			continue
+		}
+		if r.Form != tt.form || string(r.Path) != tt.path {
+			t.Errorf("%q: form %d path %q", tt.raw, r.Form, r.Path)
+		}
+	}
+}
+
+func TestHostMerged(t *testing.T) {
+	r, err := parseReq(t, "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nHost: x\r\n\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Headers) != 2 || string(r.Headers[1].Name) != "A" || string(r.Host) != "x" {
+		t.Fatalf("headers %q", r.Headers)
+	}
+}
+
+// TestMaxHeaders: tune.http.maxhdr N allows N-1 header fields, as in HAProxy 2.6.
+func TestMaxHeaders(t *testing.T) {
+	head := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("GET / HTTP/1.1\r\n")
+		for i := 0; i < n; i++ {
+			b.WriteString("X: v\r\n")
+		}
+		b.WriteString("\r\n")
+		return []byte(b.String())
+	}
+	var r Request
+	if err := ParseRequest(head(100), &r); err != nil {
+		t.Fatalf("100 fields: %v", err)
+	}
+	if err := ParseRequest(head(101), &r); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("101 fields: %v", err)
+	}
+	r.MaxHeaders = 9
+	if err := ParseRequest(head(9), &r); err != nil {
+		t.Fatalf("9 of 9: %v", err)
+	}
+	if err := ParseRequest(head(10), &r); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("10 of 9: %v", err)
+	}
+	if r.MaxHeaders != 9 {
+		t.Fatal("MaxHeaders reset by a parse")
+	}
+}
+
+func TestVersions(t *testing.T) {
+	for raw, minor := range map[string]int{"GET / HTTP/1.0\r\n\r\n": 0, "GET / HTTP/1.1\r\n\r\n": 1, "GET / HTTP/1.2\r\n\r\n": 1, "GET / HTTP/1.9\r\n\r\n": 1} {
+		r, err := parseReq(t, raw)
+		if err != nil || r.Minor != minor {
+			t.Errorf("%q: minor %v err %v", raw, r, err)
+		}
+	}
+}
+
+// TestForbiddenTrailersDropped: framing, Host and connection fields in chunked
+// trailers are not forwarded.
+func TestForbiddenTrailersDropped(t *testing.T) {
+	in := "3\r\nabc\r\n0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nX-T: 1\r\nHost: evil\r\nConnection: close\r\n\r\n"
+	var out bytes.Buffer
+	w := bufio.NewWriter(&out)
+	if _, err := CopyChunked(w, bufio.NewReader(strings.NewReader(in)), true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := "3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"; out.String() != want {
+		t.Fatalf("got %q want %q", out.String(), want)
 	}
 }
 

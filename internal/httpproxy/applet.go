@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 
-	"hitless/internal/acl"
 	"hitless/internal/config"
 	"hitless/internal/http1"
+	"hitless/internal/sample"
 )
 
 // Applet answers a request inside the proxy instead of a server, as HAProxy's applets
@@ -24,7 +24,7 @@ import (
 type Applet interface {
 	// ServeApplet answers r on w. s evaluates ACL conditions on the request (the
 	// `stats admin if` condition).
-	ServeApplet(w http.ResponseWriter, r *http.Request, s acl.Sample)
+	ServeApplet(w http.ResponseWriter, r *http.Request, s *sample.Ctx)
 }
 
 // Applets are the engine's applets; the instance package builds them with the engine.
@@ -63,6 +63,7 @@ func (s *session) stats(p *config.Proxy, head []byte) (done, keep bool) {
 	if a == nil || !statsMethods[bstr(s.req.Method)] || !bytes.HasPrefix(s.req.Target, []byte(p.Stats.URI)) {
 		return false, false
 	}
+	s.backendAnswers(p)
 	return true, s.runApplet(a, p, "stats", head)
 }
 
@@ -92,7 +93,7 @@ func (s *session) runApplet(a Applet, p *config.Proxy, name string, head []byte)
 		return false
 	}
 	var w appletResponse
-	a.ServeApplet(&w, r, s)
+	a.ServeApplet(&w, r, &s.smp)
 	e := &s.entry
 	e.Backend, e.Server = p.Name, appletLogNames[name]
 	e.Tw, e.Tc, e.Tr = 0, 0, 0

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"hitless/internal/acl"
 	"hitless/internal/config"
 	"hitless/internal/proxy"
+	"hitless/internal/sample"
 )
 
 // echoApplet answers with what it received.
@@ -22,13 +22,16 @@ type echoApplet struct {
 	calls atomic.Int32
 }
 
-func (a *echoApplet) ServeApplet(w http.ResponseWriter, r *http.Request, s acl.Sample) {
+func (a *echoApplet) ServeApplet(w http.ResponseWriter, r *http.Request, s *sample.Ctx) {
 	a.calls.Add(1)
 	body, _ := io.ReadAll(r.Body)
 	w.Header().Set("X-Applet", a.name)
 	w.Header().Set("Content-Type", "text/plain")
-	fmt.Fprintf(w, "%s %s %s path=%s body=%s", a.name, r.Method, r.RequestURI, s.Path(), body)
+	path, _ := pathExpr.AppendString(s, nil)
+	fmt.Fprintf(w, "%s %s %s path=%s body=%s", a.name, r.Method, r.RequestURI, path, body)
 }
+
+var pathExpr, _ = sample.Parse("path")
 
 const appletConfig = `
 defaults

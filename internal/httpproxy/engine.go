@@ -8,7 +8,9 @@ package httpproxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +18,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,8 +29,10 @@ import (
 	"hitless/internal/balance"
 	"hitless/internal/config"
 	"hitless/internal/http1"
+	"hitless/internal/logformat"
 	"hitless/internal/logging"
 	"hitless/internal/proxy"
+	"hitless/internal/sample"
 )
 
 const (
@@ -54,6 +57,7 @@ type Engine struct {
 	applets Applets
 	pid     int    // %pid
 	host    string // %H
+	maxHdr  int    // header fields a message may carry (tune.http.maxhdr - 1)
 }
 
 // returnPage is the cached answer of an `http-request return` rule.
@@ -75,7 +79,10 @@ func New(st *proxy.State, events *slog.Logger) *Engine {
 	if events == nil {
 		events = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{st: st, events: events, pid: os.Getpid()}
+	e := &Engine{st: st, events: events, pid: os.Getpid(), maxHdr: http1.DefaultMaxHeaders}
+	if st != nil && st.Config != nil && st.Config.Global.TuneMaxHdr > 0 {
+		e.maxHdr = st.Config.Global.TuneMaxHdr - 1
+	}
 	e.host, _ = os.Hostname()
 	e.readers.New = func() any { return bufio.NewReaderSize(nil, bufSize) }
 	e.writers.New = func() any { return bufio.NewWriterSize(nil, bufSize) }
@@ -124,6 +131,7 @@ func (e *Engine) getIdle(s *proxy.Server) net.Conn {
 		sc := p.conns[n-1]
 		p.conns = p.conns[:n-1]
 		p.mu.Unlock()
+		s.IdleConns.Add(-1)
 		if sc.br.Buffered() == 0 && sc.alive() {
 			return sc
 		}
@@ -159,6 +167,7 @@ func (e *Engine) putIdle(sc *srvConn) {
 	if len(p.conns) < maxIdlePerServer {
 		p.conns = append(p.conns, sc)
 		p.mu.Unlock()
+		sc.srv.IdleConns.Add(1)
 		return
 	}
 	p.mu.Unlock()
@@ -193,7 +202,11 @@ func (e *Engine) wrap(c net.Conn, s *proxy.Server) *srvConn {
 	bw := e.writers.Get().(*bufio.Writer)
 	bw.Reset(c)
 	sc := &srvConn{Conn: c, br: br, bw: bw, srv: s}
-	if sys, ok := c.(syscall.Conn); ok {
+	var raw net.Conn = c
+	if tc, ok := c.(*tls.Conn); ok {
+		raw = tc.NetConn() // a pending TLS record (close_notify) also means "do not reuse"
+	}
+	if sys, ok := raw.(syscall.Conn); ok {
 		if rc, err := sys.SyscallConn(); err == nil {
 			sc.rc = rc
 			sc.peekFn = sc.peek
@@ -211,6 +224,7 @@ func (e *Engine) Close() {
 		p.conns = nil
 		p.mu.Unlock()
 		for _, sc := range conns {
+			sc.srv.IdleConns.Add(-1)
 			e.closeConn(sc)
 		}
 		return true
@@ -241,9 +255,15 @@ type session struct {
 	reqLine  []byte
 	entry    logging.Entry
 	requests int
-	logged   bool   // the request was logged already (option logasap)
-	reqBody  int64  // request body bytes relayed, set by the relay goroutine
-	uid      []byte // the request's unique id (unique-id-format)
+	logged   bool // the request was logged already (option logasap)
+	// uncounted makes the next answer count 0 bytes (%B, bout): an answer
+	// HAProxy's H1 layer gives before any stream (see reject).
+	uncounted bool
+	reqBody   int64  // request body bytes relayed, set by the relay goroutine
+	uid       []byte // the request's unique id (unique-id-format)
+
+	// tlsState is the client's TLS state, read once (ssl.go).
+	tlsState *tls.ConnectionState
 
 	// Per-request state kept here so that a request allocates nothing.
 	breq balance.Request
@@ -253,6 +273,20 @@ type session struct {
 	bodyDone chan error // the request-body relay's result (capacity 1)
 	reqTick  func()     // s.tickRequest, bound once
 	respTick func()     // s.tickResponse, bound once
+
+	// smp evaluates samples (ACLs, rules, templates) for this session; vars holds
+	// its variables; hasResp is set once the response head is parsed.
+	smp     sample.Ctx
+	vars    sample.Vars
+	hasResp bool
+	arena   []byte // header values computed by rules for the request in flight
+	// reqCopy and resCopy make the fetches read logReq and logRes, copies that
+	// outlive the buffers of the request and response heads: the request's once its
+	// body went through the buffer, both while the log line is written.
+	reqCopy, resCopy bool
+	logReq           http1.Request
+	logRes           http1.Response
+	logLevel         int // set-log-level: -2 = unset, -1 = silent
 }
 
 // edit is a header change decided by http-request/http-response rules.
@@ -267,6 +301,10 @@ type edit struct {
 func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	s := &session{e: e, fe: fe, c: c, ctx: ctx, bodyDone: make(chan error, 1), stream: proxy.StreamOf(ctx)}
 	s.reqTick, s.respTick = s.tickRequest, s.tickResponse
+	s.req.MaxHeaders, s.resp.MaxHeaders = max(e.maxHdr, 1), max(e.maxHdr, 1)
+	if fe.State != nil {
+		s.vars.Proc = fe.State.Vars
+	}
 	s.br = e.readers.Get().(*bufio.Reader)
 	s.br.Reset(c)
 	s.bw = e.writers.Get().(*bufio.Writer)
@@ -290,6 +328,13 @@ func (e *Engine) Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		s.bw.Reset(nil)
 		e.writers.Put(s.bw)
 	}()
+	if fe.Cfg != nil && len(fe.Cfg.TCPRequest) > 0 {
+		s.smp.Reset(s)
+		if !connectionRules(&s.smp, fe.Cfg) {
+			fe.Counters.Denied.Add(1)
+			return
+		}
+	}
 	if fe.Log != nil && !fe.Cfg.Options.HTTPLog && !fe.Cfg.Options.TCPLog && fe.Cfg.Formats.Log == nil {
 		fe.Log.Log(6, logging.AppendConnectLog(nil, s.src, s.dst, fe.Name, true))
 	}
@@ -328,8 +373,10 @@ func deadline(d time.Duration) time.Time {
 func (s *session) serveOne() bool {
 	fe := s.fe
 	s.entry.Frontend = "" // a new exchange: reject() starts a fresh log entry
-	s.be, s.logged, s.reqBody = nil, false, 0
+	s.be, s.srv, s.logged, s.reqBody, s.hasResp, s.reqCopy, s.logLevel = nil, nil, false, 0, false, false, -2
+	s.vars.EndTxn()
 	s.c.SetReadDeadline(deadline(s.headTimeout()))
+	begin := time.Now()
 	head, err := http1.ReadHead(s.br)
 	start := time.Now()
 	if err != nil {
@@ -343,13 +390,9 @@ func (s *session) serveOne() bool {
 			s.captureRequest(buf, len(buf))
 			s.reject(page400Parse, 400, [2]byte{'C', 'R'})
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			s.reject(page400Parse, 400, [2]byte{'C', 'R'})
+			s.clientClosed(begin, false)
 		case s.requests == 0:
-			// A connection closed before its first request: HAProxy counts it as
-			// an invalid request answered 400 (option http-ignore-probes aside),
-			// though the client is gone and nothing is sent.
-			s.countInvalid(start)
-			fe.Counters.AddResponse(400)
+			s.clientClosed(begin, true)
 		}
 		return false
 	}
@@ -357,6 +400,7 @@ func (s *session) serveOne() bool {
 	*e = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: start, Request: start,
 		Frontend: fe.Name, TR: 0, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1, FrontendAddr: s.dst,
 		ReqCounter: fe.State.ReqCounter.Add(1) - 1, PID: s.e.pid, Host: s.e.host, BytesIn: int64(len(head))}
+	s.tlsEntry(e)
 	s.reqLine = s.reqLine[:0]
 	if err := http1.ParseRequest(head, &s.req); err != nil {
 		fe.Counters.BytesIn.Add(uint64(len(head))) // HAProxy counts them in bin too
@@ -369,6 +413,9 @@ func (s *session) serveOne() bool {
 	fe.Counters.ReqRate.Add(start.Unix())
 	fe.Counters.BytesIn.Add(uint64(len(head)))
 	req := &s.req
+	s.smp.Reset(s)
+	s.arena = s.arena[:0]
+	e.Smp = &s.smp
 	if s.e.draining.Load() {
 		req.ConnClose = true
 	}
@@ -384,14 +431,17 @@ func (s *session) serveOne() bool {
 		}
 	}
 
-	// Frontend rules, then routing, then the backend's rules.
+	// The monitor URI, the frontend's rules, then routing, then the backend's rules.
+	if done, keep := s.monitor(head); done {
+		return keep
+	}
 	if done, keep := s.applyRules(fe.Cfg, head); done {
 		return keep
 	}
 	if done, keep := s.stats(fe.Cfg, head); done {
 		return keep
 	}
-	b := fe.Route(s)
+	b := fe.Route(&s.smp)
 	if b == nil {
 		// HAProxy answers 503 and keeps the connection when the body could be skipped.
 		return s.fail(page503, 503, [2]byte{'S', 'C'}, s.skipBody(head))
@@ -421,39 +471,50 @@ func appendRequestLine(b []byte, r *http1.Request) []byte {
 	return append(b, " HTTP/1.1"...)
 }
 
-// applyRules runs the http-request rules of p. done reports that a rule answered the
-// request; keep then says whether the connection stays open.
+// applyRules runs the tcp-request content, http-request and legacy redirect rules of
+// p. done reports that a rule answered the request; keep then says whether the
+// connection stays open.
 func (s *session) applyRules(p *config.Proxy, head []byte) (done, keep bool) {
-	rules := p.HTTPRequest
-	for i := range rules {
-		r := &rules[i]
-		if r.Cond != nil && !r.Cond.Eval(s) {
-			continue
-		}
-		switch r.Action {
-		case "deny":
-			s.fe.Counters.Denied.Add(1)
-			if !s.skipBody(head) {
-				return true, false
+	if !runTCPRules(&s.smp, p.TCPRequest, "content") {
+		s.fe.Counters.Denied.Add(1)
+		s.entry.Term = [2]byte{'P', 'R'}
+		return true, false
+	}
+	for _, rules := range [2][]config.HTTPRule{p.HTTPRequest, p.Redirects} {
+		for i := range rules {
+			r := &rules[i]
+			if r.Cond != nil && !r.Cond.Eval(&s.smp) {
+				continue
 			}
-			// HAProxy closes after a denial with 400 or 408, keeps the connection otherwise.
-			return true, s.fail(denyPage(r.Status), r.Status, [2]byte{'P', 'R'}, r.Status != 400 && r.Status != 408)
-		case "return":
-			if !s.skipBody(head) {
-				return true, false
+			act := requestActions[r.Action]
+			if act == nil {
+				continue
 			}
-			return true, s.answer(s.e.returnPage(r), r.Status, [2]byte{'P', 'R'}, true)
-		case "use-service":
-			return true, s.service(p, r.Service, head)
-		case "set-header":
-			s.edits = append(s.edits, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
-		case "add-header":
-			s.edits = append(s.edits, edit{add: true, name: r.Header, value: s.expand(r.Value)})
-		case "del-header":
-			s.edits = append(s.edits, edit{del: true, name: r.Header})
+			switch res, keep := act(s, p, r, head); res {
+			case ruleAnswered:
+				return true, keep
+			case ruleStop:
+				return false, false
+			}
 		}
 	}
 	return false, false
+}
+
+// intercepted counts a request the proxy answers itself by a rule of p (HAProxy's
+// intercepted, on the frontend); answered in a backend's section, it also counts as
+// the backend's session and request, as HAProxy's stream reached the backend.
+func (s *session) intercepted(p *config.Proxy) {
+	s.fe.Counters.Intercepted.Add(1)
+	s.backendAnswers(p)
+}
+
+// backendAnswers counts a request answered in backend p's section, without a server.
+func (s *session) backendAnswers(p *config.Proxy) {
+	if b := s.be; b != nil && b.Cfg == p && p != s.fe.Cfg {
+		b.Counters.TotalConns.Add(1)
+		b.Counters.Requests.Add(1)
+	}
 }
 
 // skipBody consumes the request head and body of a request answered by the proxy
@@ -478,38 +539,15 @@ func (s *session) skipBody(head []byte) bool {
 	return true
 }
 
-// expand evaluates a header template for this request.
-func (s *session) expand(t config.Template) []byte {
-	var out []byte
-	for _, p := range t {
-		if p.Fetch == "" {
-			out = append(out, p.Lit...)
-			continue
-		}
-		switch p.Fetch {
-		case "src":
-			out = s.src.Addr().Unmap().AppendTo(out)
-		case "src_port":
-			out = strconv.AppendInt(out, int64(s.src.Port()), 10)
-		case "dst":
-			out = s.dst.Addr().Unmap().AppendTo(out)
-		case "dst_port":
-			out = strconv.AppendInt(out, int64(s.dst.Port()), 10)
-		case "path":
-			out = append(out, s.Path()...)
-		case "method":
-			out = append(out, s.req.Method...)
-		default: // hdr(name)
-			name := p.Fetch[4 : len(p.Fetch)-1]
-			if v, ok := s.req.Get(name); ok {
-				out = append(out, v...)
-			}
-		}
-	}
-	if out == nil {
-		out = []byte{}
-	}
-	return out
+// expand evaluates a header value for this request into the session's arena: the
+// slice stays valid until the next request.
+func (s *session) expand(f *logformat.Format) []byte {
+	start := len(s.arena)
+	s.entry.Smp = &s.smp
+	s.entry.RequestLine = bstr(s.reqLine)
+	s.arena = f.Append(s.arena, &s.entry)
+	s.entry.RequestLine = ""
+	return s.arena[start:len(s.arena):len(s.arena)]
 }
 
 // captureRequest keeps an invalid request for `show errors`.
@@ -535,6 +573,27 @@ func (s *session) countInvalid(now time.Time) {
 }
 
 // reject answers an invalid or timed-out request and closes.
+// clientClosed ends a connection whose client closed before a whole request came
+// (null: before sending anything). HAProxy counts an invalid request answered 400
+// (option http-ignore-probes aside), sends nothing, and logs it as
+// `fe/<NOSRV> -1/-1/-1/-1/Tt 400 0 ... CR-- "<BADREQ>"` (option dontlognull keeps
+// a null connection out of the log).
+func (s *session) clientClosed(begin time.Time, null bool) {
+	now := time.Now()
+	s.countInvalid(now)
+	s.fe.Counters.AddResponse(400)
+	s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: begin,
+		Request: begin, Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1,
+		FrontendAddr: s.dst, PID: s.e.pid, Host: s.e.host, Status: 400, Term: [2]byte{'C', 'R'}}
+	s.reqLine = append(s.reqLine[:0], "<BADREQ>"...)
+	if !(null && s.fe.Cfg.Options.DontLogNull) {
+		s.log()
+	}
+}
+
+// reject answers a request that cannot be parsed and closes. In HAProxy its H1 layer
+// answers these itself, before any stream: the log shows no %TR and %B 0, and bout
+// does not count the page.
 func (s *session) reject(page []byte, status int, term [2]byte) {
 	now := time.Now()
 	s.countInvalid(now)
@@ -542,8 +601,11 @@ func (s *session) reject(page []byte, status int, term [2]byte) {
 		s.entry = logging.Entry{ClientIP: s.src.Addr(), ClientPort: int(s.src.Port()), Accept: now,
 			Request: now, Frontend: s.fe.Name, TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: -1, Tt: -1,
 			FrontendAddr: s.dst, PID: s.e.pid, Host: s.e.host}
+		s.tlsEntry(&s.entry)
 		s.reqLine = append(s.reqLine[:0], "<BADREQ>"...)
 	}
+	s.entry.TR = -1
+	s.uncounted = true
 	s.fail(page, status, term, false)
 }
 
@@ -567,6 +629,9 @@ func (s *session) fail(builtin []byte, status int, term [2]byte, keep bool) bool
 	return s.answer(builtin, status, term, keep)
 }
 
+// connClose is the header write inserts in a page when the connection closes after it.
+const connClose = "connection: close\r\n"
+
 // answer writes a response generated by the proxy; keep says whether the connection
 // may carry another request (the client's wishes permitting).
 func (s *session) answer(page []byte, status int, term [2]byte, keep bool) bool {
@@ -581,7 +646,7 @@ func (s *session) write(page []byte, status int, term [2]byte, keep, verbatim bo
 		// Insert Connection: close before the end of the head.
 		if i := indexHeadEnd(page); i > 0 {
 			s.bw.Write(page[:i+2])
-			s.bw.WriteString("connection: close\r\n")
+			s.bw.WriteString(connClose)
 			s.bw.Write(page[i+2:])
 		} else {
 			s.bw.Write(page)
@@ -589,7 +654,10 @@ func (s *session) write(page []byte, status int, term [2]byte, keep, verbatim bo
 	} else {
 		s.bw.Write(page)
 	}
-	n := s.bw.Buffered()
+	n := countedSize(page) // as HAProxy counts it, not with the inserted header
+	if s.uncounted {
+		n, s.uncounted = 0, false
+	}
 	err := s.bw.Flush()
 	s.fe.Counters.BytesOut.Add(uint64(n))
 	s.fe.Counters.AddResponse(status)
@@ -667,9 +735,25 @@ func (s *session) log() {
 	}
 	e.ActConn = int(fe.State.ActConns.Load())
 	e.FeConn = int(fe.Counters.CurConns.Load())
+	// %bc and %sc as HAProxy reads them when it logs, at the end of the stream, once
+	// its server slot is given back: this request's own slot does not count.
+	if b := s.be; b != nil {
+		held := 0
+		if s.cur != nil {
+			held = 1
+		}
+		e.BeConn = int(b.Counters.CurConns.Load()) - held
+		if s.srv != nil {
+			e.SrvConn = s.srv.Conns() - held
+		}
+	}
 	if e.RequestLine == "" {
 		e.RequestLine = bstr(s.reqLine)
 	}
+	s.copyRequest()
+	s.logRes.Status, s.logRes.Minor, s.logRes.Headers = s.resp.Status, s.resp.Minor, nil
+	s.resCopy = true
+	defer func() { s.resCopy = false }()
 	if format != nil {
 		s.logBuf = format.Append(s.logBuf[:0], e)
 	} else {
@@ -680,6 +764,12 @@ func (s *session) log() {
 	if fe.Cfg.Options.LogSeparateErrors && logging.IsError(e, true) {
 		level = 3
 	}
+	switch {
+	case s.logLevel == -1:
+		return // set-log-level silent
+	case s.logLevel >= 0:
+		level = s.logLevel
+	}
 	if sd := fe.Cfg.Formats.SD; sd != nil {
 		if l, ok := fe.Log.(logging.SDLogger); ok {
 			s.sdBuf = sd.Append(s.sdBuf[:0], e)
@@ -688,4 +778,20 @@ func (s *session) log() {
 		}
 	}
 	fe.Log.Log(level, s.logBuf)
+}
+
+// copyRequest points the request fetches at a copy of the request line (kept for
+// the log), which stays valid once the head's buffer is reused by the body.
+func (s *session) copyRequest() {
+	line := s.reqLine
+	r := &s.logReq
+	r.Method, r.Target, r.Headers, r.Minor = nil, nil, nil, s.req.Minor
+	if i := bytes.IndexByte(line, ' '); i > 0 {
+		r.Method = line[:i]
+		rest := line[i+1:]
+		if j := bytes.LastIndexByte(rest, ' '); j >= 0 {
+			r.Target = rest[:j]
+		}
+	}
+	s.reqCopy = true
 }

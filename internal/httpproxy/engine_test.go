@@ -70,6 +70,15 @@ func TestKeepAliveReusesBothSides(t *testing.T) {
 	if n := fe.Default.Counters.Requests.Load(); n != 10 {
 		t.Errorf("backend requests %d", n)
 	}
+	// The pooled connection counts as idle (idle_conn_cur) until the engine closes.
+	srv := fe.Default.Servers[0]
+	if n := srv.IdleConns.Load(); n != 1 {
+		t.Errorf("idle connections %d, want 1", n)
+	}
+	te.e.Close()
+	if n := srv.IdleConns.Load(); n != 0 {
+		t.Errorf("idle connections %d after Close, want 0", n)
+	}
 }
 
 func TestForwardForAppendsClientAddress(t *testing.T) {
@@ -236,7 +245,7 @@ var smuggling = map[string]string{
 	"obs-fold":           "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n",
 	"bare CR":            "GET / HTTP/1.1\r\nHost: x\rX-A: 1\r\n\r\n",
 	"NUL":                "GET / HTTP/1.1\r\nHost: x\x00\r\n\r\n",
-	"bad version":        "GET / HTTP/1.2\r\nHost: x\r\n\r\n",
+	"bad version":        "GET / HTTP/2.0\r\nHost: x\r\n\r\n",
 	"bad method":         "GE(T / HTTP/1.1\r\nHost: x\r\n\r\n",
 	"garbage":            "HELLO\r\n\r\n",
 	"bad chunk size":     "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
@@ -566,7 +575,7 @@ func TestWebSocketUpgradeEcho(t *testing.T) {
 		if err != nil || req.Header.Get("Upgrade") != "websocket" {
 			return
 		}
-		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello-from-server;")
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: a\r\n\r\nhello-from-server;")
 		// Echo everything, bytes already buffered first.
 		if n := br.Buffered(); n > 0 {
 			b, _ := br.Peek(n)
@@ -577,7 +586,7 @@ func TestWebSocketUpgradeEcho(t *testing.T) {
 	})
 	te := serveEngine(t, listenConfig(be.addr, "timeout tunnel 2s"))
 	c, br := te.dial(t)
-	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly;")
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\nearly;")
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)

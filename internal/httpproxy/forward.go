@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"hitless/internal/balance"
-	"hitless/internal/config"
 	"hitless/internal/http1"
 	"hitless/internal/proxy"
 	"hitless/internal/tcpproxy"
@@ -28,21 +27,19 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	s.target(b, nil)
 	defer s.target(nil, nil)
 	hasBody := req.Chunked || req.ContentLength > 0
-	upgrade := req.ConnUpgrade && req.HasUpgrade
+	upgrade := req.IsUpgrade()
+	// A CONNECT answered 2xx becomes a tunnel (RFC 9110 §9.3.6), as in HAProxy.
+	connect := req.Form == http1.AuthorityForm
 	fo, bo := &fe.Cfg.Options, &b.Cfg.Options
 	closeSrv := fo.HTTPServerClose || fo.HTTPClose || bo.HTTPServerClose || bo.HTTPClose
-	forwardFor := fo.ForwardFor || bo.ForwardFor
+	forwardFor := s.forwardFor(fe.Cfg, b.Cfg)
 
-	// Response rules only read the request: decide them now, while the request head
-	// is still in the buffer (the body may overwrite it).
-	s.redits = s.redits[:0]
-	s.redits = s.responseEdits(s.redits, b.Cfg.HTTPResponse)
-	if b.Cfg != fe.Cfg {
-		s.redits = s.responseEdits(s.redits, fe.Cfg.HTTPResponse)
-	}
 	isHead := string(req.Method) == "HEAD"
 
 	s.breq = balance.Request{Src: s.src.Addr().Unmap(), URI: bstr(req.Target), Header: s, Client: s.src, Frontend: s.dst}
+	if b.Persist != nil {
+		s.breq.Pin = b.Persist.Server(&s.smp) // stick match / stick on
+	}
 	var a *proxy.Attempt
 	var sc *srvConn
 	var err error
@@ -51,12 +48,12 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	var bodyDone chan error
 	for attempt := 0; ; attempt++ {
 		var idle proxy.IdleFunc
-		if attempt == 0 && !upgrade {
+		if attempt == 0 && !upgrade && !connect {
 			idle = s.e.getIdle
 		}
 		a, err = b.Connect(s.ctx, &s.breq, idle)
 		e.Tw = a.Queue
-		e.Retries = a.Retries
+		e.Retries, e.Redispatched = a.Retries, a.Redispatched
 		if a.Server != nil {
 			e.Server = a.Server.Name
 		}
@@ -105,6 +102,9 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		break
 	}
 	srv := a.Server
+	if b.Persist != nil && !srv.Cfg.NonStick {
+		b.Persist.Store(&s.smp, b.ServerID(srv), srv.Name, srv.Address().HostPort) // stick store-request / stick on
+	}
 	released := false
 	defer func() {
 		if bodyDone != nil {
@@ -122,8 +122,6 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	}()
 	b.Counters.BytesIn.Add(uint64(len(head)))
 	srv.Counters.BytesIn.Add(uint64(len(head)))
-	e.BeConn = int(b.Counters.CurConns.Load())
-	e.SrvConn = srv.Conns()
 	s.br.Discard(len(head))
 	if hasBody {
 		bodyDone = s.bodyDone
@@ -170,7 +168,10 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 	resp := &s.resp
 	for {
 		if err == nil {
-			if err = http1.ParseResponse(rhead, resp); err != nil {
+			if err = http1.ParseResponse(rhead, resp); err == nil {
+				err = resp.CheckSwitch(req)
+			}
+			if err != nil {
 				s.captureResponse(b, srv, sc, http1.ErrorPos(err))
 			}
 		} else if errors.Is(err, http1.ErrHeadTooLarge) {
@@ -212,21 +213,40 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		rhead, err = http1.ReadHead(sc.br)
 	}
 	e.Tr = time.Since(sent)
+	// The response rules run on the parsed head: the backend's, then the frontend's.
+	s.hasResp = true
+	if hasBody {
+		s.copyRequest() // the body went through the head's buffer
+	}
+	s.redits = s.redits[:0]
+	denied := s.responseRules(b.Cfg.HTTPResponse)
+	if denied == nil && b.Cfg != fe.Cfg {
+		denied = s.responseRules(fe.Cfg.HTTPResponse)
+	}
+	if denied == nil {
+		denied = s.responseRules(fe.Cfg.HTTPAfterResponse)
+	}
+	if denied != nil {
+		sc.Conn.Close()
+		keep := waitBody() == nil
+		fe.Counters.Denied.Add(1)
+		return s.fail(denyPage(denied.Status), denied.Status, [2]byte{'P', 'H'}, keep)
+	}
 	e.Status = resp.Status
 	fe.Counters.AddResponse(resp.Status)
 	b.Counters.AddResponse(resp.Status)
 	srv.Counters.AddResponse(resp.Status)
 	srv.Counters.Requests.Add(1) // a server's req_tot counts the valid responses it gave
 
-	noBody := isHead || resp.Status == 204 || resp.Status == 304 || resp.Status < 200
-	switchProto := resp.Status == 101 && upgrade
+	switchProto := resp.Status == 101 || (connect && resp.Status/100 == 2) // CheckSwitch passed a 101
+	noBody := isHead || resp.Status == 204 || resp.Status == 304 || resp.Status < 200 || switchProto
 	dechunk := resp.Chunked && req.Minor == 0 && !noBody
 	framed := noBody || resp.Chunked || resp.ContentLength >= 0
 	clientKeep := req.KeepAlive() && framed && !dechunk && !fo.HTTPClose && !bo.HTTPClose && !switchProto
 	srvKeep := resp.KeepAlive() && framed && !closeSrv && !switchProto
 
 	s.c.SetWriteDeadline(deadline(fe.Cfg.Timeouts.Client))
-	n := s.writeResponseHead(resp, switchProto, clientKeep, req.Minor == 0, dechunk)
+	n := s.writeResponseHead(resp, switchProto && !connect, switchProto, clientKeep, req.Minor == 0, dechunk)
 	sc.br.Discard(len(rhead))
 	if fe.Cfg.Options.LogASAP {
 		// option logasap: log now, with the head's size and '+' before %Tt and %B.
@@ -339,25 +359,6 @@ func (s *session) relayTerm(err error) [2]byte {
 // errRelayPanic stands for a request-body relay that panicked.
 var errRelayPanic = errors.New("request body relay panicked")
 
-// responseEdits decides the http-response rules for this request.
-func (s *session) responseEdits(out []edit, rules []config.HTTPRule) []edit {
-	for i := range rules {
-		r := &rules[i]
-		if r.Cond != nil && !r.Cond.Eval(s) {
-			continue
-		}
-		switch r.Action {
-		case "set-header":
-			out = append(out, edit{del: true, add: true, name: r.Header, value: s.expand(r.Value)})
-		case "add-header":
-			out = append(out, edit{add: true, name: r.Header, value: s.expand(r.Value)})
-		case "del-header":
-			out = append(out, edit{del: true, name: r.Header})
-		}
-	}
-	return out
-}
-
 func deleted(name []byte, edits []edit) bool {
 	for i := range edits {
 		if edits[i].del && equalFold(name, edits[i].name) {
@@ -378,27 +379,35 @@ func redone(name string, edits []edit) bool {
 }
 
 // writeAdds writes the headers rules add, but not one that a later rule deletes or
-// sets again (the backend's rules run before or after the frontend's).
-func writeAdds(w *bufio.Writer, edits []edit) int {
-	n := 0
+// sets again (the backend's rules run before or after the frontend's). A rule never
+// writes a framing or hop-by-hop field (hitless writes those from what it parsed), nor
+// a value that holds a line break or another control byte (a value built from
+// request data, a decoded URL say, must not split the head). It returns the sum of
+// the written headers' name and value lengths.
+func writeAdds(w *bufio.Writer, edits []edit) (headers int) {
 	for i := range edits {
-		if edits[i].add && !redone(edits[i].name, edits[i+1:]) {
-			w.WriteString(edits[i].name)
-			w.WriteString(": ")
-			w.Write(edits[i].value)
-			w.WriteString("\r\n")
-			n += len(edits[i].name) + len(edits[i].value) + 4
+		e := &edits[i]
+		if !e.add || redone(e.name, edits[i+1:]) || !http1.EndToEndName(e.name) || !http1.ValidFieldValue(e.value) {
+			continue
 		}
+		w.WriteString(e.name)
+		w.WriteString(": ")
+		w.Write(e.value)
+		w.WriteString("\r\n")
+		headers += len(e.name) + len(e.value)
 	}
-	return n
+	return headers
 }
 
 // writeHeaders forwards a message's end-to-end headers (Upgrade too when upgrading),
-// without the ones rules delete, then the ones rules add.
-func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit) {
+// without the ones rules delete, then the ones rules add. Framing fields are never
+// copied: the caller writes the framing hitless parsed (http1.WriteFraming), so that
+// what the next hop reads is what hitless read. It returns the sum of the written
+// headers' name and value lengths.
+func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit) (headers int) {
 	for i := range m.Headers {
 		h := &m.Headers[i]
-		if m.IsHopByHop(h.Name) && !(upgrade && equalFold(h.Name, "upgrade")) {
+		if !m.IsEndToEnd(h.Name) && !(upgrade && equalFold(h.Name, "upgrade")) {
 			continue
 		}
 		if deleted(h.Name, edits) {
@@ -408,17 +417,24 @@ func writeHeaders(w *bufio.Writer, m *http1.Message, upgrade bool, edits []edit)
 		w.WriteString(": ")
 		w.Write(h.Value)
 		w.WriteString("\r\n")
+		headers += len(h.Name) + len(h.Value)
 	}
-	writeAdds(w, edits)
+	return headers + writeAdds(w, edits)
 }
 
-// writeRequestHead writes the request head as the server must see it.
+// writeRequestHead writes the request head as the server must see it: the request's
+// own version (an HTTP/1.0 request stays one, as HAProxy forwards it, asking to keep
+// the connection), its end-to-end headers, and the framing hitless parsed.
 func (s *session) writeRequestHead(w *bufio.Writer, upgrade, closeSrv, forwardFor bool) {
 	req := &s.req
 	w.Write(req.Method)
 	w.WriteByte(' ')
 	w.Write(req.Target)
-	w.WriteString(" HTTP/1.1\r\n")
+	if req.Minor == 0 {
+		w.WriteString(" HTTP/1.0\r\n")
+	} else {
+		w.WriteString(" HTTP/1.1\r\n")
+	}
 	writeHeaders(w, &req.Message, upgrade, s.edits)
 	if forwardFor {
 		w.WriteString("x-forwarded-for: ")
@@ -426,42 +442,61 @@ func (s *session) writeRequestHead(w *bufio.Writer, upgrade, closeSrv, forwardFo
 		w.Write(s.scratch)
 		w.WriteString("\r\n")
 	}
-	if req.Chunked {
-		w.WriteString("transfer-encoding: chunked\r\n")
-	}
+	http1.WriteFraming(w, req.Chunked, req.ContentLength)
 	switch {
 	case upgrade:
 		w.WriteString("connection: upgrade\r\n")
 	case closeSrv:
 		w.WriteString("connection: close\r\n")
+	case req.Minor == 0:
+		w.WriteString("connection: keep-alive\r\n")
 	}
 	w.WriteString("\r\n")
 }
 
-// writeResponseHead writes the response head for the client; it returns its length.
-func (s *session) writeResponseHead(resp *http1.Response, switchProto, keep, http10, dechunk bool) int {
+// responseFraming is the framing a response head carries to the client, from what
+// hitless parsed: none for 1xx and 204 (RFC 9110 §8.6 forbids a length there), the
+// length or chunking as parsed otherwise, and for HEAD and 304 answers, which have no
+// body, the metadata the server sent. dechunk (a chunked body for an HTTP/1.0 client,
+// delimited by the close) drops it.
+func responseFraming(resp *http1.Response, dechunk bool) (chunked bool, n int64) {
+	if dechunk || resp.Status < 200 || resp.Status == 204 {
+		return false, -1
+	}
+	return resp.Chunked, resp.ContentLength
+}
+
+// writeResponseHead writes the response head for the client; it returns the size
+// HAProxy counts for it in %B and bout (see countedSize). switchProto is a 101 that upgrades the connection, tunnel any answer after which
+// the connection becomes a tunnel (a 101, or a 2xx to CONNECT).
+func (s *session) writeResponseHead(resp *http1.Response, switchProto, tunnel, keep, http10, dechunk bool) int {
 	w := s.bw
-	n := w.Buffered()
 	w.WriteString("HTTP/1.1 ")
 	s.scratch = strconv.AppendInt(s.scratch[:0], int64(resp.Status), 10)
 	w.Write(s.scratch)
 	w.WriteByte(' ')
 	w.Write(resp.Reason)
 	w.WriteString("\r\n")
-	writeHeaders(w, &resp.Message, switchProto, s.redits)
-	if resp.Chunked && !dechunk {
-		w.WriteString("transfer-encoding: chunked\r\n")
+	headers := writeHeaders(w, &resp.Message, switchProto, s.redits)
+	if !tunnel {
+		chunked, length := responseFraming(resp, dechunk)
+		headers += http1.WriteFraming(w, chunked, length)
 	}
 	switch {
 	case switchProto:
 		w.WriteString("connection: upgrade\r\n")
+	case tunnel:
 	case !keep:
 		w.WriteString("connection: close\r\n")
 	case http10:
 		w.WriteString("connection: keep-alive\r\n")
 	}
 	w.WriteString("\r\n")
-	return w.Buffered() - n
+	n := htxHeadSize(len("HTTP/1.1"), len(s.scratch), len(resp.Reason), headers)
+	if resp.Chunked {
+		n += htxEndOfTrailers // the server's message was chunked, whatever the client gets
+	}
+	return n
 }
 
 // copyRequestBody relays the request body to the server.

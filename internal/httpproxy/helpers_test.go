@@ -3,6 +3,7 @@ package httpproxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -244,7 +246,8 @@ func readResponse(t testing.TB, br *bufio.Reader, method string) (*http.Response
 func closed(c net.Conn, br *bufio.Reader) bool {
 	c.SetReadDeadline(time.Now().Add(time.Second))
 	_, err := br.ReadByte()
-	return err == io.EOF
+	// A connection closed with the client's bytes unread ends with a reset.
+	return err == io.EOF || errors.Is(err, syscall.ECONNRESET)
 }
 
 // patternReader yields n bytes of a repeating pattern, without holding them.

@@ -1,9 +1,12 @@
 package httpproxy
 
 import (
-	"bytes"
 	"net/netip"
 	"unsafe"
+
+	"hitless/internal/http1"
+	"hitless/internal/sample"
+	"hitless/internal/tcpproxy"
 )
 
 // bstr views b as a string without copying; the string must not outlive the
@@ -15,60 +18,46 @@ func bstr(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// Path is the request path without the query string (acl.Sample).
+// The session answers sample fetches (sample.Input).
+
+func (s *session) Src() netip.AddrPort        { return s.src }
+func (s *session) Dst() netip.AddrPort        { return s.dst }
+func (s *session) Frontend() sample.ProxyInfo { return s.fe.Info() }
+
+func (s *session) Vars() *sample.Vars { return &s.vars }
+
+// Request is the request head (a copy of its first line while logging).
+func (s *session) Request() *http1.Request {
+	if s.reqCopy {
+		return &s.logReq
+	}
+	return &s.req
+}
+
+// Response is the response head once one is parsed.
+func (s *session) Response() *http1.Response {
+	switch {
+	case !s.hasResp:
+		return nil
+	case s.resCopy:
+		return &s.logRes
+	}
+	return &s.resp
+}
+
+func (s *session) Backend(name string) sample.ProxyInfo {
+	return tcpproxy.BackendInfo(s.fe, s.be, name)
+}
+
+func (s *session) Server(be, name string) sample.ServerInfo {
+	return tcpproxy.ServerInfo(s.fe, s.srv, be, name)
+}
+
+// Path is the request path without the query string.
 func (s *session) Path() string {
-	t := s.req.Target
-	if i := bytes.IndexByte(t, '?'); i >= 0 {
-		t = t[:i]
-	}
-	// An absolute-form target ("http://host/path") keeps only its path.
-	if len(t) > 7 && (t[0] == 'h' || t[0] == 'H') {
-		if i := bytes.Index(t, []byte("://")); i > 0 {
-			t = t[i+3:]
-			if j := bytes.IndexByte(t, '/'); j >= 0 {
-				t = t[j:]
-			} else {
-				t = nil
-			}
-		}
-	}
-	return bstr(t)
+	p, _, _ := sample.SplitTarget(s.req.Target)
+	return bstr(p)
 }
-
-// Method is the request method (acl.Sample).
-func (s *session) Method() string { return bstr(s.req.Method) }
-
-// Header calls fn with each comma-separated value of a header (acl.Sample).
-func (s *session) Header(name string, fn func(string) bool) bool {
-	for i := range s.req.Headers {
-		h := &s.req.Headers[i]
-		if !equalFold(h.Name, name) {
-			continue
-		}
-		v := h.Value
-		for {
-			var part []byte
-			if j := bytes.IndexByte(v, ','); j >= 0 {
-				part, v = v[:j], v[j+1:]
-			} else {
-				part, v = v, nil
-			}
-			if fn(bstr(bytes.TrimSpace(part))) {
-				return true
-			}
-			if v == nil {
-				break
-			}
-		}
-	}
-	return false
-}
-
-// Src is the client address (acl.Sample).
-func (s *session) Src() netip.Addr { return s.src.Addr().Unmap() }
-
-// DstPort is the port the client connected to (acl.Sample).
-func (s *session) DstPort() int { return int(s.dst.Port()) }
 
 // Get returns the first value of a header (balance.HeaderGetter).
 func (s *session) Get(name string) (string, bool) {

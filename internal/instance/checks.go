@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"hitless/internal/checkrule"
@@ -15,47 +14,21 @@ import (
 	"hitless/internal/proxy"
 )
 
-// serverHealth combines what decides a server's operational state: its health
-// check and its agent (`agent-check`: down, fail or stopped take it DOWN until the
-// agent says up), and lists the servers that `track` it.
-type serverHealth struct {
-	mu    sync.Mutex // guards check, agent and applied
-	check bool       // the health check says UP (true without checks)
-	agent bool       // the agent does not hold it DOWN
-	// applied is the state the checks last gave the server: a different one was
-	// forced from outside (runtime API, stats page).
-	applied   bool
-	followers []*proxy.Server
-}
+// Health checks, agent checks and tracking only decide; every change they make to a
+// server is one transition of its state word in package proxy (CheckChange,
+// CheckCond, AgentState, AgentAdmin, and the trackers following there), which logs
+// it in HAProxy's words. The agent's hold on the server (down until it says up) is
+// a bit of that word, so a check passing cannot bring up a server its agent holds
+// DOWN.
 
-// startChecks starts one health checker per server with `check`, one agent checker
-// per server with `agent-check`, and links tracking servers to the servers they track.
+// startChecks starts one health checker per server with `check` and one agent
+// checker per server with `agent-check`.
 func (in *Instance) startChecks() {
-	in.health = map[*proxy.Server]*serverHealth{}
-	byCfg := map[*config.Server]*proxy.Server{}
-	for _, b := range in.State.Backends {
-		for _, s := range b.Servers {
-			in.health[s] = &serverHealth{check: s.Up(), agent: true, applied: s.Up()}
-			byCfg[s.Cfg] = s
-		}
-	}
-	for s, h := range in.health {
-		if t := byCfg[s.Cfg.TrackServer]; t != nil {
-			in.health[t].followers = append(in.health[t].followers, s)
-			_ = h
-		}
-	}
 	g := in.State.Config.Global
-	// The first checks of all servers are spread evenly over their interval, in
-	// configuration order across backends, as HAProxy starts them.
-	total, pos := 0, 0
-	for _, b := range in.State.Backends {
-		for _, s := range b.Servers {
-			if s.Cfg.Check {
-				total++
-			}
-		}
-	}
+	// HAProxy spreads the first checks evenly over the shortest interval (at most
+	// max-spread-checks), in configuration order: the first server is checked at once.
+	var checked []*proxy.Server
+	var mininter time.Duration
 	for _, p := range in.State.Config.Proxies {
 		b := in.State.Backends[p.Name]
 		if b == nil || b.Cfg != p {
@@ -63,19 +36,14 @@ func (in *Instance) startChecks() {
 		}
 		for _, s := range b.Servers {
 			if s.Cfg.Check {
-				cfg := in.checkConfig(b, s)
-				cfg.Spread, cfg.MaxSpread = g.SpreadChecks, g.MaxSpreadChecks
-				cfg.Slot, cfg.Slots = pos, total
-				pos++
-				cfg.Observed, cfg.OnError, cfg.ErrorLimit = s.Observed, s.Cfg.OnError, s.Cfg.ErrorLimit
-				cfg.Forced = in.forcedState(s)
-				in.loops.Add(1)
-				go func() {
-					defer in.loops.Done()
-					health.Run(in.ctx, cfg, s.Up(), func(up bool, r health.Result) {
-						in.setHealth(b, s, func(h *serverHealth) { h.check = up }, r, "")
-					})
-				}()
+				checked = append(checked, s)
+				inter := s.Cfg.Inter
+				if s.Cfg.FastInter > 0 { // a server starts below full health
+					inter = s.Cfg.FastInter
+				}
+				if mininter == 0 || inter > 0 && inter < mininter {
+					mininter = inter
+				}
 			}
 			if s.Cfg.Agent.Enabled {
 				ac := in.agentConfig(b, s)
@@ -87,21 +55,41 @@ func (in *Instance) startChecks() {
 			}
 		}
 	}
+	if g.MaxSpreadChecks > 0 && mininter > g.MaxSpreadChecks {
+		mininter = g.MaxSpreadChecks
+	}
+	for pos, s := range checked {
+		b := s.Backend
+		cfg := in.checkConfig(b, s)
+		first := mininter * time.Duration(pos) / time.Duration(len(checked))
+		cfg.First = &first
+		cfg.Spread = g.SpreadChecks
+		cfg.Observed, cfg.OnError, cfg.ErrorLimit = s.Observed, s.Cfg.OnError, s.Cfg.ErrorLimit
+		in.loops.Add(1)
+		go func() {
+			defer in.loops.Done()
+			health.Run(in.ctx, cfg, s.Up(), func(up bool, r health.Result) {
+				op := proxy.OpStopped
+				if up {
+					op = proxy.OpRunning
+					if r.Cond {
+						op = proxy.OpStopping
+					}
+				}
+				s.CheckChange(op, checkReason(b, r))
+			})
+		}()
+	}
 }
 
-// forcedState tells a server's checker when its state was set from outside the
-// checks since they last set it.
-func (in *Instance) forcedState(s *proxy.Server) func() (bool, bool) {
-	return func() (bool, bool) {
-		h := in.health[s]
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if up := s.Up(); up != h.applied {
-			h.applied, h.check = up, up
-			return up, true
-		}
-		return false, false
+// checkReason is what a state change's log line says of the check that caused it:
+// its "reason: ..." text, or nothing with `option log-health-checks`, whose own line
+// said it already.
+func checkReason(b *proxy.Backend, r health.Result) string {
+	if b.Cfg.Options.LogHealthChecks {
+		return ""
 	}
+	return r.Describe()
 }
 
 // agentConfig describes a server's agent check: agent-addr (else the server's
@@ -124,20 +112,13 @@ func (in *Instance) agentConfig(b *proxy.Backend, s *proxy.Server) health.AgentC
 		Inter: inter, Timeout: timeout, Enabled: s.ChecksEnabled}
 }
 
-// applyAgent applies an agent's reply: weight, maxconn, admin state, and the
-// operational state (down, fail and stopped hold the server DOWN; up releases it),
-// and records the outcome for show stat's agent columns.
+// applyAgent applies an agent's reply: weight, maxconn, admin state (ready, drain,
+// maint) and operational state (down, fail and stopped hold the server DOWN; up
+// releases it), and records the outcome for show stat's agent columns.
 func (in *Instance) applyAgent(b *proxy.Backend, s *proxy.Server, r health.AgentReply) {
-	h := in.health[s]
-	_, _, drain := s.Agent()
-	defer func() {
-		h.mu.Lock()
-		down := !h.agent
-		h.mu.Unlock()
-		res := r.Result
-		s.ObserveAgent(proxy.CheckInfo{Status: res.Status, OK: res.OK, Desc: res.Reason, Info: res.Info, Code: res.Code,
-			HasCode: checkrule.HasCode(res.Status), Duration: res.Duration, At: time.Now()}, down, drain)
-	}()
+	res := r.Result
+	defer s.ObserveAgent(proxy.CheckInfo{Status: res.Status, OK: res.OK, Desc: res.Reason, Info: res.Info, Code: res.Code,
+		HasCode: checkrule.HasCode(res.Status), Duration: res.Duration, At: time.Now()})
 	if r.Err != "" {
 		return
 	}
@@ -147,68 +128,11 @@ func (in *Instance) applyAgent(b *proxy.Backend, s *proxy.Server, r health.Agent
 	if r.MaxConn != nil {
 		s.SetMaxConn(*r.MaxConn)
 	}
-	switch r.Admin {
-	case "ready":
-		s.SetAdmin(s.Admin() &^ (proxy.AdminFMaint | proxy.AdminFDrain))
-		drain = false
-	case "drain":
-		s.SetAdmin(s.Admin()&^proxy.AdminFMaint | proxy.AdminFDrain)
-		drain = true
-	case "maint":
-		s.SetAdmin(s.Admin() | proxy.AdminFMaint)
-		drain = false
+	if r.Admin != "" {
+		s.AgentAdmin(r.Admin)
 	}
-	if r.State == "" {
-		return
-	}
-	up := r.State == "up"
-	in.setHealth(b, s, func(h *serverHealth) { h.agent = up }, r.Result, ", "+r.Result.Describe())
-}
-
-// setHealth changes one input of a server's state and applies the outcome, to the
-// server and to the servers tracking it.
-func (in *Instance) setHealth(b *proxy.Backend, s *proxy.Server, change func(*serverHealth), r health.Result, agentReason string) {
-	h := in.health[s]
-	h.mu.Lock()
-	change(h)
-	up := h.check && h.agent
-	followers := h.followers
-	h.mu.Unlock()
-	if s.Up() == up {
-		h.mu.Lock()
-		h.applied = up
-		h.mu.Unlock()
-		return
-	}
-	reason := ", " + r.Describe()
-	switch {
-	case agentReason != "":
-		reason = agentReason
-	case b.Cfg.Options.LogHealthChecks:
-		reason = ""
-	}
-	in.serverChanged(b, s, up, reason)
-	h.mu.Lock()
-	h.applied = up
-	h.mu.Unlock()
-	for _, f := range followers {
-		in.follow(f, s, up)
-	}
-}
-
-// follow applies a tracked server's change to a server that tracks it (and on down
-// the chain).
-func (in *Instance) follow(f, t *proxy.Server, up bool) {
-	if f.Up() == up {
-		return
-	}
-	in.serverChanged(f.Backend, f, up, " via "+t.Backend.Name+"/"+t.Name)
-	h := in.health[f]
-	h.mu.Lock()
-	next := h.followers
-	h.mu.Unlock()
-	for _, n := range next {
-		in.follow(n, f, up)
+	if r.State != "" {
+		s.AgentState(r.State == "up", res.Describe())
 	}
 }
 
@@ -227,22 +151,30 @@ func (in *Instance) checkConfig(b *proxy.Backend, s *proxy.Server) health.Config
 		DownInter: s.Cfg.DownInter,
 		Rise:      s.Cfg.Rise,
 		Fall:      s.Cfg.Fall,
-		Enabled:   s.ChecksEnabled,
-		BufSize:   in.State.Config.Global.TuneBufSize,
-		Down:      func() bool { return !s.Up() },
-		State:     func() *checkrule.ServerState { return sendState(b, s, in.State.Config.Global.Node) },
-		Started:   func() { s.SetChecking(true) },
+		// Checks pause while the server is in maintenance, as in HAProxy.
+		Enabled: func() bool { return s.ChecksEnabled() && !s.Maint() },
+		Sync:    s.TakeForcedHealth,
+		BufSize: in.State.Config.Global.TuneBufSize,
+		Down:    func() bool { return !s.Up() },
+		State:   func() *checkrule.ServerState { return sendState(b, s, in.State.Config.Global.Node) },
+		Started: func() { s.SetChecking(true) },
 		Observe: func(r health.Result, before, after int) {
 			s.SetChecking(false)
 			s.Observe(proxy.CheckInfo{Status: r.Status, OK: r.OK, Desc: r.Reason, Info: r.Info, Code: r.Code,
-				HasCode: checkrule.HasCode(r.Status), Duration: r.Duration, At: time.Now(), Health: after})
-			if r.OK {
-				s.SetNOLB(r.Cond)
-			}
+				HasCode: checkrule.HasCode(r.Status), Duration: r.Duration, At: time.Now()}, after)
 			if b.Cfg.Options.LogHealthChecks {
 				in.logHealthCheck(b, s, r, before, after)
 			}
+			if r.OK {
+				// A pass keeps an up server running, or NOLB for a conditional one.
+				s.CheckCond(r.Cond, checkReason(b, r))
+			}
 		},
+	}
+	// Checks run over TLS with check-ssl, or when the server uses ssl and its checks
+	// go where its traffic goes (no `port` nor `addr`), as HAProxy inherits it.
+	if t := s.Cfg.TLS; t != nil && (t.CheckSSL() || s.Cfg.SSL != nil && s.Cfg.SSL.Enabled && s.Cfg.CheckPort == 0 && s.Cfg.CheckAddr == "") {
+		c.Handshake = t.CheckHandshake
 	}
 	if b.Cfg.Checks.Type == "external-check" {
 		c.External = in.externalCheck(b, s)
@@ -273,7 +205,7 @@ func (in *Instance) externalCheck(b *proxy.Backend, s *proxy.Server) *health.Ext
 			envAddr, envPort = pAddr, pPort
 		}
 	}
-	id := proxyIDs(in.State.Config)[b.Name]
+	id := in.State.IDs[b.Name]
 	proto := "tcp"
 	if b.Cfg.Mode == config.ModeHTTP {
 		proto = "h1"
@@ -334,16 +266,8 @@ func sendState(b *proxy.Backend, s *proxy.Server, node string) *checkrule.Server
 	if node == "" {
 		node, _ = os.Hostname()
 	}
-	c := s.Check()
 	rise, fall := s.Cfg.Rise, s.Cfg.Fall
-	h := c.Health
-	if c.At.IsZero() {
-		if s.Up() {
-			h = rise
-		} else {
-			h = 0
-		}
-	}
+	h := s.Health()
 	st := &checkrule.ServerState{Backend: b.Name, Name: s.Name, Node: node, Weight: s.Weight(),
 		Conns: s.Conns(), BeConns: int(b.Counters.CurConns.Load())}
 	a := s.Address()
@@ -388,51 +312,5 @@ func (in *Instance) logHealthCheck(b *proxy.Backend, s *proxy.Server, r health.R
 	in.events.Warn(msg)
 	if b.Log != nil {
 		b.Log.Log(5, []byte(msg))
-	}
-}
-
-// serverChanged applies a transition and logs it in HAProxy's words, with reason
-// after the server's name (", reason: ...", " via be/srv", or nothing when `option
-// log-health-checks` logged it already); then `on-marked-down shutdown-sessions` and
-// `on-marked-up shutdown-backup-sessions` close the sessions they name.
-func (in *Instance) serverChanged(b *proxy.Backend, s *proxy.Server, up bool, reason string) {
-	active := s.Conns()
-	s.SetUp(up)
-	act, bck := b.UsableServers()
-	var msg string
-	level := 5 // notice
-	if up {
-		msg = fmt.Sprintf("Server %s/%s is UP%s. %d active and %d backup servers online. 0 sessions requeued, %d total in queue.",
-			b.Name, s.Name, reason, act, bck, b.Queued())
-		in.events.Warn(msg)
-	} else {
-		level = 1 // alert
-		msg = fmt.Sprintf("Server %s/%s is DOWN%s. %d active and %d backup servers left. %d sessions active, 0 requeued, 0 remaining in queue.",
-			b.Name, s.Name, reason, act, bck, active)
-		in.events.Warn(msg)
-	}
-	if b.Log != nil {
-		b.Log.Log(level, []byte(msg))
-	}
-	switch {
-	case !up && s.Cfg.OnMarkedDown == "shutdown-sessions":
-		in.shutdownSessions(func(srv *proxy.Server) bool { return srv == s })
-	case up && s.Cfg.OnMarkedUp == "shutdown-backup-sessions" && !s.Cfg.Backup:
-		in.shutdownSessions(func(srv *proxy.Server) bool { return srv.Backend == b && srv.Cfg.Backup })
-	}
-	if !up && act == 0 && bck == 0 {
-		in.events.Error(fmt.Sprintf("backend '%s' has no server available!", b.Name))
-		if b.Log != nil {
-			b.Log.Log(0, []byte(fmt.Sprintf("backend %s has no server available!", b.Name)))
-		}
-	}
-}
-
-// shutdownSessions closes the client connections whose current server matches.
-func (in *Instance) shutdownSessions(match func(*proxy.Server) bool) {
-	for _, st := range in.State.Streams.List() {
-		if _, srv := st.Target(); srv != nil && match(srv) {
-			st.Kill()
-		}
 	}
 }

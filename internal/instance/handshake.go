@@ -10,12 +10,30 @@ import (
 	"hitless/internal/proxyprotocol"
 )
 
-// handshake is what a listener asks of an accepted connection before it is served,
-// in order: keep-alive as `option clitcpka` says, then for `accept-proxy` the PROXY
-// header, whose addresses then stand for the connection's (src, dst, logs). A TLS
-// handshake belongs after this step. On error the connection is to be closed; the
-// error says why in HAProxy's words.
-func (in *Instance) handshake(c net.Conn, bl *boundListener) (out net.Conn, err error) {
+// An accepted connection goes through these steps before an engine serves it, in
+// order, each one a function: setKeepAlive (SO_KEEPALIVE as `option clitcpka`
+// says), readProxyHeader for `accept-proxy` (the PROXY header, whose addresses then
+// stand for the connection's: src, dst, logs, send-proxy), then tlsHandshake for
+// `ssl` (tls.go), which runs over what follows the header.
+
+// setKeepAlive sets SO_KEEPALIVE on an accepted TCP connection only with `option
+// clitcpka` (tuned by clitcpka-*), as HAProxy does; Go's listeners set it always.
+func setKeepAlive(c net.Conn, bl *boundListener) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if bl.fe.Cfg.Options.CliTCPKA {
+		tc.SetKeepAliveConfig(bl.fe.Cfg.CliKeepAlive.Config())
+	} else {
+		tc.SetKeepAlive(false)
+	}
+}
+
+// readProxyHeader reads the PROXY header of a connection accepted on an
+// `accept-proxy` bind and returns the connection with the header's addresses. On
+// error the connection is to be closed; the error says why in HAProxy's words.
+func (in *Instance) readProxyHeader(c net.Conn, bl *boundListener) (out net.Conn, err error) {
 	// A failure in here (a bug, not the peer's bytes, which are bounded and fuzzed)
 	// drops this connection, never the process.
 	defer func() {
@@ -26,15 +44,6 @@ func (in *Instance) handshake(c net.Conn, bl *boundListener) (out net.Conn, err 
 	}()
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
-		return c, nil
-	}
-	// HAProxy sets SO_KEEPALIVE only with the option; Go's listeners set it always.
-	if bl.fe.Cfg.Options.CliTCPKA {
-		tc.SetKeepAliveConfig(bl.fe.Cfg.CliKeepAlive.Config())
-	} else {
-		tc.SetKeepAlive(false)
-	}
-	if !bl.bind.AcceptProxy {
 		return c, nil
 	}
 	// The header must arrive within `timeout client` (HAProxy's handshake timeout
@@ -66,11 +75,18 @@ type proxiedConn struct {
 func (c *proxiedConn) RemoteAddr() net.Addr { return c.remote }
 func (c *proxiedConn) LocalAddr() net.Addr  { return c.local }
 
-// handshakeFailed counts and logs a connection dropped before it was served, as
-// HAProxy logs an embryonic session: `src:port [date] frontend/listener: reason`.
-func (in *Instance) handshakeFailed(c net.Conn, bl *boundListener, at time.Time, err error) {
+// proxyHeaderFailed counts and logs a connection dropped because of its PROXY
+// header.
+func (in *Instance) proxyHeaderFailed(c net.Conn, bl *boundListener, at time.Time, err error) {
+	bl.fe.Counters.HandshakeErrors.Add(1)
+	embryonicLog(bl, c.RemoteAddr(), at, err.Error())
+}
+
+// embryonicLog logs a connection dropped before it was served, as HAProxy logs an
+// embryonic session: `src:port [date] frontend/listener: reason`, the listener named
+// by its number when it has no name.
+func embryonicLog(bl *boundListener, remote net.Addr, at time.Time, reason string) {
 	fe := bl.fe
-	fe.Counters.HandshakeErrors.Add(1)
 	if fe.Log == nil {
 		return
 	}
@@ -82,6 +98,6 @@ func (in *Instance) handshakeFailed(c net.Conn, bl *boundListener, at time.Time,
 	if fe.Cfg.Options.LogSeparateErrors {
 		level = 3
 	}
-	msg := c.RemoteAddr().String() + " [" + at.Format("02/Jan/2006:15:04:05.000") + "] " + fe.Name + "/" + name + ": " + err.Error()
+	msg := remote.String() + " [" + at.Format("02/Jan/2006:15:04:05.000") + "] " + fe.Name + "/" + name + ": " + reason
 	fe.Log.Log(level, []byte(msg))
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -21,9 +22,12 @@ import (
 	"hitless/internal/httpproxy"
 	"hitless/internal/listener"
 	"hitless/internal/logging"
+	"hitless/internal/peers"
 	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/stick"
 	"hitless/internal/tcpproxy"
+	"hitless/internal/tlsconf"
 )
 
 // Options are the process-level settings that do not come from the configuration.
@@ -37,6 +41,15 @@ type Options struct {
 	// ServerStates is what an older process reported with `show servers state`:
 	// maintenance, drain, weights and health carry over to the matching servers.
 	ServerStates []runtimeapi.ServerState
+	// TicketKeys are the session-ticket keys of the older process (nil: new ones),
+	// so that its clients resume their TLS sessions here.
+	TicketKeys tlsconf.ProcessKeys
+	// CommittedCerts are the certificates the older process had committed at runtime
+	// (tlsconf.Store.Committed), so that a reload does not revert them.
+	CommittedCerts string
+	// Tables streams the stick tables an older process hands over (peers.Dump);
+	// nil when none. Start reads it to the end before it serves.
+	Tables io.Reader
 	// BeforeServe, when set, runs once every listener and stats socket is bound and
 	// every log target open, before anything is accepted or checked: the place to write
 	// the pidfile and drop privileges. An error stops the start.
@@ -47,8 +60,13 @@ type Options struct {
 // Wait returns once every connection goroutine has ended.
 type Instance struct {
 	State  *proxy.State
-	events *slog.Logger
-	http   *httpproxy.Engine
+	Tables *stick.Set       // the stick tables (tables.go)
+	peers  []*peers.Section // guarded by mu
+	// tablesHandedOver: an older process handed every table over, so the peers
+	// sections need no resynchronisation.
+	tablesHandedOver bool
+	events           *slog.Logger
+	http             *httpproxy.Engine
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -69,8 +87,18 @@ type Instance struct {
 	cli       *runtimeapi.Server // the command table, for connections from the master
 	loggers   map[string]*logging.Logger
 
+	// keysMu guards ticketKeys, the session-ticket keys of the TLS binds (tls.go).
+	keysMu     sync.Mutex
+	ticketKeys tlsconf.ProcessKeys
+	// sslConns counts completed handshakes and sslCur the TLS connections open (show
+	// info's CumSslConns and CurrSslConns).
+	sslConns atomic.Uint64
+	sslCur   atomic.Int64
+	certs    *tlsconf.Store // the certificates, for `show/set/commit ssl cert`
+
 	version  string
 	started  time.Time
+	sampler  *procSampler // Idle_pct and BytesOutRate for `show info`
 	maxconn  int
 	adopted  int
 	stopping atomic.Bool
@@ -81,10 +109,6 @@ type Instance struct {
 	// the accept loops wait on both gates (SIGTTOU / SIGTTIN, `disable frontend`).
 	pauseMu sync.Mutex
 	pauseCh chan struct{} // closed while running; a fresh open one while paused
-
-	// health holds each server's check and agent state (checks.go); built before
-	// the checks start, read-only as a map afterwards.
-	health map[*proxy.Server]*serverHealth
 
 	conns   sync.WaitGroup // one per accepted connection
 	accepts sync.WaitGroup // accept loops
@@ -122,6 +146,7 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		runtime.GOMAXPROCS(n)
 	}
 	in := &Instance{events: ev, loggers: map[string]*logging.Logger{}, version: opts.Version, started: time.Now()}
+	in.sampler = newProcSampler(in.started)
 	in.pauseCh = make(chan struct{})
 	close(in.pauseCh)
 	in.ctx, in.cancel = context.WithCancel(context.Background())
@@ -133,15 +158,19 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	in.State = st
+	in.startTables(cfg, opts.Tables)
+	in.startPersistence()
 	in.http = httpproxy.New(st, ev)
 	in.http.SetApplets(in.applets(cfg))
+	in.setTicketKeys(cfg, opts.TicketKeys)
+	in.buildCertStore(cfg, opts.CommittedCerts)
 
 	maxconn := opts.MaxConn
 	if maxconn == 0 {
 		maxconn = cfg.Global.MaxConn
 	}
 	if maxconn == 0 {
-		maxconn = defaultMaxConn()
+		maxconn = defaultMaxConn(fdLimit(), gomaxprocs(), socketEaters(cfg))
 	}
 	in.global = newLimit(maxconn)
 	in.maxconn = maxconn
@@ -171,13 +200,30 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 			in.listeners = append(in.listeners, &boundListener{bind: b, id: i + 1, fe: fe, ctl: ctl, ln: ln})
 		}
 	}
+	// HAProxy's state files first, then what the older process reported over -x
+	// (the state at the moment of the reload): applied before the stats socket and
+	// the listeners serve, so that no request and no `show servers state` sees the
+	// configured state in between (and the files are read before any chroot).
+	in.loadStateFiles(cfg)
+	in.applyServerStates(opts.ServerStates, proxy.ByReload)
 	if err := in.startStats(cfg); err != nil {
+		in.closeListeners()
+		in.closeLoggers()
+		return nil, err
+	}
+	sections, err := in.bindPeers(cfg, in.tablesHandedOver)
+	if err != nil {
 		in.closeListeners()
 		in.closeLoggers()
 		return nil, err
 	}
 	if opts.BeforeServe != nil {
 		if err := opts.BeforeServe(); err != nil {
+			for _, ps := range sections {
+				if ps.ln != nil {
+					ps.ln.Close()
+				}
+			}
 			in.Stop()
 			in.Wait(time.Second)
 			return nil, &BeforeServeError{Err: err}
@@ -188,24 +234,20 @@ func Start(cfg *config.Config, opts Options) (*Instance, error) {
 		in.accepts.Add(1)
 		go in.acceptLoop(bl)
 	}
-	// HAProxy's state files first, then what the older process reported over -x:
-	// that is the state at the moment of the reload.
-	in.loadStateFiles(cfg)
-	in.applyServerStates(opts.ServerStates)
+	in.startPeers(sections)
+	in.runExpiry()
 	in.startChecks()
 	return in, nil
 }
 
-// stateChange is a server that applyServerStates turned UP or DOWN.
-type stateChange struct{ backend, server, state string }
-
 // applyServerStates keeps the state an older process had for servers that still
-// exist (matched by backend and server name): maintenance and drain set from the
-// runtime API, a changed weight (when the configured weight did not change), the
+// exist (matched by backend and server name): maintenance and drain set by an
+// operator, a changed weight (when the configured weight did not change), the
 // address set with `set server addr` (HAProxy keeps it across reloads too), and
 // health, so that a server that was DOWN gets no traffic until its checks pass.
-func (in *Instance) applyServerStates(rows []runtimeapi.ServerState) []stateChange {
-	var changes []stateChange
+// A change of `disabled` in the configuration wins over the recorded maintenance,
+// as in HAProxy. cause says where the rows come from.
+func (in *Instance) applyServerStates(rows []runtimeapi.ServerState, cause proxy.Cause) {
 	for _, r := range rows {
 		b := in.State.Backends[r.Backend]
 		if b == nil {
@@ -215,7 +257,15 @@ func (in *Instance) applyServerStates(rows []runtimeapi.ServerState) []stateChan
 			if s.Name != r.Server {
 				continue
 			}
-			s.SetAdmin(s.Admin()&proxy.AdminCMaint | r.Admin&(proxy.AdminFMaint|proxy.AdminFDrain))
+			admin := r.Admin & (proxy.AdminFMaint | proxy.AdminFDrain | proxy.AdminCMaint)
+			if s.Cfg.Disabled != (r.Admin&proxy.AdminCMaint != 0) {
+				// `disabled` was added or removed: the configuration decides.
+				admin = r.Admin & proxy.AdminFDrain
+				if s.Cfg.Disabled {
+					admin |= proxy.AdminFMaint | proxy.AdminCMaint
+				}
+			}
+			s.Restore(admin, r.Running, cause)
 			if r.IWeight == s.Cfg.Weight && r.UWeight >= 0 && r.UWeight <= 256 {
 				s.SetWeight(r.UWeight)
 			}
@@ -224,17 +274,8 @@ func (in *Instance) applyServerStates(rows []runtimeapi.ServerState) []stateChan
 					s.SetAddress(ip.String(), r.Port)
 				}
 			}
-			if s.Up() != r.Running {
-				state := "DOWN"
-				if r.Running {
-					state = "UP"
-				}
-				changes = append(changes, stateChange{b.Name, s.Name, state})
-			}
-			s.SetUp(r.Running)
 		}
 	}
-	return changes
 }
 
 // BeforeServeError is Start's error when Options.BeforeServe failed.
@@ -247,14 +288,40 @@ func (e *BeforeServeError) Unwrap() error { return e.Err }
 func (in *Instance) Adopted() int { return in.adopted }
 
 // defaultMaxConn derives the global maxconn from the file-descriptor limit as HAProxy
-// does: two descriptors per proxied connection, a reserve for everything else.
-func defaultMaxConn() int {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == 0 {
+// 2.6 does: of the limit, 20 descriptors are kept, 3 per thread (its poller and
+// wake-up pipe), one per listener and health check (eaters), and two go to each
+// proxied connection (measured against HAProxy with 1, 2 and 4 threads, 1 to 6
+// listeners and 0 to 3 checks).
+func defaultMaxConn(limit, threads, eaters int) int {
+	if limit <= 0 {
 		return 1024
 	}
-	n := (int(min(lim.Cur, 1<<22)) - 100) / 2
+	n := (min(limit, 1<<22) - 20 - 3*threads - eaters) / 2
 	return max(n, 100)
+}
+
+// fdLimit is the soft limit on open files, 0 when unknown.
+func fdLimit() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	return int(min(lim.Cur, 1<<30))
+}
+
+// socketEaters counts what holds a descriptor for the whole run in HAProxy's
+// accounting: each listener (bind lines and stats sockets) and each health check.
+func socketEaters(cfg *config.Config) int {
+	n := len(cfg.Global.StatsSockets)
+	for _, p := range cfg.Proxies {
+		n += len(p.Binds)
+		for _, s := range p.Servers {
+			if s.Check {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // accessLogger returns the logger for a proxy's `log` lines, shared between proxies
@@ -345,9 +412,11 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 			bl.ctl.limit.release()
 			return
 		}
+		now := time.Now().Unix()
 		if !bl.bind.AcceptProxy {
-			fe.Counters.AddConn(time.Now().Unix())
+			fe.Counters.AddConn(now) // else once its PROXY header was read (serve)
 		}
+		in.State.ConnRate.Add(now)
 		in.State.ActConns.Add(1)
 		in.conns.Add(1)
 		go in.serve(c, bl)
@@ -357,18 +426,19 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 func (in *Instance) serve(c net.Conn, bl *boundListener) {
 	fe := bl.fe
 	start := time.Now()
-	hc, err := in.handshake(c, bl)
-	if err != nil {
-		in.handshakeFailed(c, bl, start, err)
-		c.Close()
-		in.State.ActConns.Add(-1)
-		in.global.release()
-		bl.ctl.limit.release()
-		in.conns.Done()
-		return
-	}
-	c = hc
+	setKeepAlive(c, bl)
 	if bl.bind.AcceptProxy {
+		hc, err := in.readProxyHeader(c, bl)
+		if err != nil {
+			in.proxyHeaderFailed(c, bl, start, err)
+			c.Close()
+			in.State.ActConns.Add(-1)
+			in.global.release()
+			bl.ctl.limit.release()
+			in.conns.Done()
+			return
+		}
+		c = hc
 		// Counted once the header was read, as HAProxy counts sessions.
 		fe.Counters.AddConn(start.Unix())
 	}
@@ -388,7 +458,14 @@ func (in *Instance) serve(c net.Conn, bl *boundListener) {
 	}()
 	ctx, cancel := context.WithCancel(proxy.WithStream(in.ctx, st))
 	defer cancel()
-	st.SetKill(cancel)
+	st.SetKill(cancel) // on-marked-down shutdown-sessions, on-marked-up shutdown-backup-sessions
+	if bl.bind.TLS != nil {
+		if c = in.tlsHandshake(ctx, c, bl); c == nil {
+			return
+		}
+		in.sslCur.Add(1)
+		defer in.sslCur.Add(-1)
+	}
 	if fe.Cfg.Mode == config.ModeHTTP {
 		in.http.Serve(ctx, c, fe)
 	} else {

@@ -21,8 +21,7 @@ import (
 
 // startStats binds every `stats socket` and serves the Runtime API on it.
 func (in *Instance) startStats(cfg *config.Config) error {
-	ids := proxyIDs(cfg)
-	in.cli = in.cliServer(cfg, ids, nil)
+	in.cli = in.cliServer(cfg, in.State.IDs, nil)
 	for n, ss := range cfg.Global.StatsSockets {
 		b := config.Bind{Pos: ss.Pos, Addr: ss.Addr, Mode: ss.Mode, HasMode: ss.HasMode, UID: ss.UID, GID: ss.GID}
 		ln, err := listener.Listen(b, 16)
@@ -33,7 +32,7 @@ func (in *Instance) startStats(cfg *config.Config) error {
 			return fmt.Errorf("binding [%s] for stats socket: %w", ss.Pos, err)
 		}
 		in.stats = append(in.stats, ln)
-		srv := in.cliServer(cfg, ids, in.trackCLI(n+1))
+		srv := in.cliServer(cfg, in.State.IDs, in.trackCLI(n+1))
 		level, expose := runtimeapi.ParseLevel(ss.Level), ss.ExposeFD
 		in.loops.Add(1)
 		go func() {
@@ -54,6 +53,11 @@ func (in *Instance) cliServer(cfg *config.Config, ids map[string]int, track func
 	srv.Commands = append(srv.Commands, runtimeapi.FrontendCommands(in.State, ids, in)...)
 	srv.Commands = append(srv.Commands, runtimeapi.SessionCommands(in.State, ids)...)
 	srv.Commands = append(srv.Commands, runtimeapi.MiscCommands(in.State, in.version)...)
+	srv.Commands = append(srv.Commands, runtimeapi.TicketKeysCommand(func() string { return in.TicketKeys().Encode() }))
+	srv.Commands = append(srv.Commands, runtimeapi.CertCommands(in.certs)...)
+	srv.Commands = append(srv.Commands, runtimeapi.TicketFileCommands(cfg.TicketFiles)...)
+	srv.Commands = append(srv.Commands, runtimeapi.TableCommands(in.Tables, in.DumpTables)...)
+	srv.Commands = append(srv.Commands, runtimeapi.PeersCommand(in.Peers))
 	return srv
 }
 
@@ -61,22 +65,6 @@ func (in *Instance) cliServer(cfg *config.Config, ids map[string]int, track func
 // `expose-fd listeners`: the master of master-worker mode reaches its workers so.
 func (in *Instance) ServeCLI(c net.Conn, level runtimeapi.Level) {
 	in.cli.ServeConn(in.ctx, c, level, true)
-}
-
-// proxyIDs numbers the proxies as HAProxy does: declaration order, after the internal
-// CLI proxy's slot when a stats socket exists.
-func proxyIDs(cfg *config.Config) map[string]int {
-	ids := map[string]int{}
-	first := 1
-	if len(cfg.Global.StatsSockets) > 0 {
-		first = 2
-	}
-	for i, p := range cfg.Proxies {
-		if _, dup := ids[p.Name]; !dup || p.IsBackend() {
-			ids[p.Name] = first + i
-		}
-	}
-	return ids
 }
 
 // trackCLI lists the sessions of the n-th stats socket in `show sess`, as HAProxy
@@ -146,9 +134,13 @@ func (in *Instance) Sockets() ([]fdpass.Socket, func(), error) {
 	return socks, release, nil
 }
 
-// Info returns the `show info` fields, in HAProxy's order, for what hitless measures.
+// Info returns every `show info` field of HAProxy 2.6, in its order: hitless's
+// figures where it has them (rates, Idle_pct from the process's CPU time, Tasks and
+// Run_queue from the Go scheduler, memory from the Go heap) and HAProxy's value for a
+// feature that is idle here (0 for SSL, compression, pipes and peers).
 func (in *Instance) Info() []runtimeapi.Field {
-	up := time.Since(in.started)
+	now := time.Now()
+	up := now.Sub(in.started)
 	secs := int64(up / time.Second)
 	var lim syscall.Rlimit
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
@@ -172,44 +164,100 @@ func (in *Instance) Info() []runtimeapi.Field {
 	}
 	cum += in.cliTotal.Load()
 	req += in.cliTotal.Load()
-	host, _ := os.Hostname()
+	node := in.State.Config.Global.Node
+	if node == "" {
+		node, _ = os.Hostname()
+	}
 	stopping := "0"
 	if in.stopping.Load() {
 		stopping = "1"
 	}
 	in.mu.Lock()
 	nlisten := len(in.listeners) + len(in.stats)
+	var dropped uint64
+	for _, l := range in.loggers {
+		dropped += l.Dropped.Load()
+	}
 	in.mu.Unlock()
-	u := strconv.FormatUint
+	threads := gomaxprocs()
+	idle, outRate := in.sampler.sample(now, threads, bytesOut)
+	tasks, runnable, heapHeld, heapUsed := runtimeFigures()
+	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
 	i := func(n int64) string { return strconv.FormatInt(n, 10) }
 	f := func(n, v string) runtimeapi.Field { return runtimeapi.Field{Name: n, Value: v} }
+	connRate, maxConnRate := u(in.State.ConnRate.Per(now)), u(in.State.ConnRate.Max())
 	return []runtimeapi.Field{
 		f("Name", "hitless"),
 		f("Version", in.version),
-		f("Nbthread", i(int64(gomaxprocs()))),
+		f("Release_date", releaseDate()),
+		f("Nbthread", i(int64(threads))),
 		f("Nbproc", "1"),
 		f("Process_num", "1"),
 		f("Pid", i(int64(os.Getpid()))),
 		f("Uptime", fmt.Sprintf("%dd %dh%02dm%02ds", secs/86400, secs/3600%24, secs/60%60, secs%60)),
 		f("Uptime_sec", i(secs)),
 		f("Memmax_MB", "0"),
-		f("Ulimit-n", u(lim.Cur, 10)),
-		f("Maxsock", u(lim.Cur, 10)),
+		f("PoolAlloc_MB", u(heapHeld>>20)),
+		f("PoolUsed_MB", u(heapUsed>>20)),
+		f("PoolFailed", "0"),
+		f("Ulimit-n", u(lim.Cur)),
+		f("Maxsock", u(lim.Cur)),
 		f("Maxconn", i(int64(in.global.get()))),
 		f("Hard_maxconn", i(int64(in.maxconn))),
 		f("CurrConns", i(cur)),
-		f("CumConns", u(cum, 10)),
-		f("CumReq", u(req, 10)),
+		f("CumConns", u(cum)),
+		f("CumReq", u(req)),
 		f("MaxSslConns", "0"),
-		f("CurrSslConns", "0"),
-		f("CumSslConns", "0"),
-		f("node", host),
+		f("CurrSslConns", strconv.FormatInt(in.sslCur.Load(), 10)),
+		f("CumSslConns", u(in.sslConns.Load())),
+		f("Maxpipes", "0"),
+		f("PipesUsed", "0"),
+		f("PipesFree", "0"),
+		f("ConnRate", connRate),
+		f("ConnRateLimit", "0"),
+		f("MaxConnRate", maxConnRate),
+		// Every accepted connection is a session here, as in HAProxy without
+		// tcp-request connection rules.
+		f("SessRate", connRate),
+		f("SessRateLimit", "0"),
+		f("MaxSessRate", maxConnRate),
+		f("SslRate", "0"),
+		f("SslRateLimit", "0"),
+		f("MaxSslRate", "0"),
+		f("SslFrontendKeyRate", "0"),
+		f("SslFrontendMaxKeyRate", "0"),
+		f("SslFrontendSessionReuse_pct", "0"),
+		f("SslBackendKeyRate", "0"),
+		f("SslBackendMaxKeyRate", "0"),
+		f("SslCacheLookups", "0"),
+		f("SslCacheMisses", "0"),
+		f("CompressBpsIn", "0"),
+		f("CompressBpsOut", "0"),
+		f("CompressBpsRateLim", "0"),
+		f("Tasks", u(tasks)),
+		f("Run_queue", u(runnable)),
+		f("Idle_pct", i(int64(idle))),
+		f("node", node),
 		f("Stopping", stopping),
 		f("Jobs", i(int64(nlisten)+cur+in.cliCur.Load())),
+		f("Unstoppable Jobs", "0"),
 		f("Listeners", i(int64(nlisten))),
-		f("TotalBytesOut", u(bytesOut, 10)),
+		f("ActivePeers", "0"),
+		f("ConnectedPeers", "0"),
+		f("DroppedLogs", u(dropped)),
+		f("BusyPolling", "0"),
+		f("FailedResolutions", "0"),
+		f("TotalBytesOut", u(bytesOut)),
+		f("TotalSplicdedBytesOut", "0"),
+		f("BytesOutRate", u(outRate)),
+		f("DebugCommandsIssued", "0"),
+		f("CumRecvLogs", "0"),
 		f("Build info", in.version),
+		f("Memmax_bytes", "0"),
+		f("PoolAlloc_bytes", u(heapHeld)),
+		f("PoolUsed_bytes", u(heapUsed)),
 		f("Start_time_sec", i(in.started.Unix())),
+		f("Tainted", "0"),
 	}
 }
 
@@ -356,6 +404,7 @@ func (in *Instance) SoftStop(grace time.Duration) {
 	}
 	in.mu.Unlock()
 	in.stopAccepts()
+	in.teachSuccessor()
 }
 
 // Stopping reports whether a soft stop began.

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"hitless/internal/config"
+	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
 )
 
@@ -48,9 +49,7 @@ func (in *Instance) loadStateFiles(cfg *config.Config) {
 				mine = append(mine, r)
 			}
 		}
-		for _, ch := range in.applyServerStates(mine) {
-			in.events.Warn(fmt.Sprintf("Server %s/%s is %s, changed from server-state after a reload.", ch.backend, ch.server, ch.state))
-		}
+		in.applyServerStates(mine, proxy.ByStateFile)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unsafe"
+
+	"hitless/internal/sample"
 )
 
 // Append writes e with the format, as HAProxy 2.6's sess_build_logline does: a
@@ -31,6 +33,12 @@ func (f *Format) Append(b []byte, e *Entry) []byte {
 			if len(b) != before {
 				lastSpace = false
 			}
+		case kExpr:
+			before := len(b)
+			b = f.appendExpr(b, n, e)
+			if len(b) != before {
+				lastSpace = false
+			}
 		}
 	}
 	return b
@@ -41,8 +49,12 @@ func appendVar(b []byte, n *node, e *Entry) []byte {
 	switch n.v {
 	case vB:
 		return appendPartial(b, e.Partial, e.Bytes)
-	case vCC, vCS, vsslc, vsslv:
+	case vCC, vCS:
 		return appendText(b, "", o)
+	case vsslc:
+		return appendText(b, e.SSLCipher, o)
+	case vsslv:
+		return appendText(b, e.SSLVersion, o)
 	case vH:
 		return appendText(b, e.Host, o)
 	case vHM, vHP, vHPO, vHQ, vHU, vHV:
@@ -112,7 +124,12 @@ func appendVar(b []byte, n *node, e *Entry) []byte {
 			return appendHex(b, uint64(e.ClientPort), 4)
 		}
 		return strconv.AppendInt(b, int64(e.ClientPort), 10)
-	case vf, vft:
+	case vf:
+		return appendText(b, e.Frontend, o)
+	case vft:
+		if e.SSLVersion != "" {
+			return appendTLSFrontend(b, e.Frontend, o)
+		}
 		return appendText(b, e.Frontend, o)
 	case vfc:
 		return strconv.AppendInt(b, int64(e.FeConn), 10)
@@ -140,6 +157,9 @@ func appendVar(b []byte, n *node, e *Entry) []byte {
 		}
 		return b
 	case vrc:
+		if e.Redispatched {
+			b = append(b, '+')
+		}
 		return strconv.AppendInt(b, int64(e.Retries), 10)
 	case vrt:
 		if o&optX != 0 {
@@ -171,14 +191,35 @@ func appendVar(b []byte, n *node, e *Entry) []byte {
 		return appendTerm(b, e.Term)
 	case vtsc:
 		return append(appendTerm(b, e.Term), "--"...)
-	case fSrc:
-		return appendIP(b, e.ClientIP, o)
-	case fDstPort:
-		return strconv.AppendInt(b, int64(e.FrontendAddr.Port()), 10)
-	case fMethod:
-		return appendRequestText(b, requestPart(e.RequestLine, vHM), o)
 	}
 	return b
+}
+
+// appendExpr writes a sample expression's value: numbers and addresses as they are
+// (X writes them in hexadecimal), strings as text (Q quotes them), "-" when absent.
+func (f *Format) appendExpr(b []byte, n *node, e *Entry) []byte {
+	if e.Smp == nil {
+		return appendText(b, "", n.opts)
+	}
+	mark := e.Smp.Mark()
+	defer e.Smp.Release(mark)
+	v, ok := n.expr.Eval(e.Smp)
+	if !ok {
+		if f.bare {
+			return b
+		}
+		return appendText(b, "", n.opts)
+	}
+	switch v.Type {
+	case sample.TIPv4, sample.TIPv6, sample.TAddr:
+		return appendIP(b, v.Addr, n.opts)
+	case sample.TInt, sample.TBool:
+		if n.opts&optX != 0 {
+			return appendHex(b, uint64(v.Int), 8)
+		}
+		return strconv.AppendInt(b, v.Int, 10)
+	}
+	return appendBytesText(b, v.B, n.opts)
 }
 
 func requestTime(e *Entry) time.Time {
@@ -390,3 +431,12 @@ func appendZoned(b []byte, t time.Time) []byte {
 
 // bstr views b as a string without copying, for the duration of one Append.
 func bstr(b []byte) string { return unsafe.String(&b[0], len(b)) }
+
+// appendTLSFrontend is %ft on a TLS connection: the frontend's name and '~'.
+func appendTLSFrontend(b []byte, name string, o opts) []byte {
+	b = appendText(b, name, o)
+	if o&optQ != 0 {
+		return append(b[:len(b)-1], '~', '"')
+	}
+	return append(b, '~')
+}

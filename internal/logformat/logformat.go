@@ -13,6 +13,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"hitless/internal/sample"
 )
 
 // Entry is one access-log record. Durations are -1 when the phase was not reached.
@@ -41,9 +43,11 @@ type Entry struct {
 	BeConn     int
 	SrvConn    int
 	Retries    int
-	SrvQueue   int
-	BeQueue    int
-	ReqCounter uint64 // %rt
+	// Redispatched marks a retry that went to another server: %rc gets a '+' prefix.
+	Redispatched bool
+	SrvQueue     int
+	BeQueue      int
+	ReqCounter   uint64 // %rt
 	// RequestLine is the HTTP request line ("<BADREQ>" for an invalid request).
 	RequestLine string
 	UniqueID    []byte // %ID
@@ -52,6 +56,12 @@ type Entry struct {
 	Partial bool
 	PID     int    // %pid
 	Host    string // %H
+	// Smp evaluates the %[...] expressions; nil outside a session (they print "-").
+	Smp *sample.Ctx
+	// SSLVersion and SSLCipher are the client connection's TLS protocol and suite in
+	// OpenSSL's words (%sslv, %sslc), "" on a plain connection, which also decides
+	// the '~' after the frontend name of %ft.
+	SSLVersion, SSLCipher string
 }
 
 // Format is a parsed format string. It is immutable and safe for concurrent use.
@@ -59,6 +69,9 @@ type Format struct {
 	Source string
 	nodes  []node
 	http   string // the first variable that needs mode http, "" when none
+	// bare: an absent sample prints nothing (header values, lf-strings) rather than
+	// "-" (log lines).
+	bare bool
 }
 
 // NeedsHTTP names the first variable that only mode http provides ("%HM"), or "".
@@ -70,6 +83,7 @@ const (
 	kText kind = iota
 	kSep       // one or more spaces: at most one space, never after another
 	kVar
+	kExpr // %[expr]
 )
 
 type node struct {
@@ -77,6 +91,7 @@ type node struct {
 	v    varID
 	text string
 	opts opts
+	expr *sample.Expr // kExpr
 }
 
 // opts are a variable's flags: Q quotes strings, X writes IPs, ports and some
@@ -155,10 +170,6 @@ const (
 	vts
 	vtsc
 	vo
-	// Sample fetches (%[...]) usable at log time.
-	fSrc
-	fDstPort
-	fMethod
 )
 
 // vars is HAProxy 2.6's table of log-format variables (section 8.2.6 of its manual);
@@ -183,21 +194,23 @@ var vars = map[string]struct {
 	"ts": {vts, false}, "tsc": {vtsc, true}, "o": {vo, false},
 }
 
-// fetches are the %[...] sample fetches hitless can evaluate at log time. HAProxy
-// 2.6 refuses the request-header fetches in a log format (the headers are gone when
-// the line is written), with the message kept in needsHeaders.
-var fetches = map[string]varID{"src": fSrc, "dst_port": fDstPort, "method": fMethod}
+// Parse reads a log format string (its %[...] run at the end of the stream).
+func Parse(s string) (*Format, error) { return ParseAt(s, sample.AtLog, nil) }
 
-var needsHeaders = map[string]string{
-	"path": "HTTP request headers", "req.hdr": "HTTP request headers", "hdr": "HTTP request headers,HTTP response headers",
-	"url": "HTTP request headers", "base": "HTTP request headers", "query": "HTTP request headers",
-	"hdr_beg": "HTTP request headers", "req.fhdr": "HTTP request headers", "cook": "HTTP request headers",
-}
-
-// Parse reads a format string as HAProxy's parse_logformat does. Errors are worded as
-// HAProxy words them after "failed to parse log-format : ".
-func Parse(s string) (*Format, error) {
-	f := &Format{Source: s}
+// ParseAt reads a format string as HAProxy's parse_logformat does, for use at the
+// points w (a log line, a header value of an http-request rule, ...), with map
+// files from p (nil: none). Errors are worded as HAProxy words them after "failed to
+// parse log-format : ".
+func ParseAt(s string, w sample.Where, p *sample.Parser) (f *Format, err error) {
+	if p == nil {
+		p = &sample.Parser{}
+	}
+	defer func() {
+		if f != nil {
+			f.bare = w&sample.AtLog == 0
+		}
+	}()
+	f = &Format{Source: s}
 	var def opts // flags set by %o for the variables that follow
 	text := strings.Builder{}
 	flush := func() {
@@ -244,20 +257,21 @@ func Parse(s string) (*Format, error) {
 		}
 		flush()
 		if s[i] == '[' {
-			end := strings.IndexByte(s[i:], ']')
-			if end < 0 {
+			e, n, err := p.ParsePrefix(s[i+1:], ']')
+			if err != nil {
+				return nil, fmt.Errorf("failed to parse sample expression <%s> : %v.", s[i+1:], err)
+			}
+			if i+1+n >= len(s) || s[i+1+n] != ']' {
 				return nil, fmt.Errorf("missing ']' after '%s'.", s[i+1:])
 			}
-			expr := s[i+1 : i+end]
-			id, err := parseFetch(expr, s[i+1:])
-			if err != nil {
-				return nil, err
+			if src := e.Missing(w); src != 0 {
+				return nil, fmt.Errorf("sample fetch <%s> may not be reliably used here because it needs '%s' which is not available here.", s[i+1:], src.Name())
 			}
-			f.nodes = append(f.nodes, node{kind: kVar, v: id, opts: o})
-			if id == fMethod && f.http == "" {
-				f.http = "%[method]"
+			f.nodes = append(f.nodes, node{kind: kExpr, expr: e, opts: o})
+			if e.NeedsHTTP() && f.http == "" {
+				f.http = "%[" + e.Text + "]"
 			}
-			i += end + 1
+			i += n + 2
 			continue
 		}
 		j := i
@@ -307,24 +321,6 @@ func applyFlags(o opts, list string) opts {
 		}
 	}
 	return o
-}
-
-func parseFetch(expr, rest string) (varID, error) {
-	name := expr
-	if i := strings.IndexAny(name, "(,"); i >= 0 {
-		name = name[:i]
-	}
-	if needs, ok := needsHeaders[name]; ok {
-		return 0, fmt.Errorf("sample fetch <%s> may not be reliably used here because it needs '%s' which is not available here.", rest, needs)
-	}
-	if strings.Contains(expr, ",") {
-		return 0, fmt.Errorf("sample converters in '%%[%s]' are not supported yet", expr)
-	}
-	id, ok := fetches[expr]
-	if !ok {
-		return 0, fmt.Errorf("sample fetch '%%[%s]' is not supported yet in a log format (supported: src, dst_port, method)", expr)
-	}
-	return id, nil
 }
 
 // HAProxy 2.6's formats behind `option httplog`, `option tcplog` and `option httplog

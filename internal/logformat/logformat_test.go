@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hitless/internal/http1"
+	"hitless/internal/sample"
 )
 
 func sampleEntry() *Entry {
@@ -21,7 +24,16 @@ func sampleEntry() *Entry {
 		RequestLine: "GET /p/a?q=1 HTTP/1.1",
 		UniqueID:    []byte("7F000001:8A06_7F000001:484E_6B06AF05_0000:0866"),
 		PID:         2150, Host: "vm",
+		Smp: sample.NewCtx(&sample.Static{SrcAddr: netip.MustParseAddrPort("127.0.0.1:35334"), DstAddr: netip.MustParseAddrPort("127.0.0.1:18510"), Req: request("GET /p/a?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")}),
 	}
+}
+
+func request(raw string) *http1.Request {
+	r := &http1.Request{}
+	if err := http1.ParseRequest([]byte(raw), r); err != nil {
+		panic(err)
+	}
+	return r
 }
 
 // TestAppendMatchesHAProxy writes the formats of a HAProxy 2.6.12 capture (the test
@@ -78,8 +90,9 @@ func TestParseErrors(t *testing.T) {
 		{"%[src", "missing ']' after 'src'."},
 		{"%[req.hdr(host)]", "sample fetch <req.hdr(host)]> may not be reliably used here because it needs 'HTTP request headers' which is not available here."},
 		{"%[path]", "needs 'HTTP request headers'"},
-		{"%[src,ipmask(24)]", "sample converters in '%[src,ipmask(24)]' are not supported yet"},
-		{"%[ssl_fc]", "sample fetch '%[ssl_fc]' is not supported yet"},
+		{"%[foo]", "failed to parse sample expression <foo]> : unknown fetch method 'foo'."},
+		{"%[src,nope]", "failed to parse sample expression <src,nope]> : unknown converter 'nope'."},
+		{"%[res.hdr(x)]", "needs 'HTTP response headers'"},
 		{"%lc", "no such format variable 'lc'"},
 	}
 	for _, tt := range tests {
@@ -125,8 +138,32 @@ func TestFlagsAndSeparators(t *testing.T) {
 	}
 }
 
+func TestExpressions(t *testing.T) {
+	e := sampleEntry()
+	for format, want := range map[string]string{
+		"%[src,ipmask(24)] %[dst_port,add(1)]":           "127.0.0.0 18511",
+		"%{+Q}[method,lower] %{+X}[int(255)] %[fe_name]": "\"get\" 000000FF -",
+		"%[str(a b),upper]|%[var(txn.nope)]":             "A B|-",
+	} {
+		f, err := Parse(format)
+		if err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		if got := string(f.Append(nil, e)); got != want {
+			t.Errorf("%s: %q, want %q", format, got, want)
+		}
+	}
+	f, err := ParseAt("%[req.hdr(host)]", sample.AtFEHReq, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(f.Append(nil, e)); got != "x" {
+		t.Errorf("header value: %q", got)
+	}
+}
+
 func TestAppendAllocatesNothing(t *testing.T) {
-	f, err := Parse("%{+Q}o %ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %ID %{+X}Ts %HM %HU %[src] %T %Tl %{-Q}r")
+	f, err := Parse("%{+Q}o %ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %ID %{+X}Ts %HM %HU %[src] %T %Tl %{-Q}r %[src,ipmask(16)] %[method,lower]")
 	if err != nil {
 		t.Fatal(err)
 	}

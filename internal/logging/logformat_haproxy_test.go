@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"hitless/internal/config"
+	"hitless/internal/http1"
 	"hitless/internal/logformat"
+	"hitless/internal/sample"
 )
 
 // haproxyFormat uses every variable whose value the test can read back from the line;
@@ -107,6 +109,11 @@ backend be
 	e := readBack(t, strings.TrimSuffix(msg, "\n"))
 	e.RequestLine = reqLine
 	e.PID = pid
+	req := &http1.Request{}
+	if err := http1.ParseRequest([]byte(reqLine+"\r\n\r\n"), req); err != nil {
+		t.Fatal(err)
+	}
+	e.Smp = sample.NewCtx(&sample.Static{SrcAddr: netip.AddrPortFrom(e.ClientIP, uint16(e.ClientPort)), DstAddr: e.FrontendAddr, Req: req})
 	f, err := logformat.Parse(haproxyFormat)
 	if err != nil {
 		t.Fatal(err)

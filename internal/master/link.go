@@ -25,6 +25,13 @@ type Link struct {
 	Config []config.Source
 	// States is `show servers state` of the previous worker, empty when none.
 	States string
+	// TicketKeys are the TLS session-ticket keys to serve with (encoded; "" when
+	// none were handed over).
+	TicketKeys string
+	// Certs are the certificates the previous worker committed at runtime.
+	Certs string
+	// Tables is the previous worker's stick tables (its `_tables`), nil when none.
+	Tables []byte
 	ipc    *net.UnixConn
 }
 
@@ -47,17 +54,20 @@ func Attach() (*Link, error) {
 	l := &Link{ipc: uc}
 	if fds.state >= 0 {
 		sf := os.NewFile(uintptr(fds.state), "server-state")
-		b, err := io.ReadAll(io.LimitReader(sf, 256<<20))
+		b, err := io.ReadAll(io.LimitReader(sf, maxStartup))
 		sf.Close()
 		var st startup
 		if err == nil {
+			var tables []byte
+			b, tables = splitStartup(b)
 			err = json.Unmarshal(b, &st)
+			l.Tables = tables
 		}
 		if err != nil {
 			uc.Close()
 			return nil, fmt.Errorf("cannot read what the master handed over: %v", err)
 		}
-		l.Config, l.States = st.Config, st.States
+		l.Config, l.States, l.TicketKeys, l.Certs = st.Config, st.States, st.TicketKeys, st.Certs
 	}
 	for i := 0; i < fds.nlisten; i++ {
 		fd := fds.first + i

@@ -305,7 +305,10 @@ func (m *Master) load(cfg *config.Config, src []config.Source) error {
 		if s, err := cur.ask(runtimeapi.LevelAdmin, "show servers state", 5*time.Second); err == nil && strings.HasPrefix(s, "1\n") {
 			start.States = s
 		}
+		start.Tables = cur.tables(10 * time.Second)
 	}
+	start.TicketKeys = m.ticketKeys(cur)
+	start.Certs = m.committedCerts(cur)
 	w, err := m.spawn(fds, start)
 	if err != nil {
 		for _, fd := range fresh {

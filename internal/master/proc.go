@@ -2,6 +2,7 @@ package master
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,10 +102,31 @@ func (m *Master) spawn(fds []int, start startup) (*proc, error) {
 	return p, nil
 }
 
-// startup is what a new worker starts from, on the descriptor named state=.
+// startup is what a new worker starts from, on the descriptor named state=: its
+// JSON, then, after a newline, the stick tables as raw bytes (a million entries
+// are 30 MB, which base64 in JSON would only slow down).
 type startup struct {
 	Config []config.Source `json:"config"`
 	States string          `json:"states,omitempty"` // `show servers state`
+	// TicketKeys are the TLS session-ticket keys (tlsconf.ProcessKeys.Encode): a
+	// secret, carried only in this anonymous memory file.
+	TicketKeys string `json:"ticket_keys,omitempty"`
+	// Certs are the certificates committed at runtime (tlsconf.Store.Committed).
+	Certs  string `json:"certs,omitempty"`
+	Tables []byte `json:"-"` // the previous worker's `_tables`
+}
+
+// maxStartup bounds what a worker reads from the master: the configuration and
+// server state, and the tables.
+const maxStartup = 256<<20 + 1<<30
+
+// splitStartup separates the JSON of a startup from the tables that follow it
+// (JSON never holds a raw newline).
+func splitStartup(b []byte) (js, tables []byte) {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i], b[i+1:]
+	}
+	return b, nil
 }
 
 // memfd writes s to an anonymous in-memory file and returns its descriptor.
@@ -112,6 +134,9 @@ func (s startup) memfd() (int, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return -1, err
+	}
+	if len(s.Tables) > 0 {
+		b = append(append(b, '\n'), s.Tables...)
 	}
 	fd, err := unix.MemfdCreate("hitless-worker-startup", unix.MFD_CLOEXEC)
 	if err != nil {
@@ -224,6 +249,15 @@ func (p *proc) ask(level runtimeapi.Level, cmd string, timeout time.Duration) (s
 	var b strings.Builder
 	err := p.run(level, cmd, &limitedWriter{w: &b, n: 64 << 20}, timeout)
 	return b.String(), err
+}
+
+// tables fetches the worker's stick tables (`_tables`) for its successor.
+func (p *proc) tables(timeout time.Duration) []byte {
+	var b bytes.Buffer
+	if err := p.run(runtimeapi.LevelAdmin, "_tables", &limitedWriter{w: &b, n: 1 << 30}, timeout); err != nil {
+		return nil
+	}
+	return b.Bytes()
 }
 
 // run sends one Runtime API command to the worker and copies its answer to w.

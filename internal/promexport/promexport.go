@@ -2,12 +2,13 @@
 // prometheus-exporter`): the haproxy_process_*, haproxy_frontend_*, haproxy_backend_*
 // and haproxy_server_* metrics with HAProxy 2.6's names, HELP texts, types and labels,
 // written by the Prometheus client library. It keeps no counters of its own: each
-// scrape reads `show info` and `show stat` (package runtimeapi), and exports a metric
-// only where hitless fills the matching field. The instance package builds one
+// scrape reads `show info` (package runtimeapi) and the rows of package stats
+// directly, and exports a metric only where hitless fills the matching field. The instance package builds one
 // Exporter; the http engine runs it as an applet.
 package promexport
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,14 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"hitless/internal/acl"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/sample"
+	"hitless/internal/stats"
 )
 
 // Source is where the exporter reads at scrape time.
 type Source struct {
-	Info func() []runtimeapi.Field   // `show info`
-	Stat func() []runtimeapi.StatRow // `show stat`, every proxy and server
+	Info func() []runtimeapi.Field // `show info`
+	Stat func() []*stats.Row       // the statistics of every proxy and server
 }
 
 // Exporter answers scrapes; it implements the http engine's Applet.
@@ -39,7 +41,7 @@ var scopes = map[string]bool{"global": true, "frontend": true, "backend": true, 
 // ServeApplet answers one scrape. As in HAProxy, `?scope=frontend&scope=server`
 // limits the output to those kinds ("*" or no scope for all), and `?no-maint` leaves
 // out servers in maintenance.
-func (x *Exporter) ServeApplet(w http.ResponseWriter, r *http.Request, _ acl.Sample) {
+func (x *Exporter) ServeApplet(w http.ResponseWriter, r *http.Request, _ *sample.Ctx) {
 	q := r.URL.Query()
 	c := &collector{src: x.src, scopes: map[string]bool{}, noMaint: q.Has("no-maint")}
 	for _, s := range q["scope"] {
@@ -84,6 +86,14 @@ type statMetric struct {
 	kinds string
 	metric
 }
+
+// unsafeIdle is a field of no `show stat` column: the idle connections that are not
+// safe, idle_conn_cur - safe_conn_cur, as HAProxy's exporter derives it.
+const unsafeIdle = "unsafe idle"
+
+// unsetAsNaN are the server fields HAProxy 2.6 exports as NaN when they are not
+// configured (maxconn, maxqueue, slowstart, pool-max-conn), where `show stat` is empty.
+var unsetAsNaN = map[string]bool{"slim": true, "qlimit": true, "throttle": true, "src_ilim": true}
 
 // statMetrics maps `show stat` fields to the metrics of the kinds that have them
 // (f frontend, b backend, s server): haproxy_<kind>_<name>.
@@ -149,10 +159,13 @@ var statMetrics = []statMetric{
 	{"s", metric{"idle_conn_cur", "idle_connections_current", gauge, "Current number of idle connections available for reuse on this server", 1}},
 	{"s", metric{"src_ilim", "idle_connections_limit", gauge, "Limit on the number of available idle connections on this server (server 'pool_max_conn' directive)", 1}},
 	{"s", metric{"safe_conn_cur", "safe_idle_connections_current", gauge, "Current number of safe idle connections", 1}},
+	{"s", metric{unsafeIdle, "unsafe_idle_connections_current", gauge, "Current number of unsafe idle connections", 1}},
 	{"s", metric{"used_conn_cur", "used_connections_current", gauge, "Current number of connections in use", 1}},
 	{"s", metric{"need_conn_est", "need_connections_current", gauge, "Estimated needed number of connections", 1}},
 }
 
+// processMetrics map `show info` fields to haproxy_process_* metrics. A row without a
+// field is exported as NaN, as HAProxy 2.6 exports it when its feature is absent (zlib).
 var processMetrics = []metric{
 	{"Nbthread", "nbthread", gauge, "Number of started threads (global.nbthread)", 1},
 	{"Nbproc", "nbproc", gauge, "Number of started worker processes (historical, always 1)", 1},
@@ -170,6 +183,49 @@ var processMetrics = []metric{
 	{"Listeners", "listeners", gauge, "Current number of active listeners on the current worker process", 1},
 	{"TotalBytesOut", "bytes_out_total", counter, "Total number of bytes emitted by current worker process since started", 1},
 	{"Start_time_sec", "start_time_seconds", gauge, "Start time in seconds", 1},
+	{"ActivePeers", "active_peers", gauge, "Current number of verified active peers connections on the current worker process", 1},
+	{"BusyPolling", "busy_polling_enabled", gauge, "1 if busy-polling is currently in use on the worker process, otherwise zero (config.busy-polling)", 1},
+	{"BytesOutRate", "bytes_out_rate", gauge, "Number of bytes emitted by current worker process over the last second", 1},
+	{"ConnectedPeers", "connected_peers", gauge, "Current number of peers having passed the connection step on the current worker process", 1},
+	{"SslBackendKeyRate", "current_backend_ssl_key_rate", gauge, "Number of SSL keys created on backends in this worker process over the last second", 1},
+	{"ConnRate", "current_connection_rate", gauge, "Number of front connections created on this worker process over the last second", 1},
+	{"SslFrontendKeyRate", "current_frontend_ssl_key_rate", gauge, "Number of SSL keys created on frontends in this worker process over the last second", 1},
+	{"Run_queue", "current_run_queue", gauge, "Total number of active tasks+tasklets in the current worker process", 1},
+	{"SessRate", "current_session_rate", gauge, "Number of sessions created on this worker process over the last second", 1},
+	{"CurrSslConns", "current_ssl_connections", gauge, "Current number of SSL endpoints on this worker process (front+back)", 1},
+	{"SslRate", "current_ssl_rate", gauge, "Number of SSL connections created on this worker process over the last second", 1},
+	{"Tasks", "current_tasks", gauge, "Total number of tasks in the current worker process (active + sleeping)", 1},
+	{"", "current_zlib_memory", gauge, "Amount of memory currently used by HTTP compression on the current worker process (in bytes)", 1},
+	{"DroppedLogs", "dropped_logs_total", counter, "Total number of dropped logs for current worker process since started", 1},
+	{"FailedResolutions", "failed_resolutions", counter, "Total number of failed DNS resolutions in current worker process since started", 1},
+	{"SslFrontendSessionReuse_pct", "frontend_ssl_reuse", gauge, "Percent of frontend SSL connections which did not require a new key", 1},
+	{"CompressBpsIn", "http_comp_bytes_in_total", counter, "Number of bytes submitted to the HTTP compressor in this worker process over the last second", 1},
+	{"CompressBpsOut", "http_comp_bytes_out_total", counter, "Number of bytes emitted by the HTTP compressor in this worker process over the last second", 1},
+	{"Idle_pct", "idle_time_percent", gauge, "Percentage of last second spent waiting in the current worker thread", 1},
+	{"ConnRateLimit", "limit_connection_rate", gauge, "Hard limit for ConnRate (global.maxconnrate)", 1},
+	{"CompressBpsRateLim", "limit_http_comp", gauge, "Limit of CompressBpsOut beyond which HTTP compression is automatically disabled", 1},
+	{"SessRateLimit", "limit_session_rate", gauge, "Hard limit for SessRate (global.maxsessrate)", 1},
+	{"SslRateLimit", "limit_ssl_rate", gauge, "Hard limit for SslRate (global.maxsslrate)", 1},
+	{"SslBackendMaxKeyRate", "max_backend_ssl_key_rate", gauge, "Highest SslBackendKeyRate reached on this worker process since started (in SSL keys per second)", 1},
+	{"MaxConnRate", "max_connection_rate", gauge, "Highest ConnRate reached on this worker process since started (in connections per second)", 1},
+	{"SslFrontendMaxKeyRate", "max_frontend_ssl_key_rate", gauge, "Highest SslFrontendKeyRate reached on this worker process since started (in SSL keys per second)", 1},
+	{"Memmax_bytes", "max_memory_bytes", gauge, "Worker process's hard limit on memory usage in byes (-m on command line)", 1},
+	{"Maxpipes", "max_pipes", gauge, "Hard limit on the number of pipes for splicing, 0=unlimited", 1},
+	{"MaxSessRate", "max_session_rate", gauge, "Highest SessRate reached on this worker process since started (in sessions per second)", 1},
+	{"MaxSslConns", "max_ssl_connections", gauge, "Hard limit on the number of per-process SSL endpoints (front+back), 0=unlimited", 1},
+	{"MaxSslRate", "max_ssl_rate", gauge, "Highest SslRate reached on this worker process since started (in connections per second)", 1},
+	{"", "max_zlib_memory", gauge, "Limit on the amount of memory used by HTTP compression above which it is automatically disabled (in bytes, see global.maxzlibmem)", 1},
+	{"PipesFree", "pipes_free_total", counter, "Current number of allocated and available pipes in this worker process", 1},
+	{"PipesUsed", "pipes_used_total", counter, "Current number of pipes in use in this worker process", 1},
+	{"PoolAlloc_bytes", "pool_allocated_bytes", gauge, "Amount of memory allocated in pools (in bytes)", 1},
+	{"PoolFailed", "pool_failures_total", counter, "Number of failed pool allocations since this worker was started", 1},
+	{"PoolUsed_bytes", "pool_used_bytes", gauge, "Amount of pool memory currently used (in bytes)", 1},
+	{"CumRecvLogs", "recv_logs_total", counter, "Total number of log messages received by log-forwarding listeners on this worker process since started", 1},
+	{"TotalSplicdedBytesOut", "spliced_bytes_out_total", counter, "Total number of bytes emitted by current worker process through a kernel pipe since started", 1},
+	{"SslCacheLookups", "ssl_cache_lookups_total", counter, "Total number of SSL session ID lookups in the SSL session cache on this worker since started", 1},
+	{"SslCacheMisses", "ssl_cache_misses_total", counter, "Total number of SSL session ID lookups that didn't find a session in the SSL session cache on this worker since started", 1},
+	{"CumSslConns", "ssl_connections_total", counter, "Total number of SSL endpoints on this worker process since started (front+back)", 1},
+	{"Unstoppable Jobs", "unstoppable_jobs", gauge, "Current number of unstoppable jobs on the current worker process (master connections)", 1},
 }
 
 // stateSets are the metrics with one series per state label value, 1 for the
@@ -211,29 +267,39 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.Stat == nil || !(c.in("frontend") || c.in("backend") || c.in("server")) {
 		return
 	}
-	for _, r := range c.src.Stat() {
-		px := r.Get("pxname")
-		switch r.Get("type") {
+	rows := c.src.Stat()
+	// Each backend's servers, for its aggregated gauges (rows come per proxy, its
+	// servers before its BACKEND row).
+	servers := map[string][]*stats.Row{}
+	for _, r := range rows {
+		if r.Kind == stats.Server {
+			servers[r.Text("pxname")] = append(servers[r.Text("pxname")], r)
+		}
+	}
+	for _, r := range rows {
+		px := r.Text("pxname")
+		switch r.Text("type") {
 		case "0":
 			if c.in("frontend") {
 				c.row(ch, r, "frontend", []string{"proxy"}, px)
-				c.state(ch, "haproxy_frontend_status", statusHelp, frontendStates, frontendState(r.Get("status")), []string{"proxy"}, px)
+				c.state(ch, "haproxy_frontend_status", statusHelp, frontendStates, frontendState(r.Text("status")), []string{"proxy"}, px)
 			}
 		case "1":
 			if c.in("backend") {
 				c.row(ch, r, "backend", []string{"proxy"}, px)
-				c.state(ch, "haproxy_backend_status", statusHelp, frontendStates, backendState(r.Get("status")), []string{"proxy"}, px)
+				c.state(ch, "haproxy_backend_status", statusHelp, frontendStates, backendState(r.Text("status")), []string{"proxy"}, px)
+				c.aggregates(ch, px, servers[px])
 			}
 		case "2":
-			st := serverState(r.Get("status"))
+			st := serverState(r.Text("status"))
 			if !c.in("server") || (c.noMaint && st == "MAINT") {
 				continue
 			}
 			labels := []string{"proxy", "server"}
-			c.row(ch, r, "server", labels, px, r.Get("svname"))
-			c.state(ch, "haproxy_server_status", statusHelp, serverStates, st, labels, px, r.Get("svname"))
-			if cs := strings.TrimPrefix(r.Get("check_status"), "* "); cs != "" {
-				c.state(ch, "haproxy_server_check_status", checkHelp, checkStates, cs, labels, px, r.Get("svname"))
+			c.row(ch, r, "server", labels, px, r.Text("svname"))
+			c.state(ch, "haproxy_server_status", statusHelp, serverStates, st, labels, px, r.Text("svname"))
+			if cs := strings.TrimPrefix(r.Text("check_status"), "* "); cs != "" {
+				c.state(ch, "haproxy_server_check_status", checkHelp, checkStates, cs, labels, px, r.Text("svname"))
 			}
 		}
 	}
@@ -247,7 +313,10 @@ func (c *collector) process(ch chan<- prometheus.Metric) {
 	}
 	for _, m := range processMetrics {
 		v, err := strconv.ParseFloat(info[m.field], 64)
-		if err != nil {
+		switch {
+		case m.field == "":
+			v = math.NaN()
+		case err != nil:
 			continue
 		}
 		d := prometheus.NewDesc("haproxy_process_"+m.name, m.help, nil, nil)
@@ -260,26 +329,65 @@ func (c *collector) process(ch chan<- prometheus.Metric) {
 }
 
 // row exports the fields of one `show stat` row that hitless fills.
-func (c *collector) row(ch chan<- prometheus.Metric, r runtimeapi.StatRow, kind string, labels []string, values ...string) {
+func (c *collector) row(ch chan<- prometheus.Metric, r *stats.Row, kind string, labels []string, values ...string) {
 	for _, m := range statMetrics {
 		if !strings.Contains(m.kinds, kind[:1]) {
 			continue
 		}
-		v, err := strconv.ParseFloat(r.Get(m.field), 64)
-		if err != nil {
+		n, ok := r.Int(m.field)
+		if m.field == unsafeIdle {
+			idle, ok1 := r.Int("idle_conn_cur")
+			safe, ok2 := r.Int("safe_conn_cur")
+			n, ok = idle-safe, ok1 && ok2
+		}
+		v := float64(n) * m.scale
+		switch {
+		case ok:
+		case kind == "server" && unsetAsNaN[m.field]:
+			v = math.NaN()
+		case kind == "server" && m.field == "check_code" && r.Has("check_status"):
+			v = 0 // a check without a layer 5-7 code (TCP), as HAProxy exports it
+		default:
 			continue
 		}
 		d := prometheus.NewDesc("haproxy_"+kind+"_"+m.name, m.help, labels, nil)
-		ch <- prometheus.MustNewConstMetric(d, m.typ, v*m.scale, values...)
+		ch <- prometheus.MustNewConstMetric(d, m.typ, v, values...)
 	}
 	codeLabels := append(append([]string(nil), labels...), "code")
 	d := prometheus.NewDesc("haproxy_"+kind+"_http_responses_total", responsesHelp, codeLabels, nil)
 	for _, rc := range responseCodes {
-		v, err := strconv.ParseFloat(r.Get(rc.field), 64)
-		if err != nil {
+		n, ok := r.Int(rc.field)
+		if !ok {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(d, counter, v, append(append([]string(nil), values...), rc.code)...)
+		ch <- prometheus.MustNewConstMetric(d, counter, float64(n), append(append([]string(nil), values...), rc.code)...)
+	}
+}
+
+// aggregates exports a backend's haproxy_backend_agg_* gauges: how many of its
+// servers are in each state (twice: HAProxy 2.6 has both names) and how many had
+// each check status.
+func (c *collector) aggregates(ch chan<- prometheus.Metric, px string, servers []*stats.Row) {
+	byState, byCheck := map[string]float64{}, map[string]float64{}
+	for _, r := range servers {
+		byState[serverState(r.Text("status"))]++
+		if cs := strings.TrimPrefix(r.Text("check_status"), "* "); cs != "" {
+			byCheck[cs]++
+		}
+	}
+	for _, a := range []struct {
+		name, help string
+		states     []string
+		count      map[string]float64
+	}{
+		{"haproxy_backend_agg_server_status", "Backend's aggregated gauge of servers' status", serverStates, byState},
+		{"haproxy_backend_agg_server_check_status", "Backend's aggregated gauge of servers' state check status", serverStates, byState},
+		{"haproxy_backend_agg_check_status", "Backend's aggregated gauge of servers' state check status", checkStates, byCheck},
+	} {
+		d := prometheus.NewDesc(a.name, a.help, []string{"proxy", "state"}, nil)
+		for _, st := range a.states {
+			ch <- prometheus.MustNewConstMetric(d, gauge, a.count[st], px, st)
+		}
 	}
 }
 

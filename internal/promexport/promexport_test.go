@@ -3,6 +3,7 @@ package promexport
 import (
 	"bufio"
 	"flag"
+	"hitless/internal/stats"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,19 +55,19 @@ func source(t *testing.T) Source {
 	fe.Counters.BytesOut.Add(5678)
 	be.Counters.TotalConns.Add(5)
 	be.Servers[0].Counters.TotalConns.Add(5)
-	be.Servers[0].Observe(proxy.CheckInfo{Status: "L4OK", OK: true, Desc: "Layer4 check passed"})
-	be.Servers[1].SetAdmin(proxy.AdminFDrain)
-	be.Servers[2].SetAdmin(proxy.AdminFMaint)
+	be.Counters.LBTotal.Add(5)
+	be.Servers[0].Counters.LBTotal.Add(5)
+	be.Servers[0].Observe(proxy.CheckInfo{Status: "L4OK", OK: true, Desc: "Layer4 check passed"}, 4)
+	be.Servers[1].SetDrain(proxy.ByCLI)
+	be.Servers[2].SetMaint(proxy.ByCLI)
 	ids := map[string]int{"fe": 2, "be": 3}
-	cmd := runtimeapi.StatCommand(st, ids, fixedLimits{})
 	return Source{
 		Info: func() []runtimeapi.Field {
 			return []runtimeapi.Field{{Name: "Name", Value: "hitless"}, {Name: "Version", Value: "1.2.3"}, {Name: "Nbthread", Value: "2"}, {Name: "Uptime_sec", Value: "61"},
 				{Name: "CurrConns", Value: "3"}, {Name: "CumConns", Value: "7"}, {Name: "Memmax_MB", Value: "0"}, {Name: "Stopping", Value: "0"}}
 		},
-		Stat: func() []runtimeapi.StatRow {
-			_, rows := runtimeapi.ReadStat(cmd, runtimeapi.LevelUser)
-			return rows
+		Stat: func() []*stats.Row {
+			return stats.Collect(st, ids, fixedLimits{}, stats.Options{Types: -1, ServerID: -1})
 		},
 	}
 }

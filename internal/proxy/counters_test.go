@@ -99,16 +99,16 @@ func TestBackendDownsAndServerDowntime(t *testing.T) {
 	if n, d, _ := b.Downs(); n != 0 || d != 0 {
 		t.Fatalf("fresh backend: %d downs, %v", n, d)
 	}
-	s.SetUp(false)
-	s.SetUp(false)
+	s.SetHealth(OpStopped, ByCLI)
+	s.SetHealth(OpStopped, ByCLI)
 	if n, _, _ := b.Downs(); n != 1 {
 		t.Fatalf("%d downs after one failure", n)
 	}
 	if _, down := s.CheckFailures(); down != 1 {
 		t.Fatalf("server chkdown %d", down)
 	}
-	s.SetUp(true)
-	s.SetAdmin(AdminFMaint)
+	s.SetHealth(OpRunning, ByCLI)
+	s.SetMaint(ByCLI)
 	if n, _, _ := b.Downs(); n != 2 {
 		t.Fatalf("%d downs after maintenance", n)
 	}

@@ -18,6 +18,7 @@ import (
 	"hitless/internal/acl"
 	"hitless/internal/balance"
 	"hitless/internal/config"
+	"hitless/internal/sample"
 )
 
 // Errors returned by Acquire and Connect. The engines map them to 503 (or a closed
@@ -54,14 +55,18 @@ type Counters struct {
 	Redispatch atomic.Uint64 // wredis: retries sent to another server
 	CliAborts  atomic.Uint64 // cli_abrt: transfers the client aborted
 	SrvAborts  atomic.Uint64 // srv_abrt: transfers the server aborted
-	Connects   atomic.Uint64 // connect: connections established to servers
+	Connects   atomic.Uint64 // connect: connection attempts to servers
+	LBTotal    atomic.Uint64 // lbtot: times the balancing algorithm picked a server
+	Reuses     atomic.Uint64 // reuse: idle server connections reused
 	// HandshakeErrors counts connections dropped before they were served: a
 	// missing, late or malformed PROXY header on an accept-proxy listener.
 	HandshakeErrors atomic.Uint64
-	Reuses          atomic.Uint64 // reuse: idle server connections reused
-	LastSess        atomic.Int64  // unix time of the last connection to a server (lastsess)
-	ConnRate        Rate          // new connections (frontend) or sessions (backend, server) per second
-	ReqRate         Rate          // HTTP requests per second (frontend)
+	// Intercepted counts the requests a frontend answered itself (http-request
+	// return, use-service).
+	Intercepted atomic.Uint64
+	LastSess    atomic.Int64 // unix time of the last connection to a server (lastsess)
+	ConnRate    Rate         // new connections (frontend) or sessions (backend, server) per second
+	ReqRate     Rate         // HTTP requests per second (frontend)
 	// Times are the sliding averages and maxima of a backend's or server's queue,
 	// connect, response and total times (qtime, ctime, rtime, ttime and their _max).
 	Times [4]Timing
@@ -161,7 +166,7 @@ func (c *Counters) ClearMax() {
 func (c *Counters) Clear() {
 	c.ClearMax()
 	for _, a := range []*atomic.Uint64{&c.TotalConns, &c.Requests, &c.BytesIn, &c.BytesOut, &c.ReqErrors,
-		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.Reuses, &c.Responses[0], &c.Responses[1], &c.Responses[2],
+		&c.ConnErrors, &c.RespErrors, &c.Denied, &c.Retries, &c.Redispatch, &c.CliAborts, &c.SrvAborts, &c.Connects, &c.LBTotal, &c.Reuses, &c.Intercepted, &c.Responses[0], &c.Responses[1], &c.Responses[2],
 		&c.Responses[3], &c.Responses[4], &c.Responses[5]} {
 		a.Store(0)
 	}
@@ -237,17 +242,24 @@ type State struct {
 	Backends  map[string]*Backend
 	// ActConns counts the connections of the whole process (%ac in logs).
 	ActConns atomic.Int64
+	// ConnRate counts the connections the process accepts (ConnRate in `show info`).
+	ConnRate Rate
 	// Streams are the connections being served (`show sess`).
 	Streams Streams
 	// ErrorEvents counts the invalid messages captured (`show errors`).
 	ErrorEvents atomic.Uint64
+	// Vars holds the process-wide variables (scope proc, `set-var` in global).
+	Vars *sample.Store
 	// ReqCounter counts HTTP requests and TCP sessions (%rt in log formats).
 	ReqCounter atomic.Uint64
+	// IDs are the proxies' numeric ids (`iid`, `be_id`), numbered once here.
+	IDs map[string]int
 }
 
 // Frontend is a frontend or the frontend half of a listen section.
 type Frontend struct {
 	Name     string
+	ID       int // HAProxy's proxy id (fe_id, iid)
 	Cfg      *config.Proxy
 	State    *State
 	Default  *Backend // nil when none
@@ -266,7 +278,7 @@ type Rule struct {
 
 // Route returns the backend for a connection or request: the first use_backend rule
 // whose condition holds, else the default backend; nil when there is none.
-func (f *Frontend) Route(s acl.Sample) *Backend {
+func (f *Frontend) Route(s *sample.Ctx) *Backend {
 	for i := range f.Rules {
 		r := &f.Rules[i]
 		if r.Cond == nil || r.Cond.Eval(s) {
@@ -278,9 +290,13 @@ func (f *Frontend) Route(s acl.Sample) *Backend {
 
 // Backend is a backend or the backend half of a listen section.
 type Backend struct {
-	Name     string
-	Cfg      *config.Proxy
-	Servers  []*Server
+	Name    string
+	ID      int // HAProxy's proxy id (be_id, iid)
+	Cfg     *config.Proxy
+	Servers []*Server
+	// Persist runs the backend's stick rules (nil when none); set once before
+	// serving.
+	Persist  Persister
 	Log      AccessLogger // the proxy's loggers, for server state changes; may be nil
 	Events   *slog.Logger
 	Counters Counters
@@ -305,8 +321,9 @@ type Backend struct {
 	connectTimeout time.Duration
 	queueTimeout   time.Duration
 	dialer         dialer
-	fullconn       int // `fullconn`, or HAProxy's default (see Build)
-	maxQueue       int // the sum of the servers' maxqueue, 0 when one has none
+	streams        *Streams // the State's, for on-marked-down/up (set by Build)
+	fullconn       int      // `fullconn`, or HAProxy's default (see Build)
+	maxQueue       int      // the sum of the servers' maxqueue, 0 when one has none
 
 	// mu guards waiters. queued mirrors len(waiters) for the lock-free check in Release.
 	mu      sync.Mutex
@@ -323,19 +340,19 @@ type Server struct {
 
 	addr    atomic.Pointer[ServerAddr] // `set server addr` replaces it
 	chkFail atomic.Uint64              // failed checks (chkfail)
-	chkDown atomic.Uint64              // UP to DOWN transitions (chkdown)
-	downFor atomic.Int64               // seconds spent DOWN before the current state
-	downAt  atomic.Int64               // unix time of the last UP to DOWN transition
+	chkDown atomic.Uint64              // transitions to STOPPED (chkdown)
+	downFor atomic.Int64               // seconds spent STOPPED before the current state
+	downAt  atomic.Int64               // unix time of the last transition to STOPPED
 
-	up       atomic.Bool   // health: true unless checks say otherwise
-	admin    atomic.Uint32 // AdminFMaint | AdminCMaint | AdminFDrain
+	// state is the admin flags, operational state and health counter in one word,
+	// changed only by compare-and-swap (see serverstate.go).
+	state    atomic.Uint32
 	weight   atomic.Int32
 	upAt     atomic.Int64 // unix nanoseconds of the last DOWN to UP change (slowstart)
 	conns    atomic.Int64
 	changed  atomic.Int64 // unix time of the last state change
 	maxconn  atomic.Int64 // 0 = unlimited; `maxconn`, or `set maxconn server`
 	noChecks atomic.Bool  // `disable health`
-	nolb     atomic.Bool  // a check passed conditionally (L7OKC): no new balanced traffic
 	checking atomic.Bool  // a health check is running
 	// obsErrs counts consecutive failed connections for `observe layer4`; at
 	// `error-limit` a signal goes to Observed.
@@ -343,20 +360,16 @@ type Server struct {
 	// Observed receives a signal when `observe layer4` saw error-limit consecutive
 	// failed connections; the health checker applies `on-error`. Nil without observe.
 	Observed chan struct{}
-	check    atomic.Value // last health check outcome (CheckInfo)
-	agent    atomic.Value // last agent check outcome (CheckInfo)
-	// agentUp is false while the agent holds the server DOWN; agentDrain tells a
-	// drain the agent asked for (`DRAIN (agent)`).
-	agentDown, agentDrain atomic.Bool
-	Counters              Counters
+	// IdleConns counts the idle keep-alive connections to the server that the http
+	// engine keeps for reuse (idle_conn_cur).
+	IdleConns atomic.Int64
+	check     atomic.Value // last health check outcome (CheckInfo)
+	agent     atomic.Value // last agent check outcome (CheckInfo)
+	// trackers are the servers that `track` this one: they follow its operational
+	// state (set once by Build).
+	trackers []*Server
+	Counters Counters
 }
-
-// Admin state flags, with HAProxy's values (`show servers state` prints them).
-const (
-	AdminFMaint = 0x01 // maintenance set from the runtime API
-	AdminCMaint = 0x04 // `disabled` in the configuration
-	AdminFDrain = 0x08 // drain set from the runtime API
-)
 
 // CheckInfo is the last health check outcome of a server, for the runtime API.
 type CheckInfo struct {
@@ -368,7 +381,6 @@ type CheckInfo struct {
 	HasCode  bool          // the status shows its code (L7OK, L7OKC, L7STS)
 	Duration time.Duration // how long the check took
 	At       time.Time     // when it ended
-	Health   int           // HAProxy's health counter after it: 0..rise+fall-1
 }
 
 // ServerAddr is where a server is: an IP (or the configured host name) and a port.
@@ -391,31 +403,15 @@ func (s *Server) Address() ServerAddr { return *s.addr.Load() }
 // SetAddress moves the server (`set server addr`): new connections and checks go there.
 func (s *Server) SetAddress(host string, port int) { s.addr.Store(newServerAddr(host, port)) }
 
-// Downtime is the total time the server spent DOWN (downtime).
-func (s *Server) Downtime() time.Duration {
-	d := s.downFor.Load()
-	if !s.up.Load() {
-		d += time.Now().Unix() - s.downAt.Load()
-	}
-	return time.Duration(d) * time.Second
-}
-
-// CheckFailures returns the number of failed checks and of UP to DOWN transitions.
-func (s *Server) CheckFailures() (failed, down uint64) { return s.chkFail.Load(), s.chkDown.Load() }
-
-// ObserveAgent records one agent check outcome and whether the agent holds the
-// server DOWN and asked for its drain.
-func (s *Server) ObserveAgent(c CheckInfo, down, drain bool) {
-	s.agent.Store(c)
-	s.agentDown.Store(down)
-	s.agentDrain.Store(drain)
-}
+// ObserveAgent records one agent check outcome, for show stat's agent columns.
+func (s *Server) ObserveAgent(c CheckInfo) { s.agent.Store(c) }
 
 // Agent returns the last agent check outcome (zero before the first) and whether the
-// agent holds the server DOWN and asked for its drain.
+// agent holds the server DOWN and asked for its drain (both in the state word).
 func (s *Server) Agent() (c CheckInfo, down, drain bool) {
 	c, _ = s.agent.Load().(CheckInfo)
-	return c, s.agentDown.Load(), s.agentDrain.Load()
+	v := srvState(s.state.Load())
+	return c, v&srvAgentDown != 0, v.drain() && v&srvAgentDrain != 0
 }
 
 // SetChecking records that a health check started (true) or ended.
@@ -423,27 +419,6 @@ func (s *Server) SetChecking(on bool) { s.checking.Store(on) }
 
 // Checking reports whether a health check is running.
 func (s *Server) Checking() bool { return s.checking.Load() }
-
-// Observe records one health check outcome.
-func (s *Server) Observe(c CheckInfo) {
-	if !c.OK {
-		s.chkFail.Add(1)
-	}
-	s.check.Store(c)
-}
-
-// Admin returns the admin state flags.
-func (s *Server) Admin() uint32 { return s.admin.Load() }
-
-// SetAdmin replaces the admin state flags.
-func (s *Server) SetAdmin(flags uint32) {
-	old := s.admin.Swap(flags)
-	if old != flags {
-		s.touch()
-		s.Backend.wake()
-		s.Backend.noteState()
-	}
-}
 
 // SetWeight changes the current weight (0-256).
 func (s *Server) SetWeight(w int) {
@@ -467,9 +442,6 @@ func (s *Server) ChecksEnabled() bool { return !s.noChecks.Load() }
 // SetChecksEnabled starts or stops the server's health checks; its state stays as it is.
 func (s *Server) SetChecksEnabled(on bool) { s.noChecks.Store(!on) }
 
-// Drain reports whether the server is draining (no new balanced traffic).
-func (s *Server) Drain() bool { return s.admin.Load()&AdminFDrain != 0 }
-
 // LastChange is the time of the last state change.
 func (s *Server) LastChange() time.Time { return time.Unix(s.changed.Load(), 0) }
 
@@ -481,30 +453,9 @@ func (s *Server) Check() CheckInfo {
 	return c
 }
 
-// Up reports whether health checks consider the server operational.
-func (s *Server) Up() bool { return s.up.Load() }
-
-// SetUp records a health transition.
-func (s *Server) SetUp(up bool) {
-	if s.up.Swap(up) != up {
-		if up {
-			s.downFor.Add(time.Now().Unix() - s.downAt.Load())
-		} else {
-			s.downAt.Store(time.Now().Unix())
-			s.chkDown.Add(1)
-		}
-		s.touch()
-		if up {
-			s.upAt.Store(time.Now().UnixNano())
-			s.Backend.wake()
-		}
-		s.Backend.noteState()
-	}
-}
-
-// observe counts a connection's outcome for `observe layer4`: a run of error-limit
-// (10 by default) failures signals Observed, without blocking.
-func (s *Server) observe(ok bool) {
+// observeConn counts a connection's outcome for `observe layer4`: a run of
+// error-limit (10 by default) failures signals Observed, without blocking.
+func (s *Server) observeConn(ok bool) {
 	if s.Observed == nil {
 		return
 	}
@@ -526,7 +477,7 @@ func (s *Server) observe(ok bool) {
 }
 
 // EffectiveWeight is the weight the balancer uses: the current weight, ramped up
-// from 1 over `slowstart` after the server came back UP (not at start-up).
+// from 1 over `slowstart` after the server came back from DOWN (not at start-up).
 func (s *Server) EffectiveWeight() int {
 	w := int(s.weight.Load())
 	ss := s.Cfg.Slowstart
@@ -544,34 +495,11 @@ func (s *Server) EffectiveWeight() int {
 	return max(1, int(int64(w)*int64(el)/int64(ss)))
 }
 
-// Maint reports whether the server is in maintenance.
-func (s *Server) Maint() bool { return s.admin.Load()&(AdminFMaint|AdminCMaint) != 0 }
-
 // Weight is the server's current weight.
 func (s *Server) Weight() int { return int(s.weight.Load()) }
 
 // Conns is the number of connections currently held on the server.
 func (s *Server) Conns() int { return int(s.conns.Load()) }
-
-// Usable reports whether the server may take traffic, ignoring maxconn.
-func (s *Server) Usable() bool {
-	return s.up.Load() && s.admin.Load() == 0 && s.weight.Load() > 0 && !s.nolb.Load()
-}
-
-// NOLB reports whether the last check passed only conditionally (`http-check
-// disable-on-404`, L7OKC): the server is up but takes no new balanced traffic.
-func (s *Server) NOLB() bool { return s.nolb.Load() }
-
-// SetNOLB records a conditional pass (true) or a full one (false).
-func (s *Server) SetNOLB(on bool) {
-	if s.nolb.Swap(on) != on {
-		s.touch()
-		if !on {
-			s.Backend.wake()
-		}
-		s.Backend.noteState()
-	}
-}
 
 func (s *Server) full() bool {
 	m := s.limit()
@@ -595,14 +523,50 @@ func (s *Server) limit() int64 {
 	return max(lo, min(dyn, m))
 }
 
-// Release gives back the slot taken by Acquire or Connect and lets a queued request in.
+// Release gives back the slot taken by Connect, ends the backend's session and lets a
+// queued request in.
 func (s *Server) Release() {
+	s.Backend.Counters.CurConns.Add(-1)
+	s.release()
+}
+
+// release gives back a server slot taken by takeSlot.
+func (s *Server) release() {
 	s.conns.Add(-1)
 	s.Counters.CurConns.Add(-1)
-	s.Backend.Counters.CurConns.Add(-1)
 	if s.Backend.queued.Load() > 0 {
 		s.Backend.wake()
 	}
+}
+
+// Persister keeps clients on their server: Server returns the server (its id,
+// Backend.ServerID) stored for the request, 0 when none; Store records the one chosen, with
+// its name and address (a table's `srvkey` picks which one it keeps).
+type Persister interface {
+	Server(c *sample.Ctx) int
+	Store(c *sample.Ctx, id int, name, addr string)
+}
+
+// ServerID is the id of s (HAProxy's puid: `id`, else numbered by position), 0 when
+// s is not one of the backend's servers: what stick tables store as server_id.
+func (b *Backend) ServerID(s *Server) int {
+	if s != nil && s.Backend == b {
+		return s.ID
+	}
+	return 0
+}
+
+// serverByID returns the server whose id is id, nil when none.
+func (b *Backend) serverByID(id int) *Server {
+	if id > 0 && id <= len(b.Servers) && b.Servers[id-1].ID == id {
+		return b.Servers[id-1] // the usual case: ids by position
+	}
+	for _, s := range b.Servers {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
 }
 
 // tier is a balance.Pool over the active or the backup servers.
@@ -650,8 +614,8 @@ func (t *tier) anyUsable() (usable, free bool) {
 // Acquire picks a server for one connection or request and takes a slot on it. When
 // every usable server is at its maxconn it waits in the backend's queue, up to
 // `timeout queue` (else `timeout connect`). avoid, when not nil, is skipped unless it is
-// the only choice (redispatch). The caller must call Release on the returned server.
-func (b *Backend) Acquire(ctx context.Context, r *balance.Request, avoid *Server) (*Server, error) {
+// the only choice (redispatch). The caller must call release on the returned server.
+func (b *Backend) acquire(ctx context.Context, r *balance.Request, avoid *Server) (*Server, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -707,20 +671,22 @@ func (b *Backend) Acquire(ctx context.Context, r *balance.Request, avoid *Server
 }
 
 // tryAcquire attempts one pick. waitable reports that usable servers exist but all are
-// full, so queueing makes sense.
+// full, so queueing makes sense. An avoided server the algorithm picks is passed
+// over and the algorithm asked again, so that, as in HAProxy's round robin, a
+// redispatch takes the next server in turn and the turns go on from there.
 func (b *Backend) tryAcquire(r *balance.Request, avoid *Server) (s *Server, waitable bool) {
-	t, algo := &b.active, b.algo
-	usable, free := t.anyUsable()
-	if avoid != nil {
-		t = &tier{servers: b.active.servers, avoid: avoid}
-		usable, free = t.anyUsable()
+	if r.Pin > 0 && avoid == nil {
+		if s := b.serverByID(r.Pin); s != nil && b.takeSlot(s) {
+			return s, false
+		}
 	}
+	t, algo := &b.active, b.algo
+	at := &tier{servers: b.active.servers, avoid: avoid}
+	usable, free := at.anyUsable()
 	if !usable {
 		t, algo = &b.backup, b.balgo
-		if avoid != nil {
-			t = &tier{servers: b.backup.servers, avoid: avoid, firstOnly: b.backup.firstOnly}
-		}
-		usable, free = t.anyUsable()
+		at = &tier{servers: b.backup.servers, avoid: avoid, firstOnly: b.backup.firstOnly}
+		usable, free = at.anyUsable()
 	}
 	if !usable {
 		return nil, false
@@ -728,13 +694,24 @@ func (b *Backend) tryAcquire(r *balance.Request, avoid *Server) (s *Server, wait
 	if !free {
 		return nil, true
 	}
-	for tries := 0; tries < 4; tries++ {
-		i := algo.Pick(t, r)
+	for tries := 0; tries < 4+len(t.servers); tries++ {
+		pool := t
+		if tries >= len(t.servers) {
+			// The algorithm keeps choosing the avoided server (a hash): choose
+			// among the others.
+			pool = at
+		}
+		i := algo.Pick(pool, r)
 		if i < 0 {
 			return nil, true
 		}
 		s := t.servers[i]
+		if s == avoid {
+			continue
+		}
 		if b.takeSlot(s) {
+			s.Counters.LBTotal.Add(1)
+			b.Counters.LBTotal.Add(1)
 			return s, false
 		}
 	}
@@ -754,7 +731,6 @@ func (b *Backend) takeSlot(s *Server) bool {
 	}
 	now := time.Now().Unix()
 	s.Counters.AddConn(now)
-	b.Counters.AddConn(now)
 	s.Counters.LastSess.Store(now)
 	b.Counters.LastSess.Store(now)
 	return true
@@ -806,14 +782,15 @@ func (b *Backend) ClearMaxQueued() {
 	b.mu.Unlock()
 }
 
-// noteState records whether the backend has a usable server, after a server changed.
-func (b *Backend) noteState() {
+// noteState records whether the backend has a usable server, after a server changed,
+// and reports whether it just lost its last one.
+func (b *Backend) noteState() (lost bool) {
 	act, bck := b.UsableServers()
 	down := act+bck == 0 && len(b.Servers) > 0
 	b.downMu.Lock()
 	defer b.downMu.Unlock()
 	if down == b.down {
-		return
+		return false
 	}
 	now := time.Now()
 	b.down, b.changed = down, now
@@ -823,6 +800,7 @@ func (b *Backend) noteState() {
 	} else {
 		b.downFor += now.Sub(b.downAt)
 	}
+	return down
 }
 
 // Downs returns how often the backend lost its last usable server, the total time
@@ -859,22 +837,40 @@ type Attempt struct {
 	Queue   time.Duration // time spent waiting for a server slot (%Tw)
 	Connect time.Duration // time of the successful connect (%Tc)
 	Retries int           // %rc
-	Reused  bool          // the connection came from idle
+	// Redispatched is set when a retry went to another server (the '+' of %rc).
+	Redispatched bool
+	Reused       bool // the connection came from idle
 }
 
 // IdleFunc returns an idle connection to s that can be reused, or nil.
 type IdleFunc func(s *Server) net.Conn
 
-// Connect picks a server and connects to it: `timeout connect` per attempt, up to
-// `retries` more attempts after a failure with a turn-around pause of min(timeout
-// connect, 1s) as HAProxy does, the last one on another server when `option
-// redispatch` is set. idle, when not nil, is asked first for a reusable connection.
-// On success the server's slot is held: the caller must call a.Server.Release.
-// On failure the returned Attempt still carries the timings and the last server tried.
+// Connect picks a server and connects to it as HAProxy 2.6 does: `timeout connect`
+// per attempt, up to `retries` more attempts after a failure. A retry stays on the
+// same server, except with `option redispatch` when the server is not running, on
+// the last retry, or on every retry when the algorithm is round-robin-like and more
+// than one active server is usable: then the algorithm picks another one. A failed
+// connect (not a timeout) waits HAProxy's turn-around, min(timeout connect, 1s),
+// before a retry on the same server (or when the algorithm is not round-robin-like,
+// or fewer than two active servers are usable); a redispatch goes at once. idle,
+// when not nil, is asked first for a reusable connection.
+//
+// Counters as HAProxy keeps them: the backend counts one session per Connect, a
+// server one per attempt on it; lbtot counts the algorithm's picks, connect every
+// connection attempt, wretr a retry on the same server, wredis one that went to
+// another server (counted on the server it left), econ the final failure.
+//
+// On success the server's slot is held: the caller must call a.Server.Release. On
+// failure the returned Attempt still carries the timings and the last server tried.
 func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc) (*Attempt, error) {
 	a := &Attempt{}
 	start := time.Now()
-	var avoid, same *Server
+	b.Counters.AddConn(start.Unix())
+	fail := func(err error) (*Attempt, error) {
+		b.Counters.CurConns.Add(-1)
+		return a, err
+	}
+	var avoid, same, prev *Server
 	for try := 0; ; try++ {
 		var s *Server
 		if same != nil && b.takeSlot(same) {
@@ -882,10 +878,21 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 		} else {
 			qstart := time.Now()
 			var err error
-			s, err = b.Acquire(ctx, r, avoid)
+			s, err = b.acquire(ctx, r, avoid)
 			a.Queue += time.Since(qstart)
 			if err != nil {
-				return a, err
+				return fail(err)
+			}
+		}
+		if prev != nil {
+			// A retry: on the same server, or redispatched to another one.
+			if s == prev {
+				prev.Counters.Retries.Add(1)
+				b.Counters.Retries.Add(1)
+			} else {
+				prev.Counters.Redispatch.Add(1)
+				b.Counters.Redispatch.Add(1)
+				a.Redispatched = true
 			}
 		}
 		a.Server = s
@@ -898,64 +905,74 @@ func (b *Backend) Connect(ctx context.Context, r *balance.Request, idle IdleFunc
 			}
 		}
 		cstart := time.Now()
+		s.Counters.Connects.Add(1)
+		b.Counters.Connects.Add(1)
+		// The PROXY header (send-proxy) goes first, then the TLS handshake (ssl).
 		c, err := b.dialer.dial(ctx, s, r)
+		if err == nil && s.Cfg.SSL != nil && s.Cfg.SSL.Enabled && s.Cfg.TLS != nil {
+			c, err = s.handshake(ctx, c, r, b.connectTimeout)
+		}
 		a.Connect = time.Since(cstart)
 		if err == nil {
 			a.Conn = c
-			s.Counters.Connects.Add(1)
-			b.Counters.Connects.Add(1)
-			s.observe(true)
+			s.observeConn(true)
 			return a, nil
 		}
-		s.Release()
+		s.release()
 		if ctx.Err() != nil {
-			return a, ctx.Err()
+			return fail(ctx.Err())
 		}
-		s.observe(false)
+		s.observeConn(false)
 		if try >= b.retries {
 			s.Counters.ConnErrors.Add(1)
 			b.Counters.ConnErrors.Add(1)
-			return a, fmt.Errorf("%w %s/%s after %s: %v", ErrConnect, b.Name, s.Name, time.Since(start).Round(time.Millisecond), err)
+			return fail(fmt.Errorf("%w %s/%s after %s: %v", ErrConnect, b.Name, s.Name, time.Since(start).Round(time.Millisecond), err))
 		}
 		a.Retries++
-		s.Counters.Retries.Add(1)
-		b.Counters.Retries.Add(1)
-		// HAProxy retries on the same server; with `option redispatch` the last retry
-		// goes to another one.
-		if b.redispatch && try == b.retries-1 {
-			s.Counters.Redispatch.Add(1)
-			b.Counters.Redispatch.Add(1)
+		prev = s
+		act, _ := b.UsableServers()
+		rrLike := b.rrLike()
+		if b.redispatch && (s.OpState() != OpRunning || try == b.retries-1 || rrLike && act > 1) {
 			avoid, same = s, nil
 		} else {
 			avoid, same = nil, s
 		}
-		pause := time.Second
-		if b.connectTimeout > 0 && b.connectTimeout < pause {
-			pause = b.connectTimeout
-		}
-		if isRefused(err) {
+		if !isTimeout(err) && (same != nil || !rrLike || act <= 1) {
+			pause := time.Second
+			if b.connectTimeout > 0 && b.connectTimeout < pause {
+				pause = b.connectTimeout
+			}
 			t := time.NewTimer(pause)
 			select {
 			case <-t.C:
 			case <-ctx.Done():
 				t.Stop()
-				return a, ctx.Err()
+				return fail(ctx.Err())
 			}
 		}
 	}
 }
 
-func isRefused(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && !op.Timeout() {
+// rrLike reports whether the backend's algorithm is of HAProxy's round-robin kind
+// (roundrobin, static-rr, random), with which a redispatch goes to another server
+// at once.
+func (b *Backend) rrLike() bool {
+	switch b.Cfg.Balance.Algorithm {
+	case "", "roundrobin", "static-rr", "random":
 		return true
 	}
 	return false
 }
 
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // Build turns a validated configuration into live state. Nothing listens yet.
 func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (AccessLogger, error)) (*State, error) {
-	st := &State{Config: cfg, Backends: map[string]*Backend{}}
+	ids := IDs(cfg)
+	st := &State{Config: cfg, Backends: map[string]*Backend{}, Vars: sample.NewStore(), IDs: ids}
 	for _, p := range cfg.Proxies {
 		if !p.IsBackend() {
 			continue
@@ -964,6 +981,8 @@ func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (
 		if err != nil {
 			return nil, err
 		}
+		b.ID = ids[p.Name]
+		b.streams = &st.Streams
 		if logs != nil {
 			if b.Log, err = logs(p); err != nil {
 				return nil, err
@@ -975,7 +994,7 @@ func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (
 		if !p.IsFrontend() {
 			continue
 		}
-		f := &Frontend{Name: p.Name, Cfg: p, State: st}
+		f := &Frontend{Name: p.Name, Cfg: p, State: st, ID: ids[p.Name]}
 		if p.IsBackend() {
 			f.Default = st.Backends[p.Name]
 		}
@@ -1001,7 +1020,28 @@ func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (
 		st.Frontends = append(st.Frontends, f)
 	}
 	setFullConn(st)
+	linkTrackers(st)
 	return st, nil
+}
+
+// linkTrackers lists, on each tracked server, the servers that `track` it, in
+// configuration order.
+func linkTrackers(st *State) {
+	byCfg := map[*config.Server]*Server{}
+	var all []*Server
+	for _, p := range st.Config.Proxies {
+		if b := st.Backends[p.Name]; b != nil && b.Cfg == p {
+			for _, s := range b.Servers {
+				byCfg[s.Cfg] = s
+				all = append(all, s)
+			}
+		}
+	}
+	for _, s := range all {
+		if t := byCfg[s.Cfg.TrackServer]; t != nil {
+			t.trackers = append(t.trackers, s)
+		}
+	}
 }
 
 // setFullConn gives each backend its `fullconn`, or HAProxy's default: a tenth of the
@@ -1082,11 +1122,8 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 			allQueued = false
 		}
 		s.addr.Store(newServerAddr(sc.Host, sc.Port))
-		s.up.Store(true)
 		s.maxconn.Store(int64(sc.MaxConn))
-		if sc.Disabled {
-			s.admin.Store(AdminCMaint)
-		}
+		s.state.Store(uint32(initialState(sc)))
 		if sc.Observe == "layer4" {
 			s.Observed = make(chan struct{}, 1)
 		}
@@ -1114,4 +1151,77 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 		return nil, fmt.Errorf("backend '%s': %w", p.Name, err)
 	}
 	return b, nil
+}
+
+// IDs numbers the proxies as HAProxy does: declaration order, after the internal CLI
+// proxy's slot when a stats socket exists.
+func IDs(cfg *config.Config) map[string]int {
+	ids := map[string]int{}
+	first := 1
+	if len(cfg.Global.StatsSockets) > 0 {
+		first = 2
+	}
+	for i, p := range cfg.Proxies {
+		if _, dup := ids[p.Name]; !dup || p.IsBackend() {
+			ids[p.Name] = first + i
+		}
+	}
+	return ids
+}
+
+// Info is what the sample fetches read about a frontend (fe_*).
+func (f *Frontend) Info() sample.ProxyInfo {
+	return sample.ProxyInfo{Found: true, Name: f.Name, ID: f.ID, Conns: int(f.Counters.CurConns.Load()),
+		SessRate: int(f.Counters.ConnRate.Per(time.Now()))}
+}
+
+// Info is what the sample fetches read about a backend (nbsrv, be_conn, queue,
+// connslots, ...).
+func (b *Backend) Info() sample.ProxyInfo {
+	act, bck := b.UsableServers()
+	usable := act
+	if act == 0 {
+		usable = bck
+	}
+	slots := 0
+	for _, s := range b.Servers {
+		if !s.Usable() {
+			continue
+		}
+		if s.MaxConn() == 0 {
+			slots = -1
+			break
+		}
+		slots += s.MaxConn() - s.Conns()
+		if q := s.Cfg.MaxQueue; q > 0 {
+			slots += q
+		}
+	}
+	return sample.ProxyInfo{Found: true, Name: b.Name, ID: b.ID, Usable: usable, Conns: int(b.Counters.CurConns.Load()),
+		Queue: b.Queued(), Slots: slots, SessRate: int(b.Counters.ConnRate.Per(time.Now()))}
+}
+
+// ServerInfo is what the sample fetches read about a server (srv_*); i is its
+// position in the backend.
+func (b *Backend) ServerInfo(name string) sample.ServerInfo {
+	for i, s := range b.Servers {
+		if s.Name == name {
+			return s.info(i + 1)
+		}
+	}
+	return sample.ServerInfo{}
+}
+
+func (s *Server) info(id int) sample.ServerInfo {
+	return sample.ServerInfo{Found: true, Name: s.Name, ID: id, Up: s.Usable(), Conns: s.Conns()}
+}
+
+// Info is what the sample fetches read about a server.
+func (s *Server) Info() sample.ServerInfo {
+	for i, o := range s.Backend.Servers {
+		if o == s {
+			return s.info(i + 1)
+		}
+	}
+	return s.info(0)
 }

@@ -39,19 +39,19 @@ func backendOf(t *testing.T, p *config.Proxy) *Backend {
 
 func TestAcquireSkipsDownAndMaint(t *testing.T) {
 	b := backendOf(t, &config.Proxy{Servers: []*config.Server{{Name: "a"}, {Name: "b"}, {Name: "c", Disabled: true}}})
-	b.Servers[0].SetUp(false)
+	b.Servers[0].SetHealth(OpStopped, ByCLI)
 	for range 5 {
-		s, err := b.Acquire(context.Background(), &balance.Request{}, nil)
+		s, err := b.acquire(context.Background(), &balance.Request{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if s.Name != "b" {
 			t.Fatalf("picked %s, want b", s.Name)
 		}
-		s.Release()
+		s.release()
 	}
-	b.Servers[1].SetUp(false)
-	if _, err := b.Acquire(context.Background(), &balance.Request{}, nil); !errors.Is(err, ErrNoServer) {
+	b.Servers[1].SetHealth(OpStopped, ByCLI)
+	if _, err := b.acquire(context.Background(), &balance.Request{}, nil); !errors.Is(err, ErrNoServer) {
 		t.Fatalf("err = %v, want ErrNoServer", err)
 	}
 }
@@ -70,11 +70,11 @@ func TestBackupOnlyWhenNoActive(t *testing.T) {
 			b := backendOf(t, &config.Proxy{AllBackups: tt.allBackups, Servers: []*config.Server{
 				{Name: "a"}, {Name: "b1", Backup: true}, {Name: "b2", Backup: true}}})
 			pick := func() string {
-				s, err := b.Acquire(context.Background(), &balance.Request{}, nil)
+				s, err := b.acquire(context.Background(), &balance.Request{}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				s.Release()
+				s.release()
 				return s.Name
 			}
 			for range 4 {
@@ -82,7 +82,7 @@ func TestBackupOnlyWhenNoActive(t *testing.T) {
 					t.Fatalf("with the active server up, picked %s", got)
 				}
 			}
-			b.Servers[0].SetUp(false)
+			b.Servers[0].SetHealth(OpStopped, ByCLI)
 			seen := map[string]bool{}
 			for range 10 {
 				seen[pick()] = true
@@ -104,7 +104,7 @@ func TestQueueWaitsForSlotAndTimesOut(t *testing.T) {
 		Timeouts: config.Timeouts{Queue: 200 * time.Millisecond},
 		Servers:  []*config.Server{{Name: "a", MaxConn: 1}},
 	})
-	s, err := b.Acquire(context.Background(), &balance.Request{}, nil)
+	s, err := b.acquire(context.Background(), &balance.Request{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestQueueWaitsForSlotAndTimesOut(t *testing.T) {
 	var gotErr error
 	go func() {
 		defer wg.Done()
-		got, gotErr = b.Acquire(context.Background(), &balance.Request{}, nil)
+		got, gotErr = b.acquire(context.Background(), &balance.Request{}, nil)
 	}()
 	deadline := time.Now().Add(time.Second)
 	for b.Queued() != 1 && time.Now().Before(deadline) {
@@ -124,14 +124,14 @@ func TestQueueWaitsForSlotAndTimesOut(t *testing.T) {
 	if b.Queued() != 1 {
 		t.Fatalf("queued = %d, want 1", b.Queued())
 	}
-	s.Release()
+	s.release()
 	wg.Wait()
 	if gotErr != nil || got != s {
 		t.Fatalf("queued acquire: %v %v", got, gotErr)
 	}
 	// With the slot held, the next one times out after timeout queue.
 	start := time.Now()
-	if _, err := b.Acquire(context.Background(), &balance.Request{}, nil); !errors.Is(err, ErrQueueTimeout) {
+	if _, err := b.acquire(context.Background(), &balance.Request{}, nil); !errors.Is(err, ErrQueueTimeout) {
 		t.Fatalf("err = %v, want ErrQueueTimeout", err)
 	}
 	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
@@ -140,7 +140,7 @@ func TestQueueWaitsForSlotAndTimesOut(t *testing.T) {
 	if b.Queued() != 0 {
 		t.Fatalf("queued = %d after timeout, want 0", b.Queued())
 	}
-	got.Release()
+	got.release()
 	if s.Conns() != 0 {
 		t.Fatalf("conns = %d, want 0", s.Conns())
 	}

@@ -23,8 +23,8 @@ func TestSlowstart(t *testing.T) {
 	if w := s.EffectiveWeight(); w != 100 {
 		t.Fatalf("at start-up: %d", w)
 	}
-	s.SetUp(false)
-	s.SetUp(true)
+	s.CheckChange(OpStopped, "")
+	s.CheckChange(OpRunning, "")
 	if w := s.EffectiveWeight(); w < 1 || w > 10 {
 		t.Fatalf("just back: %d", w)
 	}
@@ -58,15 +58,15 @@ func TestMinconnFullconn(t *testing.T) {
 func TestMaxQueue(t *testing.T) {
 	sc := &config.Server{Name: "a", MaxConn: 1, MaxQueue: 1}
 	b := backendOf(t, &config.Proxy{Timeouts: config.Timeouts{Queue: 2 * time.Second}, Servers: []*config.Server{sc}})
-	s, err := b.Acquire(context.Background(), &balance.Request{}, nil)
+	s, err := b.acquire(context.Background(), &balance.Request{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	queued := make(chan error, 1)
 	go func() {
-		s2, err := b.Acquire(context.Background(), &balance.Request{}, nil)
+		s2, err := b.acquire(context.Background(), &balance.Request{}, nil)
 		if err == nil {
-			s2.Release()
+			s2.release()
 		}
 		queued <- err
 	}()
@@ -74,10 +74,10 @@ func TestMaxQueue(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	start := time.Now()
-	if _, err := b.Acquire(context.Background(), &balance.Request{}, nil); !errors.Is(err, ErrQueueFull) || time.Since(start) > time.Second {
+	if _, err := b.acquire(context.Background(), &balance.Request{}, nil); !errors.Is(err, ErrQueueFull) || time.Since(start) > time.Second {
 		t.Fatalf("third request: %v after %s, want ErrQueueFull at once", err, time.Since(start))
 	}
-	s.Release()
+	s.release()
 	if err := <-queued; err != nil {
 		t.Fatalf("queued request: %v", err)
 	}

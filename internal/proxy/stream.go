@@ -154,3 +154,12 @@ func (st *State) CaptureError(c ErrorCapture) {
 	}
 	c.Frontend.LastError.Store(&c)
 }
+
+// kill ends the streams whose current server matches.
+func (r *Streams) kill(match func(*Server) bool) {
+	for _, st := range r.List() {
+		if _, srv := st.Target(); srv != nil && match(srv) {
+			st.Kill()
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"strings"
+
+	"hitless/internal/stats"
 )
 
 // writeInfo prints the `show info` fields: "Name: value" lines, or with typed
@@ -31,25 +33,16 @@ func writeInfo(w *bufio.Writer, fields []Field, format string) {
 			if n++; n > 1 {
 				w.WriteByte(',')
 			}
-			tags := m.tags()
+			origin, nature, scope := stats.TagWords(m.tags())
 			fmt.Fprintf(w, `{"field":{"pos":%d,"name":"%s"},"processNum":1,"tags":{"origin":"%s","nature":"%s","scope":"%s"},"value":{"type":"%s","value":`,
-				m.pos, f.Name, tagWords[uint16(tags[0])], tagWords['n'<<8|uint16(tags[1])], tagWords['s'<<8|uint16(tags[2])], m.kind())
-			writeJSONValue(w, m.kind(), f.Value)
+				m.pos, f.Name, origin, nature, scope, m.kind())
+			stats.WriteJSONValue(w, m.kind(), f.Value)
 			w.WriteString("}}")
 		}
 	}
 	if format == "json" {
 		w.WriteString("]\n")
 	}
-}
-
-// writeJSONValue writes a value of a typed field: strings quoted, numbers as they are.
-func writeJSONValue(w *bufio.Writer, kind, v string) {
-	if kind == "str" {
-		writeJSONString(w, v)
-		return
-	}
-	w.WriteString(v)
 }
 
 // infoField is a `show info` field's position and "tags:type" in HAProxy 2.6.

@@ -3,7 +3,6 @@ package runtimeapi
 import (
 	"bufio"
 	"bytes"
-	"strings"
 	"testing"
 
 	"hitless/internal/proxy"
@@ -101,24 +100,5 @@ func TestServerCommandsErrors(t *testing.T) {
 	runCmd(t, cmds, LevelAdmin, "enable health l/s")
 	if !srv.ChecksEnabled() {
 		t.Fatal("enable health not applied")
-	}
-}
-
-func TestWriteCSVField(t *testing.T) {
-	for in, want := range map[string]string{
-		"L7STS":                  "L7STS",
-		"":                       "",
-		"503 Down, back soon":    `"503 Down, back soon"`,
-		`say "hi"`:               `"say ""hi"""`,
-		"two\nlines":             "\"two\nlines\"",
-		"127.0.0.1:8080 (check)": "127.0.0.1:8080 (check)",
-	} {
-		var b strings.Builder
-		w := bufio.NewWriter(&b)
-		writeCSVField(w, in)
-		w.Flush()
-		if b.String() != want {
-			t.Errorf("writeCSVField(%q) = %q, want %q", in, b.String(), want)
-		}
 	}
 }

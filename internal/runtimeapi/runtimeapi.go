@@ -68,6 +68,9 @@ type Session struct {
 	ExposeFD bool
 	// Timeout replaces the server's idle timeout for this session (set timeout cli).
 	Timeout time.Duration
+	// Payload is what followed a command line ending with "<<", up to an empty line
+	// (`set ssl cert NAME <<`); "" without one.
+	Payload string
 	prompt  bool
 }
 
@@ -161,6 +164,13 @@ func (srv *Server) session(s *Session) {
 		if err != nil {
 			return
 		}
+		s.Payload = ""
+		if l, ok := strings.CutSuffix(line, "<<"); ok {
+			line = strings.TrimRight(l, " \t")
+			if s.Payload, err = readPayload(br); err != nil {
+				return
+			}
+		}
 		for _, cmd := range splitCommands(line) {
 			err := srv.run(s, cmd, bw)
 			if errors.Is(err, errEnd) {
@@ -206,6 +216,29 @@ func readLine(br *bufio.Reader) (string, error) {
 		b = b[:n-1]
 	}
 	return string(b), nil
+}
+
+// maxPayload bounds a `<<` payload.
+const maxPayload = 1 << 20
+
+// readPayload reads the lines that follow a command ending with "<<", up to an empty
+// line (or the end of the input), each with its "\n".
+func readPayload(br *bufio.Reader) (string, error) {
+	var b strings.Builder
+	for {
+		l, err := readLine(br)
+		if err != nil || l == "" {
+			if err != nil && b.Len() == 0 {
+				return "", err
+			}
+			return b.String(), nil
+		}
+		if b.Len()+len(l) > maxPayload {
+			return "", errors.New("payload too large")
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
 }
 
 // splitCommands splits a line on ';' not preceded by '\'; the pieces keep their

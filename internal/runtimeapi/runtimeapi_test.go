@@ -23,19 +23,24 @@ func (fakeProcess) Sockets() ([]fdpass.Socket, func(), error) {
 // serve starts a server on a unix socket and returns its path.
 func serve(t *testing.T, level Level, expose bool) string {
 	t.Helper()
+	return serveWith(t, level, expose, append(ProcessCommands(fakeProcess{}), Command{Words: []string{"disable", "server"}, Level: LevelAdmin,
+		Usage: Usage("disable server (DEPRECATED)", "disable a server for maintenance (use 'set server' instead)"),
+		Run: func(s *Session, args []string, w *bufio.Writer) error {
+			w.WriteString("done " + strings.Join(args, ",") + "\n")
+			return nil
+		}})...)
+}
+
+// serveWith starts a server with the base commands and cmds.
+func serveWith(t *testing.T, level Level, expose bool, cmds ...Command) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "s.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &Server{Timeout: 2 * time.Second}
-	srv.Commands = append(BaseCommands(srv), ProcessCommands(fakeProcess{})...)
-	srv.Commands = append(srv.Commands, Command{Words: []string{"disable", "server"}, Level: LevelAdmin,
-		Usage: Usage("disable server (DEPRECATED)", "disable a server for maintenance (use 'set server' instead)"),
-		Run: func(s *Session, args []string, w *bufio.Writer) error {
-			w.WriteString("done " + strings.Join(args, ",") + "\n")
-			return nil
-		}})
+	srv.Commands = append(BaseCommands(srv), cmds...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, ln, level, expose); close(done) }()

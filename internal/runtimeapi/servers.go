@@ -121,11 +121,11 @@ func ServerCommands(st *proxy.State, proxyIDs map[string]int) []Command {
 			})},
 		{Words: []string{"disable", "server"}, Level: LevelAdmin, Usage: Usage("disable server (DEPRECATED)", "disable a server for maintenance (use 'set server' instead)"),
 			Run: onServer(func(srv *proxy.Server, args []string, w *bufio.Writer) {
-				srv.SetAdmin(srv.Admin() | proxy.AdminFMaint)
+				srv.SetMaint(proxy.ByCLI)
 			})},
 		{Words: []string{"enable", "server"}, Level: LevelAdmin, Usage: Usage("enable server  (DEPRECATED)", "enable a disabled server (use 'set server' instead)"),
 			Run: onServer(func(srv *proxy.Server, args []string, w *bufio.Writer) {
-				srv.SetAdmin(0)
+				srv.SetReady(proxy.ByCLI)
 			})},
 		{Words: []string{"enable", "health"}, Level: LevelAdmin, Usage: Usage("enable health", "enable health checks"),
 			Run: onServer(func(srv *proxy.Server, args []string, w *bufio.Writer) {
@@ -164,11 +164,11 @@ func ServerCommands(st *proxy.State, proxyIDs map[string]int) []Command {
 				case "state":
 					switch val {
 					case "ready":
-						srv.SetAdmin(0)
+						srv.SetReady(proxy.ByCLI)
 					case "drain":
-						srv.SetAdmin(proxy.AdminFDrain)
+						srv.SetDrain(proxy.ByCLI)
 					case "maint":
-						srv.SetAdmin(srv.Admin() | proxy.AdminFMaint)
+						srv.SetMaint(proxy.ByCLI)
 					default:
 						w.WriteString("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n")
 					}
@@ -177,9 +177,11 @@ func ServerCommands(st *proxy.State, proxyIDs map[string]int) []Command {
 				case "health":
 					switch val {
 					case "up":
-						srv.SetUp(true)
-					case "stopping", "down":
-						srv.SetUp(false)
+						srv.SetHealth(proxy.OpRunning, proxy.ByCLI)
+					case "stopping":
+						srv.SetHealth(proxy.OpStopping, proxy.ByCLI)
+					case "down":
+						srv.SetHealth(proxy.OpStopped, proxy.ByCLI)
 					default:
 						w.WriteString("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n")
 					}
@@ -204,12 +206,14 @@ func parseWeight(arg string, initial int) (int, string) {
 	for i < len(arg) && (arg[i] == '-' || arg[i] >= '0' && arg[i] <= '9') {
 		i++
 	}
+	// HAProxy's two garbage messages lack their line end: the prompt's "\n" ends
+	// them, and no empty line follows.
 	if i == 0 {
-		return 0, "Empty weight string empty or preceded by garbage\n"
+		return 0, "Empty weight string empty or preceded by garbage"
 	}
 	n, err := strconv.Atoi(arg[:i])
 	if err != nil {
-		return 0, "Empty weight string empty or preceded by garbage\n"
+		return 0, "Empty weight string empty or preceded by garbage"
 	}
 	switch arg[i:] {
 	case "":
@@ -223,27 +227,18 @@ func parseWeight(arg string, initial int) (int, string) {
 		}
 		return min(initial*n/100, 256), ""
 	}
-	return 0, "Trailing garbage in weight string\n"
+	return 0, "Trailing garbage in weight string"
 }
 
 // writeServerState prints one `show servers state` row.
 func writeServerState(w *bufio.Writer, beID int, b *proxy.Backend, srvID int, s *proxy.Server) {
-	op := 2
-	if !s.Up() {
-		op = 0
-	}
 	c := s.Check()
-	// Before its first check (or without checks) a server's check status is INI and
-	// its health counter starts at rise, as in HAProxy.
+	// Before its first check (or without checks) a server's check status is INI.
 	status, result, checkState := checkStatusCodes["INI"], 0, 0
-	health := serverHealth(s)
 	if s.Cfg.Check {
 		checkState = 6 // configured and enabled
 		if !s.ChecksEnabled() {
 			checkState = 2
-		}
-		if s.Maint() {
-			checkState |= 8 // paused
 		}
 		if !c.At.IsZero() {
 			status = checkStatusCodes[c.Status]
@@ -252,6 +247,11 @@ func writeServerState(w *bufio.Writer, beID int, b *proxy.Backend, srvID int, s 
 				result = 3 // passed
 			}
 		}
+	}
+	// Checks pause in maintenance; without checks, `disabled` leaves them paused for
+	// good (HAProxy shows 8 even after the server is enabled).
+	if s.Cfg.Check && s.Maint() || !s.Cfg.Check && s.Cfg.Disabled {
+		checkState |= 8
 	}
 	// The agent's state (configured, enabled, agent: 0x16), an explicit `id`, and
 	// where checks and the agent go.
@@ -270,8 +270,8 @@ func writeServerState(w *bufio.Writer, beID int, b *proxy.Backend, srvID int, s 
 	}
 	addr := s.Address()
 	fmt.Fprintf(w, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d %d 0 %d - %d - 0 %d %s %s %d\n",
-		beID, b.Name, srvID, s.Name, addr.Host, op, s.Admin(), s.Weight(), s.Cfg.Weight,
-		int64(time.Since(s.LastChange())/time.Second), status, result, health, checkState, agentState, forcedID, addr.Port,
+		beID, b.Name, srvID, s.Name, addr.Host, s.OpState(), s.Admin(), s.Weight(), s.Cfg.Weight,
+		int64(time.Since(s.LastChange())/time.Second), status, result, s.Health(), checkState, agentState, forcedID, addr.Port,
 		s.Cfg.CheckPort, orDash(s.Cfg.CheckAddr), orDash(s.Cfg.Agent.Addr), s.Cfg.Agent.Port)
 }
 

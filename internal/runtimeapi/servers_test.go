@@ -17,8 +17,8 @@ func TestParseWeight(t *testing.T) {
 		{"50%", 25, ""},
 		{"1000%", 256, ""},
 		{"", 0, "Require <weight> or <weight%>.\n"},
-		{"abc", 0, "Empty weight string empty or preceded by garbage\n"},
-		{"5x", 0, "Trailing garbage in weight string\n"},
+		{"abc", 0, "Empty weight string empty or preceded by garbage"},
+		{"5x", 0, "Trailing garbage in weight string"},
 		{"300", 0, "Absolute weight can only be between 0 and 256 inclusive.\n"},
 		{"-5%", 0, "Relative weight must be positive.\n"},
 	}

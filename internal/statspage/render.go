@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"hitless/internal/runtimeapi"
+	"hitless/internal/stats"
 )
 
 // column is one cell of the report's tables: its group header, its own header, and
@@ -93,7 +94,7 @@ type view struct {
 var infoShown = map[string]bool{"Pid": true, "Uptime": true, "Nbthread": true, "Ulimit-n": true, "Maxconn": true,
 	"CurrConns": true, "CumConns": true, "CumReq": true, "Stopping": true}
 
-func (p *Page) render(w io.Writer, o options, admin bool, rows []runtimeapi.StatRow) error {
+func (p *Page) render(w io.Writer, o options, admin bool, rows []*stats.Row) error {
 	v := view{URI: p.cfg.URI, Up: o.up, Admin: admin, Groups: groups, Columns: columns,
 		CanRefresh: p.cfg.Refresh > 0, Scope: o.scope, ScopeForm: !strings.Contains(p.cfg.URI, "?")}
 	if !p.cfg.HideVersion {
@@ -128,14 +129,14 @@ func (p *Page) render(w io.Writer, o options, admin bool, rows []runtimeapi.Stat
 		v.Actions = append(v.Actions, struct{ Value, Label string }{a.value, a.label})
 	}
 	for _, r := range rows {
-		px := r.Get("pxname")
+		px := r.Text("pxname")
 		if n := len(v.Tables); n == 0 || v.Tables[n-1].Name != px {
 			id, _ := r.Int("iid")
 			v.Tables = append(v.Tables, table{Name: px, ID: int(id)})
 		}
 		t := &v.Tables[len(v.Tables)-1]
 		t.Rows = append(t.Rows, viewRow(r))
-		if r.Get("type") == "2" {
+		if r.Text("type") == "2" {
 			t.Servers = true
 		}
 	}
@@ -143,9 +144,9 @@ func (p *Page) render(w io.Writer, o options, admin bool, rows []runtimeapi.Stat
 }
 
 // viewRow turns one `show stat` row into cells.
-func viewRow(r runtimeapi.StatRow) row {
-	out := row{Name: r.Get("svname"), Server: r.Get("type") == "2", Class: rowClass(r)}
-	switch r.Get("type") {
+func viewRow(r *stats.Row) row {
+	out := row{Name: r.Text("svname"), Server: r.Text("type") == "2", Class: rowClass(r)}
+	switch r.Text("type") {
 	case "0":
 		out.Name = "Frontend"
 	case "1":
@@ -153,15 +154,15 @@ func viewRow(r runtimeapi.StatRow) row {
 	}
 	var b strings.Builder
 	for _, c := range columns {
-		cl := cell{Text: r.Get(c.Field)}
+		cl := cell{Text: r.Text(c.Field)}
 		switch c.Field {
 		case "status":
 			if s, ok := r.Int("lastchg"); ok {
 				cl.Text = duration(s) + " " + cl.Text
 			}
 		case "check_status":
-			cl.Title = r.Get("check_desc")
-			if d := r.Get("check_duration"); d != "" && cl.Text != "" {
+			cl.Title = r.Text("check_desc")
+			if d := r.Text("check_duration"); d != "" && cl.Text != "" {
 				cl.Text += " in " + d + "ms"
 			}
 		case "act", "bck":
@@ -184,9 +185,9 @@ func viewRow(r runtimeapi.StatRow) row {
 }
 
 // rowClass is the colour of a row: its state, and for servers active or backup.
-func rowClass(r runtimeapi.StatRow) string {
-	status := r.Get("status")
-	switch r.Get("type") {
+func rowClass(r *stats.Row) string {
+	status := r.Text("status")
+	switch r.Text("type") {
 	case "0":
 		if status == "OPEN" {
 			return "up"
@@ -199,7 +200,7 @@ func rowClass(r runtimeapi.StatRow) string {
 		return "down"
 	}
 	kind := "active"
-	if r.Get("bck") == "1" {
+	if r.Text("bck") == "1" {
 		kind = "backup"
 	}
 	switch {
@@ -235,7 +236,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Statistics Report for hitless{{with .Node}} on {{.}}{{end}}</title>
 <style>
-body{font:13px/1.35 system-ui,-apple-system,"Segoe UI",Arial,sans-serif;margin:12px;color:#222;background:#fff}
+body{font:12px/1.35 arial,helvetica,sans-serif;margin:12px;color:#222;background:#fff}
 h1{font-size:20px;margin:0 0 2px}h1 small{font-weight:normal;color:#666;font-size:13px}
 h2{font-size:15px;margin:18px 0 4px}
 .top{display:flex;gap:28px;flex-wrap:wrap;align-items:flex-start}
@@ -246,10 +247,11 @@ table{border-collapse:collapse}
 .msg{padding:6px 10px;margin:10px 0;border:1px solid}.msg.ok{background:#e6f6e6;border-color:#6a6}
 .msg.warn{background:#fff6d6;border-color:#c9a227}.msg.err{background:#fbe3e3;border-color:#c55}
 .px{margin:14px 0 4px;border:1px solid #999;min-width:100%}
-.px caption{text-align:left;font-weight:bold;font-size:14px;padding:3px 6px;background:#4a5a8c;color:#fff}
+.px caption{text-align:left;font-weight:bold;font-size:13px;padding:2px 3px;background:#4a5a8c;color:#fff}
 .px caption a{color:#fff}
-.px th{background:#dde2ee;font-weight:600;padding:2px 5px;border:1px solid #b8bfd0}
-.px td{padding:2px 5px;border:1px solid #d0d0d0;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+.px th,.px td{font-size:10px}
+.px th{background:#dde2ee;font-weight:600;padding:2px 3px;border:1px solid #b8bfd0}
+.px td{padding:2px 3px;border:1px solid #d0d0d0;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 .px td.name{text-align:left;font-weight:600}
 tr.up td{background:#c8f0c8}tr.down td{background:#f4b4b4}tr.maint td{background:#c8b4e6}
 tr.drain td{background:#b4d4f4}tr.nocheck td{background:#e4eee0}

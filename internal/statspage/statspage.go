@@ -8,6 +8,7 @@
 package statspage
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/subtle"
 	"io"
@@ -18,19 +19,20 @@ import (
 	"strings"
 	"time"
 
-	"hitless/internal/acl"
 	"hitless/internal/config"
 	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/sample"
+	"hitless/internal/stats"
 )
 
 // Process is what every page reads from the running process.
 type Process struct {
 	Version  string
 	State    *proxy.State
-	ProxyIDs map[string]int            // HAProxy's proxy ids (the admin form names backends by id)
-	Info     func() []runtimeapi.Field // `show info`
-	Stat     runtimeapi.Command        // `show stat`
+	ProxyIDs map[string]int                     // HAProxy's proxy ids (the admin form names backends by id)
+	Info     func() []runtimeapi.Field          // `show info`
+	Stat     func(o stats.Options) []*stats.Row // the statistics, as `show stat` has them
 }
 
 // Page is the stats page of one proxy.
@@ -96,7 +98,7 @@ func (p *Page) options(r *http.Request) options {
 const unauthorized = "<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n"
 
 // ServeApplet answers one request for the page.
-func (p *Page) ServeApplet(w http.ResponseWriter, r *http.Request, s acl.Sample) {
+func (p *Page) ServeApplet(w http.ResponseWriter, r *http.Request, s *sample.Ctx) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache")
 	if !p.authorized(r) {
@@ -121,25 +123,23 @@ func (p *Page) ServeApplet(w http.ResponseWriter, r *http.Request, s acl.Sample)
 	if p.cfg.Refresh > 0 && !o.norefresh {
 		h.Set("Refresh", strconv.FormatInt(int64((p.cfg.Refresh+time.Second-1)/time.Second), 10))
 	}
-	var args []string
-	if o.up {
-		args = append(args, "up")
-	}
-	header, all := runtimeapi.ReadStat(p.proc.Stat, runtimeapi.LevelUser, args...)
-	var rows []runtimeapi.StatRow
-	for _, row := range all {
-		if p.shown(row.Get("pxname"), o.scope) {
+	// As a user-level socket sees them: no addresses, no algorithms.
+	var rows []*stats.Row
+	for _, row := range p.proc.Stat(stats.Options{Types: -1, ServerID: -1, UpOnly: o.up}) {
+		if p.shown(row.Text("pxname"), o.scope) {
 			rows = append(rows, row)
 		}
 	}
 	if o.csv {
 		h.Set("Content-Type", "text/plain")
-		var b strings.Builder
-		b.WriteString(header + "\n")
+		var b bytes.Buffer
+		bw := bufio.NewWriter(&b)
+		stats.WriteHeader(bw)
 		for _, row := range rows {
-			b.WriteString(row.Line + "\n")
+			stats.WriteCSV(bw, row)
 		}
-		w.Write([]byte(b.String()))
+		bw.Flush()
+		w.Write(b.Bytes())
 		return
 	}
 	var page bytes.Buffer
@@ -175,13 +175,14 @@ var adminActions = []struct {
 	value, label string
 	apply        func(s *proxy.Server)
 }{
-	{"ready", "Set state to READY", func(s *proxy.Server) { s.SetAdmin(0) }},
-	{"drain", "Set state to DRAIN", func(s *proxy.Server) { s.SetAdmin(proxy.AdminFDrain) }},
-	{"maint", "Set state to MAINT", func(s *proxy.Server) { s.SetAdmin(s.Admin()&^proxy.AdminFDrain | proxy.AdminFMaint) }},
+	{"ready", "Set state to READY", func(s *proxy.Server) { s.SetReady(proxy.ByWeb) }},
+	{"drain", "Set state to DRAIN", func(s *proxy.Server) { s.SetDrain(proxy.ByWeb) }},
+	{"maint", "Set state to MAINT", func(s *proxy.Server) { s.SetMaint(proxy.ByWeb) }},
 	{"dhlth", "Health: disable checks", checked(func(s *proxy.Server) { s.SetChecksEnabled(false) })},
 	{"ehlth", "Health: enable checks", checked(func(s *proxy.Server) { s.SetChecksEnabled(true) })},
-	{"hrunn", "Health: force UP", checked(func(s *proxy.Server) { s.SetUp(true) })},
-	{"hdown", "Health: force DOWN", checked(func(s *proxy.Server) { s.SetUp(false) })},
+	{"hrunn", "Health: force UP", checked(func(s *proxy.Server) { s.SetHealth(proxy.OpRunning, proxy.ByWeb) })},
+	{"hnolb", "Health: force NOLB", checked(func(s *proxy.Server) { s.SetHealth(proxy.OpStopping, proxy.ByWeb) })},
+	{"hdown", "Health: force DOWN", checked(func(s *proxy.Server) { s.SetHealth(proxy.OpStopped, proxy.ByWeb) })},
 }
 
 func checked(f func(s *proxy.Server)) func(s *proxy.Server) {

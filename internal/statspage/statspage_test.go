@@ -1,7 +1,9 @@
 package statspage
 
 import (
+	"bufio"
 	"fmt"
+	"hitless/internal/stats"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -13,20 +15,17 @@ import (
 	"hitless/internal/config"
 	"hitless/internal/proxy"
 	"hitless/internal/runtimeapi"
+	"hitless/internal/sample"
 )
 
-// sample is a request's fetches for the `stats admin` condition: only the source.
-type sample struct{ src netip.Addr }
-
-func (s sample) Path() string                          { return "/" }
-func (s sample) Method() string                        { return "GET" }
-func (s sample) Header(string, func(string) bool) bool { return false }
-func (s sample) Src() netip.Addr                       { return s.src }
-func (s sample) DstPort() int                          { return 80 }
+// srcOf is a request's fetches for the `stats admin` condition: only the source.
+func srcOf(a string) *sample.Ctx {
+	return sample.NewCtx(&sample.Static{SrcAddr: netip.AddrPortFrom(netip.MustParseAddr(a), 1234)})
+}
 
 var (
-	local  = sample{netip.MustParseAddr("127.0.0.1")}
-	remote = sample{netip.MustParseAddr("192.0.2.1")}
+	local  = srcOf("127.0.0.1")
+	remote = srcOf("192.0.2.1")
 )
 
 const defaults = `
@@ -52,7 +51,7 @@ func build(t *testing.T, text string, ids map[string]int) (*Page, *proxy.State) 
 		Info: func() []runtimeapi.Field {
 			return []runtimeapi.Field{{Name: "Pid", Value: "42"}, {Name: "Uptime", Value: "0d 0h01m01s"}}
 		},
-		Stat: runtimeapi.StatCommand(st, ids, fixedLimits{})}
+		Stat: func(o stats.Options) []*stats.Row { return stats.Collect(st, ids, fixedLimits{}, o) }}
 	return New(cfg.Proxies[0], proc), st
 }
 
@@ -71,7 +70,7 @@ backend be
 `, map[string]int{"fe": 2, "be": 3})
 }
 
-func serve(p *Page, method, uri, cred, body string, s sample) *httptest.ResponseRecorder {
+func serve(p *Page, method, uri, cred, body string, s *sample.Ctx) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, uri, strings.NewReader(body))
 	if u, pw, ok := strings.Cut(cred, ":"); ok {
 		r.SetBasicAuth(u, pw)
@@ -106,7 +105,7 @@ func TestAuth(t *testing.T) {
 
 func TestViews(t *testing.T) {
 	p, st := newPage(t, "    stats refresh 5s\n    stats hide-version\n    stats show-node eu-1\n    stats show-desc main site")
-	st.Backends["be"].Servers[1].SetAdmin(proxy.AdminFMaint)
+	st.Backends["be"].Servers[1].SetMaint(proxy.ByCLI)
 	tests := []struct {
 		uri, ctype, refresh string
 		has, hasNot         []string
@@ -140,11 +139,11 @@ func TestViews(t *testing.T) {
 // TestCSVIsShowStat checks that `;csv` is the `show stat` output itself.
 func TestCSVIsShowStat(t *testing.T) {
 	p, _ := newPage(t, "    stats enable")
-	header, rows := runtimeapi.ReadStat(p.proc.Stat, runtimeapi.LevelUser)
-	want := header + "\n"
-	for _, r := range rows {
-		want += r.Line + "\n"
-	}
+	var b strings.Builder
+	w := bufio.NewWriter(&b)
+	runtimeapi.StatCommand(p.proc.State, p.proc.ProxyIDs, fixedLimits{}).Run(&runtimeapi.Session{Level: runtimeapi.LevelUser}, nil, w)
+	w.Flush()
+	want := b.String()
 	if got := serve(p, "GET", "/haproxy?stats;csv", "", "", local).Body.String(); got != want {
 		t.Fatalf("csv:\n%s\nshow stat:\n%s", got, want)
 	}
@@ -155,7 +154,7 @@ func TestCSVIsShowStat(t *testing.T) {
 func TestAdminActions(t *testing.T) {
 	tests := []struct {
 		name, body string
-		s          sample
+		s          *sample.Ctx
 		st         string
 		check      func(st *proxy.State) bool
 	}{
@@ -179,7 +178,7 @@ func TestAdminActions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, st := newPage(t, "    stats uri /st\n    stats admin if { src 127.0.0.1 }")
-			st.Backends["be"].Servers[2].SetAdmin(proxy.AdminFMaint)
+			st.Backends["be"].Servers[2].SetMaint(proxy.ByCLI)
 			w := serve(p, "POST", "/st", "", tt.body, tt.s)
 			if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/st;st="+tt.st {
 				t.Fatalf("%d %q, want 303 to /st;st=%s", w.Code, w.Header().Get("Location"), tt.st)

@@ -7,6 +7,7 @@ package storm
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,10 @@ type Options struct {
 	BodyLen   int // expected body length; -1 for any
 	// MaxInFlight bounds the concurrent new-connection requests (default 4 × Rate / 10).
 	MaxInFlight int
+	// TLS, when set, makes every connection TLS with this configuration (tls.go). With
+	// a ClientSessionCache, new connections offer the last session and the result
+	// counts the resumptions that failed.
+	TLS *tls.Config
 }
 
 // Validate checks the options, including that the target is a loopback address.
@@ -73,6 +78,7 @@ const (
 	BadStatus = "bad_status" // an answer other than 200
 	ShortBody = "short_body" // the body ended before its announced length
 	Closed    = "closed"     // closed before any byte of the answer
+	TLSFailed = "tls"        // the TLS handshake failed
 	Other     = "other"
 )
 
@@ -90,6 +96,11 @@ type Result struct {
 	P50Millis      float64          `json:"p50_ms"`
 	P99Millis      float64          `json:"p99_ms"`
 	AchievedPerSec float64          `json:"new_conns_per_s"`
+
+	// TLS: handshakes done, sessions offered, and offered sessions not resumed.
+	Handshakes     int64 `json:"tls_handshakes,omitempty"`
+	Offered        int64 `json:"tls_resumptions_offered,omitempty"`
+	ResumeFailures int64 `json:"tls_resumptions_failed,omitempty"`
 }
 
 // Failures is the total number of failed requests.
@@ -103,6 +114,7 @@ func (r *Result) Failures() int64 {
 
 type collector struct {
 	requests, ok, newConns, kaReqs, reloads, reloadErrs atomic.Int64
+	handshakes, offered, resumeFails                    atomic.Int64
 
 	// mu guards the fields below.
 	mu      sync.Mutex
@@ -208,6 +220,7 @@ func Run(ctx context.Context, o Options) *Result {
 		FailuresBy:    c.fails,
 		FirstErrors:   c.first,
 	}
+	r.Handshakes, r.Offered, r.ResumeFailures = c.handshakes.Load(), c.offered.Load(), c.resumeFails.Load()
 	r.AchievedPerSec = float64(r.NewConns) / el.Seconds()
 	if n := len(c.samples); n > 0 {
 		slices.Sort(c.samples)
@@ -228,8 +241,7 @@ func request(o Options, keepAlive bool) []byte {
 // oneShot opens a connection, sends one request and reads the whole answer.
 func oneShot(o Options, c *collector) {
 	t0 := time.Now()
-	d := net.Dialer{Timeout: o.Timeout}
-	conn, err := d.Dial("tcp", o.Target)
+	conn, err := dial(context.Background(), o, c)
 	if err != nil {
 		c.record(classify(err, false), err, 0, false)
 		return
@@ -258,9 +270,8 @@ func keepAliveLoop(ctx context.Context, o Options, c *collector) {
 	for ctx.Err() == nil {
 		t0 := time.Now()
 		if conn == nil {
-			d := net.Dialer{Timeout: o.Timeout}
 			var err error
-			conn, err = d.DialContext(ctx, "tcp", o.Target)
+			conn, err = dial(ctx, o, c)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -338,6 +349,9 @@ func classify(err error, established bool) string {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return Timeout
+	}
+	if errors.Is(err, errHandshake) {
+		return TLSFailed
 	}
 	if strings.Contains(err.Error(), "malformed HTTP") {
 		return BadStatus

@@ -6,6 +6,7 @@ package tcpproxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -16,21 +17,85 @@ import (
 	"time"
 
 	"hitless/internal/balance"
+	"hitless/internal/config"
+	"hitless/internal/http1"
 	"hitless/internal/logging"
 	"hitless/internal/proxy"
+	"hitless/internal/sample"
+	"hitless/internal/tlsconf"
 )
 
-// sample answers ACL fetches for a TCP connection; HTTP fetches find nothing.
-type sample struct {
-	src     netip.Addr
-	dstPort int
+// input answers sample fetches for a TCP connection; HTTP fetches find nothing.
+type input struct {
+	src, dst netip.AddrPort
+	fe       *proxy.Frontend
+	be       *proxy.Backend
+	srv      *proxy.Server
+	vars     sample.Vars
+	tls      *tls.ConnectionState // nil on a plain connection
 }
 
-func (s *sample) Path() string                          { return "" }
-func (s *sample) Method() string                        { return "" }
-func (s *sample) Header(string, func(string) bool) bool { return false }
-func (s *sample) Src() netip.Addr                       { return s.src }
-func (s *sample) DstPort() int                          { return s.dstPort }
+func (in *input) Src() netip.AddrPort        { return in.src }
+func (in *input) Dst() netip.AddrPort        { return in.dst }
+func (in *input) Frontend() sample.ProxyInfo { return in.fe.Info() }
+func (in *input) Request() *http1.Request    { return nil }
+func (in *input) Response() *http1.Response  { return nil }
+func (in *input) Vars() *sample.Vars         { return &in.vars }
+func (in *input) TLS() *tls.ConnectionState  { return in.tls }
+
+// BackendTLS is the server connection's TLS state (ssl_bc): mode tcp routes before it
+// connects, so there is none yet.
+func (in *input) BackendTLS() *tls.ConnectionState { return nil }
+
+// Get finds no header: there are none in mode tcp (tlsconf.SNISource).
+func (in *input) Get(string) (string, bool) { return "", false }
+
+// ClientSNI is the server name the client sent (tlsconf.SNISource).
+func (in *input) ClientSNI() string {
+	if in.tls != nil {
+		return in.tls.ServerName
+	}
+	return ""
+}
+func (in *input) Backend(name string) sample.ProxyInfo {
+	return BackendInfo(in.fe, in.be, name)
+}
+func (in *input) Server(be, name string) sample.ServerInfo {
+	return ServerInfo(in.fe, in.srv, be, name)
+}
+
+// BackendInfo answers the backend fetches of a session of fe whose backend is cur
+// (nil before routing): the named backend, else cur, else fe's own backend half.
+func BackendInfo(fe *proxy.Frontend, cur *proxy.Backend, name string) sample.ProxyInfo {
+	if name != "" {
+		if b := fe.State.Backends[name]; b != nil {
+			return b.Info()
+		}
+		return sample.ProxyInfo{}
+	}
+	if cur == nil {
+		cur = fe.State.Backends[fe.Name]
+	}
+	if cur == nil {
+		return sample.ProxyInfo{}
+	}
+	return cur.Info()
+}
+
+// ServerInfo answers the server fetches: the named server of the named backend, or
+// the session's server cur.
+func ServerInfo(fe *proxy.Frontend, cur *proxy.Server, be, name string) sample.ServerInfo {
+	if be == "" && name == "" {
+		if cur == nil {
+			return sample.ServerInfo{}
+		}
+		return cur.Info()
+	}
+	if b := fe.State.Backends[be]; b != nil {
+		return b.ServerInfo(name)
+	}
+	return sample.ServerInfo{}
+}
 
 // Serve handles one client connection until both directions are done or ctx ends.
 func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
@@ -38,16 +103,26 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	defer c.Close()
 	src := addrPort(c.RemoteAddr())
 	dst := addrPort(c.LocalAddr())
+	in := &input{src: src, dst: dst, fe: fe}
 	e := logging.Entry{
 		ClientIP: src.Addr(), ClientPort: int(src.Port()), Accept: start,
 		Frontend: fe.Name, Tw: -1, Tc: -1, Tt: -1, FrontendAddr: dst,
 		ReqCounter: fe.State.ReqCounter.Add(1) - 1, PID: pid, Host: host,
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		in.tls = &st
+		e.SSLVersion, e.SSLCipher = tlsconf.VersionName(st.Version), tlsconf.SuiteName(st.CipherSuite)
 	}
 	if f := fe.Cfg.Formats.UniqueID; f != nil {
 		e.UniqueID = f.Append(nil, &e) // %ID; headers are for mode http
 	}
 	format := fe.Cfg.Formats.Log
 	logged := false
+	// The backend and server once connected: %bc and %sc are read when the line is
+	// logged, as in HAProxy (after the server's slot is given back at the end).
+	var logBackend *proxy.Backend
+	var logServer *proxy.Server
 	logLine := func() {
 		if fe.Log == nil || logged || (format == nil && !fe.Cfg.Options.TCPLog) {
 			return
@@ -55,6 +130,9 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		logged = true
 		e.ActConn = int(fe.State.ActConns.Load())
 		e.FeConn = int(fe.Counters.CurConns.Load())
+		if logServer != nil {
+			e.BeConn, e.SrvConn = int(logBackend.Counters.CurConns.Load()), logServer.Conns()
+		}
 		level := 6
 		if fe.Cfg.Options.LogSeparateErrors && logging.IsError(&e, false) {
 			level = 3
@@ -68,8 +146,16 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	if fe.Log != nil && !fe.Cfg.Options.TCPLog && !fe.Cfg.Options.HTTPLog && fe.Cfg.Formats.Log == nil {
 		fe.Log.Log(6, logging.AppendConnectLog(nil, src, dst, fe.Name, false))
 	}
-	smp := &sample{src: src.Addr(), dstPort: int(dst.Port())}
-	b := fe.Route(smp)
+	in.vars.Proc = fe.State.Vars
+	var smp sample.Ctx
+	smp.Reset(in)
+	if !TCPRules(&smp, fe.Cfg.TCPRequest, "connection") || !TCPRules(&smp, fe.Cfg.TCPRequest, "session") ||
+		!TCPRules(&smp, fe.Cfg.TCPRequest, "content") {
+		fe.Counters.Denied.Add(1)
+		logged = true // a rejected connection is not logged, as in HAProxy
+		return
+	}
+	b := fe.Route(&smp)
 	var toClient, toServer int64
 	defer func() {
 		e.Tt = time.Since(start)
@@ -85,9 +171,16 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 		return
 	}
 	e.Backend = b.Name
-	a, err := b.Connect(ctx, &balance.Request{Src: src.Addr(), Client: src, Frontend: dst}, nil)
+	breq := balance.Request{Src: src.Addr(), Header: in, Client: src, Frontend: dst}
+	if b.Persist != nil {
+		breq.Pin = b.Persist.Server(&smp) // stick match / stick on
+	}
+	a, err := b.Connect(ctx, &breq, nil)
+	if err == nil && b.Persist != nil && !a.Server.Cfg.NonStick {
+		b.Persist.Store(&smp, b.ServerID(a.Server), a.Server.Name, a.Server.Address().HostPort)
+	}
 	e.Tw = a.Queue
-	e.Retries = a.Retries
+	e.Retries, e.Redispatched = a.Retries, a.Redispatched
 	e.BeQueue = b.Queued()
 	if a.Server != nil {
 		e.Server = a.Server.Name
@@ -105,14 +198,14 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	}
 	e.Tc = a.Connect
 	srv := a.Server
+	in.be, in.srv = b, srv
 	if st := proxy.StreamOf(ctx); st != nil {
 		st.SetTarget(b, srv)
 	}
 	sc := a.Conn
 	defer srv.Release()
 	defer sc.Close()
-	e.BeConn = int(b.Counters.CurConns.Load())
-	e.SrvConn = srv.Conns()
+	logBackend, logServer = b, srv
 	e.ServerAddr = addrPort(sc.RemoteAddr())
 	e.BackendSrc = addrPort(sc.LocalAddr())
 	if fe.Cfg.Options.LogASAP {
@@ -263,4 +356,31 @@ func closeWrite(c net.Conn) {
 		return
 	}
 	c.Close()
+}
+
+// TCPRules runs the tcp-request rules of one kind ("connection", "session",
+// "content"); it reports false when one rejects. Content rules are evaluated at once:
+// no fetch reads the payload yet, so there is nothing to wait for.
+func TCPRules(c *sample.Ctx, rules []config.TCPRule, kind string) bool {
+	for i := range rules {
+		r := &rules[i]
+		if r.Kind != kind || (r.Cond != nil && !r.Cond.Eval(c)) {
+			continue
+		}
+		switch r.Action {
+		case "accept":
+			return true
+		case "reject":
+			return false
+		case "set-var":
+			m := c.Mark()
+			if v, ok := r.Expr.Eval(c); ok {
+				c.In.Vars().Set(r.Var, v)
+			}
+			c.Release(m)
+		case "unset-var":
+			c.In.Vars().Unset(r.Var)
+		}
+	}
+	return true
 }

@@ -113,9 +113,9 @@ func port(addr string) string {
 	return p
 }
 
-// statDiffers lists the columns hitless leaves empty where HAProxy prints a value:
-// HAProxy's per-mux (h1_*) and idle-connection-pool counts, which hitless does not
-// keep.
+// statDiffers lists the columns whose values differ by design: HAProxy's per-mux
+// counts (h1_*) and its estimate of needed connections, which hitless leaves empty,
+// and the idle-connection pool's counts (hitless pools for any request).
 var statDiffers = regexp.MustCompile(`^(h1_.*|srv_icur|idle_conn_cur|safe_conn_cur|used_conn_cur|need_conn_est)$`)
 
 // statSame lists the columns whose values must be equal after the same traffic.
@@ -147,7 +147,7 @@ func TestRuntimeAPIOutputsMatchHAProxy(t *testing.T) {
 	}
 	golden.Check(t, "help.golden", hl.help)
 
-	// show info: names only.
+	// show info: every field of HAProxy's, in its order.
 	names := func(s string) []string {
 		var out []string
 		for _, l := range strings.Split(s, "\n") {
@@ -167,6 +167,9 @@ func TestRuntimeAPIOutputsMatchHAProxy(t *testing.T) {
 			break
 		}
 	}
+	if !slices.Equal(names(hl.info), hxNames) {
+		t.Errorf("show info fields:\nHAProxy %q\nhitless %q", hxNames, names(hl.info))
+	}
 	golden.Check(t, "show_info_fields.golden", strings.Join(names(hl.info), "\n")+"\n")
 	// Values that the same traffic makes equal.
 	values := func(s string) map[string]string {
@@ -179,7 +182,11 @@ func TestRuntimeAPIOutputsMatchHAProxy(t *testing.T) {
 		return out
 	}
 	hxVals, hlVals := values(hx.info), values(hl.info)
-	for _, n := range []string{"Nbproc", "Process_num", "CurrConns", "CumReq", "MaxSslConns", "CurrSslConns", "CumSslConns", "Stopping", "Jobs", "Listeners"} {
+	for _, n := range []string{"Nbproc", "Process_num", "CurrConns", "CumReq", "MaxSslConns", "CurrSslConns", "CumSslConns", "Stopping", "Jobs", "Listeners",
+		"Memmax_MB", "PoolFailed", "Maxpipes", "PipesUsed", "PipesFree", "ConnRateLimit", "SessRateLimit", "SslRate", "SslRateLimit", "MaxSslRate",
+		"SslFrontendKeyRate", "SslFrontendMaxKeyRate", "SslFrontendSessionReuse_pct", "SslBackendKeyRate", "SslBackendMaxKeyRate", "SslCacheLookups",
+		"SslCacheMisses", "Maxconn", "Nbthread", "CompressBpsIn", "CompressBpsOut", "CompressBpsRateLim", "Unstoppable Jobs", "ActivePeers", "ConnectedPeers", "DroppedLogs",
+		"BusyPolling", "FailedResolutions", "TotalSplicdedBytesOut", "DebugCommandsIssued", "CumRecvLogs", "Memmax_bytes", "Tainted"} {
 		if hxVals[n] != hlVals[n] {
 			t.Errorf("show info %s: HAProxy %q, hitless %q", n, hxVals[n], hlVals[n])
 		}
@@ -280,7 +287,7 @@ func TestRuntimeAPIOutputsMatchHAProxy(t *testing.T) {
 				if statDiffers.MatchString(f.Field.Name) {
 					continue
 				}
-				if !statSame.MatchString(f.Field.Name) || f.Field.Name == "addr" || f.Field.Name == "slim" {
+				if !statSame.MatchString(f.Field.Name) || f.Field.Name == "addr" {
 					f.Value.Value = nil
 				}
 				k = append(k, f)
@@ -343,14 +350,12 @@ func parseStat(t *testing.T, s string) [][]string {
 	return rows
 }
 
-// sameStat compares one value: ports in addr by their place in the configuration,
-// and slim only where it does not derive from the file-descriptor limit.
+// sameStat compares one value, ports in addr by their place in the configuration.
+// slim derives from the file-descriptor limit and the thread count as in HAProxy:
+// equal when both run as many threads (hitless: GOMAXPROCS, HAProxy: the CPUs).
 func sameStat(name, x, l string, xPorts, lPorts []string) bool {
-	switch name {
-	case "addr":
+	if name == "addr" {
 		return maskPorts(x, xPorts) == maskPorts(l, lPorts)
-	case "slim":
-		return true // frontends and fullconn derive from the fd limit, differently
 	}
 	return x == l
 }

@@ -213,7 +213,7 @@ func wsEchoBackend(t *testing.T) string {
 		if _, err := http.ReadRequest(br); err != nil {
 			return
 		}
-		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: a\r\n\r\n")
 		for {
 			p, err := readFrame(br)
 			if err != nil {
@@ -229,7 +229,7 @@ func openWS(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: k\r\n\r\n")
 	br := bufio.NewReader(c)
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(br, nil)
@@ -303,14 +303,22 @@ func TestHardStopAfterEndsStuckOldProcess(t *testing.T) {
 
 // haproxy returns the path of HAProxy 2.6, or skips.
 func haproxy(t *testing.T) string {
-	p, err := exec.LookPath("haproxy")
+	p, err := lookHAProxy()
 	if err != nil {
-		if _, err := os.Stat("/usr/sbin/haproxy"); err == nil {
-			return "/usr/sbin/haproxy"
-		}
 		t.Skip("haproxy is not installed (.ci/run installs Debian's package)")
 	}
 	return p
+}
+
+// lookHAProxy finds HAProxy's binary on PATH or where Debian installs it.
+func lookHAProxy() (string, error) {
+	p, err := exec.LookPath("haproxy")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/haproxy"); serr == nil {
+			return "/usr/sbin/haproxy", nil
+		}
+	}
+	return p, err
 }
 
 // TestTakesListenersOverFromHAProxy: hitless -x on HAProxy's stats socket adopts its
@@ -442,7 +450,7 @@ func TestServerStateSurvivesReload(t *testing.T) {
 		}
 	}
 	state := socketCommand(t, r.sock, "show servers state be")
-	if !strings.Contains(state, " be 2 b 127.0.0.1 2 1 1 1 ") || !strings.Contains(state, " be 1 a 127.0.0.1 2 0 7 1 ") {
+	if !strings.Contains(state, " be 2 b 127.0.0.1 0 1 1 1 ") || !strings.Contains(state, " be 1 a 127.0.0.1 2 0 7 1 ") {
 		t.Fatalf("state after reloads:\n%s", state)
 	}
 	// Every answer must come from a (b's own counter also sees health checks).

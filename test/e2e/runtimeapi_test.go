@@ -86,7 +86,7 @@ func TestRuntimeAPICommandsAtEachLevel(t *testing.T) {
 		level int
 		want  string // a part of the answer (every answer ends with an empty line)
 	}{
-		{"help", user, "The following commands are valid at this level:\n  clear counters [all]"},
+		{"help", user, "The following commands are valid at this level:\n  abort ssl cert <certfile>               : abort a transaction for a certificate file\n  clear counters [all]"},
 		{"show info", user, "\nCumReq: "},
 		{"show stat", user, "\nfe,FRONTEND,,,"},
 		{"show stat -1 4 -1", user, "\nbe,a,"},
@@ -262,7 +262,7 @@ func TestServerStateFileAcrossRestart(t *testing.T) {
 	waitSocket(t, sock) // the first process's socket file may still be there, refusing
 	got := socketCommand(t, sock, "show servers state be")
 	if !strings.Contains(got, " be 1 a 127.0.0.1 2 0 9 1 ") || !strings.Contains(got, fmt.Sprintf(" - %d - ", c.port)) ||
-		!strings.Contains(got, " be 2 b 127.0.0.1 2 1 1 1 ") {
+		!strings.Contains(got, " be 2 b 127.0.0.1 0 1 1 1 ") {
 		t.Fatalf("state after the restart:\n%s", got)
 	}
 	if got := count(t, addr, 20, nil, nil); got["c"] != 20 {
