@@ -28,8 +28,14 @@ type Pool interface {
 type Request struct {
 	Src    netip.Addr
 	Sample *sample.Ctx
-	// Pin is the server a stick rule keeps this client on (1-based position in the
-	// backend), 0 when none: the backend takes it when it is usable and has room,
+	// Client and Frontend are the connection's addresses (as a PROXY header
+	// carried them): a server without a port takes Frontend's, and send-proxy
+	// sends both.
+	Client, Frontend netip.AddrPort
+	// Authority and UniqueID are what `proxy-v2-options authority|unique-id` send.
+	Authority, UniqueID string
+	// Pin is the server a stick rule keeps this client on (its id, HAProxy's
+	// server_id), 0 when none: the backend takes it when it is usable and has room,
 	// and balances otherwise.
 	Pin int
 }

@@ -155,8 +155,9 @@ func looksNumeric(s string) bool {
 	return true
 }
 
-// parseServerAddr parses a server's ADDR:PORT; hitless requires the port.
-func parseServerAddr(s string) (string, int, error) {
+// parseServerAddr parses a server's ADDR[:PORT]: without a port the server takes the
+// port the client connected to, with +N/-N that port plus N (PortMode).
+func parseServerAddr(s string) (string, int, int, error) {
 	rest := s
 	network := ""
 	for _, p := range prefixes {
@@ -166,31 +167,30 @@ func parseServerAddr(s string) (string, int, error) {
 		}
 	}
 	if network == "unix" || strings.HasPrefix(rest, "/") {
-		return "", 0, fmt.Errorf("unix socket servers are not supported yet ('%s')", s)
+		return "", 0, 0, fmt.Errorf("unix socket servers are not supported yet ('%s')", s)
 	}
+	host, portText := rest, ""
 	i := strings.LastIndexByte(rest, ':')
 	if j := strings.LastIndexByte(rest, ']'); j > i {
 		i = -1
 	}
-	if i < 0 {
-		return "", 0, fmt.Errorf("missing port specification in '%s'", s)
+	// An IPv6 address without brackets and without port: all of it is the host.
+	if i >= 0 && !(strings.Count(rest, ":") > 1 && !strings.Contains(rest, "]")) {
+		host, portText = rest[:i], rest[i+1:]
 	}
-	host := strings.TrimSuffix(strings.TrimPrefix(rest[:i], "["), "]")
-	port, err := strconv.Atoi(rest[i+1:])
-	if err != nil || port < 1 || port > 65535 {
-		if strings.HasPrefix(rest[i+1:], "+") || strings.HasPrefix(rest[i+1:], "-") {
-			return "", 0, fmt.Errorf("port offsets are not supported yet ('%s')", s)
-		}
-		return "", 0, fmt.Errorf("invalid port '%s'", rest[i+1:])
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	port, mode, err := splitServerPort(portText)
+	if err != nil {
+		return "", 0, 0, err
 	}
 	if host == "" || host == "*" {
-		return "", 0, fmt.Errorf("invalid address: '%s' in '%s'", host, s)
+		return "", 0, 0, fmt.Errorf("invalid address: '%s' in '%s'", host, s)
 	}
 	ip, err := resolveHost(host, network, s)
 	if err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
-	return ip.String(), port, nil
+	return ip.String(), port, mode, nil
 }
 
 // facilities and levels as syslog numbers.

@@ -116,11 +116,34 @@ func TestKeywordErrors(t *testing.T) {
 		{"hard-stop-after overflow", "global\n hard-stop-after 30d", "timer overflow in argument '30d' to 'hard-stop-after'"},
 		{"removed keyword", "backend b\n contimeout 5s", "t.cfg:8: the 'contimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout connect'."},
 		{"timeout name", "defaults\n timeout foo 1s", "'timeout' supports 'client'"},
-		{"server no port", "backend b\n server s1 127.0.0.1", "'server b/s1' : missing port specification in '127.0.0.1'"},
+		{"server no port checked", "backend b\n server s1 127.0.0.1 check", "t.cfg:8: config: backend 'b': server 's1' has neither service port nor check port."},
+		{"server bad offset", "backend b\n server s1 127.0.0.1:+x", "'server b/s1' : invalid port offset '+x'"},
+		{"server port", "backend b\n server s1 127.0.0.1:80 port 0", "'port' expects a valid port number (1-65535), got '0'"},
+		{"server addr", "backend b\n server s1 127.0.0.1:80 addr db.local", "'addr' expects an IP address (got 'db.local')"},
+		{"agent without port", "backend b\n server s1 127.0.0.1:80 agent-check", "'server b/s1' : server s1 does not have agent port. Agent check has been disabled."},
+		{"check and track", "backend b\n server s1 127.0.0.1:80 check\n server s2 127.0.0.1:81 check track s1", "'server b/s2' : unable to enable checks and tracking at the same time!"},
+		{"track unchecked", "backend b\n server s1 127.0.0.1:80\n server s2 127.0.0.1:81 track s1", "'server b/s2' : unable to use b/s1 for tracking as it does not have any check nor agent enabled."},
+		{"track missing", "backend b\n server s2 127.0.0.1:81 track nope", "'server b/s2' : unable to find required server 'nope' for tracking."},
+		{"on-marked-down", "backend b\n server s1 127.0.0.1:80 on-marked-down x", "'on-marked-down' expects 'shutdown-sessions' but got 'x'"},
+		{"on-error", "backend b\n server s1 127.0.0.1:80 on-error x", "'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got 'x'"},
+		{"init-addr unresolved", "backend b\n server s1 no-such-host.invalid:80 init-addr libc", "could not resolve address 'no-such-host.invalid'"},
+		{"init-addr last", "backend b\n server s1 127.0.0.1:80 init-addr last,libc", "'init-addr last' needs a server-state file"},
+		{"proxy-v2-options ssl", "backend b\n server s1 127.0.0.1:80 send-proxy-v2 proxy-v2-options ssl", "'proxy-v2-options ssl' carries TLS details and is not supported yet"},
+		{"redir", "backend b\n server s1 127.0.0.1:80 redir http://x", "'redir' is not supported yet"},
+		{"usesrc", "backend b\n server s1 127.0.0.1:80 usesrc client", "'usesrc' (transparent source addresses)"},
+		{"tcp-check connect not first", "backend b\n option tcp-check\n tcp-check send x\n tcp-check connect port 80", "t.cfg:10: 'tcp-check connect' : first step MUST also be a 'connect'"},
+		{"tcp-check expect", "backend b\n tcp-check expect strin x", "t.cfg:8: 'tcp-check expect' : expects 'min-recv'"},
+		{"http-check send", "backend b\n http-check send meth", "'http-check send' : 'meth' expects 1 argument(s)."},
+		{"mysql-check", "backend b\n option mysql-check user", "'option mysql-check' : 'mysql-check' : missing username after 'user'."},
+		{"pgsql-check", "backend b\n option pgsql-check", "'pgsql-check' : 'user' expected"},
+		{"spop-check", "backend b\n option spop-check", "SPOP checks need an SPOE agent and are not supported yet"},
+		{"external-check global", "backend b\n option external-check\n external-check command /bin/true", "t.cfg:8: Proxy 'b' : 'option external-check' unable to find required 'global.external-check'."},
+		{"external-check fork", "global\n external-check\nbackend b\n option external-check\n external-check command /bin/true", "it needs 'insecure-fork-wanted' in the global section"},
+		{"external-check command", "global\n external-check\n insecure-fork-wanted\nbackend b\n option external-check", "unable to find required 'external-check command'."},
 		{"server weight", "backend b\n server s1 127.0.0.1:80 weight 300", "weight of server s1 is not within 0 and 256 (300)."},
 		{"server rise", "backend b\n server s1 127.0.0.1:80 rise 0", "'rise' has to be > 0."},
 		{"server unknown option", "backend b\n server s1 127.0.0.1:80 wieght 3", "unknown keyword 'wieght'; did you mean 'weight' maybe ?"},
-		{"server unsupported option", "backend b\n server s1 127.0.0.1:80 send-proxy", "'send-proxy' is not supported yet"},
+		{"server unsupported option", "backend b\n server s1 127.0.0.1:80 redir http://x", "'redir' is not supported yet"},
 		{"server ssl without ca-file", "backend b\n server s1 127.0.0.1:80 ssl", "'server b/s1' : verify is enabled by default but no CA file specified."},
 		{"duplicate server", "backend b\n server s1 127.0.0.1:80\n server s1 127.0.0.1:81", "another server named 's1' was already defined at line 8"},
 		{"balance", "backend b\n balance foo", "'balance' only supports"},
@@ -271,7 +294,7 @@ frontend f
     bogus
     timeout client 1x
 backend b
-    server s1 127.0.0.1
+    server s1 127.0.0.1:+x
     balance nope
 `
 	_, err := LoadBytes("multi.cfg", []byte(cfg), nil)

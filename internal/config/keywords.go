@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os/user"
 	"strconv"
 	"strings"
@@ -18,10 +19,11 @@ type kw struct {
 }
 
 // proxyKeywords is the keyword table of defaults, frontend, backend and listen sections.
-var proxyKeywords map[string]kw
+// Files of other concerns add their rows in their own init (in any order).
+var proxyKeywords = map[string]kw{}
 
 func init() {
-	proxyKeywords = map[string]kw{
+	maps.Copy(proxyKeywords, map[string]kw{
 		"mode":            {"dfbl", kwMode},
 		"bind":            {"fl", kwBind},
 		"default_backend": {"dfl", kwDefaultBackend},
@@ -31,7 +33,6 @@ func init() {
 		"default-server":  {"dbl", kwDefaultServer},
 		"balance":         {"dbl", kwBalance},
 		"option":          {"dfbl", kwOption},
-		"http-check":      {"dbl", kwHTTPCheck},
 		"log":             {"dfbl", kwLog},
 		"timeout":         {"dfbl", kwTimeout},
 		"maxconn":         {"dfl", kwMaxConn},
@@ -48,7 +49,7 @@ func init() {
 		"log-format-sd":               {"dfl", kwLogFormat},
 		"unique-id-format":            {"dfl", kwLogFormat},
 		"unique-id-header":            {"dfl", kwUniqueIDHeader},
-	}
+	})
 }
 
 func kwLoadServerState(ps *parser, p *Proxy, a []string) error {
@@ -467,6 +468,12 @@ func kwBind(ps *parser, p *Proxy, a []string) error {
 	b := Bind{Pos: ps.pos, UID: -1, GID: -1}
 	opts := a[2:]
 	for len(opts) > 0 {
+		if n, err := tableOption(bindKeywords, &b, opts); err != nil {
+			return fmt.Errorf("'bind %s' : %v", a[1], err)
+		} else if n > 0 {
+			opts = opts[n:]
+			continue
+		}
 		o := opts[0]
 		need := func() (string, error) {
 			if len(opts) < 2 {
@@ -627,11 +634,14 @@ func kwServer(ps *parser, p *Proxy, a []string) error {
 	}
 	s := p.DefaultServer
 	s.Pos, s.Name = ps.pos, a[1]
-	host, port, err := parseServerAddr(a[2])
+	host, port, mode, err := parseServerAddr(a[2])
+	if err != nil {
+		host, port, mode, err = initAddr(a[2], a[3:], &s, err)
+	}
 	if err != nil {
 		return fmt.Errorf("'server %s/%s' : %v", p.Name, a[1], err)
 	}
-	s.Host, s.Port = host, port
+	s.Host, s.Port, s.PortMode = host, port, mode
 	if err := serverOptions(&s, a[3:]); err != nil {
 		return fmt.Errorf("'server %s/%s' : %v", p.Name, a[1], err)
 	}
@@ -663,9 +673,16 @@ func fillIntervals(s *Server) {
 	}
 }
 
-// serverOptions applies server keywords (also for default-server).
+// serverOptions applies server keywords (also for default-server): the rows of
+// serverKeywords (server.go), then those below.
 func serverOptions(s *Server, opts []string) error {
 	for len(opts) > 0 {
+		if n, err := tableOption(serverKeywords, s, opts); err != nil {
+			return err
+		} else if n > 0 {
+			opts = opts[n:]
+			continue
+		}
 		o := opts[0]
 		arg := func() (string, error) {
 			if len(opts) < 2 {
@@ -826,31 +843,6 @@ var options = map[string]func(p *Proxy, on bool, args []string) error{
 	"logasap":             flagOpt(func(p *Proxy) *bool { return &p.Options.LogASAP }),
 	"redispatch":          flagOpt(func(p *Proxy) *bool { return &p.Redispatch }),
 	"allbackups":          flagOpt(func(p *Proxy) *bool { return &p.AllBackups }),
-	"httpchk": func(p *Proxy, on bool, args []string) error {
-		if !on {
-			p.HTTPCheck = nil
-			return nil
-		}
-		hc := &HTTPCheck{Method: "OPTIONS", URI: "/", Version: "HTTP/1.0"}
-		if p.HTTPCheck != nil {
-			hc.ExpectStatus = p.HTTPCheck.ExpectStatus
-		} else {
-			hc.ExpectStatus = p.pendingExpect
-		}
-		switch len(args) {
-		case 0:
-		case 1:
-			hc.URI = args[0]
-		case 2:
-			hc.Method, hc.URI = args[0], args[1]
-		case 3:
-			hc.Method, hc.URI, hc.Version = args[0], args[1], args[2]
-		default:
-			return fmt.Errorf("'option httpchk' expects at most 3 arguments")
-		}
-		p.HTTPCheck = hc
-		return nil
-	},
 }
 
 // flagOpt makes an option that takes no argument and toggles one flag.
@@ -887,6 +879,9 @@ func setOption(ps *parser, p *Proxy, a []string, on bool) error {
 	if err := f(p, on, a[2:]); err != nil {
 		return fmt.Errorf("'option %s' : %v", name, err)
 	}
+	if on && p.Checks.Type == name {
+		p.Checks.TypePos = ps.pos
+	}
 	// The HTTP connection modes exclude each other: the last one wins.
 	if on {
 		switch name {
@@ -905,30 +900,6 @@ func setOption(ps *parser, p *Proxy, a []string, on bool) error {
 		}
 	}
 	return nil
-}
-
-func kwHTTPCheck(ps *parser, p *Proxy, a []string) error {
-	if len(a) >= 4 && a[1] == "expect" && a[2] == "status" {
-		if len(a) != 4 {
-			return fmt.Errorf("'http-check expect status' expects exactly one status code")
-		}
-		n, err := strconv.Atoi(a[3])
-		if err != nil || n < 100 || n > 599 {
-			return fmt.Errorf("'http-check expect status' expects a status code (got '%s')", a[3])
-		}
-		if p.HTTPCheck == nil {
-			// `http-check expect` alone does not enable HTTP checks; keep the status
-			// for when `option httpchk` comes.
-			p.pendingExpect = n
-			return nil
-		}
-		p.HTTPCheck.ExpectStatus = n
-		return nil
-	}
-	if len(a) < 2 {
-		return fmt.Errorf("'http-check' expects an action")
-	}
-	return fmt.Errorf("'http-check %s' is not supported yet", strings.Join(a[1:min(3, len(a))], " "))
 }
 
 func kwLog(ps *parser, p *Proxy, a []string) error {

@@ -357,7 +357,7 @@ func inherit(p, d *Proxy) {
 	p.DefaultServer = d.DefaultServer
 	p.LogGlobal = d.LogGlobal
 	p.Formats = d.Formats
-	p.pendingExpect = d.pendingExpect
+	inheritChecks(p, d)
 	p.Logs = append([]LogTarget(nil), d.Logs...)
 	p.Stats = copyStats(d.Stats)
 	p.errDirectives = append([]errDirective(nil), d.errDirectives...)
@@ -379,7 +379,9 @@ func (ps *parser) finish(files []string) (*Config, error) {
 			byName[p.Name] = p
 		}
 	}
+	ps.checkServers(byName)
 	for _, p := range cfg.Proxies {
+		ps.buildChecks(p)
 		ps.resolveErrorFiles(p)
 		ps.checkFormatModes(p)
 		// `log global` takes the global targets as they are once every file is read.

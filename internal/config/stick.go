@@ -174,7 +174,14 @@ func kwPeer(ps *parser, p *Peers, a []string) error {
 	}
 	pe := Peer{Pos: ps.pos, Name: a[1]}
 	if len(a) > 2 {
-		host, port, err := parseServerAddr(a[2])
+		host, port, mode, err := parseServerAddr(a[2])
+		switch {
+		case err != nil:
+		case mode == PortClient:
+			err = fmt.Errorf("missing port specification in '%s'", a[2])
+		case mode == PortOffset:
+			err = fmt.Errorf("port offsets are not supported yet ('%s')", a[2])
+		}
 		if err != nil {
 			return fmt.Errorf("'%s %s' : %v", a[0], a[1], err)
 		}

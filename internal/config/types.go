@@ -95,7 +95,8 @@ type Global struct {
 	// Experimental is `expose-experimental-directives` (normalize-uri needs it).
 	Experimental bool
 	// Vars are the `set-var` lines: process variables set at start-up.
-	Vars []GlobalVar
+	Vars         []GlobalVar
+	GlobalChecks // spread-checks, max-spread-checks (server.go)
 }
 
 // StatsSocket is one `stats socket` line of `global`.
@@ -186,9 +187,13 @@ type Proxy struct {
 	DefaultServer Server // `default-server` settings (also the base of each server)
 	Balance       Balance
 	Retries       int // default 3
-	Redispatch    bool
-	AllBackups    bool
-	HTTPCheck     *HTTPCheck // `option httpchk`; nil = TCP connect checks
+	FullConn      int // `fullconn`; 0 = HAProxy's default (see proxy.Build)
+	// CliKeepAlive and SrvKeepAlive are clitcpka-* and srvtcpka-* (server.go).
+	CliKeepAlive, SrvKeepAlive KeepAlive
+	Redispatch                 bool
+	AllBackups                 bool
+	HTTPCheck                  *HTTPCheck // the request line of `option httpchk`; nil when unset
+	Checks                     Checks     // which health check runs and its rules (checks.go)
 	// LoadServerState is `load-server-state-from-file`: "global", "local" or ""
 	// (none); ServerStateFileName is `server-state-file-name` ("" = the backend's name).
 	LoadServerState     string
@@ -209,7 +214,6 @@ type Proxy struct {
 	// ErrorFiles are the `errorfile`/`errorfiles` answers by status; nil when none.
 	ErrorFiles map[int]*ErrorFile
 
-	pendingExpect int            // `http-check expect status` seen before `option httpchk`
 	errDirectives []errDirective // errorfile/errorfiles lines in order, resolved by finish
 }
 
@@ -240,6 +244,9 @@ type Options struct {
 	LogSeparateErrors bool // errors are logged at level err instead of info
 	LogASAP           bool // log when the response head is sent, not at the end
 	OriginalTo        bool // X-Original-To
+	LogHealthChecks   bool // `option log-health-checks`: a line per check that changes the health
+	CliTCPKA          bool // `option clitcpka` (or `tcpka`): SO_KEEPALIVE on client connections
+	SrvTCPKA          bool // `option srvtcpka` (or `tcpka`): SO_KEEPALIVE on server connections
 }
 
 // Bind is one address of a `bind` line (a comma list or a port range yields several).
@@ -255,6 +262,8 @@ type Bind struct {
 	HasMode bool
 	UID     int // -1 when unset
 	GID     int // -1 when unset
+	// AcceptProxy is `accept-proxy`: connections start with a PROXY header.
+	AcceptProxy bool
 	// SSL holds the TLS options as written (ssl_bind.go); TLS is the handshake
 	// configuration loaded from them once every file is read. Both nil without TLS.
 	SSL *BindSSL          `json:",omitempty"`
@@ -355,8 +364,9 @@ type Server struct {
 	Disabled  bool
 	// SSL holds the TLS options as written (ssl_server.go); TLS is the client side
 	// built from them once every file is read. Both nil without TLS.
-	SSL *ServerSSL      `json:",omitempty"`
-	TLS *tlsconf.Client `json:"-"`
+	SSL           *ServerSSL      `json:",omitempty"`
+	TLS           *tlsconf.Client `json:"-"`
+	ServerOptions                 // checks, agents, tracking, addresses, PROXY protocol (server.go)
 }
 
 // Balance is the `balance` algorithm of a backend.
@@ -365,12 +375,14 @@ type Balance struct {
 	Param     string // the url_param name or the header name for hdr(NAME)
 }
 
-// HTTPCheck is `option httpchk [METHOD] [URI] [VERSION]` with `http-check expect status N`.
+// HTTPCheck is `option httpchk [METHOD] [URI] [VERSION]`; the rules of `http-check`
+// lines are in Proxy.Checks.
 type HTTPCheck struct {
-	Method       string // default "OPTIONS"
-	URI          string // default "/"
-	Version      string // default "HTTP/1.0"
-	ExpectStatus int    // 0 = any 2xx or 3xx
+	Method  string // default "OPTIONS"
+	URI     string // default "/"
+	Version string // default "HTTP/1.0"
+	// Headers are those written after the version (`HTTP/1.1\r\nHost:\ x`).
+	Headers [][2]string `json:",omitempty"`
 }
 
 // IsFrontend reports whether the proxy accepts connections.

@@ -728,7 +728,7 @@ func indexBytes(b, sub []byte) int {
 // lingerClose half-closes and drains briefly, so that the client reads the answer
 // instead of a reset caused by unread request bytes.
 func (s *session) lingerClose() {
-	if tc, ok := s.c.(*net.TCPConn); ok {
+	if tc, ok := s.c.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
 		s.c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
 		io.CopyN(io.Discard, s.c, 256<<10)

@@ -36,7 +36,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 
 	isHead := string(req.Method) == "HEAD"
 
-	s.breq = balance.Request{Src: s.src.Addr().Unmap(), Sample: &s.smp}
+	s.breq = balance.Request{Src: s.src.Addr().Unmap(), Sample: &s.smp, Client: s.src, Frontend: s.dst}
 	if b.Persist != nil {
 		s.breq.Pin = b.Persist.Server(&s.smp) // stick match / stick on
 	}
@@ -103,7 +103,7 @@ func (s *session) forward(b *proxy.Backend, head []byte, start time.Time) bool {
 		break
 	}
 	srv := a.Server
-	if b.Persist != nil {
+	if b.Persist != nil && !srv.Cfg.NonStick {
 		b.Persist.Store(&s.smp, b.ServerID(srv), srv.Name, srv.Address().HostPort) // stick store-request / stick on
 	}
 	released := false

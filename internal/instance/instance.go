@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"hitless/internal/config"
-	"hitless/internal/health"
 	"hitless/internal/httpproxy"
 	"hitless/internal/listener"
 	"hitless/internal/logging"
@@ -418,7 +417,9 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 			return
 		}
 		now := time.Now().Unix()
-		fe.Counters.AddConn(now)
+		if !bl.bind.AcceptProxy {
+			fe.Counters.AddConn(now) // else once its PROXY header was read (serve)
+		}
 		in.State.ConnRate.Add(now)
 		in.State.ActConns.Add(1)
 		in.conns.Add(1)
@@ -428,6 +429,23 @@ func (in *Instance) acceptLoop(bl *boundListener) {
 
 func (in *Instance) serve(c net.Conn, bl *boundListener) {
 	fe := bl.fe
+	start := time.Now()
+	setKeepAlive(c, bl)
+	if bl.bind.AcceptProxy {
+		hc, err := in.readProxyHeader(c, bl)
+		if err != nil {
+			in.proxyHeaderFailed(c, bl, start, err)
+			c.Close()
+			in.State.ActConns.Add(-1)
+			in.global.release()
+			bl.ctl.limit.release()
+			in.conns.Done()
+			return
+		}
+		c = hc
+		// Counted once the header was read, as HAProxy counts sessions.
+		fe.Counters.AddConn(start.Unix())
+	}
 	st := &proxy.Stream{Frontend: fe, Start: time.Now(), Remote: c.RemoteAddr(), Listener: bl.id}
 	in.State.Streams.Add(st)
 	defer func() {
@@ -442,9 +460,11 @@ func (in *Instance) serve(c net.Conn, bl *boundListener) {
 		bl.ctl.limit.release()
 		in.conns.Done()
 	}()
-	ctx := proxy.WithStream(in.ctx, st)
+	ctx, cancel := context.WithCancel(proxy.WithStream(in.ctx, st))
+	defer cancel()
+	st.SetKill(cancel) // on-marked-down shutdown-sessions, on-marked-up shutdown-backup-sessions
 	if bl.bind.TLS != nil {
-		if c = in.handshake(ctx, c, bl); c == nil {
+		if c = in.tlsHandshake(ctx, c, bl); c == nil {
 			return
 		}
 		in.sslCur.Add(1)
@@ -455,85 +475,6 @@ func (in *Instance) serve(c net.Conn, bl *boundListener) {
 	} else {
 		tcpproxy.Serve(ctx, c, fe)
 	}
-}
-
-// startChecks starts one health checker per server with `check`.
-func (in *Instance) startChecks() {
-	// HAProxy spreads the first checks evenly over the shortest interval, in
-	// configuration order: the first server is checked at once.
-	var checked []*proxy.Server
-	var mininter time.Duration
-	for _, p := range in.State.Config.Proxies {
-		b := in.State.Backends[p.Name]
-		if b == nil || !p.IsBackend() {
-			continue
-		}
-		for _, s := range b.Servers {
-			if s.Cfg.Check {
-				checked = append(checked, s)
-				inter := s.Cfg.Inter
-				if s.Cfg.FastInter > 0 { // a server starts below full health
-					inter = s.Cfg.FastInter
-				}
-				if mininter == 0 || inter > 0 && inter < mininter {
-					mininter = inter
-				}
-			}
-		}
-	}
-	for pos, s := range checked {
-		cfg := checkConfig(s.Backend, s)
-		first := mininter * time.Duration(pos) / time.Duration(len(checked))
-		cfg.First = &first
-		in.loops.Add(1)
-		go func() {
-			defer in.loops.Done()
-			health.Run(in.ctx, cfg, s.Up(), func(up bool, r health.Result) {
-				in.serverChanged(s, up, r)
-			})
-		}()
-	}
-}
-
-func checkConfig(b *proxy.Backend, s *proxy.Server) health.Config {
-	t := b.Cfg.Timeouts
-	c := health.Config{
-		Addr:      s.Addr(),
-		Target:    s.Addr,
-		HTTP:      b.Cfg.HTTPCheck,
-		Inter:     s.Cfg.Inter,
-		FastInter: s.Cfg.FastInter,
-		DownInter: s.Cfg.DownInter,
-		Rise:      s.Cfg.Rise,
-		Fall:      s.Cfg.Fall,
-		// Checks pause while the server is in maintenance, as in HAProxy.
-		Enabled: func() bool { return s.ChecksEnabled() && !s.Maint() },
-		Sync:    s.TakeForcedHealth,
-		Observe: func(r health.Result, h int) {
-			s.Observe(proxy.CheckInfo{Status: r.Status, OK: r.OK, Desc: r.Reason, Info: r.Info, Code: r.Code,
-				Duration: r.Duration, At: time.Now()}, h)
-		},
-	}
-	if s.Cfg.TLS != nil {
-		c.Handshake = s.Cfg.TLS.CheckHandshake
-	}
-	// HAProxy: with `timeout check`, connect takes min(timeout connect, inter) and the
-	// response `timeout check`; without it, inter bounds both.
-	c.ConnectTimeout = s.Cfg.Inter
-	c.ReadTimeout = s.Cfg.Inter
-	if t.Check > 0 {
-		if t.Connect > 0 && t.Connect < c.ConnectTimeout {
-			c.ConnectTimeout = t.Connect
-		}
-		c.ReadTimeout = t.Check
-	}
-	return c
-}
-
-// serverChanged applies a transition decided by the checks; the server logs it in
-// HAProxy's words.
-func (in *Instance) serverChanged(s *proxy.Server, up bool, r health.Result) {
-	s.CheckChange(up, r.Describe())
 }
 
 // FrontendNames lists the frontends in configuration order.

@@ -99,33 +99,20 @@ func handshakeTimeout(p *config.Proxy) time.Duration {
 	return t.Client
 }
 
-// handshake terminates TLS on c; it returns nil (after closing c, counting and
-// logging the failure) when the handshake fails.
-func (in *Instance) handshake(ctx context.Context, c net.Conn, bl *boundListener) net.Conn {
+// tlsHandshake terminates TLS on c; it returns nil (after closing c and logging the
+// failure as HAProxy does: "SSL handshake failure") when the handshake fails.
+func (in *Instance) tlsHandshake(ctx context.Context, c net.Conn, bl *boundListener) net.Conn {
 	tc := tls.Server(c, bl.bind.TLS.Config)
 	if d := handshakeTimeout(bl.fe.Cfg); d > 0 {
 		tc.SetDeadline(time.Now().Add(d))
 	}
 	err := tc.HandshakeContext(ctx)
 	if err != nil {
-		if bl.fe.Log != nil {
-			bl.fe.Log.Log(6, handshakeFailure(c.RemoteAddr(), time.Now(), bl))
-		}
+		embryonicLog(bl, c.RemoteAddr(), time.Now(), "SSL handshake failure")
 		c.Close()
 		return nil
 	}
 	tc.SetDeadline(time.Time{})
 	in.sslConns.Add(1)
 	return tc
-}
-
-// handshakeFailure is HAProxy's connection-level log line for a failed handshake:
-// "<ip>:<port> [<date>] <frontend>/<bind name>: SSL handshake failure", the bind named
-// by its number when it has no name.
-func handshakeFailure(remote net.Addr, now time.Time, bl *boundListener) []byte {
-	name := bl.bind.Name
-	if name == "" {
-		name = fmt.Sprint(bl.id)
-	}
-	return fmt.Appendf(nil, "%s [%s] %s/%s: SSL handshake failure", remote, now.Format("02/Jan/2006:15:04:05.000"), bl.fe.Name, name)
 }

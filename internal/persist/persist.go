@@ -52,7 +52,7 @@ func key(t *stick.Table, src netip.Addr, buf []byte) ([]byte, bool) {
 
 func (r *rule) applies(c *sample.Ctx) bool { return r.cond == nil || r.cond.Eval(c) }
 
-// Server returns the server id (1-based position in the backend) stored for the
+// Server returns the server id (HAProxy's server_id: the `id`) stored for the
 // client by the first match rule that applies and finds one, 0 when none.
 func (r *Rules) Server(s *sample.Ctx) int {
 	var buf [16]byte

@@ -58,6 +58,9 @@ type Counters struct {
 	Connects   atomic.Uint64 // connect: connection attempts to servers
 	LBTotal    atomic.Uint64 // lbtot: times the balancing algorithm picked a server
 	Reuses     atomic.Uint64 // reuse: idle server connections reused
+	// HandshakeErrors counts connections dropped before they were served: a
+	// missing, late or malformed PROXY header on an accept-proxy listener.
+	HandshakeErrors atomic.Uint64
 	// Intercepted counts the requests a frontend answered itself (http-request
 	// return, use-service).
 	Intercepted atomic.Uint64
@@ -328,6 +331,10 @@ type Backend struct {
 	redispatch     bool
 	connectTimeout time.Duration
 	queueTimeout   time.Duration
+	dialer         dialer
+	streams        *Streams // the State's, for on-marked-down/up (set by Build)
+	fullconn       int      // `fullconn`, or HAProxy's default (see Build)
+	maxQueue       int      // the sum of the servers' maxqueue, 0 when one has none
 
 	// mu guards waiters. queued mirrors len(waiters) for the lock-free check in Release.
 	mu      sync.Mutex
@@ -338,6 +345,7 @@ type Backend struct {
 // Server is one server of a backend with its live state.
 type Server struct {
 	Name    string
+	ID      int // `id`, else the next free number in order (HAProxy's puid)
 	Backend *Backend
 	Cfg     *config.Server
 
@@ -351,15 +359,27 @@ type Server struct {
 	// changed only by compare-and-swap (see serverstate.go).
 	state    atomic.Uint32
 	weight   atomic.Int32
+	upAt     atomic.Int64 // unix nanoseconds of the last DOWN to UP change (slowstart)
 	conns    atomic.Int64
 	changed  atomic.Int64 // unix time of the last state change
 	maxconn  atomic.Int64 // 0 = unlimited; `maxconn`, or `set maxconn server`
 	noChecks atomic.Bool  // `disable health`
+	checking atomic.Bool  // a health check is running
+	// obsErrs counts consecutive failed connections for `observe layer4`; at
+	// `error-limit` a signal goes to Observed.
+	obsErrs atomic.Int64
+	// Observed receives a signal when `observe layer4` saw error-limit consecutive
+	// failed connections; the health checker applies `on-error`. Nil without observe.
+	Observed chan struct{}
 	// IdleConns counts the idle keep-alive connections to the server that the http
 	// engine keeps for reuse (idle_conn_cur).
 	IdleConns atomic.Int64
 	check     atomic.Value // last health check outcome (CheckInfo)
-	Counters  Counters
+	agent     atomic.Value // last agent check outcome (CheckInfo)
+	// trackers are the servers that `track` this one: they follow its operational
+	// state (set once by Build).
+	trackers []*Server
+	Counters Counters
 }
 
 // CheckInfo is the last health check outcome of a server, for the runtime API.
@@ -368,7 +388,8 @@ type CheckInfo struct {
 	OK       bool
 	Desc     string
 	Info     string        // the detail: "Connection refused", an HTTP reason
-	Code     int           // HTTP status of a layer 7 check, else 0
+	Code     int           // HTTP status of a layer 7 check, status-code, ...
+	HasCode  bool          // the status shows its code (L7OK, L7OKC, L7STS)
 	Duration time.Duration // how long the check took
 	At       time.Time     // when it ended
 }
@@ -392,6 +413,23 @@ func (s *Server) Address() ServerAddr { return *s.addr.Load() }
 
 // SetAddress moves the server (`set server addr`): new connections and checks go there.
 func (s *Server) SetAddress(host string, port int) { s.addr.Store(newServerAddr(host, port)) }
+
+// ObserveAgent records one agent check outcome, for show stat's agent columns.
+func (s *Server) ObserveAgent(c CheckInfo) { s.agent.Store(c) }
+
+// Agent returns the last agent check outcome (zero before the first) and whether the
+// agent holds the server DOWN and asked for its drain (both in the state word).
+func (s *Server) Agent() (c CheckInfo, down, drain bool) {
+	c, _ = s.agent.Load().(CheckInfo)
+	v := srvState(s.state.Load())
+	return c, v&srvAgentDown != 0, v.drain() && v&srvAgentDrain != 0
+}
+
+// SetChecking records that a health check started (true) or ended.
+func (s *Server) SetChecking(on bool) { s.checking.Store(on) }
+
+// Checking reports whether a health check is running.
+func (s *Server) Checking() bool { return s.checking.Load() }
 
 // SetWeight changes the current weight (0-256).
 func (s *Server) SetWeight(w int) {
@@ -426,6 +464,48 @@ func (s *Server) Check() CheckInfo {
 	return c
 }
 
+// observeConn counts a connection's outcome for `observe layer4`: a run of
+// error-limit (10 by default) failures signals Observed, without blocking.
+func (s *Server) observeConn(ok bool) {
+	if s.Observed == nil {
+		return
+	}
+	if ok {
+		s.obsErrs.Store(0)
+		return
+	}
+	limit := int64(s.Cfg.ErrorLimit)
+	if limit <= 0 {
+		limit = 10
+	}
+	if s.obsErrs.Add(1) >= limit {
+		s.obsErrs.Store(0)
+		select {
+		case s.Observed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// EffectiveWeight is the weight the balancer uses: the current weight, ramped up
+// from 1 over `slowstart` after the server came back from DOWN (not at start-up).
+func (s *Server) EffectiveWeight() int {
+	w := int(s.weight.Load())
+	ss := s.Cfg.Slowstart
+	if ss <= 0 || w == 0 {
+		return w
+	}
+	up := s.upAt.Load()
+	if up == 0 {
+		return w
+	}
+	el := time.Duration(time.Now().UnixNano() - up)
+	if el >= ss {
+		return w
+	}
+	return max(1, int(int64(w)*int64(el)/int64(ss)))
+}
+
 // Weight is the server's current weight.
 func (s *Server) Weight() int { return int(s.weight.Load()) }
 
@@ -433,8 +513,25 @@ func (s *Server) Weight() int { return int(s.weight.Load()) }
 func (s *Server) Conns() int { return int(s.conns.Load()) }
 
 func (s *Server) full() bool {
-	m := s.maxconn.Load()
+	m := s.limit()
 	return m > 0 && s.conns.Load() >= m
+}
+
+// limit is the server's connection limit now: maxconn, or with `minconn` HAProxy's
+// dynamic limit, from minconn up to maxconn as the backend's load approaches
+// `fullconn`.
+func (s *Server) limit() int64 {
+	m := s.maxconn.Load()
+	lo := int64(s.Cfg.MinConn)
+	if lo <= 0 || m <= 0 || lo >= m {
+		return m
+	}
+	full := int64(s.Backend.fullconn)
+	if full <= 0 {
+		return m
+	}
+	dyn := m * s.Backend.Counters.CurConns.Load() / full
+	return max(lo, min(dyn, m))
 }
 
 // Release gives back the slot taken by Connect, ends the backend's session and lets a
@@ -453,23 +550,34 @@ func (s *Server) release() {
 	}
 }
 
-// Persister keeps clients on their server: Server returns the server (1-based
-// position) stored for the request, 0 when none; Store records the one chosen, with
+// Persister keeps clients on their server: Server returns the server (its id,
+// Backend.ServerID) stored for the request, 0 when none; Store records the one chosen, with
 // its name and address (a table's `srvkey` picks which one it keeps).
 type Persister interface {
 	Server(c *sample.Ctx) int
 	Store(c *sample.Ctx, id int, name, addr string)
 }
 
-// ServerID is the 1-based position of s in the backend (HAProxy's server id), 0
-// when s is not one of its servers.
+// ServerID is the id of s (HAProxy's puid: `id`, else numbered by position), 0 when
+// s is not one of the backend's servers: what stick tables store as server_id.
 func (b *Backend) ServerID(s *Server) int {
-	for i, x := range b.Servers {
-		if x == s {
-			return i + 1
-		}
+	if s != nil && s.Backend == b {
+		return s.ID
 	}
 	return 0
+}
+
+// serverByID returns the server whose id is id, nil when none.
+func (b *Backend) serverByID(id int) *Server {
+	if id > 0 && id <= len(b.Servers) && b.Servers[id-1].ID == id {
+		return b.Servers[id-1] // the usual case: ids by position
+	}
+	for _, s := range b.Servers {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
 }
 
 // tier is a balance.Pool over the active or the backup servers.
@@ -495,7 +603,7 @@ func (t *tier) Weight(i int) int {
 			}
 		}
 	}
-	return int(s.weight.Load())
+	return s.EffectiveWeight()
 }
 
 func (t *tier) Conns(i int) int { return int(t.servers[i].conns.Load()) }
@@ -538,6 +646,10 @@ func (b *Backend) acquire(ctx context.Context, r *balance.Request, avoid *Server
 			}
 			return nil, ErrNoServer
 		}
+		// With `maxqueue` on every server, the queue holds at most their sum.
+		if b.maxQueue > 0 && b.queued.Load() >= int64(b.maxQueue) {
+			return nil, ErrQueueFull
+		}
 		ch := make(chan struct{}, 1)
 		b.mu.Lock()
 		b.waiters = append(b.waiters, ch)
@@ -574,8 +686,8 @@ func (b *Backend) acquire(ctx context.Context, r *balance.Request, avoid *Server
 // over and the algorithm asked again, so that, as in HAProxy's round robin, a
 // redispatch takes the next server in turn and the turns go on from there.
 func (b *Backend) tryAcquire(r *balance.Request, avoid *Server) (s *Server, waitable bool) {
-	if r.Pin > 0 && r.Pin <= len(b.Servers) && avoid == nil {
-		if s := b.Servers[r.Pin-1]; b.takeSlot(s) {
+	if r.Pin > 0 && avoid == nil {
+		if s := b.serverByID(r.Pin); s != nil && b.takeSlot(s) {
 			return s, false
 		}
 	}
@@ -624,7 +736,7 @@ func (b *Backend) takeSlot(s *Server) bool {
 		return false
 	}
 	n := s.conns.Add(1)
-	if m := s.maxconn.Load(); m > 0 && n > m {
+	if m := s.limit(); m > 0 && n > m {
 		s.conns.Add(-1)
 		return false
 	}
@@ -811,7 +923,7 @@ func (b *Backend) ConnectTo(ctx context.Context, r *balance.Request, idle IdleFu
 			}
 		}
 		a.Server = s
-		if idle != nil {
+		if idle != nil && !s.Private() {
 			if c := idle(s); c != nil {
 				a.Conn, a.Reused = c, true
 				s.Counters.Reuses.Add(1)
@@ -822,20 +934,22 @@ func (b *Backend) ConnectTo(ctx context.Context, r *balance.Request, idle IdleFu
 		cstart := time.Now()
 		s.Counters.Connects.Add(1)
 		b.Counters.Connects.Add(1)
-		d := net.Dialer{Timeout: b.connectTimeout}
-		c, err := d.DialContext(ctx, "tcp", s.Addr())
+		// The PROXY header (send-proxy) goes first, then the TLS handshake (ssl).
+		c, err := b.dialer.dial(ctx, s, r)
 		if err == nil && s.Cfg.SSL != nil && s.Cfg.SSL.Enabled && s.Cfg.TLS != nil {
 			c, err = s.handshake(ctx, c, r, b.connectTimeout)
 		}
 		a.Connect = time.Since(cstart)
 		if err == nil {
 			a.Conn = c
+			s.observeConn(true)
 			return a, nil
 		}
 		s.release()
 		if ctx.Err() != nil {
 			return fail(ctx.Err())
 		}
+		s.observeConn(false)
 		if try >= b.retries {
 			s.Counters.ConnErrors.Add(1)
 			b.Counters.ConnErrors.Add(1)
@@ -903,6 +1017,7 @@ func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (
 			return nil, err
 		}
 		b.ID = ids[p.Name]
+		b.streams = &st.Streams
 		if logs != nil {
 			if b.Log, err = logs(p); err != nil {
 				return nil, err
@@ -939,7 +1054,60 @@ func Build(cfg *config.Config, events *slog.Logger, logs func(p *config.Proxy) (
 		}
 		st.Frontends = append(st.Frontends, f)
 	}
+	setFullConn(st)
+	linkTrackers(st)
 	return st, nil
+}
+
+// linkTrackers lists, on each tracked server, the servers that `track` it, in
+// configuration order.
+func linkTrackers(st *State) {
+	byCfg := map[*config.Server]*Server{}
+	var all []*Server
+	for _, p := range st.Config.Proxies {
+		if b := st.Backends[p.Name]; b != nil && b.Cfg == p {
+			for _, s := range b.Servers {
+				byCfg[s.Cfg] = s
+				all = append(all, s)
+			}
+		}
+	}
+	for _, s := range all {
+		if t := byCfg[s.Cfg.TrackServer]; t != nil {
+			t.trackers = append(t.trackers, s)
+		}
+	}
+}
+
+// setFullConn gives each backend its `fullconn`, or HAProxy's default: a tenth of the
+// maxconn of the frontends that may send it traffic (each frontend's maxconn, else
+// the global one, else 2000), at least 1.
+func setFullConn(st *State) {
+	for _, b := range st.Backends {
+		if b.Cfg.FullConn > 0 {
+			b.fullconn = b.Cfg.FullConn
+			continue
+		}
+		sum := 0
+		for _, f := range st.Frontends {
+			uses := f.Default == b
+			for _, r := range f.Rules {
+				uses = uses || r.Backend == b
+			}
+			if !uses {
+				continue
+			}
+			m := f.Cfg.MaxConn
+			if m == 0 {
+				m = st.Config.Global.MaxConn
+			}
+			if m == 0 {
+				m = 2000
+			}
+			sum += m
+		}
+		b.fullconn = max(1, sum/10)
+	}
 }
 
 func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
@@ -955,16 +1123,45 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 	if b.queueTimeout == 0 {
 		b.queueTimeout = p.Timeouts.Connect
 	}
+	b.dialer = dialer{timeout: p.Timeouts.Connect, keepAlive: p.Options.SrvTCPKA, tuning: p.SrvKeepAlive}
 	b.changed = time.Now()
+	used := map[int]bool{}
+	for _, sc := range p.Servers {
+		if sc.ID > 0 {
+			used[sc.ID] = true
+		}
+	}
+	next := 1
+	b.maxQueue = 0
+	allQueued := len(p.Servers) > 0
 	for _, sc := range p.Servers {
 		s := &Server{
 			Name:    sc.Name,
 			Backend: b,
 			Cfg:     sc,
+			ID:      sc.ID,
+		}
+		// As HAProxy numbers them: the first free id from the server's position on.
+		if s.ID == 0 {
+			id := next
+			for used[id] {
+				id++
+			}
+			s.ID = id
+			used[id] = true
+		}
+		next++
+		if sc.MaxQueue > 0 {
+			b.maxQueue += sc.MaxQueue
+		} else {
+			allQueued = false
 		}
 		s.addr.Store(newServerAddr(sc.Host, sc.Port))
 		s.maxconn.Store(int64(sc.MaxConn))
 		s.state.Store(uint32(initialState(sc)))
+		if sc.Observe == "layer4" {
+			s.Observed = make(chan struct{}, 1)
+		}
 		s.touch()
 		s.weight.Store(int32(sc.Weight))
 		b.Servers = append(b.Servers, s)
@@ -985,6 +1182,9 @@ func newBackend(p *config.Proxy, events *slog.Logger) (*Backend, error) {
 			return nil, fmt.Errorf("backend '%s' : unable to find server '%s' referenced in a 'use-server' rule.", p.Name, u.Server)
 		}
 		b.useServers = append(b.useServers, useServer{srv, u.Cond})
+	}
+	if !allQueued {
+		b.maxQueue = 0
 	}
 	b.backup.firstOnly = !p.AllBackups
 	if act, bck := b.UsableServers(); act+bck == 0 && len(b.Servers) > 0 {

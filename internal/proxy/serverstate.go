@@ -25,11 +25,17 @@ const (
 // srvState is a server's state in one word, so that every change is one
 // compare-and-swap whoever makes it (runtime API, stats page, checks, a reload):
 // admin flags in bits 0-7, operational state in bits 8-9, HAProxy's health counter
-// (0..rise+fall-1) in bits 16-23, and bit 24 set when the state was forced outside
-// the checks, until the checker takes the new health counter up.
+// (0..rise+fall-1) in bits 16-23, bit 24 set when the state was forced outside the
+// checks, until the checker takes the new health counter up, bit 25 while the agent
+// (`agent-check`) holds the server DOWN, and bit 26 when a drain was the agent's.
 type srvState uint32
 
-const srvForced = 1 << 24
+const (
+	srvForced     = 1 << 24
+	srvAgentDown  = 1 << 25 // the agent said down, fail or stopped, and not up since
+	srvAgentDrain = 1 << 26 // the agent said drain (`DRAIN (agent)`); only with AdminFDrain
+	agentBits     = srvAgentDown | srvAgentDrain
+)
 
 func (v srvState) admin() uint32 { return uint32(v) & 0xff }
 func (v srvState) op() int       { return int(v>>8) & 3 }
@@ -39,6 +45,11 @@ func (v srvState) drain() bool   { return v&AdminFDrain != 0 }
 
 func makeState(admin uint32, op, health int) srvState {
 	return srvState(admin&0xff | uint32(op&3)<<8 | uint32(min(max(health, 0), 0xff))<<16)
+}
+
+// set is makeState keeping v's agent bits.
+func (v srvState) set(admin uint32, op, health int) srvState {
+	return makeState(admin, op, health) | v&agentBits
 }
 
 func (v srvState) withHealth(h int) srvState {
@@ -56,10 +67,24 @@ func initialState(sc *config.Server) srvState {
 }
 
 // Cause says who changes a server's state, in the words of HAProxy's log line
-// ("changed from CLI", or a check's "reason: ..."). A Quiet change is not logged.
+// ("changed from CLI", or a check's "reason: ..."; nothing with `option
+// log-health-checks`, which logged the check already), or Via names the tracked
+// server ("be/srv") a tracking server follows. A Quiet change is not logged.
 type Cause struct {
 	Text  string
+	Via   string
 	Quiet bool
+}
+
+// suffix is what the log line says after the server's new state.
+func (c Cause) suffix() string {
+	switch {
+	case c.Via != "":
+		return " via " + c.Via
+	case c.Text != "":
+		return ", " + c.Text
+	}
+	return ""
 }
 
 // The causes of changes that do not come from a check.
@@ -110,34 +135,36 @@ func (s *Server) CheckFailures() (failed, down uint64) { return s.chkFail.Load()
 
 // SetMaint puts the server in maintenance (`set server state maint`, `disable
 // server`, the stats page): it leaves drain, stops, and its checks pause.
-func (s *Server) SetMaint(c Cause) bool {
-	return s.update(c, func(v srvState) srvState {
-		if v.maint() {
-			return v
-		}
-		return makeState(v.admin()&^AdminFDrain|AdminFMaint, OpStopped, 0)
-	})
-}
+func (s *Server) SetMaint(c Cause) bool { return s.update(c, s.toMaint) }
 
 // SetDrain drains the server (`set server state drain`); leaving maintenance so, it
 // runs again with its health counter at rise, as after a start.
 func (s *Server) SetDrain(c Cause) bool {
-	return s.update(c, func(v srvState) srvState {
-		if v.maint() {
-			return makeState(v.admin()&^AdminFMaint|AdminFDrain, OpRunning, s.leaveMaintHealth()) | srvForced
-		}
-		return makeState(v.admin()|AdminFDrain, v.op(), v.health()) | v&srvForced
-	})
+	return s.update(c, func(v srvState) srvState { return s.toDrain(v) &^ srvAgentDrain })
 }
 
 // SetReady ends maintenance and drain (`set server state ready`, `enable server`).
-func (s *Server) SetReady(c Cause) bool {
-	return s.update(c, func(v srvState) srvState {
-		if v.maint() {
-			return makeState(v.admin()&^(AdminFMaint|AdminFDrain), OpRunning, s.leaveMaintHealth()) | srvForced
-		}
-		return makeState(v.admin()&^AdminFDrain, v.op(), v.health()) | v&srvForced
-	})
+func (s *Server) SetReady(c Cause) bool { return s.update(c, s.toReady) }
+
+func (s *Server) toMaint(v srvState) srvState {
+	if v.maint() {
+		return v
+	}
+	return v.set(v.admin()&^AdminFDrain|AdminFMaint, OpStopped, 0)
+}
+
+func (s *Server) toDrain(v srvState) srvState {
+	if v.maint() {
+		return v.set(v.admin()&^AdminFMaint|AdminFDrain, OpRunning, s.leaveMaintHealth()) | srvForced
+	}
+	return v.set(v.admin()|AdminFDrain, v.op(), v.health()) | v&srvForced
+}
+
+func (s *Server) toReady(v srvState) srvState {
+	if v.maint() {
+		return v.set(v.admin()&^(AdminFMaint|AdminFDrain), OpRunning, s.leaveMaintHealth()) | srvForced
+	}
+	return v.set(v.admin()&^AdminFDrain, v.op(), v.health()) | v&srvForced
 }
 
 // leaveMaintHealth is the health counter of a server leaving maintenance: rise for a
@@ -160,25 +187,96 @@ func (s *Server) SetHealth(op int, c Cause) bool {
 		}
 		switch op {
 		case OpRunning:
-			return makeState(v.admin(), OpRunning, full) | srvForced
+			return v.set(v.admin(), OpRunning, full) | srvForced
 		case OpStopping:
-			return makeState(v.admin(), OpStopping, full) | srvForced
+			return v.set(v.admin(), OpStopping, full) | srvForced
 		}
-		return makeState(v.admin(), OpStopped, 0) | srvForced
+		return v.set(v.admin(), OpStopped, 0) | srvForced
 	})
 }
 
-// CheckChange applies a transition decided by the health checks; why is the check's
-// "reason: ..." text. A server in maintenance ignores it.
-func (s *Server) CheckChange(up bool, why string) bool {
+// CheckChange applies a transition decided by the health checks: to OpStopped, to
+// OpRunning, or to OpStopping when the check passed only conditionally
+// (`http-check disable-on-404`). why is the check's "reason: ..." text ("" when
+// `option log-health-checks` logged the check). A server in maintenance ignores it,
+// and one the agent holds DOWN stays so.
+func (s *Server) CheckChange(op int, why string) bool {
 	return s.update(Cause{Text: why}, func(v srvState) srvState {
 		if v.maint() {
 			return v
 		}
-		if up {
-			return makeState(v.admin(), OpRunning, v.health()) | v&srvForced
+		if op != OpStopped && v&srvAgentDown != 0 {
+			op = OpStopped
 		}
-		return makeState(v.admin(), OpStopped, v.health()) | v&srvForced
+		return v.set(v.admin(), op, v.health()) | v&srvForced
+	})
+}
+
+// CheckCond applies a passed check to a server that is up: a conditional pass (cond,
+// L7OKC) makes it NOLB (OpStopping), a full pass makes it run again, as HAProxy's
+// checks do at every pass.
+func (s *Server) CheckCond(cond bool, why string) bool {
+	return s.update(Cause{Text: why}, func(v srvState) srvState {
+		if v.maint() || v.op() == OpStopped || v.op() == OpStarting {
+			return v
+		}
+		op := OpRunning
+		if cond {
+			op = OpStopping
+		}
+		return v.set(v.admin(), op, v.health()) | v&srvForced
+	})
+}
+
+// AgentState applies an agent's operational word: up releases the server (it runs
+// again when its health check, if any, says it is up: health counter at rise or
+// more), down (also fail and stopped) stops it and holds it so until the agent says
+// up. why is the agent check's "reason: ..." text.
+func (s *Server) AgentState(up bool, why string) bool {
+	return s.update(Cause{Text: why}, func(v srvState) srvState {
+		if !up {
+			if v.maint() {
+				return v | srvAgentDown
+			}
+			return v.set(v.admin(), OpStopped, v.health()) | v&srvForced | srvAgentDown
+		}
+		v &^= srvAgentDown
+		if v.maint() || v.op() != OpStopped || s.Cfg.Check && v.health() < s.Cfg.Rise {
+			return v
+		}
+		return v.set(v.admin(), OpRunning, v.health()) | v&srvForced
+	})
+}
+
+// AgentAdmin applies an agent's admin word: "ready", "drain" or "maint", as the
+// runtime API's `set server state` does; a drain so shows as `DRAIN (agent)`.
+func (s *Server) AgentAdmin(word string) bool {
+	var f func(v srvState) srvState
+	switch word {
+	case "ready":
+		f = s.toReady
+	case "drain":
+		f = func(v srvState) srvState { return s.toDrain(v) | srvAgentDrain }
+	case "maint":
+		f = s.toMaint
+	default:
+		return false
+	}
+	return s.update(Cause{}, f)
+}
+
+// follow applies the operational state of the tracked server t to s, which tracks it
+// (`track`), and so on down the trackers of s.
+func (s *Server) follow(up bool, t *Server) bool {
+	return s.update(Cause{Via: t.Backend.Name + "/" + t.Name}, func(v srvState) srvState {
+		if v.maint() {
+			return v
+		}
+		op := OpStopped
+		if up && v&srvAgentDown == 0 {
+			op = OpRunning
+		}
+		return v.set(v.admin(), op, v.health()) | v&srvForced
 	})
 }
 
@@ -188,15 +286,15 @@ func (s *Server) Restore(admin uint32, running bool, c Cause) bool {
 	return s.update(c, func(v srvState) srvState {
 		switch {
 		case admin&AdminFMaint != 0:
-			return makeState(admin, OpStopped, 0) | srvForced
+			return v.set(admin, OpStopped, 0) | srvForced
 		case running:
 			h := v.health()
 			if v.op() == OpStopped {
 				h = s.leaveMaintHealth()
 			}
-			return makeState(admin, OpRunning, h) | srvForced
+			return v.set(admin, OpRunning, h) | srvForced
 		}
-		return makeState(admin, OpStopped, 0) | srvForced
+		return v.set(admin, OpStopped, 0) | srvForced
 	})
 }
 
@@ -238,6 +336,9 @@ func (s *Server) update(c Cause, f func(v srvState) srvState) bool {
 	for {
 		old := srvState(s.state.Load())
 		n := f(old)
+		if !n.drain() {
+			n &^= srvAgentDrain
+		}
 		if n == old {
 			return false
 		}
@@ -261,6 +362,7 @@ func (s *Server) afterChange(old, n srvState, c Cause) {
 		s.chkDown.Add(1)
 	case old.op() == OpStopped && n.op() != OpStopped:
 		s.downFor.Add(now - s.downAt.Load())
+		s.upAt.Store(time.Now().UnixNano()) // slowstart ramps up from here
 	}
 	s.touch()
 	b := s.Backend
@@ -270,6 +372,30 @@ func (s *Server) afterChange(old, n srvState, c Cause) {
 	lost := b.noteState()
 	if !c.Quiet {
 		s.report(old, n, c, lost)
+	}
+	// Going DOWN or coming back UP (maintenance aside): the sessions that
+	// on-marked-down/up name are shut, and the trackers follow.
+	if was, is := old.op() != OpStopped, n.op() != OpStopped; was != is && old.maint() == n.maint() {
+		s.markedActions(is)
+		for _, f := range s.trackers {
+			f.follow(is, s)
+		}
+	}
+}
+
+// markedActions closes the sessions that `on-marked-down shutdown-sessions` (the
+// server's own, when it goes DOWN) and `on-marked-up shutdown-backup-sessions` (its
+// backend's backup servers', when an active server comes UP) name.
+func (s *Server) markedActions(up bool) {
+	b := s.Backend
+	if b.streams == nil {
+		return
+	}
+	switch {
+	case !up && s.Cfg.OnMarkedDown == "shutdown-sessions":
+		b.streams.kill(func(srv *Server) bool { return srv == s })
+	case up && s.Cfg.OnMarkedUp == "shutdown-backup-sessions" && !s.Cfg.Backup:
+		b.streams.kill(func(srv *Server) bool { return srv.Backend == b && srv.Cfg.Backup })
 	}
 }
 
@@ -315,11 +441,11 @@ func (s *Server) report(old, n srvState, c Cause, lost bool) {
 	case old.drain() && !n.drain():
 		b.event(levelNotice, "Server "+name+" is UP (leaving forced drain).")
 	case n.op() == OpStopped:
-		b.event(downLevel, "Server "+name+" is DOWN, "+c.Text+". "+left)
+		b.event(downLevel, "Server "+name+" is DOWN"+c.suffix()+". "+left)
 	case n.op() == OpRunning:
-		b.event(levelNotice, "Server "+name+" is UP, "+c.Text+". "+online)
+		b.event(levelNotice, "Server "+name+" is UP"+c.suffix()+". "+online)
 	case n.op() == OpStopping:
-		b.event(levelNotice, "Server "+name+" is stopping, "+c.Text+". "+online)
+		b.event(levelNotice, "Server "+name+" is stopping"+c.suffix()+". "+online)
 	}
 	if lost {
 		if b.Events != nil {

@@ -60,9 +60,11 @@ func TestServerTransitions(t *testing.T) {
 		{"drain", func(s *Server) bool { s.SetHealth(OpRunning, Cause{Quiet: true}); return s.SetDrain(ByCLI) }, want{2, 8, 4, "Server be/s1 enters drain state. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."}},
 		{"maint from drain", func(s *Server) bool { return s.SetMaint(ByWeb) }, want{0, 1, 0, "Server be/s1 is going DOWN for maintenance. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."}},
 		{"ready", func(s *Server) bool { return s.SetReady(ByCLI) }, want{2, 0, 2, "Server be/s1 is UP/READY (leaving forced maintenance)."}},
-		{"check down", func(s *Server) bool { return s.CheckChange(false, "reason: Layer4 timeout, check duration: 2001ms") }, want{0, 0, 2, "Server be/s1 is DOWN, reason: Layer4 timeout, check duration: 2001ms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."}},
+		{"check down", func(s *Server) bool {
+			return s.CheckChange(OpStopped, "reason: Layer4 timeout, check duration: 2001ms")
+		}, want{0, 0, 2, "Server be/s1 is DOWN, reason: Layer4 timeout, check duration: 2001ms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."}},
 		{"maint while down", func(s *Server) bool { return s.SetMaint(ByCLI) }, want{0, 1, 0, "Server be/s1 was DOWN and now enters maintenance."}},
-		{"check up in maint", func(s *Server) bool { return s.CheckChange(true, "x") }, want{0, 1, 0, ""}},
+		{"check up in maint", func(s *Server) bool { return s.CheckChange(OpRunning, "x") }, want{0, 1, 0, ""}},
 	}
 	log := &lines{}
 	b := backendOf(t, &config.Proxy{Servers: []*config.Server{checkedServer(false), {Name: "s2"}}})
@@ -126,7 +128,7 @@ func TestConcurrentAdminActionsLoseNothing(t *testing.T) {
 					s.SetHealth(OpStopped, c)
 				case 3:
 					s.SetHealth(OpRunning, c)
-					s.CheckChange(i%2 == 0, "reason: Layer4 check passed, check duration: 0ms")
+					s.CheckChange(OpRunning-2*(i%2), "reason: Layer4 check passed, check duration: 0ms")
 				}
 				s.SetReady(c)
 			}
@@ -147,5 +149,73 @@ func TestConcurrentAdminActionsLoseNothing(t *testing.T) {
 	}
 	if ups, downs := log.count("(leaving forced maintenance)"), log.count("for maintenance")+log.count("now enters maintenance"); ups != downs+1 { // +1: start disabled
 		t.Fatalf("%d maintenance entries, %d exits", downs, ups)
+	}
+}
+
+// TestCheckAgentAndTrackTransitions: the checks' conditional passes, the agent's
+// hold and tracking are transitions of the same state word, logged in HAProxy's
+// words: NOLB while a check passes conditionally, DOWN held by the agent even when
+// the checks pass, and a tracking server following with " via be/srv".
+func TestCheckAgentAndTrackTransitions(t *testing.T) {
+	type want struct {
+		op   int
+		down bool   // the agent holds it DOWN
+		log  string // "" = no line
+	}
+	steps := []struct {
+		name string
+		do   func(s *Server) bool
+		want want
+	}{
+		{"conditional pass", func(s *Server) bool {
+			return s.CheckCond(true, "reason: Layer7 check conditionally passed, code: 404, check duration: 1ms")
+		},
+			want{OpStopping, false, "Server be/s1 is stopping, reason: Layer7 check conditionally passed, code: 404, check duration: 1ms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."}},
+		{"full pass", func(s *Server) bool {
+			return s.CheckCond(false, "reason: Layer7 check passed, code: 200, check duration: 1ms")
+		},
+			want{OpRunning, false, "Server be/s1 is UP, reason: Layer7 check passed, code: 200, check duration: 1ms. 2 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."}},
+		{"agent down", func(s *Server) bool {
+			return s.AgentState(false, `reason: Layer7 wrong status, info: "via agent : down", check duration: 0ms`)
+		},
+			want{OpStopped, true, `Server be/s1 is DOWN, reason: Layer7 wrong status, info: "via agent : down", check duration: 0ms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.|Server be/t1 is DOWN via be/s1. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.|backend be has no server available!`}},
+		{"check up while the agent holds it", func(s *Server) bool { return s.CheckChange(OpRunning, "reason: Layer4 check passed") },
+			want{OpStopped, true, ""}},
+		{"agent up", func(s *Server) bool {
+			return s.AgentState(true, `reason: Layer7 check passed, code: 0, info: "via agent : up", check duration: 0ms`)
+		},
+			want{OpRunning, false, `Server be/s1 is UP, reason: Layer7 check passed, code: 0, info: "via agent : up", check duration: 0ms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.|Server be/t1 is UP via be/s1. 2 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.`}},
+		{"check down with log-health-checks", func(s *Server) bool { return s.CheckChange(OpStopped, "") },
+			want{OpStopped, false, "Server be/s1 is DOWN. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.|Server be/t1 is DOWN via be/s1. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.|backend be has no server available!"}},
+		{"agent up while the checks say down", func(s *Server) bool { s.Observe(CheckInfo{}, 0); return s.AgentState(true, "x") },
+			want{OpStopped, false, ""}},
+	}
+	log := &lines{}
+	b := backendOf(t, &config.Proxy{Servers: []*config.Server{checkedServer(false), {Name: "t1"}}})
+	b.Log = log
+	s, tr := b.Servers[0], b.Servers[1]
+	s.trackers = []*Server{tr}
+	for _, st := range steps {
+		before := len(log.out)
+		st.do(s)
+		_, down, _ := s.Agent()
+		got := want{s.OpState(), down, strings.Join(log.out[before:], "|")}
+		if got != st.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", st.name, got, st.want)
+		}
+		if st.want.op != OpStopping && (tr.OpState() == OpStopped) != (st.want.op == OpStopped) {
+			t.Errorf("%s: the tracking server is %d", st.name, tr.OpState())
+		}
+	}
+	// The agent's drain shows as such until the drain ends, whoever ends it.
+	s.SetHealth(OpRunning, Cause{Quiet: true})
+	s.AgentAdmin("drain")
+	if _, _, drain := s.Agent(); !drain || !s.Drain() {
+		t.Fatal("agent drain not recorded")
+	}
+	s.SetReady(ByCLI)
+	s.SetDrain(ByCLI)
+	if _, _, drain := s.Agent(); drain || !s.Drain() {
+		t.Fatal("a drain from the CLI shows as the agent's")
 	}
 }

@@ -25,6 +25,18 @@ type Stream struct {
 
 	backend atomic.Pointer[Backend]
 	server  atomic.Pointer[Server]
+	kill    atomic.Pointer[context.CancelFunc]
+}
+
+// SetKill records how to end the stream (its context's cancel).
+func (s *Stream) SetKill(f context.CancelFunc) { s.kill.Store(&f) }
+
+// Kill ends the stream: its engine closes both connections (`on-marked-down
+// shutdown-sessions`).
+func (s *Stream) Kill() {
+	if f := s.kill.Load(); f != nil {
+		(*f)()
+	}
 }
 
 // Source names the stream's protocol and source as `show sess` prints them: tcpv4 or
@@ -141,4 +153,13 @@ func (st *State) CaptureError(c ErrorCapture) {
 		return
 	}
 	c.Frontend.LastError.Store(&c)
+}
+
+// kill ends the streams whose current server matches.
+func (r *Streams) kill(match func(*Server) bool) {
+	for _, st := range r.List() {
+		if _, srv := st.Target(); srv != nil && match(srv) {
+			st.Kill()
+		}
+	}
 }

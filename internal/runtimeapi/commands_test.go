@@ -222,7 +222,7 @@ func TestShowSess(t *testing.T) {
 // test/e2e).
 func TestShowStatFormats(t *testing.T) {
 	st := buildState(t, "frontend fe\n bind 127.0.0.1:1\n default_backend b\nbackend b\n server s1 127.0.0.1:2 check\n")
-	st.Backends["b"].Servers[0].Observe(proxy.CheckInfo{Status: "L7STS", Desc: "Layer7 wrong \"status\"\x01", Code: 503, At: time.Now()}, 1)
+	st.Backends["b"].Servers[0].Observe(proxy.CheckInfo{Status: "L7STS", Desc: "Layer7 wrong \"status\"\x01", Code: 503, HasCode: true, At: time.Now()}, 1)
 	fe := st.Frontends[0]
 	l := &fakeLimits{feMax: map[*proxy.Frontend]int{fe: 100}, disabled: map[*proxy.Frontend]bool{}, global: 100}
 	cmd := []Command{StatCommand(st, map[string]int{"fe": 2, "b": 3}, l)}

@@ -105,8 +105,8 @@ func ServerCommands(st *proxy.State, proxyIDs map[string]int) []Command {
 				w.WriteString(ServersStateHeader)
 				w.WriteByte('\n')
 				for _, b := range list {
-					for i, srv := range b.Servers {
-						writeServerState(w, proxyIDs[b.Name], b, i+1, srv)
+					for _, srv := range b.Servers {
+						writeServerState(w, proxyIDs[b.Name], b, srv.ID, srv)
 					}
 				}
 				return nil
@@ -253,10 +253,26 @@ func writeServerState(w *bufio.Writer, beID int, b *proxy.Backend, srvID int, s 
 	if s.Cfg.Check && s.Maint() || !s.Cfg.Check && s.Cfg.Disabled {
 		checkState |= 8
 	}
+	// The agent's state (configured, enabled, agent: 0x16), an explicit `id`, and
+	// where checks and the agent go.
+	agentState, forcedID := 0, 0
+	if s.Cfg.Agent.Enabled {
+		agentState = 22
+	}
+	if s.Cfg.ID > 0 {
+		forcedID = 1
+	}
+	orDash := func(v string) string {
+		if v == "" {
+			return "-"
+		}
+		return v
+	}
 	addr := s.Address()
-	fmt.Fprintf(w, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d 0 0 0 - %d - 0 0 - - 0\n",
+	fmt.Fprintf(w, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d %d 0 %d - %d - 0 %d %s %s %d\n",
 		beID, b.Name, srvID, s.Name, addr.Host, s.OpState(), s.Admin(), s.Weight(), s.Cfg.Weight,
-		int64(time.Since(s.LastChange())/time.Second), status, result, s.Health(), checkState, addr.Port)
+		int64(time.Since(s.LastChange())/time.Second), status, result, s.Health(), checkState, agentState, forcedID, addr.Port,
+		s.Cfg.CheckPort, orDash(s.Cfg.CheckAddr), orDash(s.Cfg.Agent.Addr), s.Cfg.Agent.Port)
 }
 
 // setAddr is `set server B/S addr IP [port P]`, with HAProxy's report of what changed.

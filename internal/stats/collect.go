@@ -83,7 +83,7 @@ func Collect(st *proxy.State, ids map[string]int, l Limits, o Options) []*Row {
 		}
 		var weight int64
 		var act, bck int64
-		for i, srv := range b.Servers {
+		for _, srv := range b.Servers {
 			usable := srv.Usable()
 			if usable {
 				weight += int64(srv.Weight())
@@ -93,13 +93,13 @@ func Collect(st *proxy.State, ids map[string]int, l Limits, o Options) []*Row {
 					act++
 				}
 			}
-			if o.Types&4 == 0 || (o.ServerID > 0 && o.ServerID != i+1) {
+			if o.Types&4 == 0 || (o.ServerID > 0 && o.ServerID != srv.ID) {
 				continue
 			}
 			if (o.UpOnly && (!srv.Up() || srv.Maint())) || (o.NoMaint && srv.Maint()) {
 				continue
 			}
-			r := newRow(Server, id, i+1)
+			r := newRow(Server, id, srv.ID)
 			r.common(p.Name, srv.Name, http, &srv.Counters, now)
 			r.serverOrBackend(&srv.Counters, srv.LastChange(), now)
 			// hitless queues per backend, never per server.
@@ -126,19 +126,35 @@ func Collect(st *proxy.State, ids map[string]int, l Limits, o Options) []*Row {
 				r.unum("chkdown", down)
 				r.num("downtime", int64(srv.Downtime()/time.Second))
 				if c := srv.Check(); !srv.Maint() {
-					r.set("check_status", c.Status)
-					if c.Code != 0 {
+					// Before its first check a server is INI; while a check runs
+					// HAProxy marks the status "* " and has no duration nor message
+					// yet.
+					status, desc := c.Status, c.Desc
+					if status == "" {
+						status, desc = "INI", "Initializing"
+					}
+					running := srv.Checking()
+					if running {
+						status = "* " + status
+					}
+					r.set("check_status", status)
+					if c.HasCode {
 						r.num("check_code", int64(c.Code))
 					}
-					if !c.At.IsZero() {
+					if !c.At.IsZero() && !running {
 						r.num("check_duration", c.Duration.Milliseconds())
 					}
-					r.set("last_chk", c.Info)
-					r.set("check_desc", c.Desc)
+					if !running {
+						r.set("last_chk", c.Info)
+					}
+					r.set("check_desc", desc)
 					r.num("check_rise", int64(srv.Cfg.Rise))
 					r.num("check_fall", int64(srv.Cfg.Fall))
 					r.num("check_health", int64(srv.Health()))
 				}
+			}
+			if srv.Cfg.Agent.Enabled {
+				agentColumns(r, srv)
 			}
 			if o.Private {
 				r.set("addr", srv.Addr())
@@ -283,22 +299,53 @@ func fullConn(st *proxy.State, b *proxy.Backend, l Limits) int64 {
 	return (sum + 9) / 10
 }
 
-// serverStatus is a server's `status` column: MAINT, DRAIN, NOLB, UP or DOWN, "no
-// check" for a running server without checks, and while checks move a server
-// towards the other state, how far: "UP i/n" (failing: i = health-rise+1 of fall)
-// or "DOWN i/n" (passing: i of rise).
+// agentColumns fills the agent's columns as HAProxy does: its last outcome, rise
+// and fall 1, health 0 while the agent holds the server DOWN.
+func agentColumns(r *Row, srv *proxy.Server) {
+	a, down, _ := srv.Agent()
+	status, desc := a.Status, a.Desc
+	if status == "" {
+		status, desc = "INI", "Initializing"
+	}
+	r.set("agent_status", status)
+	if a.HasCode {
+		r.num("agent_code", int64(a.Code))
+	}
+	if !a.At.IsZero() {
+		r.num("agent_duration", a.Duration.Milliseconds())
+	}
+	r.set("last_agt", a.Info)
+	r.set("agent_desc", desc)
+	r.num("agent_rise", 1)
+	r.num("agent_fall", 1)
+	health := int64(1)
+	if down {
+		health = 0
+	}
+	r.num("agent_health", health)
+}
+
+// serverStatus is a server's `status` column: MAINT, DOWN (agent), DRAIN (agent),
+// DRAIN, NOLB, UP or DOWN, "no check" for a running server without checks, and while
+// checks move a server towards the other state, how far: "UP i/n" (failing: i =
+// health-rise+1 of fall) or "DOWN i/n" (passing: i of rise).
 func serverStatus(s *proxy.Server) string {
 	checks := s.Cfg.Check && s.ChecksEnabled()
 	h, rise, fall := s.Health(), max(s.Cfg.Rise, 1), max(s.Cfg.Fall, 1)
+	_, agentDown, agentDrain := s.Agent()
 	var name string
 	switch op := s.OpState(); {
 	case s.Maint():
 		return "MAINT"
+	case agentDown && s.Cfg.Agent.Enabled:
+		return "DOWN (agent)"
 	case op == proxy.OpStopped:
 		if checks && h > 0 {
 			return "DOWN " + strconv.Itoa(h) + "/" + strconv.Itoa(rise)
 		}
 		return "DOWN"
+	case agentDrain:
+		name = "DRAIN (agent)"
 	case s.Drain():
 		name = "DRAIN"
 	case op == proxy.OpStopping:

@@ -181,12 +181,12 @@ func Serve(ctx context.Context, c net.Conn, fe *proxy.Frontend) {
 	e.Backend = b.Name
 	in.be = b
 	want, force := b.UseServer(&smp)
-	breq := balance.Request{Src: src.Addr(), Sample: &smp}
+	breq := balance.Request{Src: src.Addr(), Sample: &smp, Client: src, Frontend: dst}
 	if b.Persist != nil && want == nil {
 		breq.Pin = b.Persist.Server(&smp) // stick match / stick on
 	}
 	a, err := b.ConnectTo(ctx, &breq, nil, want, force)
-	if err == nil && b.Persist != nil {
+	if err == nil && b.Persist != nil && !a.Server.Cfg.NonStick {
 		b.Persist.Store(&smp, b.ServerID(a.Server), a.Server.Name, a.Server.Address().HostPort)
 	}
 	e.Tw = a.Queue

@@ -43,7 +43,7 @@ frontend fe
     default_backend nosuch
     capture cookie SID len 20
 backend be
-    server s1 127.0.0.1
+    server s1 127.0.0.1:+x
     balance nope
 `)
 	_, errOut, code := runHitless(t, "-c", "-f", cfg)
@@ -55,7 +55,7 @@ backend be
 		cfg + ":5: unknown keyword 'timout' in 'defaults' section; did you mean 'timeout' maybe ?",
 		cfg + ":7: 'bind' : invalid port '0'",
 		cfg + ":9: 'capture cookie' is not supported yet",
-		cfg + ":11: 'server be/s1' : missing port specification in '127.0.0.1'",
+		cfg + ":11: 'server be/s1' : invalid port offset '+x'",
 		cfg + ":12: 'balance' only supports",
 		// The section line (HAProxy's proxy position) or the keyword's line.
 		cfg + ":[68]: proxy 'fe': unable to find required default_backend: 'nosuch'.",

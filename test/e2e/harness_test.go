@@ -146,9 +146,15 @@ func launch(t testing.TB, cfgPath string, args ...string) *proc {
 // the address; the listener closes when the test ends.
 func serveTCP(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return serveTCPOn(t, "127.0.0.1:0", handle)
+}
+
+// serveTCPOn is serveTCP on a given address; the test skips when it cannot listen.
+func serveTCPOn(t testing.TB, addr string, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("cannot listen on %s: %v", addr, err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	go func() {

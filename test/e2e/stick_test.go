@@ -280,3 +280,71 @@ func TestStickOnSrcKeepsClientOnItsServer(t *testing.T) {
 		t.Fatalf("show table: HAProxy\n%s\nhitless\n%s", hxOut, hlOut)
 	}
 }
+
+// TestStickServerIDsAndNonStick: stick tables store a server's `id` as server_id (not
+// its position), an entry pins the client to the server with that id, and a
+// `non-stick` server's connections are not stored; `show table` then reads as
+// HAProxy 2.6's on the same configuration and traffic.
+func TestStickServerIDsAndNonStick(t *testing.T) {
+	one, two := newBackend(t, "one", nil), newBackend(t, "two", nil)
+	run := func(useHAProxy bool) (pinned, ided, nonstick map[string]int, tables string) {
+		dir := t.TempDir()
+		sock := dir + "/s.sock"
+		fe1, fe2, fe3 := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg := fmt.Sprintf(`global
+    stats socket %s level admin
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+listen pin
+    bind %s
+    stick-table type ip size 1k expire 60s
+    stick on src
+    server s1 %s id 7
+    server s2 %s id 3
+listen ided
+    bind %s
+    stick-table type ip size 1k expire 60s
+    stick on src
+    server s1 %s id 9
+listen nonstick
+    bind %s
+    stick-table type ip size 1k expire 60s
+    stick on src
+    server s1 %s non-stick
+`, sock, fe1, one.addr, two.addr, fe2, one.addr, fe3, two.addr)
+		if useHAProxy {
+			runHAProxy(t, haproxy(t), cfg)
+		} else {
+			startHitless(t, cfg)
+		}
+		for _, a := range []string{fe1, fe2, fe3} {
+			if !waitAccept(a, 5*time.Second, nil) {
+				t.Fatal("no listener")
+			}
+		}
+		waitSocket(t, sock)
+		socketCommand(t, sock, "set table pin key 127.0.0.1 data.server_id 3")
+		pinned, ided, nonstick = count(t, fe1, 6, nil, nil), count(t, fe2, 3, nil, nil), count(t, fe3, 3, nil, nil)
+		for _, tb := range []string{"pin", "ided", "nonstick"} {
+			tables += mask(socketCommand(t, sock, "show table "+tb))
+		}
+		return
+	}
+	pinned, ided, nonstick, tables := run(false)
+	if pinned["two"] != 6 || ided["one"] != 3 || nonstick["two"] != 3 {
+		t.Fatalf("pinned %v, ided %v, non-stick %v", pinned, ided, nonstick)
+	}
+	if !strings.Contains(tables, "server_id=3 server_key=s2") || !strings.Contains(tables, "server_id=9 server_key=s1") ||
+		!strings.Contains(tables, "# table: nonstick, type: ip, size:1024, used:0") {
+		t.Fatalf("tables:\n%s", tables)
+	}
+	if _, err := lookHAProxy(); err != nil {
+		return
+	}
+	if _, _, _, hx := run(true); hx != tables {
+		t.Fatalf("show table: HAProxy\n%s\nhitless\n%s", hx, tables)
+	}
+}

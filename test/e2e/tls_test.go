@@ -495,7 +495,8 @@ listen checks
     bind 127.0.0.1:%[7]d
     server tls %[8]s check inter 200ms ssl verify none
     server plain %[10]s check inter 200ms check-ssl verify none
-`, f.dir, ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], be, beMTLS, plain.addr), fmt.Sprintf("127.0.0.1:%d", ports[5]))
+    server tlsport %[8]s check inter 200ms ssl verify none port %[11]d
+`, f.dir, ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], be, beMTLS, plain.addr, plain.port), fmt.Sprintf("127.0.0.1:%d", ports[5]))
 	body := func(port int, host string) string {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
@@ -534,6 +535,67 @@ listen checks
 	}
 	if strings.Contains(p.out.String(), "Server checks/tls is DOWN") {
 		t.Errorf("check over TLS failed:\n%s", p.out.String())
+	}
+	// An ssl server whose checks have a port of their own checks it in clear, as in
+	// HAProxy (check-ssl would be needed): the plain port passes, where a TLS check
+	// would have failed at layer 6 within its first checks (every 200ms).
+	time.Sleep(time.Second)
+	if strings.Contains(p.out.String(), "Server checks/tlsport is DOWN") {
+		t.Errorf("checks of an ssl server with its own port used TLS:\n%s", p.out.String())
+	}
+}
+
+// TestAcceptProxyThenTLS: on `bind ... accept-proxy ssl` the PROXY header comes
+// first and the TLS handshake runs over what follows it; the header's addresses are
+// what the rules see as src and dst, and what the log line says.
+func TestAcceptProxyThenTLS(t *testing.T) {
+	f := newTLSFiles(t)
+	f.cert(t, "site.pem", []string{"www.example.test"}, testcert.Options{})
+	web := newBackend(t, "web", nil)
+	fe := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startHitless(t, fmt.Sprintf(`global
+    crt-base %s
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+listen app
+    bind %s accept-proxy ssl crt site.pem
+    http-request set-header X-Src %%[src]
+    http-request set-header X-Dst %%[dst]:%%[dst_port]
+    http-request set-header X-SNI %%[ssl_fc_sni]
+    server w %s
+`, f.dir, fe, web.addr), fe)
+	c, err := net.DialTimeout("tcp", fe, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "PROXY TCP4 203.0.113.9 198.51.100.11 40002 443\r\n")
+	tc := tls.Client(c, &tls.Config{ServerName: "www.example.test", RootCAs: f.pool()})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS after the PROXY header: %v", err)
+	}
+	io.WriteString(tc, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	raw, _ := io.ReadAll(tc)
+	if !strings.HasPrefix(string(raw), "HTTP/1.1 200") {
+		t.Fatalf("answer: %q", raw)
+	}
+	h, _ := web.lastReq.Load().(http.Header)
+	if h.Get("X-Src") != "203.0.113.9" || h.Get("X-Dst") != "198.51.100.11:443" || h.Get("X-SNI") != "www.example.test" {
+		t.Fatalf("src, dst and sni seen by the rules: %q %q %q", h.Get("X-Src"), h.Get("X-Dst"), h.Get("X-SNI"))
+	}
+	// A TLS client that sends no PROXY header is refused before any handshake.
+	c2, err := net.DialTimeout("tcp", fe, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tls.Client(c2, &tls.Config{ServerName: "www.example.test", RootCAs: f.pool()}).Handshake(); err == nil {
+		t.Fatal("a TLS handshake without the PROXY header succeeded")
 	}
 }
 
