@@ -614,6 +614,9 @@ func parseVar(kw, verb string, args []string) (*Rule, error) {
 // Parse reads one `tcp-check` or `http-check` rule line (the keyword first). Directives
 // that are not rules (`http-check disable-on-404`, `send-state`) are Settings.
 func Parse(args []string) (*Rule, error) {
+	if len(args) == 0 {
+		return nil, fmt.Errorf("a check rule needs a keyword")
+	}
 	kw := args[0]
 	http := kw == "http-check"
 	if len(args) < 2 {
