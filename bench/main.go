@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,11 +25,9 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
-)
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat; it is 100
-// on every Linux architecture Go supports.
-const clockTicks = 100
+	"hitless/bench/internal/procstat"
+)
 
 type options struct {
 	runs     int
@@ -265,33 +262,6 @@ func median(ms []measurement) result {
 		return v[len(v)/2]
 	}
 	return result{rate: mid(rates), cpuPerOp: mid(cpus), errors: int64(mid(errs))}
-}
-
-// cpuSeconds is utime+stime of pid from /proc/PID/stat; 0 for pid 0.
-func cpuSeconds(pid int) (float64, error) {
-	if pid == 0 {
-		return 0, nil
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading proxy CPU time: %w", err)
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("malformed utime/stime in /proc stat")
-	}
-	return (ut + st) / clockTicks, nil
 }
 
 // proxyProc is a running hitless or haproxy.
@@ -600,4 +570,16 @@ func tcpLoad(addr string, conns int, d time.Duration) (measurement, error) {
 		return measurement{}, firstErr
 	}
 	return measurement{ops: float64(total.Load()), seconds: time.Since(start).Seconds()}, nil
+}
+
+// cpuSeconds is utime+stime of pid; 0 for pid 0.
+func cpuSeconds(pid int) (float64, error) {
+	if pid == 0 {
+		return 0, nil
+	}
+	t, err := procstat.CPUSeconds(pid)
+	if err != nil {
+		return 0, fmt.Errorf("reading proxy CPU time: %w", err)
+	}
+	return t, nil
 }

@@ -12,9 +12,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,12 +21,13 @@ import (
 	"os/exec"
 	"path/filepath"
 
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"hitless/bench/internal/procstat"
 )
 
 type options struct {
@@ -274,7 +273,7 @@ func measure(o options, name, bin, kind string, tg *targets, dir string) result 
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(o.warm)
-	u0, s0, err := cpuSplit(cmd.Process.Pid)
+	u0, s0, err := procstat.CPU(cmd.Process.Pid)
 	c0 := u0 + s0
 	if err != nil {
 		r.err = err
@@ -282,7 +281,7 @@ func measure(o options, name, bin, kind string, tg *targets, dir string) result 
 	}
 	n0, t0 := tg.count.Load(), time.Now()
 	time.Sleep(o.window)
-	u1, s1, err := cpuSplit(cmd.Process.Pid)
+	u1, s1, err := procstat.CPU(cmd.Process.Pid)
 	c1 := u1 + s1
 	if err != nil {
 		r.err = err
@@ -295,7 +294,7 @@ func measure(o options, name, bin, kind string, tg *targets, dir string) result 
 	r.cpuPerSec = (c1 - c0) / r.windowSeconds
 	r.checksPerSec = float64(n1-n0) / r.windowSeconds
 	r.lo, r.hi = tg.spreadOver(t0.Unix()+1, t1.Unix())
-	r.rssKB = rss(cmd.Process.Pid)
+	r.rssKB = int(procstat.RSSKB(cmd.Process.Pid))
 	return r
 }
 
@@ -311,46 +310,4 @@ func freeAddr() string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat.
-const clockTicks = 100
-
-// cpuSplit is utime and stime of pid, in seconds.
-func cpuSplit(pid int) (user, sys float64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, errors.New("malformed /proc stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, 0, errors.New("short /proc stat")
-	}
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return 0, 0, errors.New("malformed utime/stime")
-	}
-	return ut / clockTicks, st / clockTicks, nil
-}
-
-// rss is VmRSS of pid in kB.
-func rss(pid int) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.Fields(v)[0])
-			return n
-		}
-	}
-	return 0
 }

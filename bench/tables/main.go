@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"hitless/bench/internal/procstat"
 )
 
 const config = `global
@@ -154,17 +156,6 @@ func fill(sock string, n int) error {
 	return nil
 }
 
-func rss(pid int) int64 {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
 func used(sock string) int {
 	out := ask(sock, "show table")
 	if i := strings.Index(out, "used:"); i >= 0 {
@@ -188,14 +179,14 @@ func measure(dir, name, bin string, entries int, reload bool) error {
 		return err
 	}
 	time.Sleep(200 * time.Millisecond)
-	before := rss(n.cmd.Process.Pid)
+	before := procstat.RSSKB(n.cmd.Process.Pid) * 1024
 	t0 := time.Now()
 	if err := fill(sock, entries); err != nil {
 		fmt.Println(name+": fill:", err)
 	}
 	fillTime := time.Since(t0)
 	got := used(sock)
-	after := rss(n.cmd.Process.Pid)
+	after := procstat.RSSKB(n.cmd.Process.Pid) * 1024
 	fmt.Printf("%s: %d entries set in %s; VmRSS %d MB -> %d MB: %.0f bytes per entry\n",
 		name, got, fillTime.Round(time.Millisecond), before>>20, after>>20, float64(after-before)/float64(max(got, 1)))
 	if !reload {

@@ -24,7 +24,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"math/big"
@@ -39,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"hitless/bench/internal/procstat"
 	"hitless/internal/storm"
 )
 
@@ -321,7 +321,7 @@ func loadTest(dir string, o options, procs []*proxy) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 		took := time.Since(start)
-		rss := rssMB(cmd.Process.Pid)
+		rss := float64(procstat.RSSKB(cmd.Process.Pid)) / 1024
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 		if !served {
@@ -331,18 +331,6 @@ func loadTest(dir string, o options, procs []*proxy) error {
 		fmt.Printf("%-48s %-8s %12.2f %12.1f\n", "", p.name, took.Seconds(), rss)
 	}
 	return nil
-}
-
-// rssMB is VmRSS of pid in MB.
-func rssMB(pid int) float64 {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 func freePort() (int, error) {
@@ -442,14 +430,14 @@ func measure(p *proxy, test string, o options) (measurement, error) {
 	default:
 		cmd = exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", o.conns), "-d"+secs+"s", "https://"+p.ec+"/")
 	}
-	before, err := cpuSeconds(p.pid)
+	before, err := procstat.CPUSeconds(p.pid)
 	if err != nil {
 		return measurement{}, err
 	}
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	wall := time.Since(start).Seconds()
-	after, err2 := cpuSeconds(p.pid)
+	after, err2 := procstat.CPUSeconds(p.pid)
 	if err != nil || err2 != nil {
 		return measurement{}, fmt.Errorf("%v %v: %s", err, err2, out)
 	}
@@ -539,28 +527,6 @@ func (p *proxy) stop() {
 		p.cmd.Process.Kill()
 		<-p.done
 	}
-}
-
-// cpuSeconds is utime+stime of pid from /proc/PID/stat (all threads).
-func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("malformed utime/stime in /proc stat")
-	}
-	return (ut + st) / 100, nil // USER_HZ is 100 on Linux
 }
 
 // writeCerts makes a CA and two server certificates (ECDSA P-256, RSA-2048) for
