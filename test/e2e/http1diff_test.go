@@ -277,7 +277,12 @@ func TestHTTP1DifferentialResponses(t *testing.T) {
 		if xo == nil {
 			continue
 		}
+		// The answers to /r1 are compared, and those to /r2 when both proxies served it:
+		// after a 502 HAProxy sometimes closes and sometimes serves the next request.
 		hs, xs := respClasses(ho), respClasses(*xo)
+		if h1, x1 := firstAnswers(hs), firstAnswers(xs); h1 == x1 && (len(hs) == len(h1) || len(xs) == len(x1) || hs == xs) {
+			continue
+		}
 		if hs != xs {
 			if c.stricter != "" && (strings.HasPrefix(hs, "502") || hs == "") {
 				stricter++
@@ -300,4 +305,15 @@ func respClasses(o outcome) string {
 		}
 	}
 	return strings.Join(s, " ")
+}
+
+// firstAnswers is the part of respClasses that answers /r1: up to and including the
+// first final answer (interim 1xx answers come before it).
+func firstAnswers(classes string) string {
+	for i, f := range strings.Fields(classes) {
+		if len(f) < 3 || f[0] != '1' || f == "101" {
+			return strings.Join(strings.Fields(classes)[:i+1], " ")
+		}
+	}
+	return classes
 }
